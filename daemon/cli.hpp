@@ -1,0 +1,24 @@
+// The command line: which subcommand, with which options.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace memguard {
+
+enum class Command { run, check, apply, diff, status, doctor, remove, help, version };
+
+struct Options {
+    Command command = Command::run;
+    std::string config = "/etc/memguard.json";
+    bool once = false;
+    bool json = false;
+};
+
+// Throws std::invalid_argument with a message naming the bad argument.
+Options parse_args(const std::vector<std::string>& args);
+
+extern const char* const usage_text;
+
+} // namespace memguard

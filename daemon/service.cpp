@@ -1,0 +1,314 @@
+#include "service.hpp"
+
+#include "backend.hpp"
+#include "config.hpp"
+#include "conflict.hpp"
+#include "fd.hpp"
+#include "guard.hpp"
+#include "log.hpp"
+#include "state_file.hpp"
+
+#include <systemd/sd-daemon.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <stdexcept>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+
+namespace memguard {
+
+namespace {
+
+using spdlog::level::err;
+using spdlog::level::info;
+using spdlog::level::warn;
+
+[[noreturn]] void throw_errno(const std::string& what) {
+    throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+Fd make_timer(std::chrono::nanoseconds every) {
+    Fd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (!fd) {
+        throw_errno("timerfd_create");
+    }
+    const auto sec = std::chrono::duration_cast<std::chrono::seconds>(every);
+    itimerspec spec{};
+    spec.it_interval.tv_sec = sec.count();
+    spec.it_interval.tv_nsec = (every - sec).count();
+    spec.it_value = spec.it_interval;
+    if (::timerfd_settime(fd.get(), 0, &spec, nullptr) != 0) {
+        throw_errno("timerfd_settime");
+    }
+    return fd;
+}
+
+std::string first_drift(const Report& report) {
+    for (const auto& f : report.families) {
+        if (!f.drift.empty()) {
+            return f.drift.front().describe();
+        }
+    }
+    return "none";
+}
+
+std::string summary(const Policy& p) {
+    return std::to_string(p.ports.size()) + " port(s), " + std::to_string(p.allow.size()) +
+           " network(s) allowed, action " + std::string(to_string(p.action));
+}
+
+class Service {
+public:
+    explicit Service(std::string config_path)
+        : config_path_(std::move(config_path)), backend_(make_iptc_backend()), guard_(*backend_) {}
+
+    int run();
+
+private:
+    enum Source : std::uint64_t { signal_source, verify_source, watchdog_source };
+
+    void setup_loop();
+    void watch(const Fd& fd, Source source);
+    void load_initial_policy();
+    void apply(Event why);
+    void verify();
+    void reload();
+    void log_repair(const Report& report);
+    void rearm_verify();
+
+    std::string config_path_;
+    std::unique_ptr<Backend> backend_;
+    Guard guard_;
+    Policy policy_;
+    bool fail_closed_ = false;
+    ConflictTracker conflicts_;
+    StateFile state_;
+    Fd epoll_, signal_fd_, verify_timer_, watchdog_timer_;
+};
+
+void Service::watch(const Fd& fd, Source source) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = source;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) {
+        throw_errno("epoll_ctl");
+    }
+}
+
+void Service::setup_loop() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (const int sig : {SIGHUP, SIGTERM, SIGINT}) {
+        sigaddset(&mask, sig);
+    }
+    if (::sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) {
+        throw_errno("sigprocmask");
+    }
+    signal_fd_ = Fd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
+    if (!signal_fd_ || !epoll_) {
+        throw_errno("signalfd/epoll_create1");
+    }
+    watch(signal_fd_, signal_source);
+    std::uint64_t watchdog_usec = 0;
+    if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+        // Ping at half the interval, as sd_watchdog_enabled(3) advises.
+        watchdog_timer_ = make_timer(std::chrono::microseconds(watchdog_usec / 2));
+        watch(watchdog_timer_, watchdog_source);
+    }
+}
+
+// Closing the old timer takes it out of the epoll set as well.
+void Service::rearm_verify() {
+    verify_timer_ = make_timer(policy_.verify_interval);
+    watch(verify_timer_, verify_source);
+}
+
+void Service::load_initial_policy() {
+    try {
+        policy_ = load_config(config_path_);
+        log_event(info, {Event::config, std::nullopt, {}},
+                  "loaded " + config_path_ + ": " + summary(policy_));
+    } catch (const ConfigError& e) {
+        for (const auto& problem : e.problems()) {
+            log_event(err, {Event::config, std::nullopt, {}}, problem);
+        }
+        policy_ = fail_closed_policy();
+        fail_closed_ = true;
+        log_event(err, {Event::config, std::nullopt, {{"FAIL_CLOSED", "1"}}},
+                  "no valid configuration: failing closed, port(s) open to loopback only; fix " +
+                      config_path_ + " and run systemctl reload memguardd");
+    }
+}
+
+void Service::log_repair(const Report& report) {
+    for (const auto& f : report.families) {
+        for (const auto& d : f.drift) {
+            log_event(warn,
+                      {Event::drift, f.family,
+                       {{"DRIFT_KIND", std::string(to_string(d.kind))}, {"CHAIN", d.chain}}},
+                      "drift: " + d.describe());
+        }
+        if (f.committed) {
+            log_event(warn,
+                      {Event::repair, f.family,
+                       {{"DRIFT_COUNT", std::to_string(f.drift.size())},
+                        {"ATTEMPTS", std::to_string(f.attempts)}}},
+                      "repaired " + std::string(to_string(f.family)) + ": " +
+                          std::to_string(f.drift.size()) + " difference(s) fixed in one commit");
+        }
+    }
+}
+
+void Service::apply(Event why) {
+    const Report report = guard_.reconcile(policy_);
+    for (const auto& f : report.families) {
+        log_event(info,
+                  {why, f.family,
+                   {{"CHANGES", std::to_string(f.drift.size())},
+                    {"COMMITTED", f.committed ? "1" : "0"}}},
+                  std::string(to_string(f.family)) + ": " +
+                      (f.committed ? "applied " + std::to_string(f.drift.size()) + " change(s)"
+                                   : std::string("already in place")) +
+                      (fail_closed_ ? " (fail-closed: loopback only)" : ""));
+    }
+    state_.record_apply(report, fail_closed_);
+}
+
+void Service::verify() {
+    const auto report = guard_.reconcile(policy_);
+    const bool drifted = report.drift_count() > 0;
+    const auto verdict = conflicts_.pass(drifted, ConflictTracker::clock::now());
+    const std::string repairs = std::to_string(conflicts_.repairs_in_conflict());
+    auto log_conflict = [&](spdlog::level::level_enum level, const std::string& message) {
+        log_event(level, {Event::conflict, std::nullopt, {{"REPAIRS", repairs}}}, message);
+    };
+    switch (verdict) {
+    case ConflictTracker::Verdict::quiet_pass:
+    case ConflictTracker::Verdict::suppressed:
+        break;
+    case ConflictTracker::Verdict::report_drift:
+        log_repair(report);
+        break;
+    case ConflictTracker::Verdict::conflict_started:
+        log_repair(report);
+        log_conflict(err, "conflict: our rules were changed again in each of the last " +
+                              repairs + " checks; another program is fighting memguardd "
+                              "(a firewall manager, docker, a script?). Still repairing; "
+                              "further repairs are summarised");
+        break;
+    case ConflictTracker::Verdict::conflict_summary:
+        log_conflict(err, "conflict continues: " + repairs + " repairs so far; latest: " +
+                              first_drift(report));
+        break;
+    case ConflictTracker::Verdict::conflict_ended:
+        log_conflict(info, "conflict over after " + repairs +
+                               " repairs: the rules held for a whole interval");
+        break;
+    }
+    if (drifted) {
+        state_.record_repair(report);
+    }
+}
+
+void Service::reload() {
+    sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
+    try {
+        Policy next = load_config(config_path_);
+        const bool interval_changed = next.verify_interval != policy_.verify_interval;
+        policy_ = std::move(next);
+        fail_closed_ = false;
+        log_event(info, {Event::reload, std::nullopt, {}},
+                  "reloaded " + config_path_ + ": " + summary(policy_));
+        apply(Event::reload);
+        if (interval_changed) {
+            rearm_verify();
+        }
+    } catch (const ConfigError& e) {
+        for (const auto& problem : e.problems()) {
+            log_event(err, {Event::config, std::nullopt, {}}, problem);
+        }
+        log_event(err, {Event::reload, std::nullopt, {{"REJECTED", "1"}}},
+                  "reload rejected: " + config_path_ +
+                      " is invalid; the rules in the kernel are unchanged");
+    }
+    sd_notifyf(0, "READY=1\nSTATUS=Guarding %s", summary(policy_).c_str());
+}
+
+int Service::run() {
+    setup_loop();
+    load_initial_policy();
+    log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
+    apply(Event::apply);
+    rearm_verify();
+    sd_notifyf(0, "READY=1\nSTATUS=Guarding %s%s", summary(policy_).c_str(),
+               fail_closed_ ? " (FAIL-CLOSED: invalid config)" : "");
+
+    for (;;) {
+        epoll_event events[4];
+        const int n = ::epoll_wait(epoll_.get(), events, 4, -1);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            throw_errno("epoll_wait");
+        }
+        for (int i = 0; i < n; ++i) {
+            switch (events[i].data.u64) {
+            case signal_source: {
+                signalfd_siginfo si{};
+                while (::read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
+                    if (si.ssi_signo == SIGHUP) {
+                        reload();
+                    } else {
+                        sd_notify(0, "STOPPING=1");
+                        log_event(info, {Event::stop, std::nullopt, {}},
+                                  "stopping; the rules stay in place (memguardd remove takes "
+                                  "them out)");
+                        return 0;
+                    }
+                }
+                break;
+            }
+            case verify_source: {
+                std::uint64_t expirations = 0;
+                (void)!::read(verify_timer_.get(), &expirations, sizeof expirations);
+                try {
+                    verify();
+                } catch (const KernelError& e) {
+                    log_event(err, {Event::error, std::nullopt, {}},
+                              std::string("verify failed, retrying next interval: ") + e.what());
+                }
+                break;
+            }
+            case watchdog_source: {
+                std::uint64_t expirations = 0;
+                (void)!::read(watchdog_timer_.get(), &expirations, sizeof expirations);
+                sd_notify(0, "WATCHDOG=1");
+                break;
+            }
+            default:
+                break;
+            }
+        }
+    }
+}
+
+} // namespace
+
+int run_service(const std::string& config_path) {
+    init_logging();
+    try {
+        return Service(config_path).run();
+    } catch (const std::exception& e) {
+        log_event(spdlog::level::critical, {Event::error, std::nullopt, {}},
+                  std::string("cannot guard the port: ") + e.what());
+        sd_notifyf(0, "STATUS=Failed: %s", e.what());
+        return 1;
+    }
+}
+
+} // namespace memguard

@@ -1,0 +1,51 @@
+// The one small interface between the guard and the kernel: read the rules we care about,
+// apply a plan, commit it as one transaction. libiptc (legacy x_tables) is the first backend.
+#pragma once
+
+#include "diff.hpp"
+#include "kernel_view.hpp"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace memguard {
+
+class KernelError : public std::runtime_error {
+public:
+    KernelError(const std::string& what, int error) : std::runtime_error(what), errno_(error) {}
+    [[nodiscard]] int error() const { return errno_; }
+
+private:
+    int errno_;
+};
+
+// The kernel has no legacy x_tables for this family (built without
+// CONFIG_NETFILTER_XTABLES_LEGACY / CONFIG_IP_NF_IPTABLES): nothing can be enforced.
+class LegacyTablesMissing : public KernelError {
+    using KernelError::KernelError;
+};
+
+// Another writer replaced the table between our read and our commit; read again and retry.
+class CommitRace : public KernelError {
+    using KernelError::KernelError;
+};
+
+// One snapshot of one family's filter table, with the lock held for its whole life.
+class Transaction {
+public:
+    virtual ~Transaction() = default;
+    [[nodiscard]] virtual KernelView read() const = 0;
+    virtual void apply(const Plan& plan) = 0;
+    virtual void commit() = 0;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::unique_ptr<Transaction> begin(Family family) = 0;
+};
+
+std::unique_ptr<Backend> make_iptc_backend();
+
+} // namespace memguard

@@ -1,0 +1,331 @@
+#include "config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fd.hpp"
+
+namespace memguard {
+
+namespace {
+
+using nlohmann::json;
+
+std::string join_lines(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& line : lines) {
+        out += out.empty() ? "" : "\n";
+        out += line;
+    }
+    return out;
+}
+
+// Position of byte `offset` as "line L, column C" (both from 1).
+std::string position(std::string_view text, std::size_t offset) {
+    const auto before = text.substr(0, std::min(offset, text.size()));
+    const auto line = 1 + std::count(before.begin(), before.end(), '\n');
+    const auto last_nl = before.rfind('\n');
+    const auto column = last_nl == std::string_view::npos ? before.size() + 1 : before.size() - last_nl;
+    return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+// Offset of the first byte that is not well-formed UTF-8 (RFC 3629), or npos.
+std::size_t invalid_utf8_offset(std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        std::size_t len = 0;
+        unsigned min = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            min = 0x10000;
+        } else {
+            return i;
+        }
+        if (i + len > text.size()) {
+            return i;
+        }
+        unsigned cp = c & (0x7Fu >> len);
+        for (std::size_t k = 1; k < len; ++k) {
+            const auto cc = static_cast<unsigned char>(text[i + k]);
+            if ((cc & 0xC0) != 0x80) {
+                return i;
+            }
+            cp = (cp << 6) | (cc & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return i;
+        }
+        i += len;
+    }
+    return std::string_view::npos;
+}
+
+// Collects problems while the fields are read, so one run reports all of them.
+class Reader {
+public:
+    void problem(const std::string& path, const json& value, const std::string& what) {
+        problems_.push_back(path + ": " + value.dump() + " " + what);
+    }
+    void problem(const std::string& path, const std::string& what) {
+        problems_.push_back(path + ": " + what);
+    }
+    [[nodiscard]] const std::vector<std::string>& problems() const { return problems_; }
+
+private:
+    std::vector<std::string> problems_;
+};
+
+void read_ports(Reader& r, const json& v, Policy& p) {
+    if (!v.is_array() || v.empty()) {
+        r.problem("ports", v, "is not a non-empty array of port numbers");
+        return;
+    }
+    p.ports.clear();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string path = "ports[" + std::to_string(i) + "]";
+        const auto& e = v[i];
+        if (!e.is_number_integer() || e.get<std::int64_t>() < 1 || e.get<std::int64_t>() > 65535) {
+            r.problem(path, e, "is not a port number (an integer from 1 to 65535)");
+            continue;
+        }
+        const auto port = static_cast<std::uint16_t>(e.get<std::int64_t>());
+        if (std::find(p.ports.begin(), p.ports.end(), port) != p.ports.end()) {
+            r.problem(path, e, "is listed twice");
+            continue;
+        }
+        p.ports.push_back(port);
+    }
+}
+
+void read_protocols(Reader& r, const json& v, Policy& p) {
+    if (!v.is_array() || v.empty()) {
+        r.problem("protocols", v, "is not a non-empty array of \"tcp\" and \"udp\"");
+        return;
+    }
+    p.protocols.clear();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string path = "protocols[" + std::to_string(i) + "]";
+        const auto& e = v[i];
+        if (e != "tcp" && e != "udp") {
+            r.problem(path, e, "is not a protocol (\"tcp\" or \"udp\")");
+            continue;
+        }
+        const auto proto = e == "tcp" ? Protocol::tcp : Protocol::udp;
+        if (std::find(p.protocols.begin(), p.protocols.end(), proto) != p.protocols.end()) {
+            r.problem(path, e, "is listed twice");
+            continue;
+        }
+        p.protocols.push_back(proto);
+    }
+}
+
+void read_allow(Reader& r, const json& v, Policy& p) {
+    if (!v.is_array()) {
+        r.problem("allow", v, "is not an array of networks");
+        return;
+    }
+    p.allow.clear();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string path = "allow[" + std::to_string(i) + "]";
+        const auto& e = v[i];
+        const auto net = e.is_string() ? parse_network(e.get<std::string>()) : std::nullopt;
+        if (!net) {
+            r.problem(path, e, "is not an IPv4 or IPv6 network");
+            continue;
+        }
+        if (net->has_host_bits()) {
+            r.problem(path, e,
+                      "has host bits set; did you mean \"" + net->canonical().to_string() + "\"?");
+            continue;
+        }
+        const auto same = std::find(p.allow.begin(), p.allow.end(), *net);
+        if (same != p.allow.end()) {
+            r.problem(path, e, "is listed twice");
+            continue;
+        }
+        p.allow.push_back(*net);
+    }
+}
+
+void read_bool(Reader& r, const json& v, const char* name, bool& out) {
+    if (!v.is_boolean()) {
+        r.problem(name, v, "is not true or false");
+        return;
+    }
+    out = v.get<bool>();
+}
+
+void read_action(Reader& r, const json& v, Policy& p) {
+    if (v != "drop" && v != "reject") {
+        r.problem("action", v, "is not \"drop\" or \"reject\"");
+        return;
+    }
+    p.action = v == "drop" ? Action::drop : Action::reject;
+}
+
+void read_interval(Reader& r, const json& v, Policy& p) {
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 3600) {
+        r.problem("verify_interval_s", v, "is not a whole number of seconds from 1 to 3600");
+        return;
+    }
+    p.verify_interval = std::chrono::seconds(v.get<std::int64_t>());
+}
+
+// nlohmann keeps the last of two equal keys; a duplicated key in a firewall config is a
+// mistake to report, so a parser callback records them.
+json parse_strict(std::string_view text, std::vector<std::string>& duplicates) {
+    std::vector<std::set<std::string>> keys;
+    std::vector<std::string> names;
+    auto callback = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+        switch (event) {
+        case json::parse_event_t::object_start:
+            keys.emplace_back();
+            break;
+        case json::parse_event_t::object_end:
+            keys.pop_back();
+            break;
+        case json::parse_event_t::key:
+            if (!keys.back().insert(parsed.get<std::string>()).second) {
+                duplicates.push_back(parsed.get<std::string>());
+            }
+            break;
+        default:
+            break;
+        }
+        return true;
+    };
+    return json::parse(text.begin(), text.end(), callback);
+}
+
+} // namespace
+
+ConfigError::ConfigError(std::vector<std::string> problems)
+    : std::runtime_error(join_lines(problems)), problems_(std::move(problems)) {}
+
+Policy parse_config(std::string_view text) {
+    if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+        throw ConfigError({"the file is empty (it must hold a JSON object)"});
+    }
+    if (const auto bad = invalid_utf8_offset(text); bad != std::string_view::npos) {
+        throw ConfigError({position(text, bad) + ": not valid UTF-8 (byte " +
+                           std::to_string(bad) + ")"});
+    }
+    json doc;
+    std::vector<std::string> duplicates;
+    try {
+        doc = parse_strict(text, duplicates);
+    } catch (const json::parse_error& e) {
+        // e.what() starts with "[json.exception.parse_error.101] parse error at line L, ..."
+        std::string what = e.what();
+        const auto at = what.find("parse error");
+        throw ConfigError({"not valid JSON: " + (at == std::string::npos ? what : what.substr(at))});
+    }
+    if (!doc.is_object()) {
+        throw ConfigError({"the top level must be a JSON object, not " + std::string(doc.type_name())});
+    }
+
+    Reader r;
+    for (const auto& key : duplicates) {
+        r.problem(key, "is given more than once");
+    }
+    Policy p;
+    for (const auto& [key, value] : doc.items()) {
+        if (key == "ports") {
+            read_ports(r, value, p);
+        } else if (key == "protocols") {
+            read_protocols(r, value, p);
+        } else if (key == "allow") {
+            read_allow(r, value, p);
+        } else if (key == "allow_loopback") {
+            read_bool(r, value, "allow_loopback", p.allow_loopback);
+        } else if (key == "accept_established") {
+            read_bool(r, value, "accept_established", p.accept_established);
+        } else if (key == "action") {
+            read_action(r, value, p);
+        } else if (key == "verify_interval_s") {
+            read_interval(r, value, p);
+        } else {
+            r.problem(json(key).dump(), "unknown key (known: ports, protocols, allow, "
+                                        "allow_loopback, accept_established, action, "
+                                        "verify_interval_s)");
+        }
+    }
+    if (!r.problems().empty()) {
+        throw ConfigError(r.problems());
+    }
+    return p;
+}
+
+Policy load_config(const std::string& path, FileRules rules) {
+    auto fail = [&](const std::string& what) { return ConfigError({path + ": " + what}); };
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!fd) {
+        throw fail(std::string("cannot open: ") + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        throw fail(std::string("cannot stat: ") + std::strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        throw fail(S_ISDIR(st.st_mode) ? "is a directory, not a file" : "is not a regular file");
+    }
+    if (st.st_uid != rules.owner) {
+        throw fail("is owned by uid " + std::to_string(st.st_uid) + ", must be owned by uid " +
+                   std::to_string(rules.owner) + " (root)");
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw fail(std::string("is writable by group or others (mode ") + mode +
+                   "); run chmod go-w " + path);
+    }
+    constexpr off_t max_size = 1 << 20;
+    if (st.st_size > max_size) {
+        throw fail("is larger than 1 MiB; that is not an allowlist");
+    }
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t got = 0;
+    while (got < text.size()) {
+        const auto n = ::read(fd.get(), text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            throw fail(std::string("cannot read: ") + std::strerror(errno));
+        }
+        if (n == 0) {
+            break;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+    try {
+        return parse_config(text);
+    } catch (const ConfigError& e) {
+        std::vector<std::string> prefixed;
+        for (const auto& problem : e.problems()) {
+            prefixed.push_back(path + ": " + problem);
+        }
+        throw ConfigError(std::move(prefixed));
+    }
+}
+
+} // namespace memguard

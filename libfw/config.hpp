@@ -1,0 +1,37 @@
+// /etc/memguard.json → Policy. Every error names where it is (file, JSON path) and the bad value.
+#pragma once
+
+#include "policy.hpp"
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace memguard {
+
+inline constexpr std::string_view default_config_path = "/etc/memguard.json";
+
+class ConfigError : public std::runtime_error {
+public:
+    explicit ConfigError(std::vector<std::string> problems);
+    // One line per problem, e.g. `allow[2]: "192.168.1.300/24" is not an IPv4 or IPv6 network`.
+    [[nodiscard]] const std::vector<std::string>& problems() const { return problems_; }
+
+private:
+    std::vector<std::string> problems_;
+};
+
+// Parses and validates JSON text. Throws ConfigError listing every problem found.
+Policy parse_config(std::string_view text);
+
+struct FileRules {
+    uid_t owner = 0; // the file must be owned by this user (root), like sshd's StrictModes
+};
+
+// Reads `path`, refusing a file that is not a regular file, not owned by `rules.owner`, or
+// writable by group or others; then parse_config. Errors are prefixed with the path.
+Policy load_config(const std::string& path, FileRules rules = {});
+
+} // namespace memguard

@@ -1,0 +1,65 @@
+// Desired rules vs the kernel's: what drifted, and the smallest plan that repairs it.
+#pragma once
+
+#include "kernel_view.hpp"
+#include "ruleset.hpp"
+
+#include <string>
+#include <vector>
+
+namespace memguard {
+
+enum class DriftKind : std::uint8_t {
+    chain_missing,  // MEMGUARD does not exist
+    rule_changed,   // a rule in MEMGUARD differs from ours at the same place
+    rule_missing,   // one of our rules is not in MEMGUARD
+    rule_extra,     // MEMGUARD holds a rule we did not put there
+    jump_missing,   // a jump to MEMGUARD is not in INPUT
+    jump_shadowed,  // our jump is in INPUT, but below somebody else's rule
+    jump_stale,     // INPUT holds a rule of ours the policy no longer asks for
+};
+
+std::string_view to_string(DriftKind kind);
+
+struct Drift {
+    Family family = Family::ipv4;
+    DriftKind kind = DriftKind::chain_missing;
+    std::string chain;    // MEMGUARD or INPUT
+    std::size_t position; // 1-based rule number in `chain`, as iptables -L --line-numbers shows
+    std::string expected; // rule-spec we want there (empty for extra/stale)
+    std::string actual;   // rule-spec found there (empty for missing)
+
+    // One line for a person, e.g. "ipv4 MEMGUARD rule 3 changed: want ..., found ...".
+    [[nodiscard]] std::string describe() const;
+};
+
+// Edits for one libiptc transaction, applied in this order to one snapshot of the table.
+struct Plan {
+    bool create_chain = false;
+    // MEMGUARD: delete rules [erase_from, erase_from + erase_count), then insert `insert` at
+    // erase_from (1 rule per position, in order). Positions are 0-based.
+    std::size_t erase_from = 0;
+    std::size_t erase_count = 0;
+    std::vector<Rule> insert;
+    // INPUT: delete these 0-based positions (descending), then insert `jumps` at the top.
+    std::vector<std::size_t> input_deletes;
+    std::vector<Rule> jumps;
+    bool delete_chain = false; // after the above; only for removal
+
+    [[nodiscard]] bool empty() const {
+        return !create_chain && erase_count == 0 && insert.empty() && input_deletes.empty() &&
+               jumps.empty() && !delete_chain;
+    }
+};
+
+struct Comparison {
+    std::vector<Drift> drift;
+    Plan plan;
+};
+
+Comparison compare(const Ruleset& desired, const KernelView& actual);
+
+// Takes out exactly what is ours: our rules in INPUT and the MEMGUARD chain.
+Plan removal_plan(const KernelView& actual);
+
+} // namespace memguard

@@ -1,0 +1,85 @@
+#include "guard.hpp"
+
+#include "ruleset.hpp"
+
+namespace memguard {
+
+namespace {
+constexpr unsigned max_attempts = 5;
+}
+
+bool Report::changed() const {
+    for (const auto& f : families) {
+        if (f.committed) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::size_t Report::drift_count() const {
+    std::size_t n = 0;
+    for (const auto& f : families) {
+        n += f.drift.size();
+    }
+    return n;
+}
+
+template <class Planner> Report Guard::run(Planner planner, bool write) {
+    Report report;
+    for (const auto family : both_families) {
+        FamilyReport fr;
+        fr.family = family;
+        for (;;) {
+            auto txn = backend_.begin(family);
+            const Comparison cmp = planner(family, txn->read());
+            fr.drift = cmp.drift;
+            if (!write || cmp.plan.empty()) {
+                break;
+            }
+            txn->apply(cmp.plan);
+            ++fr.attempts;
+            try {
+                txn->commit();
+                fr.committed = true;
+                break;
+            } catch (const CommitRace&) {
+                if (fr.attempts >= max_attempts) {
+                    throw;
+                }
+            }
+        }
+        report.families.push_back(std::move(fr));
+    }
+    return report;
+}
+
+Report Guard::reconcile(const Policy& policy) {
+    return run([&](Family f, const KernelView& v) { return compare(build_ruleset(policy, f), v); },
+               true);
+}
+
+Report Guard::compare_only(const Policy& policy) {
+    return run([&](Family f, const KernelView& v) { return compare(build_ruleset(policy, f), v); },
+               false);
+}
+
+Report Guard::remove() {
+    return run(
+        [](Family, const KernelView& v) {
+            Comparison c;
+            c.plan = removal_plan(v);
+            return c;
+        },
+        true);
+}
+
+std::vector<KernelView> Guard::read() {
+    std::vector<KernelView> views;
+    for (const auto family : both_families) {
+        views.push_back(backend_.begin(family)->read());
+    }
+    return views;
+}
+
+} // namespace memguard

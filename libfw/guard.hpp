@@ -1,0 +1,47 @@
+// The one entry point: bring the kernel to the policy, or take our rules out.
+// `apply --once`, `diff`, `remove` and the daemon's timer all come through here.
+#pragma once
+
+#include "backend.hpp"
+#include "diff.hpp"
+#include "policy.hpp"
+
+#include <vector>
+
+namespace memguard {
+
+struct FamilyReport {
+    Family family = Family::ipv4;
+    std::vector<Drift> drift; // what differed before this pass
+    bool committed = false;   // a transaction was committed
+    unsigned attempts = 0;    // commits tried (more than 1: another writer raced us)
+};
+
+struct Report {
+    std::vector<FamilyReport> families;
+    [[nodiscard]] bool changed() const;
+    [[nodiscard]] std::size_t drift_count() const;
+};
+
+inline constexpr Family both_families[] = {Family::ipv4, Family::ipv6};
+
+class Guard {
+public:
+    explicit Guard(Backend& backend) : backend_(backend) {}
+
+    // Reads each family's table, compares it with the policy and, if anything differs, repairs
+    // it in one commit. Retries a commit that lost a race with another writer.
+    Report reconcile(const Policy& policy);
+    // Compares only; never writes.
+    Report compare_only(const Policy& policy);
+    // Takes out our jumps and chain, nothing else.
+    Report remove();
+    // The kernel's rules as they are, per family.
+    std::vector<KernelView> read();
+
+private:
+    template <class Planner> Report run(Planner planner, bool write);
+    Backend& backend_;
+};
+
+} // namespace memguard

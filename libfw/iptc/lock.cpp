@@ -1,0 +1,35 @@
+#include "lock.hpp"
+
+#include "../backend.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <thread>
+
+namespace memguard::iptc {
+
+XtablesLock XtablesLock::acquire(std::chrono::milliseconds timeout, const std::string& path) {
+    Fd fd(::open(path.c_str(), O_CREAT | O_RDONLY | O_CLOEXEC, 0600));
+    if (!fd) {
+        throw KernelError("cannot open " + path + ": " + std::strerror(errno), errno);
+    }
+    // Polls like iptables -w does, so a stuck holder turns into an error, not a hang.
+    constexpr auto step = std::chrono::milliseconds(5);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            throw KernelError("cannot lock " + path + ": " + std::strerror(errno), errno);
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            throw KernelError("another program has held " + path + " for over " +
+                                  std::to_string(timeout.count()) + " ms; giving up",
+                              EWOULDBLOCK);
+        }
+        std::this_thread::sleep_for(step);
+    }
+    return XtablesLock(std::move(fd));
+}
+
+} // namespace memguard::iptc

@@ -1,0 +1,222 @@
+#include "table.hpp"
+
+#include "entry.hpp"
+#include "lock.hpp"
+
+#include <libiptc/libiptc.h>
+extern "C" {
+#include <libiptc/libip6tc.h>
+}
+
+#include <cerrno>
+
+namespace memguard::iptc {
+
+// libip4tc and libip6tc differ only in prefix and entry type; this is the one place that
+// tells them apart. Entries are handled as bytes (`next_offset` long) above this point.
+struct FamilyApi {
+    const char* name;
+    xtc_handle* (*init)(const char*);
+    void (*free)(xtc_handle*);
+    int (*is_chain)(const char*, xtc_handle*);
+    const void* (*first_rule)(const char*, xtc_handle*);
+    const void* (*next_rule)(const void*, xtc_handle*);
+    const char* (*get_target)(const void*, xtc_handle*);
+    std::size_t (*entry_size)(const void*);
+    int (*create_chain)(const char*, xtc_handle*);
+    int (*flush_entries)(const char*, xtc_handle*);
+    int (*delete_chain)(const char*, xtc_handle*);
+    int (*insert_entry)(const char*, const void*, unsigned, xtc_handle*);
+    int (*delete_num_entry)(const char*, unsigned, xtc_handle*);
+    int (*commit)(xtc_handle*);
+    const char* (*strerror)(int);
+};
+
+namespace {
+
+const FamilyApi ipv4_api{
+    "ipv4",
+    iptc_init,
+    iptc_free,
+    iptc_is_chain,
+    [](const char* c, xtc_handle* h) -> const void* { return iptc_first_rule(c, h); },
+    [](const void* e, xtc_handle* h) -> const void* {
+        return iptc_next_rule(static_cast<const ipt_entry*>(e), h);
+    },
+    [](const void* e, xtc_handle* h) { return iptc_get_target(static_cast<const ipt_entry*>(e), h); },
+    [](const void* e) -> std::size_t { return static_cast<const ipt_entry*>(e)->next_offset; },
+    iptc_create_chain,
+    iptc_flush_entries,
+    iptc_delete_chain,
+    [](const char* c, const void* e, unsigned n, xtc_handle* h) {
+        return iptc_insert_entry(c, static_cast<const ipt_entry*>(e), n, h);
+    },
+    iptc_delete_num_entry,
+    iptc_commit,
+    iptc_strerror,
+};
+
+const FamilyApi ipv6_api{
+    "ipv6",
+    ip6tc_init,
+    ip6tc_free,
+    ip6tc_is_chain,
+    [](const char* c, xtc_handle* h) -> const void* { return ip6tc_first_rule(c, h); },
+    [](const void* e, xtc_handle* h) -> const void* {
+        return ip6tc_next_rule(static_cast<const ip6t_entry*>(e), h);
+    },
+    [](const void* e, xtc_handle* h) {
+        return ip6tc_get_target(static_cast<const ip6t_entry*>(e), h);
+    },
+    [](const void* e) -> std::size_t { return static_cast<const ip6t_entry*>(e)->next_offset; },
+    ip6tc_create_chain,
+    ip6tc_flush_entries,
+    ip6tc_delete_chain,
+    [](const char* c, const void* e, unsigned n, xtc_handle* h) {
+        return ip6tc_insert_entry(c, static_cast<const ip6t_entry*>(e), n, h);
+    },
+    ip6tc_delete_num_entry,
+    ip6tc_commit,
+    ip6tc_strerror,
+};
+
+const std::string chain(chain_name);
+const std::string input(input_chain);
+
+} // namespace
+
+void Table::Free::operator()(xtc_handle* h) const {
+    if (h != nullptr) { // iptc_free(NULL) crashes
+        api->free(h);
+    }
+}
+
+void Table::fail(const std::string& what) const {
+    const int error = errno;
+    const std::string message =
+        std::string(api_->name) + ": " + what + ": " + api_->strerror(error);
+    if (error == EAGAIN) {
+        throw CommitRace(message, error);
+    }
+    throw KernelError(message, error);
+}
+
+Table Table::open(Family family) {
+    const FamilyApi* api = family == Family::ipv4 ? &ipv4_api : &ipv6_api;
+    xtc_handle* handle = api->init("filter");
+    if (handle == nullptr) {
+        const int error = errno;
+        const std::string tool = family == Family::ipv4 ? "iptables" : "ip6tables";
+        // No ip_tables/ip6_tables in the kernel: the socket option is unknown (ENOPROTOOPT),
+        // or the filter table module is missing (ENOENT).
+        if (error == ENOPROTOOPT || error == ENOENT || error == EAFNOSUPPORT) {
+            throw LegacyTablesMissing(
+                std::string(api->name) + ": this kernel has no legacy " + tool +
+                    " filter table (x_tables; CONFIG_NETFILTER_XTABLES_LEGACY, " +
+                    (family == Family::ipv4 ? "CONFIG_IP_NF_FILTER" : "CONFIG_IP6_NF_FILTER") +
+                    "), so memguardd cannot install its rules: " + api->strerror(error),
+                error);
+        }
+        throw KernelError(std::string(api->name) + ": cannot read the filter table: " +
+                              api->strerror(error),
+                          error);
+    }
+    return {family, api, handle};
+}
+
+KernelView Table::read() const {
+    KernelView view;
+    view.family = family_;
+    auto read_chain = [&](const std::string& name, std::vector<KernelRule>& out) {
+        for (const void* e = api_->first_rule(name.c_str(), handle_.get()); e != nullptr;
+             e = api_->next_rule(e, handle_.get())) {
+            const char* target = api_->get_target(e, handle_.get());
+            const std::span bytes(static_cast<const std::uint8_t*>(e), api_->entry_size(e));
+            auto decoded = decode_entry(family_, bytes, target != nullptr ? target : "");
+            out.push_back({std::move(decoded.rule), std::move(decoded.comment),
+                           target != nullptr ? target : "", decoded.packets, decoded.bytes});
+        }
+    };
+    read_chain(input, view.input);
+    view.chain_exists = api_->is_chain(chain.c_str(), handle_.get()) != 0;
+    if (view.chain_exists) {
+        read_chain(chain, view.chain);
+    }
+    return view;
+}
+
+void Table::apply(const Plan& plan) {
+    auto* h = handle_.get();
+    if (plan.create_chain && api_->create_chain(chain.c_str(), h) == 0) {
+        fail("create chain " + chain);
+    }
+    for (std::size_t i = plan.erase_count; i-- > 0;) {
+        if (api_->delete_num_entry(chain.c_str(), static_cast<unsigned>(plan.erase_from + i), h) == 0) {
+            fail("delete rule " + std::to_string(plan.erase_from + i + 1) + " of " + chain);
+        }
+    }
+    for (std::size_t i = 0; i < plan.insert.size(); ++i) {
+        const auto entry = encode_entry(plan.insert[i]);
+        const auto at = static_cast<unsigned>(plan.erase_from + i);
+        if (api_->insert_entry(chain.c_str(), entry.data(), at, h) == 0) {
+            fail("insert \"" + to_string(plan.insert[i]) + "\" at " + chain + " " +
+                 std::to_string(at + 1));
+        }
+    }
+    for (const auto position : plan.input_deletes) {
+        if (api_->delete_num_entry(input.c_str(), static_cast<unsigned>(position), h) == 0) {
+            fail("delete rule " + std::to_string(position + 1) + " of " + input);
+        }
+    }
+    for (std::size_t i = 0; i < plan.jumps.size(); ++i) {
+        const auto entry = encode_entry(plan.jumps[i]);
+        if (api_->insert_entry(input.c_str(), entry.data(), static_cast<unsigned>(i), h) == 0) {
+            fail("insert \"" + to_string(plan.jumps[i]) + "\" at " + input + " " +
+                 std::to_string(i + 1));
+        }
+    }
+    if (plan.delete_chain) {
+        if (api_->flush_entries(chain.c_str(), h) == 0) {
+            fail("flush " + chain);
+        }
+        if (api_->delete_chain(chain.c_str(), h) == 0) {
+            fail("delete chain " + chain + " (is another rule still jumping to it?)");
+        }
+    }
+}
+
+void Table::commit() {
+    if (api_->commit(handle_.get()) == 0) {
+        fail("commit the filter table");
+    }
+}
+
+namespace {
+
+class IptcTransaction final : public Transaction {
+public:
+    explicit IptcTransaction(Family family)
+        : lock_(XtablesLock::acquire()), table_(Table::open(family)) {}
+    [[nodiscard]] KernelView read() const override { return table_.read(); }
+    void apply(const Plan& plan) override { table_.apply(plan); }
+    void commit() override { table_.commit(); }
+
+private:
+    XtablesLock lock_; // taken before the snapshot is read, released after the commit
+    Table table_;
+};
+
+class IptcBackend final : public Backend {
+public:
+    std::unique_ptr<Transaction> begin(Family family) override {
+        return std::make_unique<IptcTransaction>(family);
+    }
+};
+
+} // namespace
+
+} // namespace memguard::iptc
+
+namespace memguard {
+std::unique_ptr<Backend> make_iptc_backend() { return std::make_unique<iptc::IptcBackend>(); }
+} // namespace memguard

@@ -1,0 +1,30 @@
+// What the kernel holds, as far as memguardd cares: our chain and INPUT, decoded to plain data.
+#pragma once
+
+#include "rule.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace memguard {
+
+struct KernelRule {
+    std::optional<Rule> rule; // nullopt: a rule we cannot express (not one of ours)
+    std::string comment;      // the comment match, if any; "memguard" marks our rules
+    std::string target;       // as libiptc names it: ACCEPT, DROP, a chain, a module
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+
+    [[nodiscard]] bool ours() const { return comment == comment_tag; }
+};
+
+struct KernelView {
+    Family family = Family::ipv4;
+    bool chain_exists = false;
+    std::vector<KernelRule> chain; // MEMGUARD, in order
+    std::vector<KernelRule> input; // INPUT, in order
+};
+
+} // namespace memguard

@@ -1,0 +1,34 @@
+// The validated, typed policy: what the admin asked for. Plain data.
+#pragma once
+
+#include "net.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace memguard {
+
+enum class Protocol : std::uint8_t { tcp, udp };
+enum class Action : std::uint8_t { drop, reject };
+
+std::string_view to_string(Protocol p);
+std::string_view to_string(Action a);
+
+struct Policy {
+    std::vector<std::uint16_t> ports{11211};
+    std::vector<Protocol> protocols{Protocol::tcp, Protocol::udp};
+    std::vector<Network> allow;
+    bool allow_loopback = true;
+    bool accept_established = true;
+    Action action = Action::drop;
+    std::chrono::seconds verify_interval{5};
+
+    friend bool operator==(const Policy&, const Policy&) = default;
+};
+
+// What the guard enforces when it has no valid configuration: the default ports closed to
+// everybody but loopback. Closing is always safe; guessing an allowlist is not.
+Policy fail_closed_policy();
+
+} // namespace memguard

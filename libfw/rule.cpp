@@ -1,0 +1,60 @@
+#include "rule.hpp"
+
+namespace memguard {
+
+namespace {
+
+std::string_view verdict_spelling(const Rule& r) {
+    switch (r.verdict) {
+    case Verdict::accept:
+        return "-j ACCEPT";
+    case Verdict::drop:
+        return "-j DROP";
+    case Verdict::jump_memguard:
+        return "-j MEMGUARD";
+    case Verdict::reject:
+        if (r.reject_with == RejectWith::tcp_reset) {
+            return "-j REJECT --reject-with tcp-reset";
+        }
+        return r.family == Family::ipv4 ? "-j REJECT --reject-with icmp-port-unreachable"
+                                        : "-j REJECT --reject-with icmp6-port-unreachable";
+    }
+    return "-j ?";
+}
+
+} // namespace
+
+std::string to_string(const Rule& r) {
+    std::string out;
+    auto add = [&out](std::string_view part) {
+        if (!out.empty()) {
+            out += ' ';
+        }
+        out += part;
+    };
+    if (r.src) {
+        Network shown = *r.src;
+        add("-s " + shown.to_string() + (shown.prefix == shown.max_prefix()
+                                             ? (r.family == Family::ipv4 ? "/32" : "/128")
+                                             : ""));
+    }
+    if (!r.in_iface.empty()) {
+        add("-i " + r.in_iface);
+    }
+    if (r.proto) {
+        add("-p " + std::string(to_string(*r.proto)));
+        if (r.dport) {
+            add("-m " + std::string(to_string(*r.proto)) + " --dport " + std::to_string(*r.dport));
+        }
+    }
+    if (r.related_established) {
+        add("-m conntrack --ctstate RELATED,ESTABLISHED");
+    }
+    if (!r.comment.empty()) {
+        add("-m comment --comment " + r.comment);
+    }
+    add(verdict_spelling(r));
+    return out;
+}
+
+} // namespace memguard

@@ -1,0 +1,40 @@
+// One netfilter rule as plain data: what tests compare, `diff` prints and the log records.
+// Only iptc/entry.cpp turns it into kernel bytes.
+#pragma once
+
+#include "net.hpp"
+#include "policy.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace memguard {
+
+inline constexpr std::string_view chain_name = "MEMGUARD";
+inline constexpr std::string_view input_chain = "INPUT";
+inline constexpr std::string_view comment_tag = "memguard";
+
+enum class Verdict : std::uint8_t { accept, drop, reject, jump_memguard };
+// REJECT's --reject-with: icmp(6)-port-unreachable, or tcp-reset (only with -p tcp).
+enum class RejectWith : std::uint8_t { port_unreachable, tcp_reset };
+
+struct Rule {
+    Family family = Family::ipv4;
+    std::string in_iface;               // -i; empty: any interface
+    std::optional<Network> src;         // -s; nullopt: any source
+    std::optional<Protocol> proto;      // -p
+    std::optional<std::uint16_t> dport; // -m tcp/udp --dport; needs proto
+    bool related_established = false;   // -m conntrack --ctstate RELATED,ESTABLISHED
+    std::string comment;                // -m comment --comment
+    Verdict verdict = Verdict::accept;
+    RejectWith reject_with = RejectWith::port_unreachable; // only for Verdict::reject
+
+    friend bool operator==(const Rule&, const Rule&) = default;
+};
+
+// The rule-spec as iptables-legacy-save prints it, without "-A CHAIN", e.g.
+// "-p tcp -m tcp --dport 11211 -m comment --comment memguard -j MEMGUARD".
+std::string to_string(const Rule& rule);
+
+} // namespace memguard
