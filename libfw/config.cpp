@@ -173,6 +173,17 @@ void read_bool(Reader& r, const json& v, const char* name, bool& out) {
     out = v.get<bool>();
 }
 
+template <class T>
+void read_integer(Reader& r, const json& v, const char* name, std::int64_t min, std::int64_t max,
+                  T& out) {
+    if (!v.is_number_integer() || v.get<std::int64_t>() < min || v.get<std::int64_t>() > max) {
+        r.problem(name, v,
+                  "is not a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+        return;
+    }
+    out = static_cast<T>(v.get<std::int64_t>());
+}
+
 void read_action(Reader& r, const json& v, Policy& p) {
     if (v != "drop" && v != "reject") {
         r.problem("action", v, "is not \"drop\" or \"reject\"");
@@ -262,10 +273,17 @@ Policy parse_config(std::string_view text) {
             read_action(r, value, p);
         } else if (key == "verify_interval_s") {
             read_interval(r, value, p);
+        } else if (key == "log_blocked") {
+            read_bool(r, value, "log_blocked", p.log_blocked);
+        } else if (key == "log_group") {
+            read_integer(r, value, "log_group", 1, 65535, p.log_group);
+        } else if (key == "log_rate_per_s") {
+            read_integer(r, value, "log_rate_per_s", 1, 10000, p.log_rate_per_s);
         } else {
             r.problem(json(key).dump(), "unknown key (known: ports, protocols, allow, "
                                         "allow_loopback, accept_established, action, "
-                                        "verify_interval_s)");
+                                        "verify_interval_s, log_blocked, log_group, "
+                                        "log_rate_per_s)");
         }
     }
     if (!r.problems().empty()) {

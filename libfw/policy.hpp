@@ -23,6 +23,11 @@ struct Policy {
     bool accept_established = true;
     Action action = Action::drop;
     std::chrono::seconds verify_interval{5};
+    // Blocked packets go to NFLOG group `log_group` first, at most `log_rate_per_s` a second,
+    // for the daemon's audit log.
+    bool log_blocked = false;
+    std::uint16_t log_group = 11211;
+    std::uint32_t log_rate_per_s = 10;
 
     friend bool operator==(const Policy&, const Policy&) = default;
 };

@@ -12,6 +12,8 @@ std::string_view verdict_spelling(const Rule& r) {
         return "-j DROP";
     case Verdict::jump_memguard:
         return "-j MEMGUARD";
+    case Verdict::nflog:
+        return "";
     case Verdict::reject:
         if (r.reject_with == RejectWith::tcp_reset) {
             return "-j REJECT --reject-with tcp-reset";
@@ -50,10 +52,19 @@ std::string to_string(const Rule& r) {
     if (r.related_established) {
         add("-m conntrack --ctstate RELATED,ESTABLISHED");
     }
+    if (r.limit) {
+        add("-m limit --limit " + std::to_string(r.limit->per_second) + "/sec --limit-burst " +
+            std::to_string(r.limit->burst));
+    }
     if (!r.comment.empty()) {
         add("-m comment --comment " + r.comment);
     }
-    add(verdict_spelling(r));
+    if (r.verdict == Verdict::nflog) {
+        add("-j NFLOG --nflog-prefix " + std::string(comment_tag) + " --nflog-group " +
+            std::to_string(r.nflog_group));
+    } else {
+        add(verdict_spelling(r));
+    }
     return out;
 }
 

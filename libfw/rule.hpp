@@ -15,9 +15,16 @@ inline constexpr std::string_view chain_name = "MEMGUARD";
 inline constexpr std::string_view input_chain = "INPUT";
 inline constexpr std::string_view comment_tag = "memguard";
 
-enum class Verdict : std::uint8_t { accept, drop, reject, jump_memguard };
+enum class Verdict : std::uint8_t { accept, drop, reject, jump_memguard, nflog };
 // REJECT's --reject-with: icmp(6)-port-unreachable, or tcp-reset (only with -p tcp).
 enum class RejectWith : std::uint8_t { port_unreachable, tcp_reset };
+
+// -m limit --limit N/sec --limit-burst B
+struct RateLimit {
+    std::uint32_t per_second = 10;
+    std::uint32_t burst = 10;
+    friend bool operator==(const RateLimit&, const RateLimit&) = default;
+};
 
 struct Rule {
     Family family = Family::ipv4;
@@ -26,9 +33,11 @@ struct Rule {
     std::optional<Protocol> proto;      // -p
     std::optional<std::uint16_t> dport; // -m tcp/udp --dport; needs proto
     bool related_established = false;   // -m conntrack --ctstate RELATED,ESTABLISHED
+    std::optional<RateLimit> limit;     // -m limit
     std::string comment;                // -m comment --comment
     Verdict verdict = Verdict::accept;
     RejectWith reject_with = RejectWith::port_unreachable; // only for Verdict::reject
+    std::uint16_t nflog_group = 0; // only for Verdict::nflog: -j NFLOG --nflog-group G
 
     friend bool operator==(const Rule&, const Rule&) = default;
 };

@@ -45,6 +45,14 @@ Ruleset build_ruleset(const Policy& policy, Family family) {
             set.chain.push_back(allowed);
         }
     }
+    // -A MEMGUARD -m limit --limit 10/sec --limit-burst 10 -m comment --comment memguard
+    //   -j NFLOG --nflog-prefix memguard --nflog-group 11211
+    if (policy.log_blocked) {
+        Rule log = rule(Verdict::nflog);
+        log.limit = RateLimit{policy.log_rate_per_s, policy.log_rate_per_s};
+        log.nflog_group = policy.log_group;
+        set.chain.push_back(log);
+    }
     if (policy.action == Action::drop) {
         // -A MEMGUARD -m comment --comment memguard -j DROP
         set.chain.push_back(rule(Verdict::drop));

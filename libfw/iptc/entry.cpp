@@ -5,7 +5,9 @@ extern "C" {
 #include <libiptc/libip6tc.h>
 }
 #include <linux/netfilter/xt_comment.h>
+#include <linux/netfilter/xt_NFLOG.h>
 #include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_limit.h>
 #include <linux/netfilter/xt_tcpudp.h>
 #include <linux/netfilter_ipv4/ipt_REJECT.h>
 #include <linux/netfilter_ipv6/ip6t_REJECT.h>
@@ -116,6 +118,13 @@ void add_matches(std::vector<std::uint8_t>& out, const Rule& r) {
         ct.state_mask = related_established;
         add_match(out, "conntrack", conntrack_revision, ct);
     }
+    if (r.limit) {
+        // avg is the mean time between packets in 1/XT_LIMIT_SCALE s (libxt_limit.c).
+        xt_rateinfo rate{};
+        rate.avg = XT_LIMIT_SCALE / r.limit->per_second;
+        rate.burst = r.limit->burst;
+        add_match(out, "limit", 0, rate);
+    }
     if (!r.comment.empty()) {
         xt_comment_info comment{};
         std::strncpy(comment.comment, r.comment.c_str(), sizeof comment.comment - 1);
@@ -146,6 +155,15 @@ template <class Entry> EntryBytes encode(const Rule& r) {
     case Verdict::reject:
         set_reject_target(target, r);
         break;
+    case Verdict::nflog: {
+        // -j NFLOG --nflog-prefix memguard --nflog-group G; threshold as NFLOG_init sets it.
+        xt_nflog_info info{};
+        info.group = r.nflog_group;
+        info.threshold = XT_NFLOG_DEFAULT_THRESHOLD;
+        std::strncpy(info.prefix, std::string(comment_tag).c_str(), sizeof info.prefix - 1);
+        set_target(target, "NFLOG", info);
+        break;
+    }
     }
 
     Entry e{};
@@ -207,6 +225,15 @@ bool decode_match(std::span<const std::uint8_t> bytes, std::size_t at, const xt_
         rule.related_established = true;
         return ours;
     }
+    if (name == "limit" && m.u.user.revision == 0 && sized(sizeof(xt_rateinfo))) {
+        // Only avg and burst are ours; the kernel keeps its own state in the rest.
+        const auto rate = read_at<xt_rateinfo>(bytes, data);
+        if (rate.avg == 0 || XT_LIMIT_SCALE % rate.avg != 0) {
+            return false;
+        }
+        rule.limit = RateLimit{XT_LIMIT_SCALE / rate.avg, rate.burst};
+        return true;
+    }
     if (name == "tcp" && m.u.user.revision == 0 && sized(sizeof(xt_tcp)) &&
         rule.proto == Protocol::tcp) {
         const auto tcp = read_at<xt_tcp>(bytes, data);
@@ -231,6 +258,16 @@ bool decode_target(std::span<const std::uint8_t> bytes, std::size_t at, std::siz
                        : name == IPTC_LABEL_DROP ? Verdict::drop
                                                  : Verdict::jump_memguard;
         return size == align(sizeof(xt_standard_target));
+    }
+    if (name == "NFLOG") {
+        if (size != sizeof(xt_entry_target) + align(sizeof(xt_nflog_info))) {
+            return false;
+        }
+        const auto info = read_at<xt_nflog_info>(bytes, at + sizeof(xt_entry_target));
+        rule.verdict = Verdict::nflog;
+        rule.nflog_group = info.group;
+        return info.len == 0 && info.flags == 0 && info.threshold == XT_NFLOG_DEFAULT_THRESHOLD &&
+               bounded_name(info.prefix, sizeof info.prefix) == comment_tag;
     }
     if (name != "REJECT" || size != sizeof(xt_entry_target) + align(sizeof(std::uint32_t))) {
         return false;
