@@ -6,7 +6,8 @@
 namespace memguard {
 
 const char* const usage_text =
-    "usage: memguardd [run] [--config FILE]     guard the port: apply, verify and repair on a timer\n"
+    "usage: memguardd [run] [--config FILE]     guard the port: apply, verify and repair on a "
+    "timer\n"
     "       memguardd check [FILE]              validate the config, touch nothing\n"
     "       memguardd apply --once [--config FILE]  bring the kernel to the config once\n"
     "       memguardd diff [--config FILE]      show config vs kernel (exit 1 if they differ)\n"
@@ -18,9 +19,9 @@ const char* const usage_text =
 
 Options parse_args(const std::vector<std::string>& args) {
     static const std::map<std::string, Command> commands{
-        {"run", Command::run},       {"check", Command::check},   {"apply", Command::apply},
-        {"diff", Command::diff},     {"status", Command::status}, {"doctor", Command::doctor},
-        {"remove", Command::remove}, {"help", Command::help},     {"--help", Command::help},
+        {"run", Command::run},       {"check", Command::check},      {"apply", Command::apply},
+        {"diff", Command::diff},     {"status", Command::status},    {"doctor", Command::doctor},
+        {"remove", Command::remove}, {"help", Command::help},        {"--help", Command::help},
         {"-h", Command::help},       {"--version", Command::version}};
     Options o;
     std::size_t i = 0;
@@ -31,7 +32,7 @@ Options parse_args(const std::vector<std::string>& args) {
         }
         o.command = it->second;
         ++i;
-    } else if (i < args.size() && commands.count(args[i]) != 0) {
+    } else if (i < args.size() && commands.contains(args[i])) {
         o.command = commands.at(args[i]);
         ++i;
     }

@@ -11,7 +11,14 @@ namespace memguard {
 class ConflictTracker {
 public:
     using clock = std::chrono::steady_clock;
-    enum class Verdict { quiet_pass, report_drift, conflict_started, conflict_summary, suppressed, conflict_ended };
+    enum class Verdict {
+        quiet_pass,
+        report_drift,
+        conflict_started,
+        conflict_summary,
+        suppressed,
+        conflict_ended
+    };
 
     explicit ConflictTracker(unsigned threshold = 3,
                              clock::duration summary_every = std::chrono::seconds(60))

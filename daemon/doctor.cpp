@@ -15,9 +15,10 @@ int run_doctor(const std::string& config_path) {
         std::printf("WARNING: %s\n", text.c_str());
         ++findings;
     };
-    std::printf("memguardd programs the legacy iptables tables (x_tables) through libiptc.\n"
-                "Debian 12's plain `iptables` is iptables-nft and does not show them: use\n"
-                "iptables-legacy -L -n -v / ip6tables-legacy -L -n -v to see memguardd's rules.\n\n");
+    std::printf(
+        "memguardd programs the legacy iptables tables (x_tables) through libiptc.\n"
+        "Debian 12's plain `iptables` is iptables-nft and does not show them: use\n"
+        "iptables-legacy -L -n -v / ip6tables-legacy -L -n -v to see memguardd's rules.\n\n");
     Policy policy;
     try {
         policy = load_config(config_path);
@@ -31,7 +32,7 @@ int run_doctor(const std::string& config_path) {
     Guard guard(*backend);
     for (const auto family : both_families) {
         try {
-            backend->begin(family)->read();
+            (void)backend->begin(family)->read();
             std::printf("ok: the legacy %s filter table is available\n",
                         std::string(to_string(family)).c_str());
         } catch (const KernelError& e) {

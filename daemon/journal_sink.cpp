@@ -64,7 +64,8 @@ void JournalSink::sink_it_(const spdlog::details::log_msg& msg) {
             fields.push_back("MEMGUARD_FAMILY=" + std::string(to_string(*current->family)));
         }
         for (const auto& [name, value] : current->extra) {
-            fields.push_back("MEMGUARD_" + name + "=" + value);
+            fields.push_back("MEMGUARD_" + name);
+            fields.back().append("=").append(value);
         }
     }
     std::vector<iovec> iov;

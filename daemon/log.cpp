@@ -64,7 +64,7 @@ void log_event(spdlog::level::level_enum level, const LogFields& fields,
         text += " family=" + std::string(to_string(*fields.family));
     }
     for (const auto& [name, value] : fields.extra) {
-        text += " " + name + "=" + value;
+        text.append(" ").append(name).append("=").append(value);
     }
     spdlog::log(level, "{}]", text);
 }

@@ -27,6 +27,7 @@ struct LogFields {
 // Picks journald when stderr is connected to the journal ($JOURNAL_STREAM), stderr otherwise.
 void init_logging();
 
-void log_event(spdlog::level::level_enum level, const LogFields& fields, const std::string& message);
+void log_event(spdlog::level::level_enum level, const LogFields& fields,
+               const std::string& message);
 
 } // namespace memguard

@@ -60,6 +60,27 @@ std::string summary(const Policy& p) {
            " network(s) allowed, action " + std::string(to_string(p.action));
 }
 
+void log_repair(const Report& report) {
+    for (const auto& f : report.families) {
+        for (const auto& d : f.drift) {
+            log_event(warn,
+                      {Event::drift,
+                       f.family,
+                       {{"DRIFT_KIND", std::string(to_string(d.kind))}, {"CHAIN", d.chain}}},
+                      "drift: " + d.describe());
+        }
+        if (f.committed) {
+            log_event(warn,
+                      {Event::repair,
+                       f.family,
+                       {{"DRIFT_COUNT", std::to_string(f.drift.size())},
+                        {"ATTEMPTS", std::to_string(f.attempts)}}},
+                      "repaired " + std::string(to_string(f.family)) + ": " +
+                          std::to_string(f.drift.size()) + " difference(s) fixed in one commit");
+        }
+    }
+}
+
 class Service {
 public:
     explicit Service(std::string config_path)
@@ -76,7 +97,6 @@ private:
     void apply(Event why);
     void verify();
     void reload();
-    void log_repair(const Report& report);
     void rearm_verify();
 
     std::string config_path_;
@@ -144,36 +164,18 @@ void Service::load_initial_policy() {
     }
 }
 
-void Service::log_repair(const Report& report) {
-    for (const auto& f : report.families) {
-        for (const auto& d : f.drift) {
-            log_event(warn,
-                      {Event::drift, f.family,
-                       {{"DRIFT_KIND", std::string(to_string(d.kind))}, {"CHAIN", d.chain}}},
-                      "drift: " + d.describe());
-        }
-        if (f.committed) {
-            log_event(warn,
-                      {Event::repair, f.family,
-                       {{"DRIFT_COUNT", std::to_string(f.drift.size())},
-                        {"ATTEMPTS", std::to_string(f.attempts)}}},
-                      "repaired " + std::string(to_string(f.family)) + ": " +
-                          std::to_string(f.drift.size()) + " difference(s) fixed in one commit");
-        }
-    }
-}
-
 void Service::apply(Event why) {
     const Report report = guard_.reconcile(policy_);
     for (const auto& f : report.families) {
-        log_event(info,
-                  {why, f.family,
-                   {{"CHANGES", std::to_string(f.drift.size())},
-                    {"COMMITTED", f.committed ? "1" : "0"}}},
-                  std::string(to_string(f.family)) + ": " +
-                      (f.committed ? "applied " + std::to_string(f.drift.size()) + " change(s)"
-                                   : std::string("already in place")) +
-                      (fail_closed_ ? " (fail-closed: loopback only)" : ""));
+        log_event(
+            info,
+            {why,
+             f.family,
+             {{"CHANGES", std::to_string(f.drift.size())}, {"COMMITTED", f.committed ? "1" : "0"}}},
+            std::string(to_string(f.family)) + ": " +
+                (f.committed ? "applied " + std::to_string(f.drift.size()) + " change(s)"
+                             : std::string("already in place")) +
+                (fail_closed_ ? " (fail-closed: loopback only)" : ""));
     }
     state_.record_apply(report, fail_closed_);
 }
@@ -195,14 +197,14 @@ void Service::verify() {
         break;
     case ConflictTracker::Verdict::conflict_started:
         log_repair(report);
-        log_conflict(err, "conflict: our rules were changed again in each of the last " +
-                              repairs + " checks; another program is fighting memguardd "
+        log_conflict(err, "conflict: our rules were changed again in each of the last " + repairs +
+                              " checks; another program is fighting memguardd "
                               "(a firewall manager, docker, a script?). Still repairing; "
                               "further repairs are summarised");
         break;
     case ConflictTracker::Verdict::conflict_summary:
-        log_conflict(err, "conflict continues: " + repairs + " repairs so far; latest: " +
-                              first_drift(report));
+        log_conflict(err, "conflict continues: " + repairs +
+                              " repairs so far; latest: " + first_drift(report));
         break;
     case ConflictTracker::Verdict::conflict_ended:
         log_conflict(info, "conflict over after " + repairs +

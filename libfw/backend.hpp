@@ -34,6 +34,11 @@ class CommitRace : public KernelError {
 // One snapshot of one family's filter table, with the lock held for its whole life.
 class Transaction {
 public:
+    Transaction() = default;
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    Transaction(Transaction&&) = delete;
+    Transaction& operator=(Transaction&&) = delete;
     virtual ~Transaction() = default;
     [[nodiscard]] virtual KernelView read() const = 0;
     virtual void apply(const Plan& plan) = 0;
@@ -42,6 +47,11 @@ public:
 
 class Backend {
 public:
+    Backend() = default;
+    Backend(const Backend&) = delete;
+    Backend& operator=(const Backend&) = delete;
+    Backend(Backend&&) = delete;
+    Backend& operator=(Backend&&) = delete;
     virtual ~Backend() = default;
     virtual std::unique_ptr<Transaction> begin(Family family) = 0;
 };

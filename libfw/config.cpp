@@ -32,7 +32,8 @@ std::string position(std::string_view text, std::size_t offset) {
     const auto before = text.substr(0, std::min(offset, text.size()));
     const auto line = 1 + std::count(before.begin(), before.end(), '\n');
     const auto last_nl = before.rfind('\n');
-    const auto column = last_nl == std::string_view::npos ? before.size() + 1 : before.size() - last_nl;
+    const auto column =
+        last_nl == std::string_view::npos ? before.size() + 1 : before.size() - last_nl;
     return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
 
@@ -178,7 +179,8 @@ void read_integer(Reader& r, const json& v, const char* name, std::int64_t min, 
                   T& out) {
     if (!v.is_number_integer() || v.get<std::int64_t>() < min || v.get<std::int64_t>() > max) {
         r.problem(name, v,
-                  "is not a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+                  "is not a whole number from " + std::to_string(min) + " to " +
+                      std::to_string(max));
         return;
     }
     out = static_cast<T>(v.get<std::int64_t>());
@@ -236,8 +238,8 @@ Policy parse_config(std::string_view text) {
         throw ConfigError({"the file is empty (it must hold a JSON object)"});
     }
     if (const auto bad = invalid_utf8_offset(text); bad != std::string_view::npos) {
-        throw ConfigError({position(text, bad) + ": not valid UTF-8 (byte " +
-                           std::to_string(bad) + ")"});
+        throw ConfigError(
+            {position(text, bad) + ": not valid UTF-8 (byte " + std::to_string(bad) + ")"});
     }
     json doc;
     std::vector<std::string> duplicates;
@@ -247,10 +249,12 @@ Policy parse_config(std::string_view text) {
         // e.what() starts with "[json.exception.parse_error.101] parse error at line L, ..."
         std::string what = e.what();
         const auto at = what.find("parse error");
-        throw ConfigError({"not valid JSON: " + (at == std::string::npos ? what : what.substr(at))});
+        throw ConfigError(
+            {"not valid JSON: " + (at == std::string::npos ? what : what.substr(at))});
     }
     if (!doc.is_object()) {
-        throw ConfigError({"the top level must be a JSON object, not " + std::string(doc.type_name())});
+        throw ConfigError(
+            {"the top level must be a JSON object, not " + std::string(doc.type_name())});
     }
 
     Reader r;
@@ -340,7 +344,8 @@ Policy load_config(const std::string& path, FileRules rules) {
     } catch (const ConfigError& e) {
         std::vector<std::string> prefixed;
         for (const auto& problem : e.problems()) {
-            prefixed.push_back(path + ": " + problem);
+            prefixed.push_back(path);
+            prefixed.back().append(": ").append(problem);
         }
         throw ConfigError(std::move(prefixed));
     }

@@ -13,13 +13,15 @@ std::string spec(const KernelRule& k) {
     return "(a rule memguardd does not write, -j " + k.target + ")";
 }
 
-bool same(const KernelRule& k, const Rule& r) { return k.rule && *k.rule == r; }
+bool same(const KernelRule& k, const Rule& r) {
+    return k.rule && *k.rule == r;
+}
 
 void compare_chain(const Ruleset& desired, const KernelView& actual, Comparison& out) {
     const auto& want = desired.chain;
     if (!actual.chain_exists) {
-        out.drift.push_back({desired.family, DriftKind::chain_missing, std::string(chain_name), 0,
-                             "", ""});
+        out.drift.push_back(
+            {desired.family, DriftKind::chain_missing, std::string(chain_name), 0, "", ""});
         out.plan.create_chain = true;
         out.plan.insert = want;
         return;
@@ -98,14 +100,14 @@ void compare_input(const Ruleset& desired, const KernelView& actual, Comparison&
             continue;
         }
         matched[found] = true;
-        const auto foreign = std::find_if(have.begin(), have.begin() + static_cast<std::ptrdiff_t>(found),
-                                          [](const KernelRule& k) { return !k.ours(); });
+        const auto foreign =
+            std::find_if(have.begin(), have.begin() + static_cast<std::ptrdiff_t>(found),
+                         [](const KernelRule& k) { return !k.ours(); });
         if (foreign != have.begin() + static_cast<std::ptrdiff_t>(found)) {
             const auto above = static_cast<std::size_t>(foreign - have.begin());
-            out.drift.push_back({desired.family, DriftKind::jump_shadowed, input, found + 1,
-                                 to_string(want),
-                                 "below rule " + std::to_string(above + 1) + ": " +
-                                     spec(*foreign)});
+            out.drift.push_back(
+                {desired.family, DriftKind::jump_shadowed, input, found + 1, to_string(want),
+                 "below rule " + std::to_string(above + 1) + ": " + spec(*foreign)});
         }
     }
     for (std::size_t j = 0; j < have.size(); ++j) {

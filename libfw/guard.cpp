@@ -2,6 +2,8 @@
 
 #include "ruleset.hpp"
 
+#include <algorithm>
+
 namespace memguard {
 
 namespace {
@@ -9,12 +11,7 @@ constexpr unsigned max_attempts = 5;
 }
 
 bool Report::changed() const {
-    for (const auto& f : families) {
-        if (f.committed) {
-            return true;
-        }
-    }
-    return false;
+    return std::ranges::any_of(families, [](const FamilyReport& f) { return f.committed; });
 }
 
 std::size_t Report::drift_count() const {

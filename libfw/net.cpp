@@ -6,7 +6,9 @@
 
 namespace memguard {
 
-std::string_view to_string(Family f) { return f == Family::ipv4 ? "ipv4" : "ipv6"; }
+std::string_view to_string(Family f) {
+    return f == Family::ipv4 ? "ipv4" : "ipv6";
+}
 
 std::array<std::uint8_t, 16> Network::mask() const {
     std::array<std::uint8_t, 16> m{};

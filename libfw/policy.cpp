@@ -2,8 +2,12 @@
 
 namespace memguard {
 
-std::string_view to_string(Protocol p) { return p == Protocol::tcp ? "tcp" : "udp"; }
-std::string_view to_string(Action a) { return a == Action::drop ? "drop" : "reject"; }
+std::string_view to_string(Protocol p) {
+    return p == Protocol::tcp ? "tcp" : "udp";
+}
+std::string_view to_string(Action a) {
+    return a == Action::drop ? "drop" : "reject";
+}
 
 Policy fail_closed_policy() {
     Policy p;

@@ -36,9 +36,9 @@ std::string to_string(const Rule& r) {
     };
     if (r.src) {
         Network shown = *r.src;
-        add("-s " + shown.to_string() + (shown.prefix == shown.max_prefix()
-                                             ? (r.family == Family::ipv4 ? "/32" : "/128")
-                                             : ""));
+        add("-s " + shown.to_string() +
+            (shown.prefix == shown.max_prefix() ? (r.family == Family::ipv4 ? "/32" : "/128")
+                                                : ""));
     }
     if (!r.in_iface.empty()) {
         add("-i " + r.in_iface);

@@ -31,7 +31,8 @@ Ruleset build_ruleset(const Policy& policy, Family family) {
         lo.in_iface = "lo";
         set.chain.push_back(lo);
     }
-    // -A MEMGUARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment memguard -j ACCEPT
+    // -A MEMGUARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment memguard -j
+    // ACCEPT
     if (policy.accept_established) {
         Rule established = rule(Verdict::accept);
         established.related_established = true;

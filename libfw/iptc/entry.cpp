@@ -4,8 +4,8 @@
 extern "C" {
 #include <libiptc/libip6tc.h>
 }
-#include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_NFLOG.h>
+#include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_limit.h>
 #include <linux/netfilter/xt_tcpudp.h>
@@ -20,7 +20,9 @@ namespace memguard::iptc {
 
 namespace {
 
-constexpr std::size_t align(std::size_t n) { return XT_ALIGN(n); }
+constexpr std::size_t align(std::size_t n) {
+    return XT_ALIGN(n);
+}
 
 static_assert(align(sizeof(ipt_entry)) == sizeof(ipt_entry));
 static_assert(align(sizeof(ip6t_entry)) == sizeof(ip6t_entry));
@@ -32,7 +34,9 @@ constexpr std::uint8_t conntrack_revision = 3;
 constexpr std::uint16_t related_established =
     XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED) | XT_CONNTRACK_STATE_BIT(IP_CT_RELATED);
 
-std::uint8_t proto_number(Protocol p) { return p == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP; }
+std::uint8_t proto_number(Protocol p) {
+    return p == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
+}
 
 // The header part both families share, at the offsets of their own structs.
 template <class Entry> struct Header;
@@ -276,8 +280,8 @@ bool decode_target(std::span<const std::uint8_t> bytes, std::size_t at, std::siz
     const auto with = read_at<std::uint32_t>(bytes, at + sizeof(xt_entry_target));
     const bool v4 = rule.family == Family::ipv4;
     const auto reset = v4 ? std::uint32_t{IPT_TCP_RESET} : std::uint32_t{IP6T_TCP_RESET};
-    const auto port = v4 ? std::uint32_t{IPT_ICMP_PORT_UNREACHABLE}
-                         : std::uint32_t{IP6T_ICMP6_PORT_UNREACH};
+    const auto port =
+        v4 ? std::uint32_t{IPT_ICMP_PORT_UNREACHABLE} : std::uint32_t{IP6T_ICMP6_PORT_UNREACH};
     rule.reject_with = with == reset ? RejectWith::tcp_reset : RejectWith::port_unreachable;
     return with == reset || with == port;
 }
@@ -291,8 +295,7 @@ DecodedEntry decode(Family family, std::span<const std::uint8_t> bytes, std::str
         target_offset > next_offset || next_offset - target_offset < sizeof(xt_entry_target)) {
         throw EntryError("entry offsets inconsistent: target_offset " +
                          std::to_string(e.target_offset) + ", next_offset " +
-                         std::to_string(e.next_offset) + ", size " +
-                         std::to_string(bytes.size()));
+                         std::to_string(e.next_offset) + ", size " + std::to_string(bytes.size()));
     }
     DecodedEntry out;
     out.packets = e.counters.pcnt;

@@ -43,7 +43,9 @@ const FamilyApi ipv4_api{
     [](const void* e, xtc_handle* h) -> const void* {
         return iptc_next_rule(static_cast<const ipt_entry*>(e), h);
     },
-    [](const void* e, xtc_handle* h) { return iptc_get_target(static_cast<const ipt_entry*>(e), h); },
+    [](const void* e, xtc_handle* h) {
+        return iptc_get_target(static_cast<const ipt_entry*>(e), h);
+    },
     [](const void* e) -> std::size_t { return static_cast<const ipt_entry*>(e)->next_offset; },
     iptc_create_chain,
     iptc_flush_entries,
@@ -117,8 +119,8 @@ Table Table::open(Family family) {
                     "), so memguardd cannot install its rules: " + api->strerror(error),
                 error);
         }
-        throw KernelError(std::string(api->name) + ": cannot read the filter table: " +
-                              api->strerror(error),
+        throw KernelError(std::string(api->name) +
+                              ": cannot read the filter table: " + api->strerror(error),
                           error);
     }
     return {family, api, handle};
@@ -151,7 +153,8 @@ void Table::apply(const Plan& plan) {
         fail("create chain " + chain);
     }
     for (std::size_t i = plan.erase_count; i-- > 0;) {
-        if (api_->delete_num_entry(chain.c_str(), static_cast<unsigned>(plan.erase_from + i), h) == 0) {
+        if (api_->delete_num_entry(chain.c_str(), static_cast<unsigned>(plan.erase_from + i), h) ==
+            0) {
             fail("delete rule " + std::to_string(plan.erase_from + i + 1) + " of " + chain);
         }
     }
@@ -218,5 +221,7 @@ public:
 } // namespace memguard::iptc
 
 namespace memguard {
-std::unique_ptr<Backend> make_iptc_backend() { return std::make_unique<iptc::IptcBackend>(); }
+std::unique_ptr<Backend> make_iptc_backend() {
+    return std::make_unique<iptc::IptcBackend>();
+}
 } // namespace memguard
