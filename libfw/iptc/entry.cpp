@@ -189,7 +189,9 @@ template <class Entry> EntryBytes encode(const Rule& r) {
 
     EntryBytes bytes(e.next_offset);
     std::memcpy(bytes.data(), &e, sizeof e);
-    std::memcpy(bytes.data() + sizeof e, matches.data(), matches.size());
+    if (!matches.empty()) { // memcpy from an empty vector's null data() is undefined
+        std::memcpy(bytes.data() + sizeof e, matches.data(), matches.size());
+    }
     std::memcpy(bytes.data() + e.target_offset, target.data(), target.size());
     return bytes;
 }
