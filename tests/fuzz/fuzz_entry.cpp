@@ -1,0 +1,33 @@
+// Any bytes handed to the entry decoder → a rule, "not ours", or an EntryError; never a read
+// outside the bytes (ASan checks that). A decoded rule must encode back to an entry that
+// decodes to the same rule.
+#include "iptc/entry.hpp"
+
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <span>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    static constexpr std::array<const char*, 7> targets{"ACCEPT", "DROP",  "MEMGUARD", "REJECT",
+                                                        "NFLOG",  "RETURN", ""};
+    if (size < 2) {
+        return 0;
+    }
+    const auto family = (data[0] & 1U) != 0 ? memguard::Family::ipv6 : memguard::Family::ipv4;
+    const char* target = targets[data[1] % targets.size()];
+    // Copied so the decoder sees exactly `size - 2` bytes, with nothing readable behind them.
+    const std::vector<std::uint8_t> bytes(data + 2, data + size);
+    try {
+        const auto decoded = memguard::iptc::decode_entry(family, bytes, target);
+        if (decoded.rule) {
+            const auto again = memguard::iptc::encode_entry(*decoded.rule);
+            const auto round = memguard::iptc::decode_entry(family, again.bytes(), target);
+            if (!round.rule || !(*round.rule == *decoded.rule)) {
+                std::abort();
+            }
+        }
+    } catch (const memguard::iptc::EntryError&) {
+    }
+    return 0;
+}
