@@ -237,6 +237,11 @@ Policy parse_config(std::string_view text) {
     if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
         throw ConfigError({"the file is empty (it must hold a JSON object)"});
     }
+    // nlohmann's lexer takes a NUL byte for the end of input and would ignore what follows.
+    if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
+        throw ConfigError({position(text, nul) + ": a NUL byte (byte " + std::to_string(nul) +
+                           ") is not allowed in a JSON file"});
+    }
     if (const auto bad = invalid_utf8_offset(text); bad != std::string_view::npos) {
         throw ConfigError(
             {position(text, bad) + ": not valid UTF-8 (byte " + std::to_string(bad) + ")"});
@@ -245,12 +250,13 @@ Policy parse_config(std::string_view text) {
     std::vector<std::string> duplicates;
     try {
         doc = parse_strict(text, duplicates);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
         // e.what() starts with "[json.exception.parse_error.101] parse error at line L, ..."
-        std::string what = e.what();
-        const auto at = what.find("parse error");
-        throw ConfigError(
-            {"not valid JSON: " + (at == std::string::npos ? what : what.substr(at))});
+        // (or out_of_range.406 for a number too large for a double).
+        const std::string what = e.what();
+        const auto tag_end = what.find("] ");
+        throw ConfigError({"not valid JSON: " +
+                           (tag_end == std::string::npos ? what : what.substr(tag_end + 2))});
     }
     if (!doc.is_object()) {
         throw ConfigError(

@@ -85,6 +85,7 @@ void compare_input(const Ruleset& desired, const KernelView& actual, Comparison&
     const auto& have = actual.input;
     std::vector<bool> matched(have.size(), false);
     const std::string input(input_chain);
+    std::size_t lowest_allowed = 0; // our jumps must keep their relative order
     for (std::size_t i = 0; i < desired.jumps.size(); ++i) {
         const auto& want = desired.jumps[i];
         std::size_t found = have.size();
@@ -108,7 +109,13 @@ void compare_input(const Ruleset& desired, const KernelView& actual, Comparison&
             out.drift.push_back(
                 {desired.family, DriftKind::jump_shadowed, input, found + 1, to_string(want),
                  "below rule " + std::to_string(above + 1) + ": " + spec(*foreign)});
+        } else if (found < lowest_allowed) {
+            out.drift.push_back({desired.family, DriftKind::jump_misplaced, input, found + 1,
+                                 to_string(want),
+                                 "above rule " + std::to_string(lowest_allowed + 1) +
+                                     ", a jump that must come before it"});
         }
+        lowest_allowed = std::max(lowest_allowed, found);
     }
     for (std::size_t j = 0; j < have.size(); ++j) {
         if (have[j].ours() && !matched[j]) {
@@ -140,6 +147,8 @@ std::string_view to_string(DriftKind kind) {
         return "jump_missing";
     case DriftKind::jump_shadowed:
         return "jump_shadowed";
+    case DriftKind::jump_misplaced:
+        return "jump_misplaced";
     case DriftKind::jump_stale:
         return "jump_stale";
     }
@@ -161,6 +170,7 @@ std::string Drift::describe() const {
     case DriftKind::rule_extra:
         return out + "not ours: \"" + actual + "\"";
     case DriftKind::jump_shadowed:
+    case DriftKind::jump_misplaced:
         return out + "\"" + expected + "\" is " + actual;
     case DriftKind::jump_stale:
         return out + "stale: \"" + actual + "\"";

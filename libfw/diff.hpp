@@ -10,13 +10,14 @@
 namespace memguard {
 
 enum class DriftKind : std::uint8_t {
-    chain_missing, // MEMGUARD does not exist
-    rule_changed,  // a rule in MEMGUARD differs from ours at the same place
-    rule_missing,  // one of our rules is not in MEMGUARD
-    rule_extra,    // MEMGUARD holds a rule we did not put there
-    jump_missing,  // a jump to MEMGUARD is not in INPUT
-    jump_shadowed, // our jump is in INPUT, but below somebody else's rule
-    jump_stale,    // INPUT holds a rule of ours the policy no longer asks for
+    chain_missing,  // MEMGUARD does not exist
+    rule_changed,   // a rule in MEMGUARD differs from ours at the same place
+    rule_missing,   // one of our rules is not in MEMGUARD
+    rule_extra,     // MEMGUARD holds a rule we did not put there
+    jump_missing,   // a jump to MEMGUARD is not in INPUT
+    jump_shadowed,  // our jump is in INPUT, but below somebody else's rule
+    jump_misplaced, // our jumps are at the top of INPUT, but not in our order
+    jump_stale,     // INPUT holds a rule of ours the policy no longer asks for
 };
 
 std::string_view to_string(DriftKind kind);

@@ -60,6 +60,9 @@ std::string Network::to_string() const {
 }
 
 std::optional<Network> parse_network(std::string_view text) {
+    if (text.find('\0') != std::string_view::npos) {
+        return std::nullopt; // inet_pton would stop at it and accept a prefix of the text
+    }
     const auto slash = text.find('/');
     const std::string address(text.substr(0, slash));
     Network net;

@@ -53,8 +53,10 @@ std::string to_string(const Rule& r) {
         add("-m conntrack --ctstate RELATED,ESTABLISHED");
     }
     if (r.limit) {
-        add("-m limit --limit " + std::to_string(r.limit->per_second) + "/sec --limit-burst " +
-            std::to_string(r.limit->burst));
+        add("-m limit --limit " + std::to_string(r.limit->per_second) + "/sec");
+        if (r.limit->burst != 5) { // libxt_limit's default, which iptables-save leaves out
+            add("--limit-burst " + std::to_string(r.limit->burst));
+        }
     }
     if (!r.comment.empty()) {
         add("-m comment --comment " + r.comment);

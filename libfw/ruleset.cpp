@@ -4,6 +4,18 @@
 
 namespace memguard {
 
+namespace {
+
+// The limit match stores the mean interval, avg = 10000 / rate (XT_LIMIT_SCALE, integer
+// division in libxt_limit.c), and reads back the rate 10000 / avg. Asking for the rate the
+// kernel will report keeps every verify pass from seeing a difference.
+std::uint32_t kernel_rate(std::uint32_t per_second) {
+    constexpr std::uint32_t scale = 10000;
+    return scale / (scale / per_second);
+}
+
+} // namespace
+
 Ruleset build_ruleset(const Policy& policy, Family family) {
     Ruleset set;
     set.family = family;
@@ -42,7 +54,9 @@ Ruleset build_ruleset(const Policy& policy, Family family) {
     for (const auto& net : policy.allow) {
         if (net.family == family) {
             Rule allowed = rule(Verdict::accept);
-            allowed.src = net;
+            if (net.prefix > 0) { // 0.0.0.0/0 and ::/0 mean any source: the kernel stores no -s
+                allowed.src = net;
+            }
             set.chain.push_back(allowed);
         }
     }
@@ -50,7 +64,7 @@ Ruleset build_ruleset(const Policy& policy, Family family) {
     //   -j NFLOG --nflog-prefix memguard --nflog-group 11211
     if (policy.log_blocked) {
         Rule log = rule(Verdict::nflog);
-        log.limit = RateLimit{policy.log_rate_per_s, policy.log_rate_per_s};
+        log.limit = RateLimit{kernel_rate(policy.log_rate_per_s), policy.log_rate_per_s};
         log.nflog_group = policy.log_group;
         set.chain.push_back(log);
     }

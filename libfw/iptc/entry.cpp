@@ -125,7 +125,7 @@ void add_matches(std::vector<std::uint8_t>& out, const Rule& r) {
     if (r.limit) {
         // avg is the mean time between packets in 1/XT_LIMIT_SCALE s (libxt_limit.c).
         xt_rateinfo rate{};
-        rate.avg = XT_LIMIT_SCALE / r.limit->per_second;
+        rate.avg = XT_LIMIT_SCALE / std::max<std::uint32_t>(r.limit->per_second, 1);
         rate.burst = r.limit->burst;
         add_match(out, "limit", 0, rate);
     }
@@ -221,7 +221,7 @@ bool decode_match(std::span<const std::uint8_t> bytes, std::size_t at, const xt_
         const auto info = read_at<xt_comment_info>(bytes, data);
         comment = bounded_name(info.comment, sizeof info.comment);
         rule.comment = comment;
-        return true;
+        return comment.size() < sizeof info.comment; // we always write the terminating NUL
     }
     if (name == "conntrack" && m.u.user.revision == conntrack_revision &&
         sized(sizeof(xt_conntrack_mtinfo3))) {
@@ -234,7 +234,7 @@ bool decode_match(std::span<const std::uint8_t> bytes, std::size_t at, const xt_
     if (name == "limit" && m.u.user.revision == 0 && sized(sizeof(xt_rateinfo))) {
         // Only avg and burst are ours; the kernel keeps its own state in the rest.
         const auto rate = read_at<xt_rateinfo>(bytes, data);
-        if (rate.avg == 0 || XT_LIMIT_SCALE % rate.avg != 0) {
+        if (rate.avg == 0 || rate.avg > XT_LIMIT_SCALE) { // slower than 1/sec: not ours
             return false;
         }
         rule.limit = RateLimit{XT_LIMIT_SCALE / rate.avg, rate.burst};
@@ -336,7 +336,8 @@ DecodedEntry decode(Family family, std::span<const std::uint8_t> bytes, std::str
     if (rule.in_iface.empty()) {
         std::fill_n(mask, sizeof mask, 0);
     }
-    expressible = expressible && std::memcmp(mask, ip.iniface_mask, sizeof mask) == 0;
+    expressible = expressible && rule.in_iface.size() < sizeof ip.iniface &&
+                  std::memcmp(mask, ip.iniface_mask, sizeof mask) == 0;
 
     std::size_t at = sizeof(Entry);
     while (at < e.target_offset) {

@@ -1,0 +1,273 @@
+#include "conntrack.hpp"
+
+#include "detail.hpp"
+#include "socket.hpp"
+
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace memguard::netlink {
+
+namespace {
+
+constexpr std::uint16_t message_type(int msg) {
+    return static_cast<std::uint16_t>((NFNL_SUBSYS_CTNETLINK << 8) | msg);
+}
+constexpr std::uint16_t kCtNew = message_type(IPCTNL_MSG_CT_NEW); // what a dump sends
+constexpr std::uint16_t kCtGet = message_type(IPCTNL_MSG_CT_GET);
+constexpr std::uint16_t kCtDelete = message_type(IPCTNL_MSG_CT_DELETE);
+
+// One policy per nesting level of a ctnetlink entry (nfnetlink_conntrack.h):
+//   CTA_TUPLE_ORIG → CTA_TUPLE_IP    → CTA_IP_V{4,6}_{SRC,DST}
+//                  → CTA_TUPLE_PROTO → CTA_PROTO_NUM, CTA_PROTO_{SRC,DST}_PORT (be16)
+//   CTA_ZONE (be16), CTA_ID (be32)
+constexpr detail::AttrPolicy<CTA_MAX + 1> kEntryPolicy = [] {
+    detail::AttrPolicy<CTA_MAX + 1> p{};
+    p[CTA_TUPLE_ORIG] = {MNL_TYPE_NESTED, 0};
+    p[CTA_ZONE] = {MNL_TYPE_U16, 0};
+    p[CTA_ID] = {MNL_TYPE_U32, 0};
+    return p;
+}();
+constexpr detail::AttrPolicy<CTA_TUPLE_MAX + 1> kTuplePolicy = [] {
+    detail::AttrPolicy<CTA_TUPLE_MAX + 1> p{};
+    p[CTA_TUPLE_IP] = {MNL_TYPE_NESTED, 0};
+    p[CTA_TUPLE_PROTO] = {MNL_TYPE_NESTED, 0};
+    return p;
+}();
+constexpr detail::AttrPolicy<CTA_IP_MAX + 1> kIpPolicy = [] {
+    detail::AttrPolicy<CTA_IP_MAX + 1> p{};
+    p[CTA_IP_V4_SRC] = {MNL_TYPE_BINARY, 4};
+    p[CTA_IP_V4_DST] = {MNL_TYPE_BINARY, 4};
+    p[CTA_IP_V6_SRC] = {MNL_TYPE_BINARY, 16};
+    p[CTA_IP_V6_DST] = {MNL_TYPE_BINARY, 16};
+    return p;
+}();
+constexpr detail::AttrPolicy<CTA_PROTO_MAX + 1> kProtoPolicy = [] {
+    detail::AttrPolicy<CTA_PROTO_MAX + 1> p{};
+    p[CTA_PROTO_NUM] = {MNL_TYPE_U8, 0};
+    p[CTA_PROTO_SRC_PORT] = {MNL_TYPE_U16, 0};
+    p[CTA_PROTO_DST_PORT] = {MNL_TYPE_U16, 0};
+    return p;
+}();
+
+std::uint8_t af(Family family) { return family == Family::ipv4 ? AF_INET : AF_INET6; }
+
+Network host(Family family, const nlattr* attr) {
+    Network n;
+    n.family = family;
+    std::memcpy(n.addr.data(), mnl_attr_get_payload(attr), n.size());
+    n.prefix = n.max_prefix();
+    return n;
+}
+
+bool has_ports(std::uint8_t l4proto) { return l4proto == IPPROTO_TCP || l4proto == IPPROTO_UDP; }
+
+// CTA_TUPLE_ORIG's content → tuple (addresses, protocol, ports).
+std::optional<ConntrackTuple> parse_tuple(const nlattr* orig, Family family) {
+    detail::AttrTable tuple(kTuplePolicy);
+    if (!tuple.parse(orig) || tuple[CTA_TUPLE_IP] == nullptr ||
+        tuple[CTA_TUPLE_PROTO] == nullptr) {
+        return std::nullopt;
+    }
+    detail::AttrTable ip(kIpPolicy);
+    if (!ip.parse(tuple[CTA_TUPLE_IP])) {
+        return std::nullopt;
+    }
+    const nlattr* src = family == Family::ipv4 ? ip[CTA_IP_V4_SRC] : ip[CTA_IP_V6_SRC];
+    const nlattr* dst = family == Family::ipv4 ? ip[CTA_IP_V4_DST] : ip[CTA_IP_V6_DST];
+    if (src == nullptr || dst == nullptr) {
+        return std::nullopt; // no address of the message's family
+    }
+    detail::AttrTable proto(kProtoPolicy);
+    if (!proto.parse(tuple[CTA_TUPLE_PROTO]) || proto[CTA_PROTO_NUM] == nullptr) {
+        return std::nullopt;
+    }
+    ConntrackTuple t;
+    t.family = family;
+    t.source = host(family, src);
+    t.destination = host(family, dst);
+    t.l4proto = mnl_attr_get_u8(proto[CTA_PROTO_NUM]);
+    if (has_ports(t.l4proto)) {
+        if (proto[CTA_PROTO_SRC_PORT] == nullptr || proto[CTA_PROTO_DST_PORT] == nullptr) {
+            return std::nullopt;
+        }
+        t.source_port = detail::load_be16(mnl_attr_get_payload(proto[CTA_PROTO_SRC_PORT]));
+        t.destination_port = detail::load_be16(mnl_attr_get_payload(proto[CTA_PROTO_DST_PORT]));
+    }
+    return t;
+}
+
+void put_address(nlmsghdr* nlh, std::uint16_t type, const Network& n) {
+    mnl_attr_put(nlh, type, n.size(), n.addr.data());
+}
+
+// IPCTNL_MSG_CT_GET, NLM_F_DUMP, for one family (the kernel filters on nfgen_family).
+detail::Request dump_request(Family family) {
+    detail::Request req;
+    nlmsghdr* nlh = req.header(kCtGet, NLM_F_REQUEST | NLM_F_DUMP);
+    detail::put_nfgenmsg(nlh, af(family), 0);
+    return req;
+}
+
+std::string endpoint(const Network& address, std::uint16_t port) {
+    const std::string a = address.to_string();
+    return (address.family == Family::ipv6 ? "[" + a + "]" : a) + ":" + std::to_string(port);
+}
+
+std::string describe(const ConntrackTuple& t) {
+    const auto p = t.protocol();
+    return std::string(p ? to_string(*p) : "proto " + std::to_string(t.l4proto)) + " " +
+           endpoint(t.source, t.source_port) + " -> " +
+           endpoint(t.destination, t.destination_port);
+}
+
+} // namespace
+
+std::optional<Protocol> ConntrackTuple::protocol() const {
+    switch (l4proto) {
+    case IPPROTO_TCP:
+        return Protocol::tcp;
+    case IPPROTO_UDP:
+        return Protocol::udp;
+    default:
+        return std::nullopt;
+    }
+}
+
+std::optional<ConntrackTuple> parse_conntrack_message(std::span<const std::uint8_t> nlmsg) {
+    const detail::MessageView view(nlmsg);
+    const nlmsghdr* nlh = view.get();
+    if (nlh == nullptr || (nlh->nlmsg_type != kCtNew && nlh->nlmsg_type != kCtDelete)) {
+        return std::nullopt;
+    }
+    nfgenmsg gen{};
+    if (!view.extra_header(gen)) {
+        return std::nullopt;
+    }
+    Family family = Family::ipv4;
+    if (gen.nfgen_family == AF_INET) {
+        family = Family::ipv4;
+    } else if (gen.nfgen_family == AF_INET6) {
+        family = Family::ipv6;
+    } else {
+        return std::nullopt;
+    }
+    detail::AttrTable entry(kEntryPolicy);
+    if (!entry.parse(nlh, sizeof(nfgenmsg)) || entry[CTA_TUPLE_ORIG] == nullptr) {
+        return std::nullopt;
+    }
+    auto tuple = parse_tuple(entry[CTA_TUPLE_ORIG], family);
+    if (!tuple) {
+        return std::nullopt;
+    }
+    if (entry[CTA_ZONE] != nullptr) {
+        tuple->zone = detail::load_be16(mnl_attr_get_payload(entry[CTA_ZONE]));
+    }
+    if (entry[CTA_ID] != nullptr) {
+        tuple->id = detail::load_be32(mnl_attr_get_payload(entry[CTA_ID]));
+    }
+    return tuple;
+}
+
+bool matches(const ConntrackTuple& tuple, const std::vector<Network>& sources,
+             const std::vector<Protocol>& protocols, const std::vector<std::uint16_t>& ports) {
+    const auto protocol = tuple.protocol();
+    if (!protocol || std::find(protocols.begin(), protocols.end(), *protocol) == protocols.end() ||
+        std::find(ports.begin(), ports.end(), tuple.destination_port) == ports.end()) {
+        return false;
+    }
+    return std::any_of(sources.begin(), sources.end(),
+                       [&](const Network& n) { return n.contains(tuple.source); });
+}
+
+// The request names the entry by its original tuple, as `conntrack -D` does:
+//   conntrack -D -p tcp -s 10.0.0.5 -d 10.0.0.1 --sport 40000 --dport 11211 [-w zone]
+// plus CTA_ID, with which the kernel refuses (ENOENT) to delete a newer entry that took the
+// same tuple after the dump.
+std::vector<std::uint8_t> build_conntrack_delete(const ConntrackTuple& tuple) {
+    if (!tuple.protocol() || tuple.source.family != tuple.family ||
+        tuple.destination.family != tuple.family) {
+        throw std::invalid_argument("conntrack delete: not a tcp/udp tuple of one family: " +
+                                    describe(tuple));
+    }
+    const bool v4 = tuple.family == Family::ipv4;
+    detail::Request req;
+    nlmsghdr* nlh = req.header(kCtDelete, NLM_F_REQUEST | NLM_F_ACK);
+    detail::put_nfgenmsg(nlh, af(tuple.family), 0);
+
+    nlattr* orig = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+    nlattr* ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+    put_address(nlh, v4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC, tuple.source);
+    put_address(nlh, v4 ? CTA_IP_V4_DST : CTA_IP_V6_DST, tuple.destination);
+    mnl_attr_nest_end(nlh, ip);
+    nlattr* proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+    mnl_attr_put_u8(nlh, CTA_PROTO_NUM, tuple.l4proto);
+    mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, detail::to_be16(tuple.source_port));
+    mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, detail::to_be16(tuple.destination_port));
+    mnl_attr_nest_end(nlh, proto);
+    mnl_attr_nest_end(nlh, orig);
+
+    if (tuple.zone) {
+        mnl_attr_put_u16(nlh, CTA_ZONE, detail::to_be16(*tuple.zone));
+    }
+    if (tuple.id) {
+        mnl_attr_put_u32(nlh, CTA_ID, detail::to_be32(*tuple.id));
+    }
+    return req.copy();
+}
+
+std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protocol>& protocols,
+                   const std::vector<std::uint16_t>& ports) {
+    if (sources.empty() || protocols.empty() || ports.empty()) {
+        return 0;
+    }
+    Socket socket(Bus::netfilter);
+
+    // Collect first, delete after: a socket answers one request at a time, and the dump must
+    // finish before the deletes are sent. Only matching entries are kept.
+    std::vector<ConntrackTuple> doomed;
+    for (const Family family : {Family::ipv4, Family::ipv6}) {
+        const bool wanted = std::any_of(sources.begin(), sources.end(),
+                                        [&](const Network& n) { return n.family == family; });
+        if (!wanted) {
+            continue;
+        }
+        auto request = dump_request(family);
+        socket.transact(request.bytes(), "dump conntrack table (" + std::string(to_string(family)) + ")",
+                        [&](std::span<const std::uint8_t> message) {
+                            auto tuple = parse_conntrack_message(message);
+                            if (tuple && matches(*tuple, sources, protocols, ports)) {
+                                doomed.push_back(std::move(*tuple));
+                            }
+                        });
+    }
+
+    std::size_t deleted = 0;
+    for (const auto& tuple : doomed) {
+        auto request = build_conntrack_delete(tuple);
+        const std::string what = "delete conntrack entry " + describe(tuple) + " (" +
+                                 std::to_string(deleted) + " of " +
+                                 std::to_string(doomed.size()) + " deleted before)";
+        try {
+            socket.transact(request, what);
+            ++deleted;
+        } catch (const NetlinkError& e) {
+            if (e.error() != ENOENT) {
+                throw;
+            }
+            // Already gone: it timed out or closed between the dump and now, or (CTA_ID) a new
+            // entry took its tuple. Either way the connection we meant is no longer tracked.
+        }
+    }
+    return deleted;
+}
+
+} // namespace memguard::netlink

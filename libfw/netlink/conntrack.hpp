@@ -1,0 +1,61 @@
+// Revocation through ctnetlink: when the allowlist shrinks, the conntrack entries of revoked
+// sources to our ports are deleted, so an established connection is cut off now (its next
+// packet is no longer ESTABLISHED, and the MEMGUARD chain drops it) instead of when it ends.
+//
+// Split in two: a pure part (parse one dump message, match it, build the delete request) that
+// unit tests and fuzzers call with bytes, and `revoke`, which talks to the kernel.
+#pragma once
+
+#include "net.hpp"
+#include "policy.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace memguard::netlink {
+
+// The original-direction tuple of one conntrack entry, and what identifies the entry.
+struct ConntrackTuple {
+    Family family = Family::ipv4;
+    Network source;      // full-length prefix
+    Network destination; // full-length prefix
+    std::uint8_t l4proto = 0; // IP protocol number (6 tcp, 17 udp, 1 icmp, ...)
+    // Host byte order; 0 for protocols without ports (icmp, ...).
+    std::uint16_t source_port = 0;
+    std::uint16_t destination_port = 0;
+    std::optional<std::uint16_t> zone; // CTA_ZONE, when the entry has a zone
+    std::optional<std::uint32_t> id;   // CTA_ID: tells this entry from a later one with its tuple
+
+    // tcp or udp; nullopt for any other protocol.
+    [[nodiscard]] std::optional<Protocol> protocol() const;
+
+    friend bool operator==(const ConntrackTuple&, const ConntrackTuple&) = default;
+};
+
+// One ctnetlink message (IPCTNL_MSG_CT_NEW as a dump sends it, or IPCTNL_MSG_CT_DELETE) as bytes
+// → its original tuple. nullopt for anything malformed (lengths, attribute sizes, a missing
+// address or port, a family that disagrees with the addresses) or unrelated (another message
+// type). Never reads outside `nlmsg`; the bytes need no particular alignment.
+std::optional<ConntrackTuple> parse_conntrack_message(std::span<const std::uint8_t> nlmsg);
+
+// True when the entry's original source lies in one of `sources`, its protocol is one of
+// `protocols` and its original destination port one of `ports`. Empty lists match nothing.
+bool matches(const ConntrackTuple& tuple, const std::vector<Network>& sources,
+             const std::vector<Protocol>& protocols, const std::vector<std::uint16_t>& ports);
+
+// The IPCTNL_MSG_CT_DELETE request (NLM_F_ACK) for the entry `tuple` came from: its original
+// tuple, plus CTA_ZONE and CTA_ID when known. Only tcp and udp tuples (std::invalid_argument
+// otherwise: other protocols need other tuple attributes, and we never revoke them).
+std::vector<std::uint8_t> build_conntrack_delete(const ConntrackTuple& tuple);
+
+// Dumps the conntrack table (only the families that `sources` contains), deletes every entry
+// that `matches`, each delete ACKed; an entry already gone (ENOENT) is not an error. Returns how
+// many entries were deleted. Empty `sources`, `protocols` or `ports`: nothing to do, returns 0
+// without opening a socket. Needs CAP_NET_ADMIN; throws NetlinkError.
+std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protocol>& protocols,
+                   const std::vector<std::uint16_t>& ports);
+
+} // namespace memguard::netlink

@@ -1,0 +1,113 @@
+// Shared helpers for the unit tests: printable values in Catch2's failure messages, and
+// shorthands for building policies and rules.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include "net.hpp"
+#include "policy.hpp"
+#include "rule.hpp"
+#include "ruleset.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace Catch {
+template <> struct StringMaker<memguard::Network> {
+    static std::string convert(const memguard::Network& n) {
+        return std::string(memguard::to_string(n.family)) + " " + n.to_string() + " (prefix " +
+               std::to_string(n.prefix) + ")";
+    }
+};
+template <> struct StringMaker<std::optional<memguard::Network>> {
+    static std::string convert(const std::optional<memguard::Network>& n) {
+        return n ? StringMaker<memguard::Network>::convert(*n) : "nullopt";
+    }
+};
+template <> struct StringMaker<memguard::Rule> {
+    static std::string convert(const memguard::Rule& r) {
+        return std::string(memguard::to_string(r.family)) + " \"" + memguard::to_string(r) + "\"";
+    }
+};
+template <> struct StringMaker<std::optional<memguard::Rule>> {
+    static std::string convert(const std::optional<memguard::Rule>& r) {
+        return r ? StringMaker<memguard::Rule>::convert(*r) : "nullopt";
+    }
+};
+template <> struct StringMaker<memguard::Policy> {
+    static std::string convert(const memguard::Policy& p) {
+        std::string out = "{ports:";
+        for (const auto port : p.ports) {
+            out += " " + std::to_string(port);
+        }
+        out += ", protocols:";
+        for (const auto proto : p.protocols) {
+            out += " " + std::string(memguard::to_string(proto));
+        }
+        out += ", allow:";
+        for (const auto& n : p.allow) {
+            out += " " + n.to_string();
+        }
+        out += std::string(", allow_loopback: ") + (p.allow_loopback ? "true" : "false");
+        out += std::string(", accept_established: ") + (p.accept_established ? "true" : "false");
+        out += ", action: " + std::string(memguard::to_string(p.action));
+        out += ", verify_interval_s: " + std::to_string(p.verify_interval.count());
+        out += std::string(", log_blocked: ") + (p.log_blocked ? "true" : "false");
+        out += ", log_group: " + std::to_string(p.log_group);
+        out += ", log_rate_per_s: " + std::to_string(p.log_rate_per_s) + "}";
+        return out;
+    }
+};
+} // namespace Catch
+
+namespace unit {
+
+// parse_network for text the test knows is valid; fails the test otherwise.
+inline memguard::Network net(std::string_view text) {
+    const auto n = memguard::parse_network(text);
+    INFO("network literal: " << text);
+    REQUIRE(n.has_value());
+    return *n;
+}
+
+inline std::vector<std::string> specs(const std::vector<memguard::Rule>& rules) {
+    std::vector<std::string> out;
+    for (const auto& r : rules) {
+        out.push_back(memguard::to_string(r));
+    }
+    return out;
+}
+
+// The target name libiptc reports for a rule of ours.
+inline std::string target_of(const memguard::Rule& r) {
+    switch (r.verdict) {
+    case memguard::Verdict::accept:
+        return "ACCEPT";
+    case memguard::Verdict::drop:
+        return "DROP";
+    case memguard::Verdict::reject:
+        return "REJECT";
+    case memguard::Verdict::jump_memguard:
+        return "MEMGUARD";
+    case memguard::Verdict::nflog:
+        return "NFLOG";
+    }
+    return "?";
+}
+
+// The policy of config/memguard.json.
+inline memguard::Policy seed_policy() {
+    memguard::Policy p;
+    p.ports = {11211};
+    p.protocols = {memguard::Protocol::tcp, memguard::Protocol::udp};
+    p.allow = {net("192.168.1.0/24")};
+    p.allow_loopback = true;
+    p.accept_established = true;
+    p.action = memguard::Action::drop;
+    p.verify_interval = std::chrono::seconds(5);
+    return p;
+}
+
+} // namespace unit
