@@ -19,17 +19,19 @@ int run_doctor(const std::string& config_path) {
         "memguardd programs the legacy iptables tables (x_tables) through libiptc.\n"
         "Debian 12's plain `iptables` is iptables-nft and does not show them: use\n"
         "iptables-legacy -L -n -v / ip6tables-legacy -L -n -v to see memguardd's rules.\n\n");
+    auto backend = make_iptc_backend();
+    Guard guard(*backend);
     Policy policy;
+    bool config_valid = true;
+    bool tables_available = true;
     try {
         policy = load_config(config_path);
         std::printf("ok: %s is valid\n", config_path.c_str());
     } catch (const ConfigError& e) {
         finding("the config is invalid, a running daemon fails closed (loopback only):\n  " +
                 std::string(e.what()));
-        policy = fail_closed_policy();
+        config_valid = false;
     }
-    auto backend = make_iptc_backend();
-    Guard guard(*backend);
     for (const auto family : both_families) {
         try {
             (void)backend->begin(family)->read();
@@ -37,9 +39,13 @@ int run_doctor(const std::string& config_path) {
                         std::string(to_string(family)).c_str());
         } catch (const KernelError& e) {
             finding(e.what());
+            tables_available = false;
         }
     }
-    if (findings == 0) {
+    if (tables_available) {
+        if (!config_valid) {
+            policy = guard.fail_closed_policy(); // what the daemon would enforce
+        }
         const auto report = guard.compare_only(policy);
         for (const auto& f : report.families) {
             for (const auto& d : f.drift) {

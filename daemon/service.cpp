@@ -98,6 +98,7 @@ private:
     void verify();
     void reload();
     void rearm_verify();
+    void notify_ready() const;
 
     std::string config_path_;
     std::unique_ptr<Backend> backend_;
@@ -156,7 +157,7 @@ void Service::load_initial_policy() {
         for (const auto& problem : e.problems()) {
             log_event(err, {Event::config, std::nullopt, {}}, problem);
         }
-        policy_ = fail_closed_policy();
+        policy_ = guard_.fail_closed_policy();
         fail_closed_ = true;
         log_event(err, {Event::config, std::nullopt, {{"FAIL_CLOSED", "1"}}},
                   "no valid configuration: failing closed, port(s) open to loopback only; fix " +
@@ -237,7 +238,12 @@ void Service::reload() {
                   "reload rejected: " + config_path_ +
                       " is invalid; the rules in the kernel are unchanged");
     }
-    sd_notifyf(0, "READY=1\nSTATUS=Guarding %s", summary(policy_).c_str());
+    notify_ready();
+}
+
+void Service::notify_ready() const {
+    sd_notifyf(0, "READY=1\nSTATUS=Guarding %s%s", summary(policy_).c_str(),
+               fail_closed_ ? " (FAIL-CLOSED: invalid config, loopback only)" : "");
 }
 
 int Service::run() {
@@ -246,8 +252,7 @@ int Service::run() {
     log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
     apply(Event::apply);
     rearm_verify();
-    sd_notifyf(0, "READY=1\nSTATUS=Guarding %s%s", summary(policy_).c_str(),
-               fail_closed_ ? " (FAIL-CLOSED: invalid config)" : "");
+    notify_ready();
 
     for (;;) {
         epoll_event events[4];

@@ -71,6 +71,21 @@ Report Guard::remove() {
         true);
 }
 
+Policy Guard::fail_closed_policy() {
+    Policy policy = memguard::fail_closed_policy();
+    for (const auto& view : read()) {
+        for (const auto& k : view.input) {
+            if (!k.ours() || !k.rule || !k.rule->dport) {
+                continue;
+            }
+            if (std::ranges::find(policy.ports, *k.rule->dport) == policy.ports.end()) {
+                policy.ports.push_back(*k.rule->dport);
+            }
+        }
+    }
+    return policy;
+}
+
 std::vector<KernelView> Guard::read() {
     std::vector<KernelView> views;
     for (const auto family : both_families) {

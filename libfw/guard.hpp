@@ -38,6 +38,9 @@ public:
     Report remove();
     // The kernel's rules as they are, per family.
     std::vector<KernelView> read();
+    // The policy for having no valid config: loopback only, on the default ports and on every
+    // port our jumps already guard, so failing closed never opens a port an earlier run closed.
+    Policy fail_closed_policy();
 
 private:
     template <class Planner> Report run(Planner planner, bool write);
