@@ -1,0 +1,368 @@
+# shellcheck shell=bash disable=SC2034  # variables read inside eval strings
+# Shared harness for the daemon tests (sourced, not run).
+#
+# Every test script starts with
+#     . "$(dirname "$0")/lib.sh"; mg_init "$@"
+# which re-executes the script inside a network namespace of its own
+# (`unshare -n`), so netfilter is only ever touched in a namespace the test
+# made; the namespace, and every rule in it, is gone when the script exits.
+# It also makes a temp dir ($TMP), sets RUNTIME_DIRECTORY, and installs a trap
+# that stops every process the test started (daemon, listener, loops).
+#
+# Results: `pass MSG` / `fail MSG` / `check MSG CMD...` print one line each;
+# `mg_finish` prints "N passed, N failed" and exits non-zero on any failure.
+# Waits are polls with a deadline (`mg_wait_until`), never a bare sleep.
+
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+export LC_ALL=C
+
+MG_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+MG_PYTHON=${PYTHON:-/usr/bin/python3}
+[ -x "$MG_PYTHON" ] || MG_PYTHON=python3
+MG_TAG=memguard # the comment memguardd puts on each of its rules
+MG_PORT=11211
+
+# Children get SIGTERM if this script dies without running its trap (SIGKILL,
+# e.g. a harness timeout), so no daemon outlives its test.
+MG_ORPHAN_GUARD=()
+setpriv --help 2>/dev/null | grep -q pdeathsig && MG_ORPHAN_GUARD=(setpriv --pdeathsig TERM)
+
+MG_PASSED=0
+MG_FAILED=0
+MG_PIDS=()    # processes to stop on exit
+MG_LOGS=()    # daemon stderr files, shown when something failed
+
+pass() { echo "PASS $*"; MG_PASSED=$((MG_PASSED + 1)); }
+fail() { echo "FAIL $*"; MG_FAILED=$((MG_FAILED + 1)); }
+check() { # check MSG CMD... : pass if CMD succeeds
+    local msg=$1
+    shift
+    if "$@"; then pass "$msg"; else fail "$msg"; fi
+}
+note() { echo "     $*"; }
+
+mg_show_logs() {
+    local f
+    for f in "${MG_LOGS[@]}"; do
+        [ -s "$f" ] || continue
+        echo "---- last lines of $(basename "$f") ----"
+        tail -n 40 "$f"
+    done
+    for f in "$TMP"/*.notify; do
+        [ -s "$f" ] || continue
+        echo "---- $(basename "$f") ----"
+        tail -n 20 "$f"
+    done
+}
+
+mg_finish() {
+    [ "$MG_FAILED" -gt 0 ] && mg_show_logs
+    echo "$MG_PASSED passed, $MG_FAILED failed"
+    [ "$MG_FAILED" -eq 0 ] && [ "$MG_PASSED" -gt 0 ]
+    exit $?
+}
+
+# A precondition failed; the remaining checks would be noise.
+mg_fatal() {
+    fail "$*"
+    mg_finish
+}
+
+mg_skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+# mg_is_child PID : PID is (still) a child of this script, not a reused pid
+mg_is_child() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    set -- $stat
+    [ "$2" = "$$" ]
+}
+
+mg_cleanup() {
+    local pid i
+    local -a mine=()
+    for pid in "${MG_PIDS[@]}"; do
+        mg_is_child "$pid" && mine+=("$pid")
+    done
+    for pid in "${mine[@]}"; do
+        kill -CONT "$pid" 2>/dev/null # in case the listener froze it
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in "${mine[@]}"; do
+        for ((i = 0; i < 40; i++)); do
+            mg_gone "$pid" && break
+            sleep 0.05
+        done
+        mg_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    [ -n "${TMP:-}" ] && [ -z "${MG_KEEP_TMP:-}" ] && rm -rf "$TMP"
+}
+
+# mg_init MEMGUARDD [--no-netns | --private-run]
+#   --no-netns     the test touches no netfilter (no namespace, no root needed)
+#   --private-run  also a private mount namespace with a tmpfs on /run, so the
+#                  test may hold /run/xtables.lock without stalling anybody else
+mg_init() {
+    MEMGUARDD=${1:-}
+    local mode=${2:-}
+    [ -n "$MEMGUARDD" ] || { echo "usage: $0 /path/to/memguardd" >&2; exit 2; }
+    [ -x "$MEMGUARDD" ] || { echo "FAIL memguardd binary not found: $MEMGUARDD"; echo "0 passed, 1 failed"; exit 1; }
+    MEMGUARDD=$(realpath "$MEMGUARDD")
+    if [ "$mode" != --no-netns ]; then
+        [ "$(id -u)" = 0 ] || mg_skip "must run as root (network namespace, netfilter)"
+        local here_ns here_mnt
+        here_ns=$(readlink /proc/self/ns/net)
+        here_mnt=$(readlink /proc/self/ns/mnt)
+        if [ -z "${MG_PARENT_NETNS:-}" ]; then
+            command -v unshare >/dev/null || mg_skip "unshare (util-linux) not installed"
+            command -v iptables-legacy >/dev/null || mg_skip "iptables-legacy not installed"
+            export MG_PARENT_NETNS=$here_ns MG_PARENT_MNTNS=$here_mnt
+            if [ "$mode" = --private-run ]; then
+                exec unshare -n -m --propagation private -- /bin/bash "$0" "$MEMGUARDD" "$mode"
+            fi
+            exec unshare -n -- /bin/bash "$0" "$MEMGUARDD" "$mode"
+        fi
+        # Never touch the tables of a namespace this script did not make.
+        if [ "$here_ns" = "$MG_PARENT_NETNS" ]; then
+            echo "FAIL not in a private network namespace (still $here_ns); refusing to touch netfilter"
+            echo "0 passed, 1 failed"
+            exit 1
+        fi
+        if [ "$mode" = --private-run ]; then
+            if [ "$here_mnt" = "$MG_PARENT_MNTNS" ] || ! mount -t tmpfs -o mode=0755 tmpfs /run; then
+                echo "FAIL cannot get a private /run (mount namespace $here_mnt)"
+                echo "0 passed, 1 failed"
+                exit 1
+            fi
+        fi
+        if iptables-legacy-save 2>/dev/null | grep -q '^-A' ||
+            ip6tables-legacy-save 2>/dev/null | grep -q '^-A'; then
+            echo "FAIL the new namespace already holds iptables rules; refusing to run"
+            echo "0 passed, 1 failed"
+            exit 1
+        fi
+    fi
+    TMP=$(mktemp -d /tmp/memguardd-daemon-test.XXXXXX)
+    chmod 700 "$TMP"
+    trap mg_cleanup EXIT
+    trap 'exit 130' INT TERM
+    export RUNTIME_DIRECTORY=$TMP/run
+    mkdir -p "$RUNTIME_DIRECTORY"
+    # The daemon must log to stderr (not journald) and not see a real service manager.
+    unset NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID JOURNAL_STREAM LISTEN_FDS LISTEN_PID
+}
+
+# ---- time and waiting -------------------------------------------------------
+
+mg_now_us() { echo "${EPOCHREALTIME/./}"; }
+
+# mg_ms_since START_US -> milliseconds elapsed
+mg_ms_since() { echo $((($(mg_now_us) - $1) / 1000)); }
+
+# mg_wait_until SECONDS CMD... : poll CMD every 20 ms until it succeeds (0) or
+# the deadline passes (1).
+mg_wait_until() {
+    local limit_us end
+    limit_us=$(awk -v s="$1" 'BEGIN { printf "%d", s * 1000000 }')
+    shift
+    end=$(($(mg_now_us) + limit_us))
+    while :; do
+        "$@" && return 0
+        [ "$(mg_now_us)" -ge "$end" ] && return 1
+        sleep 0.02
+    done
+}
+
+# ---- netfilter helpers -------------------------------------------------------
+
+mg_ipt() { # mg_ipt ipv4|ipv6 ARGS... : the legacy tool of that family, waiting for the lock
+    if [ "$1" = ipv4 ]; then shift; iptables-legacy -w 5 "$@"; else shift; ip6tables-legacy -w 5 "$@"; fi
+}
+
+# The whole save output (all tables), without comments and counters, so two
+# snapshots compare byte for byte.
+mg_save_all() {
+    local tool=iptables-legacy-save
+    [ "$1" = ipv6 ] && tool=ip6tables-legacy-save
+    "$tool" | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'
+}
+mg_save() { # filter table only
+    local tool=iptables-legacy-save
+    [ "$1" = ipv6 ] && tool=ip6tables-legacy-save
+    "$tool" -t filter | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'
+}
+mg_ours() { mg_save "$1" | grep -E "$MG_TAG|MEMGUARD"; }
+mg_foreign() { mg_save "$1" | grep -vE "$MG_TAG|MEMGUARD"; }
+
+# One transaction, like a single iptables command: lines of iptables-restore input.
+# mg_tamper FAMILY 'LINE' ...
+mg_tamper() {
+    local fam=$1 tool=iptables-legacy-restore
+    shift
+    [ "$fam" = ipv6 ] && tool=ip6tables-legacy-restore
+    { echo '*filter'; printf '%s\n' "$@"; echo COMMIT; } | "$tool" -w 5 --noflush
+}
+
+# mg_expect FAMILY [--fail-closed] [NETWORK...] : our lines of `-save -t filter`
+# (as mg_ours prints them) for ports [11211], tcp+udp, drop; networks of the
+# other family are left out, like the daemon does.
+mg_expect() {
+    local fam=$1 fail_closed=0 net
+    shift
+    [ "${1:-}" = --fail-closed ] && { fail_closed=1; shift; }
+    echo ":MEMGUARD -"
+    echo "-A INPUT -p tcp -m tcp --dport $MG_PORT -m comment --comment $MG_TAG -j MEMGUARD"
+    echo "-A INPUT -p udp -m udp --dport $MG_PORT -m comment --comment $MG_TAG -j MEMGUARD"
+    echo "-A MEMGUARD -i lo -m comment --comment $MG_TAG -j ACCEPT"
+    [ $fail_closed = 1 ] ||
+        echo "-A MEMGUARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment $MG_TAG -j ACCEPT"
+    for net in "$@"; do
+        case $net in
+        *:*) [ "$fam" = ipv6 ] || continue ;;
+        *) [ "$fam" = ipv4 ] || continue ;;
+        esac
+        echo "-A MEMGUARD -s $net -m comment --comment $MG_TAG -j ACCEPT"
+    done
+    echo "-A MEMGUARD -m comment --comment $MG_TAG -j DROP"
+}
+
+# mg_rules_ok FAMILY EXPECTED_FILE : our lines are exactly the expected ones and
+# our jumps are the very first rules of INPUT.
+mg_rules_ok() {
+    local fam=$1 want=$2 save
+    save=$(mg_save "$fam") || return 1
+    [ "$(grep -E "$MG_TAG|MEMGUARD" <<<"$save")" = "$(cat "$want")" ] || return 1
+    [ "$(grep '^-A INPUT' <<<"$save" | head -n "$(grep -c '^-A INPUT' "$want")")" = \
+        "$(grep '^-A INPUT' "$want")" ]
+}
+
+# mg_check_C FAMILY EXPECTED_FILE : `iptables-legacy -C` finds every expected rule.
+mg_check_C() {
+    local fam=$1 line missing=0
+    local -a spec
+    while read -r line; do
+        case $line in -A\ *) ;; *) continue ;; esac
+        read -ra spec <<<"${line#-A }"
+        mg_ipt "$fam" -C "${spec[@]}" 2>/dev/null || { echo "     -C failed: $line"; missing=1; }
+    done <"$2"
+    return $missing
+}
+
+# mg_diff_report WANT_FILE GOT_TEXT : show how two rule lists differ.
+mg_diff_report() {
+    diff -u "$1" <(echo "$2") | sed -n '3,$s/^/     /p'
+}
+
+# A foreign rule set, like an admin's or docker's: must survive every apply/repair.
+mg_add_foreign() {
+    local fam=$1 net=198.51.100.0/24
+    [ "$fam" = ipv6 ] && net=2001:db8:51::/48
+    mg_ipt "$fam" -A INPUT -p tcp --dport 22 -j ACCEPT &&
+        { mg_ipt "$fam" -N FOREIGN 2>/dev/null || true; } &&
+        mg_ipt "$fam" -A FOREIGN -s "$net" -p tcp --dport 80 -j ACCEPT &&
+        mg_ipt "$fam" -A INPUT -j FOREIGN
+}
+mg_foreign_present() {
+    local fam=$1 net=198.51.100.0/24
+    [ "$fam" = ipv6 ] && net=2001:db8:51::/48
+    mg_ipt "$fam" -C INPUT -p tcp --dport 22 -j ACCEPT 2>/dev/null &&
+        mg_ipt "$fam" -C FOREIGN -s "$net" -p tcp --dport 80 -j ACCEPT 2>/dev/null &&
+        mg_ipt "$fam" -C INPUT -j FOREIGN 2>/dev/null
+}
+
+# ---- config -------------------------------------------------------------------
+
+# mg_write_config FILE INTERVAL NETWORK... : a valid config, root-owned, 0600,
+# replaced atomically (a reader never sees half a file).
+mg_write_config() {
+    local file=$1 interval=$2 nets="" n
+    shift 2
+    for n in "$@"; do nets="$nets${nets:+, }\"$n\""; done
+    mg_write_raw "$file" "{
+  \"ports\": [$MG_PORT],
+  \"protocols\": [\"tcp\", \"udp\"],
+  \"allow\": [$nets],
+  \"allow_loopback\": true,
+  \"accept_established\": true,
+  \"action\": \"drop\",
+  \"verify_interval_s\": $interval
+}"
+}
+mg_write_raw() {
+    printf '%s\n' "$2" >"$1.tmp" && chmod 600 "$1.tmp" && chown root:root "$1.tmp" && mv -f "$1.tmp" "$1"
+}
+
+# ---- notify listener and daemon -----------------------------------------------
+
+# mg_start_listener NAME [listener options...] : socket $TMP/NAME.sock, output
+# $TMP/NAME.notify; sets MG_NOTIFY (socket) and MG_NOTIFY_OUT (output).
+mg_start_listener() {
+    local name=$1
+    shift
+    MG_NOTIFY=$TMP/$name.sock
+    MG_NOTIFY_OUT=$TMP/$name.notify
+    : >"$MG_NOTIFY_OUT"
+    "${MG_ORPHAN_GUARD[@]}" "$MG_PYTHON" "$MG_HERE/notify_listener.py" "$@" "$MG_NOTIFY" "$MG_NOTIFY_OUT" \
+        2>"$TMP/$name.listener.err" &
+    MG_PIDS+=($!)
+    mg_wait_until 5 test -S "$MG_NOTIFY" ||
+        mg_fatal "notify listener did not bind $MG_NOTIFY within 5 s: $(cat "$TMP/$name.listener.err")"
+}
+
+# mg_start_daemon NAME CONFIG [VAR=value...] : runs `memguardd run --config
+# CONFIG` in the background with NOTIFY_SOCKET=$MG_NOTIFY; stderr goes to
+# $TMP/NAME.err (MG_ERR); the pid is MG_DAEMON.
+mg_start_daemon() {
+    local name=$1 config=$2
+    shift 2
+    MG_ERR=$TMP/$name.err
+    MG_LOGS+=("$MG_ERR")
+    "${MG_ORPHAN_GUARD[@]}" env NOTIFY_SOCKET="$MG_NOTIFY" "$@" "$MEMGUARDD" run --config "$config" 2>"$MG_ERR" &
+    MG_DAEMON=$!
+    MG_PIDS+=("$MG_DAEMON")
+}
+
+# mg_notify_count MESSAGE [FILE] : how many lines equal MESSAGE (e.g. READY=1)
+mg_notify_count() {
+    awk -F '\t' -v m="$1" '$4 == m { n++ } END { print n + 0 }' "${2:-$MG_NOTIFY_OUT}"
+}
+# mg_wait_notify MESSAGE COUNT SECONDS : until at least COUNT lines equal MESSAGE
+mg_wait_notify() {
+    mg_wait_until "$3" mg_notify_at_least "$1" "$2"
+}
+mg_notify_at_least() { [ "$(mg_notify_count "$1")" -ge "$2" ]; }
+# mg_notify_field MESSAGE N COLUMN : column (1 ts, 2 seq, 3 pid) of the Nth line equal to MESSAGE
+mg_notify_field() {
+    awk -F '\t' -v m="$1" -v n="$2" -v c="$3" '$4 == m && ++k == n { print $c; exit }' "$MG_NOTIFY_OUT"
+}
+# mg_notify_lines_of_seq SEQ : every line of datagram SEQ
+mg_notify_datagram() {
+    awk -F '\t' -v s="$1" '$2 == s { print $4 }' "$MG_NOTIFY_OUT"
+}
+
+# mg_gone PID : PID has exited (a zombie counts as exited)
+mg_gone() {
+    ! kill -0 "$1" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
+# mg_wait_exit PID SECONDS : wait for PID (a child) to exit; sets MG_EXIT_STATUS
+mg_wait_exit() {
+    local pid=$1
+    if mg_wait_until "$2" mg_gone "$pid"; then
+        wait "$pid"
+        MG_EXIT_STATUS=$?
+        return 0
+    fi
+    MG_EXIT_STATUS=
+    return 1
+}
+
+# Log lines written since byte offset OFF of FILE.
+mg_log_since() { tail -c +"$(($2 + 1))" "$1"; }
+mg_log_size() { stat -c %s "$1"; }
