@@ -33,6 +33,10 @@ json view_json(const KernelView& v) {
             out["jumps"].push_back(rule_json(v.input[i], i + 1));
         }
     }
+    out["input"] = json::array(); // every INPUT rule, so scripts see what sits above our jumps
+    for (std::size_t i = 0; i < v.input.size(); ++i) {
+        out["input"].push_back(rule_json(v.input[i], i + 1));
+    }
     out["chain"] = json::array();
     for (std::size_t i = 0; i < v.chain.size(); ++i) {
         out["chain"].push_back(rule_json(v.chain[i], i + 1));

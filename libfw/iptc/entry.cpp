@@ -339,6 +339,9 @@ DecodedEntry decode(Family family, std::span<const std::uint8_t> bytes, std::str
     expressible = expressible && rule.in_iface.size() < sizeof ip.iniface &&
                   std::memcmp(mask, ip.iniface_mask, sizeof mask) == 0;
 
+    // We write each match at most once. A repeated one (`--dport 1 ... --dport 11211`) would
+    // decode to our rule while the kernel requires both, so the rule could never fire.
+    std::vector<std::string> seen;
     std::size_t at = sizeof(Entry);
     while (at < e.target_offset) {
         const auto m = read_at<xt_entry_match>(bytes, at);
@@ -348,6 +351,11 @@ DecodedEntry decode(Family family, std::span<const std::uint8_t> bytes, std::str
                              std::to_string(size) + ", past the target at " +
                              std::to_string(e.target_offset));
         }
+        std::string name = bounded_name(m.u.user.name, sizeof m.u.user.name);
+        if (std::ranges::find(seen, name) != seen.end()) {
+            expressible = false;
+        }
+        seen.push_back(std::move(name));
         expressible = decode_match(bytes, at, m, rule, out.comment) && expressible;
         at += size;
     }
