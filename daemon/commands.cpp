@@ -2,6 +2,7 @@
 
 #include "config.hpp"
 #include "guard.hpp"
+#include "revocation.hpp"
 #include "ruleset.hpp"
 #include "service.hpp"
 #include "status.hpp"
@@ -51,7 +52,12 @@ int apply(const Options& o) {
         return 1;
     }
     auto backend = make_iptc_backend();
-    print_report(Guard(*backend).reconcile(policy), "applied");
+    const Report report = Guard(*backend).reconcile(policy);
+    print_report(report, "applied");
+    if (const auto sources = revoked_sources(report); !sources.empty()) {
+        std::printf("cut %zu open connection(s) from networks no longer allowed\n",
+                    revoke_connections(report, policy));
+    }
     return 0;
 }
 

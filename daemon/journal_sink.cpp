@@ -46,6 +46,10 @@ std::string_view message_id(Event e) {
         return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a08";
     case Event::stop:
         return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a09";
+    case Event::revoke:
+        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0a";
+    case Event::blocked:
+        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0b";
     }
     return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a00";
 }

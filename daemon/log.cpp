@@ -29,6 +29,10 @@ std::string_view to_string(Event e) {
         return "error";
     case Event::stop:
         return "stop";
+    case Event::revoke:
+        return "revoke";
+    case Event::blocked:
+        return "blocked";
     }
     return "unknown";
 }

@@ -13,7 +13,19 @@
 
 namespace memguard {
 
-enum class Event { start, apply, drift, repair, conflict, reload, config, error, stop };
+enum class Event {
+    start,
+    apply,
+    drift,
+    repair,
+    conflict,
+    reload,
+    config,
+    error,
+    stop,
+    revoke,
+    blocked
+};
 
 std::string_view to_string(Event e);
 

@@ -1,11 +1,14 @@
 #include "service.hpp"
 
+#include "audit.hpp"
 #include "backend.hpp"
 #include "config.hpp"
 #include "conflict.hpp"
 #include "fd.hpp"
 #include "guard.hpp"
 #include "log.hpp"
+#include "netlink/socket.hpp"
+#include "revocation.hpp"
 #include "state_file.hpp"
 
 #include <systemd/sd-daemon.h>
@@ -89,10 +92,18 @@ public:
     int run();
 
 private:
-    enum Source : std::uint64_t { signal_source, verify_source, watchdog_source };
+    enum Source : std::uint64_t {
+        signal_source,
+        verify_source,
+        watchdog_source,
+        audit_source,
+        audit_timer_source
+    };
 
     void setup_loop();
-    void watch(const Fd& fd, Source source);
+    void watch(int fd, Source source);
+    void configure_audit();
+    void revoke(const Report& report);
     void load_initial_policy();
     void apply(Event why);
     void verify();
@@ -107,14 +118,15 @@ private:
     bool fail_closed_ = false;
     ConflictTracker conflicts_;
     StateFile state_;
+    BlockedAudit audit_;
     Fd epoll_, signal_fd_, verify_timer_, watchdog_timer_;
 };
 
-void Service::watch(const Fd& fd, Source source) {
+void Service::watch(int fd, Source source) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = source;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) {
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
         throw_errno("epoll_ctl");
     }
 }
@@ -133,19 +145,19 @@ void Service::setup_loop() {
     if (!signal_fd_ || !epoll_) {
         throw_errno("signalfd/epoll_create1");
     }
-    watch(signal_fd_, signal_source);
+    watch(signal_fd_.get(), signal_source);
     std::uint64_t watchdog_usec = 0;
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
         // Ping at half the interval, as sd_watchdog_enabled(3) advises.
         watchdog_timer_ = make_timer(std::chrono::microseconds(watchdog_usec / 2));
-        watch(watchdog_timer_, watchdog_source);
+        watch(watchdog_timer_.get(), watchdog_source);
     }
 }
 
 // Closing the old timer takes it out of the epoll set as well.
 void Service::rearm_verify() {
     verify_timer_ = make_timer(policy_.verify_interval);
-    watch(verify_timer_, verify_source);
+    watch(verify_timer_.get(), verify_source);
 }
 
 void Service::load_initial_policy() {
@@ -179,6 +191,43 @@ void Service::apply(Event why) {
                 (fail_closed_ ? " (fail-closed: loopback only)" : ""));
     }
     state_.record_apply(report, fail_closed_);
+    revoke(report);
+}
+
+void Service::revoke(const Report& report) {
+    const auto sources = revoked_sources(report);
+    if (sources.empty()) {
+        return;
+    }
+    std::string names;
+    for (const auto& net : sources) {
+        names += (names.empty() ? "" : ", ") + net.to_string();
+    }
+    try {
+        const auto cut = revoke_connections(report, policy_);
+        log_event(info,
+                  {Event::revoke,
+                   std::nullopt,
+                   {{"NETWORKS", names}, {"CONNECTIONS", std::to_string(cut)}}},
+                  "revoked " + names + ": cut " + std::to_string(cut) + " open connection(s)");
+    } catch (const netlink::NetlinkError& e) {
+        log_event(err, {Event::error, std::nullopt, {{"NETWORKS", names}}},
+                  "could not cut the open connections of " + names + ": " + e.what());
+    }
+}
+
+// Failing to bind the NFLOG group (another logger owns it) costs the audit, not the guard.
+void Service::configure_audit() {
+    try {
+        if (audit_.configure(policy_) && audit_.active()) {
+            watch(audit_.fd(), audit_source);
+            watch(audit_.timer_fd(), audit_timer_source);
+        }
+    } catch (const netlink::NetlinkError& e) {
+        log_event(
+            err, {Event::error, std::nullopt, {{"NFLOG_GROUP", std::to_string(policy_.log_group)}}},
+            std::string("blocked attempts will not be logged: ") + e.what());
+    }
 }
 
 void Service::verify() {
@@ -214,6 +263,7 @@ void Service::verify() {
     }
     if (drifted) {
         state_.record_repair(report);
+        revoke(report);
     }
 }
 
@@ -227,6 +277,7 @@ void Service::reload() {
         log_event(info, {Event::reload, std::nullopt, {}},
                   "reloaded " + config_path_ + ": " + summary(policy_));
         apply(Event::reload);
+        configure_audit();
         if (interval_changed) {
             rearm_verify();
         }
@@ -251,6 +302,7 @@ int Service::run() {
     load_initial_policy();
     log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
     apply(Event::apply);
+    configure_audit();
     rearm_verify();
     notify_ready();
 
@@ -291,6 +343,17 @@ int Service::run() {
                 }
                 break;
             }
+            case audit_source:
+                try {
+                    audit_.on_readable();
+                } catch (const netlink::NetlinkError& e) {
+                    log_event(err, {Event::error, std::nullopt, {}},
+                              std::string("reading blocked attempts failed: ") + e.what());
+                }
+                break;
+            case audit_timer_source:
+                audit_.on_timer();
+                break;
             case watchdog_source: {
                 std::uint64_t expirations = 0;
                 (void)!::read(watchdog_timer_.get(), &expirations, sizeof expirations);

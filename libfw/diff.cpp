@@ -131,6 +131,23 @@ void compare_input(const Ruleset& desired, const KernelView& actual, Comparison&
     out.plan.jumps = desired.jumps;
 }
 
+std::vector<Network> no_longer_allowed(const Ruleset& desired, const KernelView& actual) {
+    std::vector<Network> revoked;
+    for (const auto& k : actual.chain) {
+        if (!k.rule || k.rule->verdict != Verdict::accept || !k.rule->src) {
+            continue;
+        }
+        const bool still = std::ranges::any_of(desired.chain, [&](const Rule& r) {
+            return r.verdict == Verdict::accept && r.in_iface.empty() && !r.related_established &&
+                   (!r.src || r.src->contains(*k.rule->src));
+        });
+        if (!still && std::ranges::find(revoked, *k.rule->src) == revoked.end()) {
+            revoked.push_back(*k.rule->src);
+        }
+    }
+    return revoked;
+}
+
 } // namespace
 
 std::string_view to_string(DriftKind kind) {
@@ -183,6 +200,7 @@ Comparison compare(const Ruleset& desired, const KernelView& actual) {
     Comparison out;
     compare_chain(desired, actual, out);
     compare_input(desired, actual, out);
+    out.revoked = no_longer_allowed(desired, actual);
     return out;
 }
 

@@ -56,6 +56,9 @@ struct Plan {
 struct Comparison {
     std::vector<Drift> drift;
     Plan plan;
+    // Sources our chain accepted that the desired chain does not: their open connections are to
+    // be cut (conntrack), or the RELATED,ESTABLISHED rule would keep them in.
+    std::vector<Network> revoked;
 };
 
 Comparison compare(const Ruleset& desired, const KernelView& actual);

@@ -31,6 +31,7 @@ template <class Planner> Report Guard::run(Planner planner, bool write) {
             auto txn = backend_.begin(family);
             const Comparison cmp = planner(family, txn->read());
             fr.drift = cmp.drift;
+            fr.revoked = cmp.revoked;
             if (!write || cmp.plan.empty()) {
                 break;
             }

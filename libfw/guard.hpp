@@ -12,9 +12,10 @@ namespace memguard {
 
 struct FamilyReport {
     Family family = Family::ipv4;
-    std::vector<Drift> drift; // what differed before this pass
-    bool committed = false;   // a transaction was committed
-    unsigned attempts = 0;    // commits tried (more than 1: another writer raced us)
+    std::vector<Drift> drift;     // what differed before this pass
+    std::vector<Network> revoked; // sources the chain accepted before this pass, and no longer
+    bool committed = false;       // a transaction was committed
+    unsigned attempts = 0;        // commits tried (more than 1: another writer raced us)
 };
 
 struct Report {

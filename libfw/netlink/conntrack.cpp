@@ -58,7 +58,9 @@ constexpr detail::AttrPolicy<CTA_PROTO_MAX + 1> kProtoPolicy = [] {
     return p;
 }();
 
-std::uint8_t af(Family family) { return family == Family::ipv4 ? AF_INET : AF_INET6; }
+std::uint8_t af(Family family) {
+    return family == Family::ipv4 ? AF_INET : AF_INET6;
+}
 
 Network host(Family family, const nlattr* attr) {
     Network n;
@@ -68,13 +70,14 @@ Network host(Family family, const nlattr* attr) {
     return n;
 }
 
-bool has_ports(std::uint8_t l4proto) { return l4proto == IPPROTO_TCP || l4proto == IPPROTO_UDP; }
+bool has_ports(std::uint8_t l4proto) {
+    return l4proto == IPPROTO_TCP || l4proto == IPPROTO_UDP;
+}
 
 // CTA_TUPLE_ORIG's content → tuple (addresses, protocol, ports).
 std::optional<ConntrackTuple> parse_tuple(const nlattr* orig, Family family) {
     detail::AttrTable tuple(kTuplePolicy);
-    if (!tuple.parse(orig) || tuple[CTA_TUPLE_IP] == nullptr ||
-        tuple[CTA_TUPLE_PROTO] == nullptr) {
+    if (!tuple.parse(orig) || tuple[CTA_TUPLE_IP] == nullptr || tuple[CTA_TUPLE_PROTO] == nullptr) {
         return std::nullopt;
     }
     detail::AttrTable ip(kIpPolicy);
@@ -125,8 +128,7 @@ std::string endpoint(const Network& address, std::uint16_t port) {
 std::string describe(const ConntrackTuple& t) {
     const auto p = t.protocol();
     return std::string(p ? to_string(*p) : "proto " + std::to_string(t.l4proto)) + " " +
-           endpoint(t.source, t.source_port) + " -> " +
-           endpoint(t.destination, t.destination_port);
+           endpoint(t.source, t.source_port) + " -> " + endpoint(t.destination, t.destination_port);
 }
 
 } // namespace
@@ -225,7 +227,7 @@ std::vector<std::uint8_t> build_conntrack_delete(const ConntrackTuple& tuple) {
 }
 
 std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protocol>& protocols,
-                   const std::vector<std::uint16_t>& ports) {
+                   const std::vector<std::uint16_t>& ports, const std::vector<Network>& keep) {
     if (sources.empty() || protocols.empty() || ports.empty()) {
         return 0;
     }
@@ -241,10 +243,14 @@ std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protoc
             continue;
         }
         auto request = dump_request(family);
-        socket.transact(request.bytes(), "dump conntrack table (" + std::string(to_string(family)) + ")",
+        socket.transact(request.bytes(),
+                        "dump conntrack table (" + std::string(to_string(family)) + ")",
                         [&](std::span<const std::uint8_t> message) {
                             auto tuple = parse_conntrack_message(message);
-                            if (tuple && matches(*tuple, sources, protocols, ports)) {
+                            if (tuple && matches(*tuple, sources, protocols, ports) &&
+                                std::none_of(keep.begin(), keep.end(), [&](const Network& n) {
+                                    return n.contains(tuple->source);
+                                })) {
                                 doomed.push_back(std::move(*tuple));
                             }
                         });
@@ -254,8 +260,8 @@ std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protoc
     for (const auto& tuple : doomed) {
         auto request = build_conntrack_delete(tuple);
         const std::string what = "delete conntrack entry " + describe(tuple) + " (" +
-                                 std::to_string(deleted) + " of " +
-                                 std::to_string(doomed.size()) + " deleted before)";
+                                 std::to_string(deleted) + " of " + std::to_string(doomed.size()) +
+                                 " deleted before)";
         try {
             socket.transact(request, what);
             ++deleted;

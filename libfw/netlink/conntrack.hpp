@@ -20,8 +20,8 @@ namespace memguard::netlink {
 // The original-direction tuple of one conntrack entry, and what identifies the entry.
 struct ConntrackTuple {
     Family family = Family::ipv4;
-    Network source;      // full-length prefix
-    Network destination; // full-length prefix
+    Network source;           // full-length prefix
+    Network destination;      // full-length prefix
     std::uint8_t l4proto = 0; // IP protocol number (6 tcp, 17 udp, 1 icmp, ...)
     // Host byte order; 0 for protocols without ports (icmp, ...).
     std::uint16_t source_port = 0;
@@ -52,10 +52,11 @@ bool matches(const ConntrackTuple& tuple, const std::vector<Network>& sources,
 std::vector<std::uint8_t> build_conntrack_delete(const ConntrackTuple& tuple);
 
 // Dumps the conntrack table (only the families that `sources` contains), deletes every entry
-// that `matches`, each delete ACKed; an entry already gone (ENOENT) is not an error. Returns how
+// that `matches` and whose source is in none of `keep` (a narrower network still allowed inside
+// a revoked one), each delete ACKed; an entry already gone (ENOENT) is not an error. Returns how
 // many entries were deleted. Empty `sources`, `protocols` or `ports`: nothing to do, returns 0
 // without opening a socket. Needs CAP_NET_ADMIN; throws NetlinkError.
 std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protocol>& protocols,
-                   const std::vector<std::uint16_t>& ports);
+                   const std::vector<std::uint16_t>& ports, const std::vector<Network>& keep = {});
 
 } // namespace memguard::netlink

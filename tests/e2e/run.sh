@@ -406,15 +406,21 @@ for fam in 4 6; do
 done
 
 # ---------------------------------------------------------------------------------------------
-# 5. Revoke 192.168.1.0/24: new IPv4 connections from the inside client fail; what happens to
-#    a TCP connection opened before the reload is reported, not asserted.
-rm -f "$WORK/hold.ready" "$WORK/hold.go" "$WORK/hold.out"
-ip netns exec "$IN" "${CLIENT[@]}" hold "$SRV_IN4" "$PORT" seed --ready "$WORK/hold.ready" --go "$WORK/hold.go" \
-    --out "$WORK/hold.out" --max 30 --timeout 2 &
+# 5. Revoke 192.168.1.0/24: new IPv4 connections from the inside client fail, and so does a TCP
+#    connection it opened before the reload (memguardd deletes its conntrack entry), while a
+#    connection held open from the still-allowed IPv6 network keeps working.
+rm -f "$WORK"/hold4.* "$WORK"/hold6.* "$WORK/hold.go"
+ip netns exec "$IN" "${CLIENT[@]}" hold "$SRV_IN4" "$PORT" seed --ready "$WORK/hold4.ready" --go "$WORK/hold.go" \
+    --out "$WORK/hold4.out" --max 30 --timeout 1 &
 hold_pid=$!
 BG_PIDS+=("$hold_pid")
-wait_until 5 test -s "$WORK/hold.ready"
-info "5 held-connection" "$(cat "$WORK/hold.ready" 2>/dev/null || echo 'never opened')"
+ip netns exec "$IN" "${CLIENT[@]}" hold "$SRV_IN6" "$PORT" seed --ready "$WORK/hold6.ready" --go "$WORK/hold.go" \
+    --out "$WORK/hold6.out" --max 30 --timeout 1 &
+hold6_pid=$!
+BG_PIDS+=("$hold6_pid")
+wait_until 5 test -s "$WORK/hold4.ready"
+wait_until 5 test -s "$WORK/hold6.ready"
+info "5 held-connections" "ipv4: $(cat "$WORK/hold4.ready" 2>/dev/null || echo 'never opened'); ipv6: $(cat "$WORK/hold6.ready" 2>/dev/null || echo 'never opened')"
 if reload drop "$ALLOW_V6_ONLY" v4_revoked; then
     pass "5 reload-revoke" "SIGHUP applied; 192.168.1.0/24 gone from the IPv4 chain, fd12:3456::/48 still in the IPv6 chain"
 else
@@ -430,9 +436,22 @@ check "5 inside-ipv4-revoked-memcping" "memcping from $IN4 failed (rc=$rc) after
 out=$(nc_get "$IN" "$SRV_IN6" seed)
 check "5 inside-ipv6-still-allowed" "fd12:3456::/48 still allowed: $(tr '\n' ' ' <<<"$out")" "IPv6 get: '$out'" grep -qx seed <<<"$out"
 touch "$WORK/hold.go"
-wait_until 5 test -s "$WORK/hold.out"
-info "established-after-revoke" "$(cat "$WORK/hold.out" 2>/dev/null || echo 'no result from the holder')"
+wait_until 5 test -s "$WORK/hold4.out"
+wait_until 5 test -s "$WORK/hold6.out"
+held4=$(cat "$WORK/hold4.out" 2>/dev/null || echo 'no result from the holder')
+held6=$(cat "$WORK/hold6.out" 2>/dev/null || echo 'no result from the holder')
+check "5 established-revoked" "the IPv4 connection opened before the reload is cut: $held4" \
+    "the revoked IPv4 connection still answers within 1 s: $held4" \
+    grep -qE '^(no answer|broken)' <<<"$held4"
+check "5 established-still-allowed" "the IPv6 connection opened before the reload still works: $held6" \
+    "the still-allowed IPv6 connection broke: $held6" grep -q '^still works' <<<"$held6"
+if grep -q "revoked 192.168.1.0/24: cut [1-9]" "$MG_LOG" 2>/dev/null; then
+    pass "5 revoke-logged" "$(grep -o 'revoked 192.168.1.0/24: cut [0-9]* open connection(s)' "$MG_LOG" | head -1)"
+else
+    fail "5 revoke-logged" "no 'revoked 192.168.1.0/24: cut N' line in the daemon log"
+fi
 wait_bounded 5 "$hold_pid"
+wait_bounded 5 "$hold6_pid"
 if reload drop "$ALLOW_ALL" all_allowed; then
     out=$(nc_get "$IN" "$SRV_IN4" seed)
     check "5 reload-restore" "192.168.1.0/24 allowed again: $(tr '\n' ' ' <<<"$out")" "IPv4 get after restore: '$out'" grep -qx seed <<<"$out"

@@ -1,0 +1,95 @@
+#include "audit.hpp"
+
+#include "log.hpp"
+
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace memguard {
+
+namespace {
+
+Fd one_second_timer() {
+    Fd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    itimerspec spec{};
+    spec.it_interval.tv_sec = 1;
+    spec.it_value.tv_sec = 1;
+    if (!fd || ::timerfd_settime(fd.get(), 0, &spec, nullptr) != 0) {
+        throw std::runtime_error(std::string("audit timer: ") + std::strerror(errno));
+    }
+    return fd;
+}
+
+std::string protocol_name(const std::optional<Protocol>& p) {
+    return p ? std::string(to_string(*p)) : "other";
+}
+
+} // namespace
+
+bool BlockedAudit::configure(const Policy& policy) {
+    if (!policy.log_blocked) {
+        const bool changed = active();
+        listener_.reset();
+        timer_.reset();
+        return changed;
+    }
+    if (listener_ && listener_->group() == policy.log_group) {
+        return false;
+    }
+    listener_.reset(); // unbind the old group before binding the new one
+    listener_ = std::make_unique<netlink::NflogListener>(policy.log_group);
+    timer_ = one_second_timer();
+    return true;
+}
+
+int BlockedAudit::fd() const {
+    return listener_ ? listener_->fd() : -1;
+}
+int BlockedAudit::timer_fd() const {
+    return timer_.get();
+}
+
+// Both handlers may run for an event that was pending when a reload turned the audit off.
+void BlockedAudit::on_readable() {
+    if (!listener_) {
+        return;
+    }
+    const auto now = netlink::AuditAggregator::Clock::now();
+    for (const auto& packet : listener_->drain()) {
+        aggregator_.add(packet, now);
+    }
+    const auto lost = listener_->counters().lost;
+    if (lost > lost_seen_) {
+        aggregator_.add_lost(lost - lost_seen_, now);
+        lost_seen_ = lost;
+    }
+    log_due(now);
+}
+
+void BlockedAudit::on_timer() {
+    if (!timer_) {
+        return;
+    }
+    std::uint64_t expirations = 0;
+    (void)!::read(timer_.get(), &expirations, sizeof expirations);
+    log_due(netlink::AuditAggregator::Clock::now());
+}
+
+void BlockedAudit::log_due(netlink::AuditAggregator::Clock::time_point now) {
+    for (const auto& s : aggregator_.flush(now)) {
+        LogFields fields{Event::blocked, s.family, {{"PACKETS", std::to_string(s.packets)}}};
+        if (!s.source.empty()) {
+            fields.extra.emplace_back("SOURCE", s.source);
+            fields.extra.emplace_back("PROTOCOL", protocol_name(s.protocol));
+            fields.extra.emplace_back("PORT", std::to_string(s.dport));
+            fields.extra.emplace_back("IFACE", s.in_iface);
+        }
+        log_event(spdlog::level::warn, fields, s.to_string());
+    }
+}
+
+} // namespace memguard
