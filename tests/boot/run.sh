@@ -1,0 +1,239 @@
+#!/bin/bash
+# Boot test: install the memguardd .deb into a throwaway Debian 12 root, boot
+# it twice under systemd-nspawn (own network namespace, so only the
+# container's netfilter tables are touched) and check the service end to end.
+#
+# Usage: run.sh [memguardd_*.deb]    (no argument: build the .deb from this tree)
+# Env:   MEMGUARD_BOOT_CACHE  cached debootstrap root (default /var/cache/memguardd-boot)
+#        DEBIAN_MIRROR        (default http://deb.debian.org/debian)
+#        KEEP=1               keep the throwaway directory for debugging
+# Exit:  0 all passed, 1 some failed, 77 skipped (not root / tools missing).
+set -u
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${MEMGUARD_BOOT_CACHE:-/var/cache/memguardd-boot}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# procps: the package depends on it (ExecReload uses /bin/kill).
+PKGS=systemd,systemd-sysv,dbus,iptables,memcached,procps
+STAMP="$PKGS +apt-lists"     # change to force a rebuild of the cached root
+PASSED=0 FAILED=0 WORK='' NSPAWN_PID='' CT=''
+
+log() { echo "--- $*"; }
+pass() { echo "PASS: $1"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL: $1"; FAILED=$((FAILED + 1)); }
+check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; return 1; fi; }
+not() { ! "$@"; }
+before() { [ "${1:-0}" -gt 0 ] && [ "$1" -lt "${2:-0}" ]; }
+ct() { nsenter -t "$CT" -a -- "$@"; }
+save4() { ct iptables-legacy-save -t filter; }
+save6() { ct ip6tables-legacy-save -t filter; }
+# until SECONDS CMD...: retry CMD every 0.2 s
+until_ok() { local end=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $end ] && return 1; sleep 0.2; done; }
+has4() { save4 | grep -qe "$1"; }
+has6() { save6 | grep -qe "$1"; }
+
+stop_container() {
+    [ -n "$NSPAWN_PID" ] || return 0
+    if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+        kill -TERM "$NSPAWN_PID"           # nspawn asks the container to power off
+        for _ in $(seq 50); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$NSPAWN_PID" 2>/dev/null
+    fi
+    wait "$NSPAWN_PID" 2>/dev/null
+    NSPAWN_PID='' CT=''
+}
+cleanup() {
+    stop_container
+    if [ -n "$WORK" ]; then
+        if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf --one-file-system "$WORK"; fi
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for tool in debootstrap systemd-nspawn nsenter dpkg-deb; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+[ "$(id -u)" = 0 ] || { echo "SKIP: must run as root"; exit 77; }
+
+WORK=$(mktemp -d /var/tmp/memguardd-boot.XXXXXX)
+ROOT=$WORK/root
+
+# --- the package ------------------------------------------------------------
+DEB=${1:-}
+if [ -z "$DEB" ]; then
+    log "building the .deb from $SRC (copy in $WORK/src)"
+    mkdir "$WORK/src"
+    tar -C "$SRC" --exclude=./.git --exclude='./build*' --exclude='./obj-*' -cf - . | tar -C "$WORK/src" -xf -
+    (cd "$WORK/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1 ||
+        { tail -40 "$WORK/build.log"; echo "FAIL: build the .deb"; echo "0 passed, 1 failed"; exit 1; }
+    DEB=$(ls "$WORK"/memguardd_*.deb)
+fi
+[ -f "$DEB" ] || { echo "FAIL: no package at '$DEB'"; echo "0 passed, 1 failed"; exit 1; }
+log "package: $DEB"
+
+# --- the cached root, built once ----------------------------------------------
+mkdir -p "$CACHE"
+(
+    flock 9
+    if [ "$(cat "$CACHE/root/.memguardd-boot" 2>/dev/null)" != "$STAMP" ]; then
+        log "debootstrap bookworm into $CACHE/root"
+        rm -rf --one-file-system "$CACHE/root" "$CACHE/root.tmp"
+        debootstrap --variant=minbase --include="$PKGS" bookworm "$CACHE/root.tmp" "$MIRROR" \
+            >"$CACHE/debootstrap.log" 2>&1 || { tail -20 "$CACHE/debootstrap.log"; exit 1; }
+        systemd-nspawn -q -D "$CACHE/root.tmp" --register=no --keep-unit apt-get -q update \
+            >>"$CACHE/debootstrap.log" 2>&1 || { tail -20 "$CACHE/debootstrap.log"; exit 1; }
+        echo "$STAMP" >"$CACHE/root.tmp/.memguardd-boot"
+        mv "$CACHE/root.tmp" "$CACHE/root"
+    fi
+) 9>"$CACHE/lock" || { echo "FAIL: debootstrap"; echo "0 passed, 1 failed"; exit 1; }
+
+log "throwaway root $ROOT"
+cp -a "$CACHE/root" "$ROOT"
+cp "$DEB" "$ROOT/var/tmp/memguardd.deb"
+# Dependencies (libspdlog, ...) are fetched with the host's network, but no
+# maintainer script runs there: they run in a private network namespace,
+# without systemd (postinst enables the unit but cannot start it).
+install_deb() {
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends)
+    local nspawn=(systemd-nspawn -q -D "$ROOT" --register=no --keep-unit)
+    "${nspawn[@]}" "${apt[@]}" --download-only install /var/tmp/memguardd.deb ||
+        { "${nspawn[@]}" apt-get -q update && "${nspawn[@]}" "${apt[@]}" --download-only install /var/tmp/memguardd.deb; } &&
+    "${nspawn[@]}" --private-network "${apt[@]}" install /var/tmp/memguardd.deb
+}
+install_deb >"$WORK/install.log" 2>&1
+check "package installs" [ $? = 0 ] ||
+    { cat "$WORK/install.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+check "unit enabled" [ "$(systemctl --root="$ROOT" is-enabled memguardd.service 2>&1)" = enabled ]
+
+# nspawn refuses to start without this tmpfs (see environment.md).
+mkdir -p /run/systemd/nspawn
+mountpoint -q /run/systemd/nspawn || mount -t tmpfs tmpfs /run/systemd/nspawn
+
+boot() {
+    systemd-nspawn -D "$ROOT" --boot --register=no --keep-unit --private-network \
+        --console=read-only >>"$WORK/console.log" 2>&1 &
+    NSPAWN_PID=$!
+    local end=$((SECONDS + 30))
+    until [ -n "$CT" ] && [ "$(cat "/proc/$CT/comm" 2>/dev/null)" = systemd ]; do
+        if [ $SECONDS -ge $end ] || ! kill -0 "$NSPAWN_PID" 2>/dev/null; then return 1; fi
+        sleep 0.1
+        CT=$(cat /proc/"$NSPAWN_PID"/task/*/children 2>/dev/null | awk '{print $1; exit}')
+    done
+    local state
+    end=$((SECONDS + 120))
+    # Early on, systemctl cannot connect yet ("Failed to connect to bus").
+    while state=$(timeout 120 nsenter -t "$CT" -a -- systemctl is-system-running --wait 2>&1)
+          [[ $state == *"Failed to connect"* ]] && [ $SECONDS -lt $end ]; do sleep 0.2; done
+    log "container PID $CT, system $state"
+    [ "$state" = degraded ] && ct systemctl --failed --no-legend --plain
+    [ "$state" = running ] || [ "$state" = degraded ]
+}
+
+# --- boot 1 -------------------------------------------------------------------
+log "boot 1"
+check "boot 1 reaches running" boot || { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+check "memguardd active" [ "$(ct systemctl is-active memguardd)" = active ]
+save4 >"$WORK/v4.1"; save6 >"$WORK/v6.1"
+check "IPv4 MEMGUARD chain" grep -q '^:MEMGUARD' "$WORK/v4.1"
+check "IPv4 jump in INPUT" grep -q -- '-A INPUT .*--dport 11211 .*-j MEMGUARD' "$WORK/v4.1"
+check "IPv4 allow 192.168.1.0/24" grep -q -- '-A MEMGUARD -s 192.168.1.0/24 .*-j ACCEPT' "$WORK/v4.1"
+check "IPv6 MEMGUARD chain" grep -q '^:MEMGUARD' "$WORK/v6.1"
+check "IPv6 jump in INPUT" grep -q -- '-A INPUT .*--dport 11211 .*-j MEMGUARD' "$WORK/v6.1"
+check "memguardd diff: in sync" ct memguardd diff
+journal() { ct journalctl -b -u memguardd --no-pager -o cat; }
+journal >"$WORK/journal.1"
+grep -E 'applied|starting' "$WORK/journal.1"
+check "journal: IPv4 apply" grep -q 'ipv4: applied [0-9]* change' "$WORK/journal.1"
+check "journal: IPv6 apply" grep -q 'ipv6: applied [0-9]* change' "$WORK/journal.1"
+
+log "reload with one more IPv4 and one IPv6 network"
+ct sh -c 'sed "s|\"192.168.1.0/24\"|\"192.168.1.0/24\", \"10.20.30.0/24\", \"fd12:3456::/48\"|" /etc/memguard.json >/etc/memguard.json.new && cat /etc/memguard.json.new >/etc/memguard.json && rm /etc/memguard.json.new'
+check "new config passes check" ct memguardd check /etc/memguard.json
+check "systemctl reload" ct systemctl reload memguardd
+check "IPv4 rule for 10.20.30.0/24 appears" until_ok 10 has4 '-A MEMGUARD -s 10.20.30.0/24 '
+check "IPv6 rule for fd12:3456::/48 appears" until_ok 10 has6 '-A MEMGUARD -s fd12:3456::/48 '
+check "journal: reload logged" until_ok 5 eval 'journal | grep -q "^reloaded /etc/memguard.json"'
+
+log "reload with an invalid file must fail and change nothing"
+ct cp /etc/memguard.json /root/memguard.json.good
+ct sh -c 'echo "{\"ports\": [0]}" >/etc/memguard.json'
+check "systemctl reload refuses invalid config" not ct systemctl reload memguardd
+sleep 1
+check "still active after refused reload" [ "$(ct systemctl is-active memguardd)" = active ]
+check "rules kept after refused reload" has4 '-A MEMGUARD -s 10.20.30.0/24 '
+ct sh -c 'cat /root/memguard.json.good >/etc/memguard.json'
+
+log "stop keeps the rules"
+ct systemctl stop memguardd
+check "rules stay after stop" has4 '-j MEMGUARD'
+ct systemctl start memguardd
+check "start again" [ "$(ct systemctl is-active memguardd)" = active ]
+
+log "reboot"
+ct systemctl reboot 2>/dev/null    # may report "Connection reset": systemd went away
+until_ok 60 not kill -0 "$NSPAWN_PID" || stop_container
+wait "$NSPAWN_PID"; rc=$?; NSPAWN_PID='' CT=''
+check "nspawn exits 133 on reboot" [ $rc = 133 ]
+
+# --- boot 2 -------------------------------------------------------------------
+log "boot 2"
+check "boot 2 reaches running" boot || { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+check "memguardd active after reboot" [ "$(ct systemctl is-active memguardd)" = active ]
+check "IPv4 rules back after reboot" has4 '-A MEMGUARD -s 10.20.30.0/24 '
+check "IPv6 rules back after reboot" has6 '-A MEMGUARD -s fd12:3456::/48 '
+check "memcached active" [ "$(ct systemctl is-active memcached)" = active ]
+check "no ordering cycle at boot" not eval 'ct journalctl -b --no-pager | grep -i "ordering cycle"'
+mono() { ct systemctl show -P "$2" "$1"; }
+guard_ready=$(mono memguardd.service ActiveEnterTimestampMonotonic)
+memcached_exec=$(mono memcached.service ExecMainStartTimestampMonotonic)
+netpre=$(mono network-pre.target ActiveEnterTimestampMonotonic)
+log "monotonic us: memguardd ready $guard_ready, network-pre.target $netpre, memcached exec $memcached_exec"
+check "memguardd ready before memcached starts" before "$guard_ready" "$memcached_exec"
+check "memguardd ready before network-pre.target" before "$guard_ready" "$((netpre + 1))"
+
+ct systemd-analyze security memguardd.service >"$WORK/security" 2>&1
+exposure=$(sed -n 's/.*Overall exposure level for memguardd.service: \([0-9.]*\).*/\1/p' "$WORK/security")
+log "systemd-analyze security: exposure ${exposure:-?}; exposed items:"
+grep '✗' "$WORK/security"
+check "exposure <= 2.0" awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 2.0) }'
+check "systemd-analyze verify" ct systemd-analyze verify --man=no memguardd.service
+
+log "drift: flush our chain, the verify timer (verify_interval_s 5) repairs it"
+ct iptables-legacy -F MEMGUARD
+check "IPv4 chain repaired" until_ok 15 has4 '-A MEMGUARD -s 10.20.30.0/24 '
+check "no restarts (crash or watchdog)" [ "$(ct systemctl show -P NRestarts memguardd)" = 0 ]
+
+log "upgrade (reinstall) keeps the port closed throughout"
+ct iptables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT
+ct ip6tables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT
+old_pid=$(ct systemctl show -P MainPID memguardd)
+# Sample the table (~7 ms per save) for the whole reinstall.
+ct sh -c 'until [ -e /run/stop-watch ]; do iptables-legacy-save -t filter | grep -q -- "-j MEMGUARD" || echo gap; done' >"$WORK/gaps" 2>&1 &
+watcher=$!
+ct dpkg -i /var/tmp/memguardd.deb >"$WORK/upgrade.log" 2>&1
+check "reinstall succeeds" [ $? = 0 ] || cat "$WORK/upgrade.log"
+ct touch /run/stop-watch; wait "$watcher"
+check "no moment without our rules during the upgrade" [ ! -s "$WORK/gaps" ]
+check "service restarted by the upgrade" [ "$(ct systemctl show -P MainPID memguardd)" != "$old_pid" ]
+check "active after upgrade" [ "$(ct systemctl is-active memguardd)" = active ]
+first_input() { "$1" | grep -m1 -- '^-A INPUT'; }
+check "IPv4 jump still first in INPUT" eval 'first_input save4 | grep -q -- "-j MEMGUARD"'
+check "IPv6 jump still first in INPUT" eval 'first_input save6 | grep -q -- "-j MEMGUARD"'
+
+log "purge removes exactly our rules"
+ct dpkg --purge memguardd >"$WORK/purge.log" 2>&1
+check "purge succeeds" [ $? = 0 ] || cat "$WORK/purge.log"
+check "IPv4 rules gone" not has4 'MEMGUARD'
+check "IPv6 rules gone" not has6 'MEMGUARD'
+check "foreign IPv4 rule kept" has4 '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT'
+check "foreign IPv6 rule kept" has6 '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT'
+check "conffile purged" ct test ! -e /etc/memguard.json
+
+if [ "$FAILED" != 0 ]; then
+    log "journal of memguardd (boot 2)"; ct journalctl -b -u memguardd --no-pager | tail -40
+fi
+stop_container
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
