@@ -1,20 +1,96 @@
-// `memguardd doctor`: is the port really guarded? Each finding says what to do about it.
+// `memguardd doctor`: is the port really guarded? Each finding says what to do about it; the
+// exit status is 0 when there is nothing to report, 1 otherwise.
 #include "status.hpp"
 
 #include "backend.hpp"
 #include "config.hpp"
 #include "guard.hpp"
+#include "netlink/nftables.hpp"
+#include "netlink/sockdiag.hpp"
+#include "netlink/socket.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace memguard {
 
-int run_doctor(const std::string& config_path) {
-    int findings = 0;
-    auto finding = [&](const std::string& text) {
+namespace {
+
+class Doctor {
+public:
+    void ok(const std::string& text) { std::printf("ok: %s\n", text.c_str()); }
+    void finding(const std::string& text) {
         std::printf("WARNING: %s\n", text.c_str());
-        ++findings;
-    };
+        ++findings_;
+    }
+    [[nodiscard]] int findings() const { return findings_; }
+
+private:
+    int findings_ = 0;
+};
+
+bool loopback(const std::string& address) {
+    return address.rfind("127.", 0) == 0 || address == "::1";
+}
+
+std::string where(const netlink::ListeningSocket& s) {
+    const bool v6 = s.family == Family::ipv6;
+    return std::string(to_string(s.protocol)) + " " + (v6 ? "[" + s.address + "]" : s.address) +
+           ":" + std::to_string(s.port);
+}
+
+// What listens on our ports, against what the rules cover.
+void check_listeners(Doctor& d, const Policy& policy) {
+    const auto sockets = netlink::listening_sockets(policy.ports);
+    for (const auto port : policy.ports) {
+        const auto on_port = [&](const netlink::ListeningSocket& s) { return s.port == port; };
+        if (std::ranges::none_of(sockets, on_port)) {
+            d.finding("nothing listens on port " + std::to_string(port) +
+                      " (tcp or udp): is memcached running, and on this port?");
+        }
+    }
+    for (const auto& s : sockets) {
+        const bool covered =
+            std::ranges::find(policy.protocols, s.protocol) != policy.protocols.end();
+        if (loopback(s.address)) {
+            d.ok(where(s) + " listens on loopback only");
+        } else if (!covered) {
+            d.finding(where(s) + " is open to everybody: the rules cover only " +
+                      std::string(to_string(policy.protocols.front())) + "; add \"" +
+                      std::string(to_string(s.protocol)) + "\" to \"protocols\"" +
+                      (s.protocol == Protocol::udp ? " or start memcached with -U 0" : ""));
+        } else {
+            d.ok(where(s) + " is behind the allowlist");
+        }
+        if (s.protocol == Protocol::udp && !loopback(s.address)) {
+            d.finding(where(s) + ": memcached answers UDP, which spoofed sources can turn into "
+                                 "an amplification attack; unless clients need it, disable it "
+                                 "with memcached -U 0 (UDP_PORT=0 / -U 0 in /etc/memcached.conf)");
+        }
+    }
+}
+
+// iptables-nft keeps its rules in nftables; `iptables -L` shows those, never ours.
+void check_nftables(Doctor& d) {
+    const auto tables = netlink::nft_tables();
+    if (tables.empty()) {
+        d.ok("no nftables tables: `iptables -L` (iptables-nft) shows nothing to confuse");
+        return;
+    }
+    std::string names;
+    for (const auto& t : tables) {
+        names += (names.empty() ? "" : ", ") + t.family + " " + t.name;
+    }
+    d.finding("nftables holds " + std::to_string(tables.size()) + " table(s) (" + names +
+              "): their rules run too, and `iptables -L` (the nft variant on Debian 12) shows "
+              "them, not memguardd's; an accept there for the port does not open it past "
+              "memguardd's drop, but read both: `nft list ruleset` and `iptables-legacy -L -n -v`");
+}
+
+} // namespace
+
+int run_doctor(const std::string& config_path) {
+    Doctor d;
     std::printf(
         "memguardd programs the legacy iptables tables (x_tables) through libiptc.\n"
         "Debian 12's plain `iptables` is iptables-nft and does not show them: use\n"
@@ -23,22 +99,21 @@ int run_doctor(const std::string& config_path) {
     Guard guard(*backend);
     Policy policy;
     bool config_valid = true;
-    bool tables_available = true;
     try {
         policy = load_config(config_path);
-        std::printf("ok: %s is valid\n", config_path.c_str());
+        d.ok(config_path + " is valid");
     } catch (const ConfigError& e) {
-        finding("the config is invalid, a running daemon fails closed (loopback only):\n  " +
-                std::string(e.what()));
+        d.finding("the config is invalid, a running daemon fails closed (loopback only):\n  " +
+                  std::string(e.what()));
         config_valid = false;
     }
+    bool tables_available = true;
     for (const auto family : both_families) {
         try {
             (void)backend->begin(family)->read();
-            std::printf("ok: the legacy %s filter table is available\n",
-                        std::string(to_string(family)).c_str());
+            d.ok("the legacy " + std::string(to_string(family)) + " filter table is available");
         } catch (const KernelError& e) {
-            finding(e.what());
+            d.finding(e.what());
             tables_available = false;
         }
     }
@@ -48,16 +123,22 @@ int run_doctor(const std::string& config_path) {
         }
         const auto report = guard.compare_only(policy);
         for (const auto& f : report.families) {
-            for (const auto& d : f.drift) {
-                finding("kernel differs from the config: " + d.describe());
+            for (const auto& drift : f.drift) {
+                d.finding("kernel differs from the config: " + drift.describe());
             }
         }
         if (report.drift_count() == 0) {
-            std::printf("ok: the kernel holds exactly the rules the config asks for\n");
+            d.ok("the kernel holds exactly the rules the config asks for");
         }
     }
-    std::printf("%d finding(s)\n", findings);
-    return findings == 0 ? 0 : 1;
+    try {
+        check_listeners(d, policy);
+        check_nftables(d);
+    } catch (const netlink::NetlinkError& e) {
+        d.finding(std::string("cannot inspect sockets or nftables: ") + e.what());
+    }
+    std::printf("%d finding(s)\n", d.findings());
+    return d.findings() == 0 ? 0 : 1;
 }
 
 } // namespace memguard
