@@ -16,9 +16,12 @@ namespace memguard {
 
 namespace {
 
+void ok(const std::string& text) {
+    std::printf("ok: %s\n", text.c_str());
+}
+
 class Doctor {
 public:
-    void ok(const std::string& text) { std::printf("ok: %s\n", text.c_str()); }
     void finding(const std::string& text) {
         std::printf("WARNING: %s\n", text.c_str());
         ++findings_;
@@ -53,14 +56,14 @@ void check_listeners(Doctor& d, const Policy& policy) {
         const bool covered =
             std::ranges::find(policy.protocols, s.protocol) != policy.protocols.end();
         if (loopback(s.address)) {
-            d.ok(where(s) + " listens on loopback only");
+            ok(where(s) + " listens on loopback only");
         } else if (!covered) {
             d.finding(where(s) + " is open to everybody: the rules cover only " +
                       std::string(to_string(policy.protocols.front())) + "; add \"" +
                       std::string(to_string(s.protocol)) + "\" to \"protocols\"" +
                       (s.protocol == Protocol::udp ? " or start memcached with -U 0" : ""));
         } else {
-            d.ok(where(s) + " is behind the allowlist");
+            ok(where(s) + " is behind the allowlist");
         }
         if (s.protocol == Protocol::udp && !loopback(s.address)) {
             d.finding(where(s) + ": memcached answers UDP, which spoofed sources can turn into "
@@ -74,7 +77,7 @@ void check_listeners(Doctor& d, const Policy& policy) {
 void check_nftables(Doctor& d) {
     const auto tables = netlink::nft_tables();
     if (tables.empty()) {
-        d.ok("no nftables tables: `iptables -L` (iptables-nft) shows nothing to confuse");
+        ok("no nftables tables: `iptables -L` (iptables-nft) shows nothing to confuse");
         return;
     }
     std::string names;
@@ -101,7 +104,7 @@ int run_doctor(const std::string& config_path) {
     bool config_valid = true;
     try {
         policy = load_config(config_path);
-        d.ok(config_path + " is valid");
+        ok(config_path + " is valid");
     } catch (const ConfigError& e) {
         d.finding("the config is invalid, a running daemon fails closed (loopback only):\n  " +
                   std::string(e.what()));
@@ -111,7 +114,7 @@ int run_doctor(const std::string& config_path) {
     for (const auto family : both_families) {
         try {
             (void)backend->begin(family)->read();
-            d.ok("the legacy " + std::string(to_string(family)) + " filter table is available");
+            ok("the legacy " + std::string(to_string(family)) + " filter table is available");
         } catch (const KernelError& e) {
             d.finding(e.what());
             tables_available = false;
@@ -128,7 +131,7 @@ int run_doctor(const std::string& config_path) {
             }
         }
         if (report.drift_count() == 0) {
-            d.ok("the kernel holds exactly the rules the config asks for");
+            ok("the kernel holds exactly the rules the config asks for");
         }
     }
     try {

@@ -114,8 +114,8 @@ std::vector<AuditSummary> AuditAggregator::flush(Clock::time_point now) {
         }
         if (!flow.reported || (window_over && flow.pending > 0)) {
             AuditSummary s;
-            s.kind = flow.reported ? AuditSummary::Kind::aggregated
-                                   : AuditSummary::Kind::first_packet;
+            s.kind =
+                flow.reported ? AuditSummary::Kind::aggregated : AuditSummary::Kind::first_packet;
             s.packets = flow.pending;
             s.source = flow.first.source.to_string();
             s.family = flow.first.family;

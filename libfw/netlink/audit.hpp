@@ -83,9 +83,9 @@ private:
     };
     struct Flow {
         BlockedPacket first;
-        std::uint64_t pending = 0;  // packets not yet reported
-        bool reported = false;      // the first report is out
-        Clock::time_point since;    // start of the span `pending` covers
+        std::uint64_t pending = 0; // packets not yet reported
+        bool reported = false;     // the first report is out
+        Clock::time_point since;   // start of the span `pending` covers
     };
     // Counts packets and estimates distinct sources in fixed memory (linear counting).
     struct Remainder {

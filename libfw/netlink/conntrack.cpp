@@ -251,7 +251,7 @@ std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protoc
                                 std::none_of(keep.begin(), keep.end(), [&](const Network& n) {
                                     return n.contains(tuple->source);
                                 })) {
-                                doomed.push_back(std::move(*tuple));
+                                doomed.push_back(*tuple);
                             }
                         });
     }

@@ -79,13 +79,15 @@ public:
     }
     MessageView(const MessageView&) = delete;
     MessageView& operator=(const MessageView&) = delete;
+    MessageView(MessageView&&) = delete; // nlh_ may point into storage_
+    MessageView& operator=(MessageView&&) = delete;
+    ~MessageView() = default;
 
     // The header, or nullptr when the bytes are not one whole netlink message.
     [[nodiscard]] const nlmsghdr* get() const { return nlh_; }
 
     // The extra header (nfgenmsg, inet_diag_msg, ...) copied out, when the payload holds one.
-    template <typename T>
-    [[nodiscard]] bool extra_header(T& out) const {
+    template <typename T> [[nodiscard]] bool extra_header(T& out) const {
         if (nlh_ == nullptr || mnl_nlmsg_get_payload_len(nlh_) < sizeof(T)) {
             return false;
         }
@@ -106,15 +108,13 @@ struct AttrRule {
     std::size_t len = 0;
 };
 
-template <std::size_t N>
-using AttrPolicy = std::array<AttrRule, N>;
+template <std::size_t N> using AttrPolicy = std::array<AttrRule, N>;
 
 // One nesting level's attributes after validation, indexed by type. The parse callback is the
 // one callback of that level: it checks the type is known, validates the attribute against the
 // level's policy, and only then stores it. Any attribute we read that fails validation fails the
 // whole level; attributes newer than our headers are skipped (the kernel may add some).
-template <std::size_t N>
-class AttrTable {
+template <std::size_t N> class AttrTable {
 public:
     explicit AttrTable(const AttrPolicy<N>& policy) : policy_(policy) {}
 

@@ -210,9 +210,9 @@ void NflogListener::on_message(std::span<const std::uint8_t> message) {
 }
 
 std::vector<BlockedPacket> NflogListener::drain() {
-    const auto result = socket_.read_events(
-        [this](std::span<const std::uint8_t> m) { on_message(m); },
-        options_.max_datagrams_per_drain);
+    const auto result =
+        socket_.read_events([this](std::span<const std::uint8_t> m) { on_message(m); },
+                            options_.max_datagrams_per_drain);
     counters_.overruns += result.overruns;
     ifnames_.clear(); // names are looked up afresh next time: interfaces come and go
     return std::exchange(pending_, {});

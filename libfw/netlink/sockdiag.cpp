@@ -28,7 +28,9 @@ constexpr detail::AttrPolicy<INET_DIAG_MAX + 1> kPolicy = [] {
     return p;
 }();
 
-std::uint8_t ip_protocol(Protocol p) { return p == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP; }
+std::uint8_t ip_protocol(Protocol p) {
+    return p == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
+}
 
 bool all_zero(const std::array<std::uint8_t, 16>& bytes, std::size_t n) {
     return std::all_of(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n),
@@ -40,8 +42,8 @@ bool all_zero(const std::array<std::uint8_t, 16>& bytes, std::size_t n) {
 detail::Request dump_request(Family family, Protocol protocol, std::uint32_t states) {
     detail::Request req;
     nlmsghdr* nlh = req.header(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP);
-    auto* r = static_cast<inet_diag_req_v2*>(
-        mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
+    auto* r =
+        static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
     r->sdiag_family = family == Family::ipv4 ? AF_INET : AF_INET6;
     r->sdiag_protocol = ip_protocol(protocol);
     r->idiag_states = states;

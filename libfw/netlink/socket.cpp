@@ -101,7 +101,9 @@ int on_data(const nlmsghdr* nlh, void* data) {
     return MNL_CB_OK;
 }
 
-int on_noop(const nlmsghdr*, void*) { return MNL_CB_OK; }
+int on_noop(const nlmsghdr* /*nlh*/, void* /*data*/) {
+    return MNL_CB_OK;
+}
 
 // NLMSG_ERROR: error 0 is the ACK of our request; anything else is its failure.
 int on_error(const nlmsghdr* nlh, void* data) {
@@ -214,7 +216,9 @@ Socket& Socket::operator=(Socket&& other) noexcept {
     return *this;
 }
 
-Socket::~Socket() { close(); }
+Socket::~Socket() {
+    close();
+}
 
 void Socket::close() noexcept {
     if (nl_ != nullptr) {
@@ -223,8 +227,12 @@ void Socket::close() noexcept {
     }
 }
 
-int Socket::fd() const { return nl_ != nullptr ? mnl_socket_get_fd(nl_) : -1; }
+int Socket::fd() const {
+    return nl_ != nullptr ? mnl_socket_get_fd(nl_) : -1;
+}
 
+// Not const: it changes the socket, though not the members that refer to it.
+// NOLINTNEXTLINE(readability-make-member-function-const)
 void Socket::set_nonblocking(bool on) {
     const int flags = fcntl(fd(), F_GETFL);
     if (flags < 0) {
@@ -236,6 +244,7 @@ void Socket::set_nonblocking(bool on) {
     }
 }
 
+// NOLINTNEXTLINE(readability-make-member-function-const): as set_nonblocking
 std::size_t Socket::set_receive_buffer(std::size_t bytes) {
     // The kernel doubles the value and stores it in an int: keep the request within half.
     const int value = static_cast<int>(bytes > INT_MAX / 2 ? INT_MAX / 2 : bytes);

@@ -87,7 +87,7 @@ public:
 
 private:
     void close() noexcept;
-    std::size_t receive(std::string_view what, bool block_with_timeout, std::uint64_t* overruns);
+    std::size_t receive(std::string_view what, bool wait, std::uint64_t* overruns);
 
     mnl_socket* nl_ = nullptr;
     std::uint32_t port_id_ = 0;
