@@ -1,0 +1,113 @@
+// Writes one well-formed message per netlink parser into DIR/<parser>/, as the kernel sends
+// them: a conntrack dump entry, an NFLOG packet (IPv4 and IPv6), an inet_diag listener, an
+// nftables table. The fuzzers mutate from there.
+// glibc's netinet/in.h must come before the kernel's headers, which otherwise define in_addr.
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "../netlink/support.hpp"
+
+#include <linux/inet_diag.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netfilter/nfnetlink_log.h>
+#include <linux/sock_diag.h>
+
+#include <fstream>
+#include <string>
+
+namespace {
+
+void write(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<std::uint8_t> conntrack(bool v6) {
+    test::MessageBuilder b((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, NLM_F_MULTI);
+    b.nfgen(v6 ? AF_INET6 : AF_INET);
+    nlattr* tuple = mnl_attr_nest_start(b.nlh(), CTA_TUPLE_ORIG);
+    nlattr* ip = mnl_attr_nest_start(b.nlh(), CTA_TUPLE_IP);
+    const std::uint8_t addr[16] = {10, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    mnl_attr_put(b.nlh(), v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, v6 ? 16 : 4, addr);
+    mnl_attr_put(b.nlh(), v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, v6 ? 16 : 4, addr);
+    mnl_attr_nest_end(b.nlh(), ip);
+    nlattr* proto = mnl_attr_nest_start(b.nlh(), CTA_TUPLE_PROTO);
+    mnl_attr_put_u8(b.nlh(), CTA_PROTO_NUM, IPPROTO_TCP);
+    mnl_attr_put_u16(b.nlh(), CTA_PROTO_SRC_PORT, test::be16(40000));
+    mnl_attr_put_u16(b.nlh(), CTA_PROTO_DST_PORT, test::be16(11211));
+    mnl_attr_nest_end(b.nlh(), proto);
+    mnl_attr_nest_end(b.nlh(), tuple);
+    mnl_attr_put_u16(b.nlh(), CTA_ZONE, test::be16(1));
+    mnl_attr_put_u32(b.nlh(), CTA_ID, test::be32(77));
+    return b.bytes();
+}
+
+std::vector<std::uint8_t> nflog(bool v6) {
+    test::MessageBuilder b((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET);
+    b.nfgen(v6 ? AF_INET6 : AF_INET, 11211);
+    const nfulnl_msg_packet_hdr hdr{test::be16(v6 ? 0x86dd : 0x0800), 1, 0};
+    mnl_attr_put(b.nlh(), NFULA_PACKET_HDR, sizeof hdr, &hdr);
+    mnl_attr_put_u32(b.nlh(), NFULA_IFINDEX_INDEV, test::be32(2));
+    mnl_attr_put_strz(b.nlh(), NFULA_PREFIX, "memguard");
+    mnl_attr_put_u32(b.nlh(), NFULA_SEQ, test::be32(5));
+    std::vector<std::uint8_t> payload(v6 ? 48 : 28, 0);
+    if (v6) {
+        payload[0] = 0x60;
+        payload[6] = IPPROTO_UDP;
+        payload[8] = 0xfd;
+        payload[42] = 0x2b; // dport 11211
+        payload[43] = 0xcb;
+    } else {
+        payload[0] = 0x45;
+        payload[9] = IPPROTO_TCP;
+        payload[12] = 10;
+        payload[15] = 5;
+        payload[22] = 0x2b;
+        payload[23] = 0xcb;
+    }
+    mnl_attr_put(b.nlh(), NFULA_PAYLOAD, payload.size(), payload.data());
+    return b.bytes();
+}
+
+std::vector<std::uint8_t> sockdiag(bool v6) {
+    test::MessageBuilder b(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI);
+    inet_diag_msg m{};
+    m.idiag_family = v6 ? AF_INET6 : AF_INET;
+    m.idiag_state = 10; // TCP_LISTEN
+    m.id.idiag_sport = test::be16(11211);
+    m.idiag_inode = 4242;
+    b.extra(m);
+    mnl_attr_put_u8(b.nlh(), INET_DIAG_SHUTDOWN, 0);
+    if (v6) {
+        mnl_attr_put_u8(b.nlh(), INET_DIAG_SKV6ONLY, 0);
+    }
+    return b.bytes();
+}
+
+std::vector<std::uint8_t> nftables() {
+    test::MessageBuilder b((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE, NLM_F_MULTI);
+    b.nfgen(NFPROTO_IPV4);
+    mnl_attr_put_strz(b.nlh(), NFTA_TABLE_NAME, "filter");
+    mnl_attr_put_u32(b.nlh(), NFTA_TABLE_FLAGS, 0);
+    mnl_attr_put_u32(b.nlh(), NFTA_TABLE_USE, test::be32(3));
+    return b.bytes();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        return 2;
+    }
+    const std::string dir = argv[1];
+    for (const bool v6 : {false, true}) {
+        const std::string suffix = v6 ? "-ipv6" : "-ipv4";
+        write(dir + "/conntrack/seed" + suffix, conntrack(v6));
+        write(dir + "/nflog/seed" + suffix, nflog(v6));
+        write(dir + "/sockdiag/seed" + suffix, sockdiag(v6));
+    }
+    write(dir + "/nftables/seed-filter", nftables());
+    return 0;
+}
