@@ -174,6 +174,10 @@ NflogListener::NflogListener(std::uint16_t group, Options options)
     // Per-group sequence numbers in every message (NFULA_SEQ): gaps count exactly the messages
     // lost to a full receive buffer, which ENOBUFS alone cannot.
     mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, detail::to_be16(NFULNL_CFG_F_SEQ));
+    // Send each packet at once: the kernel's default holds up to 100 for up to 1 s
+    // (NFULNL_QTHRESH_DEFAULT, NFULNL_TIMEOUT_DEFAULT). The rule's limit match already caps
+    // the rate, so batching saves nothing and only delays the first report of a probe.
+    mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, detail::to_be32(1));
 
     // Packets logged between the bind and its ACK arrive first; they are kept for drain().
     socket_.transact(req.bytes(), "bind nflog group " + std::to_string(group), {},

@@ -136,7 +136,9 @@ int on_error(const nlmsghdr* nlh, void* data) {
 // kernel could not finish it (libmnl's default handler ignores this; we do not).
 int on_done(const nlmsghdr* nlh, void* data) {
     auto& ex = *static_cast<Exchange*>(data);
-    if (nlh->nlmsg_seq != ex.seq) {
+    // Among events (seq 0), NLMSG_DONE ends a batch: nfnetlink_log closes a multi-packet
+    // datagram with one whose payload is its nfgenmsg (family, version, group), not a status.
+    if (ex.seq == 0 || nlh->nlmsg_seq != ex.seq) {
         return MNL_CB_OK;
     }
     int status = 0;

@@ -1,0 +1,212 @@
+#!/bin/bash
+# `memguardd doctor` against a real memcached: listening on every address with UDP on (the
+# amplification warning, tcp and udp behind the allowlist), on loopback with -U 0 (no
+# finding, exit 0), not running at all, with a tcp-only config while UDP is open (open to
+# everybody), and with an iptables-nft rule beside ours (nftables holds a table). Every run
+# prints the iptables-legacy note and "N finding(s)" matching its WARNING lines.
+# Usage: doctor.sh PATH/TO/memguardd     (root, memcached; runs in its own network namespace)
+set -euo pipefail
+if [ -z "${IN_NETNS:-}" ]; then exec env IN_NETNS="outer:$(readlink /proc/self/ns/net)" unshare -n "$0" "$@"; fi
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+mg_init "$@"
+trap 'exit 130' INT
+trap 'exit 143' TERM # run the EXIT trap (stop memcached) when ctest's timeout kills us
+
+for tool in memcached ss iptables-nft; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "SKIP: $tool not installed (apt-get install memcached iproute2 iptables)"
+        # shellcheck disable=SC2034 # read by lib.sh's exit trap
+        MG_DONE=1
+        exit 77
+    fi
+done
+ip link set lo up
+
+PORT=11211
+DEFAULT=$MG_WORK/default.json
+cp "$HERE/../../config/memguard.json" "$DEFAULT"
+chown root:root "$DEFAULT"
+chmod 600 "$DEFAULT"
+TCP_ONLY=$MG_WORK/tcp-only.json
+cat >"$TCP_ONLY" <<EOF
+{
+  "ports": [$PORT],
+  "protocols": ["tcp"],
+  "allow": ["192.168.1.0/24"],
+  "allow_loopback": true,
+  "accept_established": true,
+  "action": "drop",
+  "verify_interval_s": 5
+}
+EOF
+chmod 600 "$TCP_ONLY"
+
+# Children get SIGTERM if this script is killed without running its trap.
+GUARD=()
+setpriv --help 2>/dev/null | grep -q pdeathsig && GUARD=(setpriv --pdeathsig TERM)
+
+# wait_until SECONDS CMD... : poll CMD every 20 ms until it succeeds or the time is up
+wait_until() {
+    local end=$((${EPOCHREALTIME/./} + ${1%.*} * 1000000))
+    shift
+    until "$@"; do
+        [ "${EPOCHREALTIME/./}" -ge "$end" ] && return 1
+        sleep 0.02
+    done
+}
+
+# ---------------------------------------------------------------------------------------
+# memcached: one at a time, started by us, gone (waited for) before the next one starts
+
+MC_PID=
+gone() { # gone PID : exited (a zombie counts as exited)
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    stat=${stat##*) }
+    [ "${stat%% *}" = Z ]
+}
+# listening tcp|udp ADDRESS : ss shows a socket bound to ADDRESS:11211 (tcp: in LISTEN)
+listening() {
+    local flags=-Hltn
+    [ "$1" = udp ] && flags=-Hlun
+    ss $flags "sport = :$PORT" 2>/dev/null | awk -v a="$2:$PORT" '$4 == a { f = 1 } END { exit !f }'
+}
+port_free() {
+    [ -z "$(ss -Hltun "sport = :$PORT" 2>/dev/null)" ]
+}
+mc_stop() {
+    [ -n "$MC_PID" ] || return 0
+    kill -TERM "$MC_PID" 2>/dev/null || true
+    if ! wait_until 5 gone "$MC_PID"; then
+        kill -KILL "$MC_PID" 2>/dev/null || true
+        wait_until 5 gone "$MC_PID" || true
+    fi
+    wait "$MC_PID" 2>/dev/null || true
+    MC_PID=
+}
+mg_at_exit mc_stop
+# mc_start LABEL ADDRESS UDP_PORT : memcached on ADDRESS:11211, UDP on UDP_PORT (0 = off);
+# returns once ss shows what it should (tcp LISTEN, and the udp socket when UDP is on)
+mc_start() {
+    local label=$1 addr=$2 udp=$3
+    mc_stop
+    if ! wait_until 5 port_free; then
+        fail "$label: port $PORT still in use before starting memcached" "$(ss -ltnup)"
+        return 1
+    fi
+    "${GUARD[@]}" memcached -u nobody -l "$addr" -p "$PORT" -U "$udp" 2>"$MG_WORK/memcached.err" &
+    MC_PID=$!
+    local up=(listening tcp "$addr")
+    if wait_until 5 "${up[@]}" && { [ "$udp" = 0 ] || wait_until 5 listening udp "$addr"; }; then
+        pass "$label: memcached (pid $MC_PID) listens on $addr:$PORT$([ "$udp" = 0 ] && echo ', no UDP' || echo ', UDP on')"
+    else
+        fail "$label: memcached listening on $addr:$PORT within 5 s" "$(ss -ltnup)" "$(cat "$MG_WORK/memcached.err")"
+        return 1
+    fi
+    if [ "$udp" = 0 ] && ss -Hlun "sport = :$PORT" | grep -q .; then
+        fail "$label: memcached -U 0 still has a UDP socket" "$(ss -lunp)"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------
+# doctor
+
+# doctor LABEL CONFIG EXPECTED_RC : runs doctor, checks the exit status, the iptables-legacy
+# note (f) and that "N finding(s)" counts the WARNING lines
+doctor() {
+    local label=$1 config=$2 want_rc=$3 warnings
+    mg_run doctor --config "$config"
+    assert_eq "$label: doctor exits $want_rc" "$want_rc" "$MG_RC"
+    assert_match "$label: doctor prints the iptables-legacy note" \
+        '^iptables-legacy -L -n -v / ip6tables-legacy -L -n -v to see memguardd.s rules' "$MG_OUT"
+    assert_match "$label: the note says plain iptables is iptables-nft and does not show our rules" \
+        'iptables` is iptables-nft and does not show them' "$MG_OUT"
+    warnings=$(grep -c '^WARNING: ' <<<"$MG_OUT" || true)
+    assert_match "$label: \"$warnings finding(s)\" closes the report" "^$warnings finding\\(s\\)\$" "$MG_OUT"
+    assert_match "$label: the config is valid, the kernel holds exactly its rules" \
+        '^ok: the kernel holds exactly the rules the config asks for$' "$MG_OUT"
+}
+
+# --- setup: the shipped config in the kernel -------------------------------------------------
+mg_run apply --once --config "$DEFAULT"
+assert_eq "setup: apply --once with the shipped config exits 0" 0 "$MG_RC"
+assert_ours_exact setup 4 drop 192.168.1.0/24
+assert_ours_exact setup 6 drop 192.168.1.0/24
+
+# --- (a) memcached on 0.0.0.0 with UDP on ----------------------------------------------------
+if mc_start "(a) 0.0.0.0 + UDP" 0.0.0.0 "$PORT"; then
+    doctor "(a) 0.0.0.0 + UDP" "$DEFAULT" 1
+    assert_match "(a) warns about UDP amplification and says -U 0" \
+        "^WARNING: udp 0\\.0\\.0\\.0:$PORT: memcached answers UDP.*amplification.*-U 0" "$MG_OUT"
+    assert_match "(a) tcp is reported behind the allowlist" \
+        "^ok: tcp 0\\.0\\.0\\.0:$PORT is behind the allowlist\$" "$MG_OUT"
+    assert_match "(a) udp is reported behind the allowlist" \
+        "^ok: udp 0\\.0\\.0\\.0:$PORT is behind the allowlist\$" "$MG_OUT"
+    assert_match "(a) the UDP warning is the only finding" '^1 finding\(s\)$' "$MG_OUT"
+    assert_no_match "(a) nothing reported open to everybody" 'open to everybody' "$MG_OUT"
+fi
+
+# --- (b) memcached on 127.0.0.1, -U 0 --------------------------------------------------------
+if mc_start "(b) loopback, -U 0" 127.0.0.1 0; then
+    doctor "(b) loopback, -U 0" "$DEFAULT" 0
+    assert_match "(b) tcp reported as loopback only" \
+        "^ok: tcp 127\\.0\\.0\\.1:$PORT listens on loopback only\$" "$MG_OUT"
+    assert_no_match "(b) no UDP warning" 'udp|UDP|amplification' "$MG_OUT"
+    assert_no_match "(b) no WARNING at all" '^WARNING' "$MG_OUT"
+    assert_match "(b) 0 findings" '^0 finding\(s\)$' "$MG_OUT"
+    assert_match "(b) no nftables tables yet" '^ok: no nftables tables' "$MG_OUT"
+fi
+
+# --- (c) no memcached --------------------------------------------------------------------------
+mc_stop
+if wait_until 5 port_free; then
+    pass "(c) memcached is gone (waited for), nothing on port $PORT"
+else
+    fail "(c) port $PORT free after stopping memcached" "$(ss -ltnup)"
+fi
+doctor "(c) no memcached" "$DEFAULT" 1
+assert_match "(c) warns that nothing listens on port $PORT" \
+    "^WARNING: nothing listens on port $PORT " "$MG_OUT"
+assert_match "(c) that is the only finding" '^1 finding\(s\)$' "$MG_OUT"
+
+# --- (d) protocols ["tcp"] only, memcached UDP on 0.0.0.0 --------------------------------------
+mg_run apply --once --config "$TCP_ONLY"
+assert_eq "(d) apply --once with the tcp-only config exits 0" 0 "$MG_RC"
+for fam in 4 6; do
+    assert_match "(d) ipv$fam: the tcp jump is there" \
+        "^-A INPUT -p tcp -m tcp --dport $PORT -m comment --comment memguard -j MEMGUARD\$" "$(save $fam)"
+    assert_no_match "(d) ipv$fam: the udp jump is gone" '^-A INPUT -p udp' "$(save $fam)"
+done
+if mc_start "(d) tcp-only config" 0.0.0.0 "$PORT"; then
+    doctor "(d) tcp-only config" "$TCP_ONLY" 1
+    assert_match "(d) warns that udp is open to everybody (rules cover only tcp)" \
+        "^WARNING: udp 0\\.0\\.0\\.0:$PORT is open to everybody: the rules cover only tcp; add \"udp\" to \"protocols\" or start memcached with -U 0\$" \
+        "$MG_OUT"
+    assert_match "(d) tcp still behind the allowlist" \
+        "^ok: tcp 0\\.0\\.0\\.0:$PORT is behind the allowlist\$" "$MG_OUT"
+    assert_no_match "(d) udp not called behind the allowlist" '^ok: udp .*behind the allowlist' "$MG_OUT"
+    assert_match "(d) the amplification warning too: 2 findings" '^2 finding\(s\)$' "$MG_OUT"
+fi
+
+# --- (e) an iptables-nft rule in this namespace --------------------------------------------
+mg_run apply --once --config "$DEFAULT"
+assert_eq "(e) apply --once with the shipped config again exits 0" 0 "$MG_RC"
+if mc_start "(e) iptables-nft rule" 127.0.0.1 0; then
+    before4=$(save 4)
+    before6=$(save 6)
+    assert_ok "(e) iptables-nft -A INPUT -p tcp --dport 22 -j ACCEPT" \
+        iptables-nft -w 5 -A INPUT -p tcp --dport 22 -j ACCEPT
+    assert_ok "(e) iptables-nft -C finds it" iptables-nft -w 5 -C INPUT -p tcp --dport 22 -j ACCEPT
+    assert_eq "(e) the legacy tables did not change" "$before4$before6" "$(save 4)$(save 6)"
+    doctor "(e) iptables-nft rule" "$DEFAULT" 1
+    assert_match "(e) warns that nftables holds a table (ip filter)" \
+        '^WARNING: nftables holds [0-9]+ table\(s\) \(([^)]*, )?ip filter(, [^)]*)?\): their rules run too' "$MG_OUT"
+    assert_match "(e) and points to nft list ruleset / iptables-legacy" \
+        'read both: .nft list ruleset. and .iptables-legacy -L -n -v.' "$MG_OUT"
+    assert_match "(e) that is the only finding" '^1 finding\(s\)$' "$MG_OUT"
+fi
+mc_stop
+
+finish
