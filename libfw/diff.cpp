@@ -1,6 +1,7 @@
 #include "diff.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 namespace memguard {
 
@@ -131,18 +132,39 @@ void compare_input(const Ruleset& desired, const KernelView& actual, Comparison&
     out.plan.jumps = desired.jumps;
 }
 
+bool network_less(const Network& a, const Network& b) {
+    return std::tie(a.family, a.addr, a.prefix) < std::tie(b.family, b.addr, b.prefix);
+}
+
+// Runs only when the chain changes. A network still listed is found by binary search; only
+// networks no longer listed are checked against each allowed one (a wider network may now
+// cover them), so a 10,000-entry allowlist costs n log n, not n².
 std::vector<Network> no_longer_allowed(const Ruleset& desired, const KernelView& actual) {
+    std::vector<Network> allowed;
+    bool everybody = false;
+    for (const auto& r : desired.chain) {
+        if (r.verdict == Verdict::accept && r.in_iface.empty() && !r.related_established) {
+            everybody = everybody || !r.src;
+            if (r.src) {
+                allowed.push_back(*r.src);
+            }
+        }
+    }
     std::vector<Network> revoked;
+    if (everybody) {
+        return revoked;
+    }
+    std::ranges::sort(allowed, network_less);
     for (const auto& k : actual.chain) {
         if (!k.rule || k.rule->verdict != Verdict::accept || !k.rule->src) {
             continue;
         }
-        const bool still = std::ranges::any_of(desired.chain, [&](const Rule& r) {
-            return r.verdict == Verdict::accept && r.in_iface.empty() && !r.related_established &&
-                   (!r.src || r.src->contains(*k.rule->src));
-        });
-        if (!still && std::ranges::find(revoked, *k.rule->src) == revoked.end()) {
-            revoked.push_back(*k.rule->src);
+        const Network& src = *k.rule->src;
+        const bool still =
+            std::ranges::binary_search(allowed, src, network_less) ||
+            std::ranges::any_of(allowed, [&](const Network& n) { return n.contains(src); });
+        if (!still && std::ranges::find(revoked, src) == revoked.end()) {
+            revoked.push_back(src);
         }
     }
     return revoked;
@@ -200,7 +222,9 @@ Comparison compare(const Ruleset& desired, const KernelView& actual) {
     Comparison out;
     compare_chain(desired, actual, out);
     compare_input(desired, actual, out);
-    out.revoked = no_longer_allowed(desired, actual);
+    if (out.plan.erase_count > 0) { // only rules taken out of our chain can revoke anybody
+        out.revoked = no_longer_allowed(desired, actual);
+    }
     return out;
 }
 
