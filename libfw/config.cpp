@@ -144,6 +144,7 @@ void read_allow(Reader& r, const json& v, Policy& p) {
         return;
     }
     p.allow.clear();
+    std::set<Network> seen; // a linear search made 10,000 entries cost O(n²)
     for (std::size_t i = 0; i < v.size(); ++i) {
         const std::string path = "allow[" + std::to_string(i) + "]";
         const auto& e = v[i];
@@ -157,8 +158,7 @@ void read_allow(Reader& r, const json& v, Policy& p) {
                       "has host bits set; did you mean \"" + net->canonical().to_string() + "\"?");
             continue;
         }
-        const auto same = std::find(p.allow.begin(), p.allow.end(), *net);
-        if (same != p.allow.end()) {
+        if (!seen.insert(*net).second) {
             r.problem(path, e, "is listed twice");
             continue;
         }

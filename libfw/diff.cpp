@@ -1,7 +1,6 @@
 #include "diff.hpp"
 
 #include <algorithm>
-#include <tuple>
 
 namespace memguard {
 
@@ -132,10 +131,6 @@ void compare_input(const Ruleset& desired, const KernelView& actual, Comparison&
     out.plan.jumps = desired.jumps;
 }
 
-bool network_less(const Network& a, const Network& b) {
-    return std::tie(a.family, a.addr, a.prefix) < std::tie(b.family, b.addr, b.prefix);
-}
-
 // Runs only when the chain changes. A network still listed is found by binary search; only
 // networks no longer listed are checked against each allowed one (a wider network may now
 // cover them), so a 10,000-entry allowlist costs n log n, not n².
@@ -154,14 +149,14 @@ std::vector<Network> no_longer_allowed(const Ruleset& desired, const KernelView&
     if (everybody) {
         return revoked;
     }
-    std::ranges::sort(allowed, network_less);
+    std::ranges::sort(allowed);
     for (const auto& k : actual.chain) {
         if (!k.rule || k.rule->verdict != Verdict::accept || !k.rule->src) {
             continue;
         }
         const Network& src = *k.rule->src;
         const bool still =
-            std::ranges::binary_search(allowed, src, network_less) ||
+            std::ranges::binary_search(allowed, src) ||
             std::ranges::any_of(allowed, [&](const Network& n) { return n.contains(src); });
         if (!still && std::ranges::find(revoked, src) == revoked.end()) {
             revoked.push_back(src);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,6 +33,7 @@ struct Network {
     [[nodiscard]] std::string to_string() const;
 
     friend bool operator==(const Network&, const Network&) = default;
+    friend auto operator<=>(const Network&, const Network&) = default; // for sorted lookups
 };
 
 // Parses "addr" or "addr/prefix" for either family. Host bits are kept as given, so the caller

@@ -19,7 +19,7 @@ std::string target(const AuditSummary& s) {
     if (s.protocol) {
         out = std::string(to_string(*s.protocol));
         if (s.dport != 0) {
-            out += "/" + std::to_string(s.dport);
+            out.append("/").append(std::to_string(s.dport)); // not "/" + …: GCC 12 -Wrestrict
         }
     } else {
         out = "other protocol";
