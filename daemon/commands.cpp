@@ -56,7 +56,7 @@ int apply(const Options& o) {
     print_report(report, "applied");
     if (const auto sources = revoked_sources(report); !sources.empty()) {
         std::printf("cut %zu open connection(s) from networks no longer allowed\n",
-                    revoke_connections(report, policy));
+                    revoke_connections(sources, policy));
     }
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "netlink/socket.hpp"
 #include "revocation.hpp"
 #include "state_file.hpp"
+#include "timer.hpp"
 
 #include <systemd/sd-daemon.h>
 
@@ -19,7 +20,6 @@
 #include <stdexcept>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 
 namespace memguard {
 
@@ -31,22 +31,6 @@ using spdlog::level::warn;
 
 [[noreturn]] void throw_errno(const std::string& what) {
     throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
-Fd make_timer(std::chrono::nanoseconds every) {
-    Fd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    if (!fd) {
-        throw_errno("timerfd_create");
-    }
-    const auto sec = std::chrono::duration_cast<std::chrono::seconds>(every);
-    itimerspec spec{};
-    spec.it_interval.tv_sec = sec.count();
-    spec.it_interval.tv_nsec = (every - sec).count();
-    spec.it_value = spec.it_interval;
-    if (::timerfd_settime(fd.get(), 0, &spec, nullptr) != 0) {
-        throw_errno("timerfd_settime");
-    }
-    return fd;
 }
 
 std::string first_drift(const Report& report) {
@@ -149,14 +133,14 @@ void Service::setup_loop() {
     std::uint64_t watchdog_usec = 0;
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
         // Ping at half the interval, as sd_watchdog_enabled(3) advises.
-        watchdog_timer_ = make_timer(std::chrono::microseconds(watchdog_usec / 2));
+        watchdog_timer_ = make_periodic_timer(std::chrono::microseconds(watchdog_usec / 2));
         watch(watchdog_timer_.get(), watchdog_source);
     }
 }
 
 // Closing the old timer takes it out of the epoll set as well.
 void Service::rearm_verify() {
-    verify_timer_ = make_timer(policy_.verify_interval);
+    verify_timer_ = make_periodic_timer(policy_.verify_interval);
     watch(verify_timer_.get(), verify_source);
 }
 
@@ -204,7 +188,7 @@ void Service::revoke(const Report& report) {
         names += (names.empty() ? "" : ", ") + net.to_string();
     }
     try {
-        const auto cut = revoke_connections(report, policy_);
+        const auto cut = revoke_connections(sources, policy_);
         log_event(info,
                   {Event::revoke,
                    std::nullopt,
@@ -333,8 +317,7 @@ int Service::run() {
                 break;
             }
             case verify_source: {
-                std::uint64_t expirations = 0;
-                (void)!::read(verify_timer_.get(), &expirations, sizeof expirations);
+                acknowledge_timer(verify_timer_);
                 try {
                     verify();
                 } catch (const KernelError& e) {
@@ -355,8 +338,7 @@ int Service::run() {
                 audit_.on_timer();
                 break;
             case watchdog_source: {
-                std::uint64_t expirations = 0;
-                (void)!::read(watchdog_timer_.get(), &expirations, sizeof expirations);
+                acknowledge_timer(watchdog_timer_);
                 sd_notify(0, "WATCHDOG=1");
                 break;
             }

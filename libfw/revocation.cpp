@@ -18,11 +18,7 @@ std::vector<Network> revoked_sources(const Report& report) {
     return sources;
 }
 
-std::size_t revoke_connections(const Report& report, const Policy& policy) {
-    const auto sources = revoked_sources(report);
-    if (sources.empty()) {
-        return 0;
-    }
+std::size_t revoke_connections(const std::vector<Network>& sources, const Policy& policy) {
     return netlink::revoke(sources, policy.protocols, policy.ports, policy.allow);
 }
 

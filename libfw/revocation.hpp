@@ -14,8 +14,8 @@ namespace memguard {
 // The sources `report` says our chain accepted before its pass and no longer does.
 std::vector<Network> revoked_sources(const Report& report);
 
-// Deletes the conntrack entries from those sources to our ports and protocols, sparing any
-// source the policy still allows; returns how many. Throws netlink::NetlinkError.
-std::size_t revoke_connections(const Report& report, const Policy& policy);
+// Deletes the conntrack entries from `sources` (revoked_sources) to our ports and protocols,
+// sparing any source the policy still allows; returns how many. Throws netlink::NetlinkError.
+std::size_t revoke_connections(const std::vector<Network>& sources, const Policy& policy);
 
 } // namespace memguard
