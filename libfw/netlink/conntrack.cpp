@@ -18,12 +18,10 @@ namespace memguard::netlink {
 
 namespace {
 
-constexpr std::uint16_t message_type(int msg) {
-    return static_cast<std::uint16_t>((NFNL_SUBSYS_CTNETLINK << 8) | msg);
-}
-constexpr std::uint16_t kCtNew = message_type(IPCTNL_MSG_CT_NEW); // what a dump sends
-constexpr std::uint16_t kCtGet = message_type(IPCTNL_MSG_CT_GET);
-constexpr std::uint16_t kCtDelete = message_type(IPCTNL_MSG_CT_DELETE);
+// A dump answers with CT_NEW messages.
+constexpr std::uint16_t kCtNew = detail::nfnl_type(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW);
+constexpr std::uint16_t kCtGet = detail::nfnl_type(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET);
+constexpr std::uint16_t kCtDelete = detail::nfnl_type(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_DELETE);
 
 // One policy per nesting level of a ctnetlink entry (nfnetlink_conntrack.h):
 //   CTA_TUPLE_ORIG → CTA_TUPLE_IP    → CTA_IP_V{4,6}_{SRC,DST}

@@ -186,6 +186,12 @@ private:
     std::vector<std::uint32_t> storage_;
 };
 
+// An nfnetlink message type: the subsystem in the high byte, its message in the low byte
+// (NFNL_SUBSYS_* and e.g. IPCTNL_MSG_CT_GET, linux/netfilter/nfnetlink.h).
+constexpr std::uint16_t nfnl_type(unsigned subsystem, unsigned message) {
+    return static_cast<std::uint16_t>((subsystem << 8) | message);
+}
+
 // The nfnetlink extra header every netfilter request starts with: the address family it is
 // about (AF_UNSPEC, AF_INET, AF_INET6), the version, and a subsystem-specific resource id
 // (nfnetlink_log: the group number), in network byte order.

@@ -15,11 +15,8 @@ namespace memguard::netlink {
 
 namespace {
 
-constexpr std::uint16_t message_type(int msg) {
-    return static_cast<std::uint16_t>((NFNL_SUBSYS_ULOG << 8) | msg);
-}
-constexpr std::uint16_t kPacket = message_type(NFULNL_MSG_PACKET);
-constexpr std::uint16_t kConfig = message_type(NFULNL_MSG_CONFIG);
+constexpr std::uint16_t kPacket = detail::nfnl_type(NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET);
+constexpr std::uint16_t kConfig = detail::nfnl_type(NFNL_SUBSYS_ULOG, NFULNL_MSG_CONFIG);
 
 // The attributes of NFULNL_MSG_PACKET we read (nfnetlink_log.h). NFULA_PREFIX is NUL-terminated
 // (the kernel puts it with nla_put_string); the payload is whatever the copy range allowed.

@@ -10,8 +10,8 @@ namespace memguard::netlink {
 
 namespace {
 
-constexpr std::uint16_t kGetTable = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
-constexpr std::uint16_t kNewTable = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE;
+constexpr std::uint16_t kGetTable = detail::nfnl_type(NFNL_SUBSYS_NFTABLES, NFT_MSG_GETTABLE);
+constexpr std::uint16_t kNewTable = detail::nfnl_type(NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWTABLE);
 
 // nfgen_family values are NFPROTO_* (linux/netfilter.h); names as `nft list tables` prints.
 std::string family_name(std::uint8_t family) {
