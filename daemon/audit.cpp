@@ -1,28 +1,11 @@
 #include "audit.hpp"
 
 #include "log.hpp"
-
-#include <sys/timerfd.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
+#include "timer.hpp"
 
 namespace memguard {
 
 namespace {
-
-Fd one_second_timer() {
-    Fd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    itimerspec spec{};
-    spec.it_interval.tv_sec = 1;
-    spec.it_value.tv_sec = 1;
-    if (!fd || ::timerfd_settime(fd.get(), 0, &spec, nullptr) != 0) {
-        throw std::runtime_error(std::string("audit timer: ") + std::strerror(errno));
-    }
-    return fd;
-}
 
 std::string protocol_name(const std::optional<Protocol>& p) {
     return p ? std::string(to_string(*p)) : "other";
@@ -42,7 +25,7 @@ bool BlockedAudit::configure(const Policy& policy) {
     }
     listener_.reset(); // unbind the old group before binding the new one
     listener_ = std::make_unique<netlink::NflogListener>(policy.log_group);
-    timer_ = one_second_timer();
+    timer_ = make_periodic_timer(std::chrono::seconds(1));
     return true;
 }
 
@@ -74,8 +57,7 @@ void BlockedAudit::on_timer() {
     if (!timer_) {
         return;
     }
-    std::uint64_t expirations = 0;
-    (void)!::read(timer_.get(), &expirations, sizeof expirations);
+    acknowledge_timer(timer_);
     log_due(netlink::AuditAggregator::Clock::now());
 }
 
