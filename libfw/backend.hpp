@@ -53,6 +53,9 @@ public:
     Backend(Backend&&) = delete;
     Backend& operator=(Backend&&) = delete;
     virtual ~Backend() = default;
+    // The table as it is now, read without the lock: the kernel copies it atomically, so this
+    // is a consistent table, but a commit must not be based on it (use begin()).
+    virtual KernelView snapshot(Family family) = 0;
     virtual std::unique_ptr<Transaction> begin(Family family) = 0;
 };
 

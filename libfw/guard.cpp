@@ -27,13 +27,14 @@ template <class Planner> Report Guard::run(Planner planner, bool write) {
     for (const auto family : both_families) {
         FamilyReport fr;
         fr.family = family;
-        for (;;) {
+        // First a look without the lock: a pass with nothing to change ends here.
+        Comparison cmp = planner(family, backend_.snapshot(family));
+        while (write && !cmp.plan.empty()) {
+            // The commit must rest on a read made under the lock, so read again.
             auto txn = backend_.begin(family);
-            const Comparison cmp = planner(family, txn->read());
-            fr.drift = cmp.drift;
-            fr.revoked = cmp.revoked;
-            if (!write || cmp.plan.empty()) {
-                break;
+            cmp = planner(family, txn->read());
+            if (cmp.plan.empty()) {
+                break; // somebody else repaired it meanwhile
             }
             txn->apply(cmp.plan);
             ++fr.attempts;
@@ -47,6 +48,8 @@ template <class Planner> Report Guard::run(Planner planner, bool write) {
                 }
             }
         }
+        fr.drift = cmp.drift;
+        fr.revoked = cmp.revoked;
         report.families.push_back(std::move(fr));
     }
     return report;
@@ -90,7 +93,7 @@ Policy Guard::fail_closed_policy() {
 std::vector<KernelView> Guard::read() {
     std::vector<KernelView> views;
     for (const auto family : both_families) {
-        views.push_back(backend_.begin(family)->read());
+        views.push_back(backend_.snapshot(family));
     }
     return views;
 }

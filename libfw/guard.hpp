@@ -31,7 +31,8 @@ public:
     explicit Guard(Backend& backend) : backend_(backend) {}
 
     // Reads each family's table, compares it with the policy and, if anything differs, repairs
-    // it in one commit. Retries a commit that lost a race with another writer.
+    // it in one commit. The first read takes no lock; only a pass that writes takes it, and
+    // reads again under it. Retries a commit that lost a race with another writer.
     Report reconcile(const Policy& policy);
     // Compares only; never writes.
     Report compare_only(const Policy& policy);

@@ -18,6 +18,7 @@ struct KernelRule {
     std::uint64_t bytes = 0;
 
     [[nodiscard]] bool ours() const { return comment == comment_tag; }
+    friend bool operator==(const KernelRule&, const KernelRule&) = default;
 };
 
 struct KernelView {
@@ -25,6 +26,7 @@ struct KernelView {
     bool chain_exists = false;
     std::vector<KernelRule> chain; // MEMGUARD, in order
     std::vector<KernelRule> input; // INPUT, in order
+    friend bool operator==(const KernelView&, const KernelView&) = default;
 };
 
 } // namespace memguard

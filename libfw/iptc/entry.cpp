@@ -1,5 +1,7 @@
 #include "entry.hpp"
 
+#include "bytes.hpp"
+
 #include <libiptc/libiptc.h>
 extern "C" {
 #include <libiptc/libip6tc.h>
@@ -194,21 +196,6 @@ template <class Entry> EntryBytes encode(const Rule& r) {
     }
     std::memcpy(bytes.data() + e.target_offset, target.data(), target.size());
     return bytes;
-}
-
-// Copies a struct out of the byte range, so unaligned or short input is never dereferenced.
-template <class T> T read_at(std::span<const std::uint8_t> bytes, std::size_t at) {
-    if (at > bytes.size() || bytes.size() - at < sizeof(T)) {
-        throw EntryError("entry too short: need " + std::to_string(sizeof(T)) + " bytes at " +
-                         std::to_string(at) + ", have " + std::to_string(bytes.size()));
-    }
-    T value;
-    std::memcpy(&value, bytes.data() + at, sizeof(T));
-    return value;
-}
-
-std::string bounded_name(const char* name, std::size_t max) {
-    return {name, static_cast<std::size_t>(std::find(name, name + max, '\0') - name)};
 }
 
 // Reads one match into `rule`; returns false for anything memguardd does not write.

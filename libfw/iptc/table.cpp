@@ -2,6 +2,7 @@
 
 #include "entry.hpp"
 #include "lock.hpp"
+#include "snapshot.hpp"
 
 #include <libiptc/libiptc.h>
 extern "C" {
@@ -108,20 +109,7 @@ Table Table::open(Family family) {
     xtc_handle* handle = api->init("filter");
     if (handle == nullptr) {
         const int error = errno;
-        const std::string tool = family == Family::ipv4 ? "iptables" : "ip6tables";
-        // No ip_tables/ip6_tables in the kernel: the socket option is unknown (ENOPROTOOPT),
-        // or the filter table module is missing (ENOENT).
-        if (error == ENOPROTOOPT || error == ENOENT || error == EAFNOSUPPORT) {
-            throw LegacyTablesMissing(
-                std::string(api->name) + ": this kernel has no legacy " + tool +
-                    " filter table (x_tables; CONFIG_NETFILTER_XTABLES_LEGACY, " +
-                    (family == Family::ipv4 ? "CONFIG_IP_NF_FILTER" : "CONFIG_IP6_NF_FILTER") +
-                    "), so memguardd cannot install its rules: " + api->strerror(error),
-                error);
-        }
-        throw KernelError(std::string(api->name) +
-                              ": cannot read the filter table: " + api->strerror(error),
-                          error);
+        throw_read_error(family, error, api->strerror(error));
     }
     return {family, api, handle};
 }
@@ -211,6 +199,7 @@ private:
 
 class IptcBackend final : public Backend {
 public:
+    KernelView snapshot(Family family) override { return read_snapshot(family); }
     std::unique_ptr<Transaction> begin(Family family) override {
         return std::make_unique<IptcTransaction>(family);
     }

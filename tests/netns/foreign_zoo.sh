@@ -21,7 +21,10 @@
 #         RETURN, -g, -i/-o eth+/docker0, ! inversions.
 # Dropped because the kernel rejected them: none.
 #
-# Usage: foreign_zoo.sh PATH/TO/memguardd     (root; runs in its own network namespace)
+# Every check of the tables also runs snapshot_agrees: the lock-free reader that verify passes
+# use must decode this zoo exactly as libiptc does.
+#
+# Usage: foreign_zoo.sh PATH/TO/memguardd PATH/TO/snapshot_agrees   (root; own network namespace)
 set -euo pipefail
 if [ -z "${IN_NETNS:-}" ]; then exec env IN_NETNS="outer:$(readlink /proc/self/ns/net)" unshare -n "$0" "$@"; fi
 
@@ -34,6 +37,7 @@ for tool in jq ipset iptables-legacy-restore ip6tables-legacy-restore; do
         exit 1
     fi
 done
+AGREE=${2:?usage: foreign_zoo.sh MEMGUARDD SNAPSHOT_AGREES}
 mg_init "$@"
 
 # --- config: the shipped default plus an IPv6 network ---------------------------------------
@@ -231,6 +235,7 @@ all_correct() {
     for fam in 4 6; do assert_ours_exact "$label" "$fam" "$ACTION" "${ALLOW[@]}"; done
     assert_eq "$label: every foreign ipv4 line byte-identical (counters included)" "$f4" "$(foreign_state 4)"
     assert_eq "$label: every foreign ipv6 line byte-identical (counters included)" "$f6" "$(foreign_state 6)"
+    assert_ok "$label: the lock-free snapshot decodes both tables as libiptc does" "$AGREE"
 }
 
 # apply_ok LABEL WANT4 WANT6 : apply --once exits 0, quiet on stderr, ipvN applied/unchanged
