@@ -52,7 +52,7 @@ int apply(const Options& o) {
         return 1;
     }
     auto backend = make_iptc_backend();
-    const Report report = Guard(*backend).reconcile(policy);
+    const Report report = Guard(*backend).reconcile(policy, FirstLook::locked);
     print_report(report, "applied");
     if (const auto sources = revoked_sources(report); !sources.empty()) {
         std::printf("cut %zu open connection(s) from networks no longer allowed\n",

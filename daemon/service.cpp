@@ -162,7 +162,8 @@ void Service::load_initial_policy() {
 }
 
 void Service::apply(Event why) {
-    const Report report = guard_.reconcile(policy_);
+    // Start and reload usually change the rules: read under the lock straight away.
+    const Report report = guard_.reconcile(policy_, FirstLook::locked);
     for (const auto& f : report.families) {
         log_event(
             info,

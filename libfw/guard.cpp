@@ -22,14 +22,19 @@ std::size_t Report::drift_count() const {
     return n;
 }
 
-template <class Planner> Report Guard::run(Planner planner, bool write) {
+template <class Planner> Report Guard::run(Planner planner, bool write, FirstLook first) {
     Report report;
     for (const auto family : both_families) {
         FamilyReport fr;
         fr.family = family;
-        // First a look without the lock: a pass with nothing to change ends here.
-        Comparison cmp = planner(family, backend_.snapshot(family));
-        while (write && !cmp.plan.empty()) {
+        // A look without the lock first, if asked for: a pass with nothing to change ends there.
+        Comparison cmp;
+        bool locked_read = write;
+        if (first == FirstLook::snapshot || !write) {
+            cmp = planner(family, backend_.snapshot(family));
+            locked_read = write && !cmp.plan.empty();
+        }
+        while (locked_read) {
             // The commit must rest on a read made under the lock, so read again.
             auto txn = backend_.begin(family);
             cmp = planner(family, txn->read());
@@ -55,14 +60,14 @@ template <class Planner> Report Guard::run(Planner planner, bool write) {
     return report;
 }
 
-Report Guard::reconcile(const Policy& policy) {
+Report Guard::reconcile(const Policy& policy, FirstLook first) {
     return run([&](Family f, const KernelView& v) { return compare(build_ruleset(policy, f), v); },
-               true);
+               true, first);
 }
 
 Report Guard::compare_only(const Policy& policy) {
     return run([&](Family f, const KernelView& v) { return compare(build_ruleset(policy, f), v); },
-               false);
+               false, FirstLook::snapshot);
 }
 
 Report Guard::remove() {
@@ -72,7 +77,7 @@ Report Guard::remove() {
             c.plan = removal_plan(v);
             return c;
         },
-        true);
+        true, FirstLook::locked);
 }
 
 Policy Guard::fail_closed_policy() {

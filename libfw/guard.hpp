@@ -6,6 +6,7 @@
 #include "diff.hpp"
 #include "policy.hpp"
 
+#include <cstdint>
 #include <vector>
 
 namespace memguard {
@@ -26,18 +27,24 @@ struct Report {
 
 inline constexpr Family both_families[] = {Family::ipv4, Family::ipv6};
 
+// How a writing pass looks at the table first. A lock-free snapshot costs one more copy of the
+// table when there is something to write, and saves libiptc and the lock when there is not:
+// right for the timer's verify passes, wrong for an apply that is expected to change things.
+enum class FirstLook : std::uint8_t { snapshot, locked };
+
 class Guard {
 public:
     explicit Guard(Backend& backend) : backend_(backend) {}
 
     // Reads each family's table, compares it with the policy and, if anything differs, repairs
-    // it in one commit. The first read takes no lock; only a pass that writes takes it, and
-    // reads again under it. Retries a commit that lost a race with another writer.
-    Report reconcile(const Policy& policy);
+    // it in one commit. With FirstLook::snapshot the first read takes no lock; only a pass that
+    // then has to write takes it, and reads again under it. Retries a commit that lost a race with
+    // another writer.
+    Report reconcile(const Policy& policy, FirstLook first = FirstLook::snapshot);
     // Compares only; never writes.
     Report compare_only(const Policy& policy);
     // Takes out our jumps and chain, nothing else.
-    Report remove();
+    Report remove(); // reads under the lock from the start
     // The kernel's rules as they are, per family.
     std::vector<KernelView> read();
     // The policy for having no valid config: loopback only, on the default ports and on every
@@ -45,7 +52,7 @@ public:
     Policy fail_closed_policy();
 
 private:
-    template <class Planner> Report run(Planner planner, bool write);
+    template <class Planner> Report run(Planner planner, bool write, FirstLook first);
     Backend& backend_;
 };
 
