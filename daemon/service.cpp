@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <malloc.h>
 #include <stdexcept>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -177,6 +178,9 @@ void Service::apply(Event why) {
     }
     state_.record_apply(report, fail_closed_);
     revoke(report);
+    // libiptc held a parsed copy of the whole table (megabytes on a busy host) and freed it;
+    // hand those pages back rather than keep them for the daemon's whole life.
+    ::malloc_trim(0);
 }
 
 void Service::revoke(const Report& report) {
