@@ -1,11 +1,13 @@
 // Any bytes handed to a netlink reply parser → a parsed value or nullopt; never a read outside
-// the bytes (ASan checks that) and nothing thrown. Built once per parser: FUZZ_PARSER selects.
+// the bytes (ASan checks that) and nothing thrown (ipset: nothing but NetlinkError). Built once per parser: FUZZ_PARSER selects.
 #include "netlink/conntrack.hpp"
+#include "netlink/ipset.hpp"
 #include "netlink/nflog.hpp"
 #include "netlink/nftables.hpp"
 #include "netlink/sockdiag.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -23,6 +25,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)memguard::netlink::parse_inet_diag_message(message, memguard::Protocol::udp);
 #elif FUZZ_PARSER == 4
     (void)memguard::netlink::parse_nft_table_message(message);
+#elif FUZZ_PARSER == 5
+    // This parser refuses malformed input with NetlinkError by design: caught. Anything else
+    // thrown, or any read outside the bytes, is a finding.
+    std::optional<memguard::netlink::IpsetHeader> header;
+    std::vector<memguard::Network> members;
+    try {
+        memguard::netlink::parse_ipset_list_message(message, header, members);
+    } catch (const memguard::netlink::NetlinkError&) {
+    }
 #else
 #error "FUZZ_PARSER must name a parser"
 #endif

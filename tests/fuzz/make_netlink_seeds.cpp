@@ -9,6 +9,7 @@
 
 #include <linux/inet_diag.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/ipset/ip_set.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nfnetlink_log.h>
@@ -95,6 +96,34 @@ std::vector<std::uint8_t> nftables() {
     return b.bytes();
 }
 
+// The first message of an IPSET_CMD_LIST answer: the set's header, then a host and a prefix.
+std::vector<std::uint8_t> ipset(bool v6) {
+    test::MessageBuilder b((NFNL_SUBSYS_IPSET << 8) | IPSET_CMD_LIST, NLM_F_MULTI);
+    b.nfgen(NFPROTO_IPV4);
+    mnl_attr_put_u8(b.nlh(), IPSET_ATTR_PROTOCOL, IPSET_PROTOCOL);
+    mnl_attr_put_strz(b.nlh(), IPSET_ATTR_SETNAME, "memguard");
+    mnl_attr_put_strz(b.nlh(), IPSET_ATTR_TYPENAME, "hash:net");
+    mnl_attr_put_u8(b.nlh(), IPSET_ATTR_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+    mnl_attr_put_u8(b.nlh(), IPSET_ATTR_REVISION, 7);
+    nlattr* head = mnl_attr_nest_start(b.nlh(), IPSET_ATTR_DATA);
+    mnl_attr_put_u32(b.nlh(), IPSET_ATTR_REFERENCES | NLA_F_NET_BYTEORDER, test::be32(1));
+    mnl_attr_put_u32(b.nlh(), IPSET_ATTR_ELEMENTS | NLA_F_NET_BYTEORDER, test::be32(2));
+    mnl_attr_nest_end(b.nlh(), head);
+    nlattr* adt = mnl_attr_nest_start(b.nlh(), IPSET_ATTR_ADT);
+    const std::uint8_t addr[16] = {10, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    for (const unsigned cidr : {v6 ? 128u : 32u, v6 ? 48u : 8u}) {
+        nlattr* data = mnl_attr_nest_start(b.nlh(), IPSET_ATTR_DATA);
+        nlattr* ip = mnl_attr_nest_start(b.nlh(), IPSET_ATTR_IP);
+        mnl_attr_put(b.nlh(), v6 ? IPSET_ATTR_IPADDR_IPV6 : IPSET_ATTR_IPADDR_IPV4, v6 ? 16 : 4,
+                     addr);
+        mnl_attr_nest_end(b.nlh(), ip);
+        mnl_attr_put_u8(b.nlh(), IPSET_ATTR_CIDR, static_cast<std::uint8_t>(cidr));
+        mnl_attr_nest_end(b.nlh(), data);
+    }
+    mnl_attr_nest_end(b.nlh(), adt);
+    return b.bytes();
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -107,6 +136,7 @@ int main(int argc, char** argv) {
         write(dir + "/conntrack/seed" + suffix, conntrack(v6));
         write(dir + "/nflog/seed" + suffix, nflog(v6));
         write(dir + "/sockdiag/seed" + suffix, sockdiag(v6));
+        write(dir + "/ipset/seed" + suffix, ipset(v6));
     }
     write(dir + "/nftables/seed-filter", nftables());
     return 0;
