@@ -92,15 +92,27 @@ int remove() {
     const auto before = guard.read();
     const Report report = guard.remove();
     for (std::size_t i = 0; i < report.families.size(); ++i) {
-        std::size_t ours = 0;
+        const auto family = report.families[i].family;
+        std::size_t jumps = 0;
         for (const auto& r : before[i].input) {
-            ours += r.ours() ? 1 : 0;
+            jumps += r.ours() ? 1 : 0;
         }
-        std::printf("%s: %s\n", std::string(to_string(report.families[i].family)).c_str(),
-                    report.families[i].committed
-                        ? ("removed " + std::to_string(ours) + " jump rule(s) and chain " +
-                           std::string(chain_name))
-                              .c_str()
+        std::string removed;
+        auto add = [&removed](const std::string& part) {
+            removed += (removed.empty() ? "removed " : " and ") + part;
+        };
+        if (jumps > 0) {
+            add(std::to_string(jumps) + " jump rule(s)");
+        }
+        if (before[i].chain_exists) {
+            add("chain " + std::string(chain_name));
+        }
+        if (before[i].set) {
+            add("ipset " + set_name(family));
+        }
+        std::printf("%s: %s\n", std::string(to_string(family)).c_str(),
+                    report.families[i].committed && !removed.empty()
+                        ? removed.c_str()
                         : "nothing of memguardd's was there");
     }
     return 0;

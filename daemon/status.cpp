@@ -41,6 +41,13 @@ json view_json(const KernelView& v) {
     for (std::size_t i = 0; i < v.chain.size(); ++i) {
         out["chain"].push_back(rule_json(v.chain[i], i + 1));
     }
+    out["set"] = nullptr; // our ipset, when the allowlist is long enough to need one
+    if (v.set) {
+        out["set"] = {{"name", set_name(v.family)},
+                      {"usable", v.set->usable},
+                      {"members", v.set->members.size()},
+                      {"references", v.set->references}};
+    }
     return out;
 }
 
@@ -92,6 +99,12 @@ int print_status(const std::string& config_path, bool as_json) {
                     f["chain_exists"].get<bool>() ? "" : " (no MEMGUARD chain)");
         print_rules("INPUT (memguardd's jumps; position in INPUT):", f["jumps"]);
         print_rules("MEMGUARD:", f["chain"]);
+        if (const auto& set = f["set"]; set.is_object()) {
+            std::printf("  ipset %s: %zu member(s)%s (ipset list %s)\n",
+                        set["name"].get<std::string>().c_str(), set["members"].get<std::size_t>(),
+                        set["usable"].get<bool>() ? "" : ", NOT a hash:net set of this family",
+                        set["name"].get<std::string>().c_str());
+        }
     }
     if (out["in_sync"].is_null()) {
         std::printf("config %s: %s\n", config_path.c_str(),

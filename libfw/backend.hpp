@@ -6,8 +6,10 @@
 #include "kernel_view.hpp"
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace memguard {
 
@@ -57,6 +59,12 @@ public:
     // is a consistent table, but a commit must not be based on it (use begin()).
     virtual KernelView snapshot(Family family) = 0;
     virtual std::unique_ptr<Transaction> begin(Family family) = 0;
+    // Our ipset for the family (allowset.hpp). Not part of a transaction: ipset has its own
+    // atomic swap, and the xtables lock does not cover it.
+    virtual std::optional<SetState> read_set(Family family) = 0;
+    virtual void load_set(Family family, const std::vector<Network>& members,
+                          const std::optional<SetState>& current) = 0;
+    virtual void drop_set(Family family) = 0;
 };
 
 std::unique_ptr<Backend> make_iptc_backend();

@@ -1,6 +1,7 @@
 #include "diff.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace memguard {
 
@@ -131,38 +132,102 @@ void compare_input(const Ruleset& desired, const KernelView& actual, Comparison&
     out.plan.jumps = desired.jumps;
 }
 
-// Runs only when the chain changes. A network still listed is found by binary search; only
-// networks no longer listed are checked against each allowed one (a wider network may now
-// cover them), so a 10,000-entry allowlist costs n log n, not n².
+// Sources a chain accepts by address: its -s accept rules, and the members of our set when it
+// matches on it. `everybody` is set by an accept rule that asks for no source at all.
+void accepted_sources(const std::vector<Rule>& chain, const std::vector<Network>* set_members,
+                      std::vector<Network>& out, bool& everybody) {
+    for (const auto& r : chain) {
+        if (r.verdict != Verdict::accept || !r.in_iface.empty() || r.related_established) {
+            continue;
+        }
+        if (r.src) {
+            out.push_back(*r.src);
+        } else if (!r.src_set.empty()) {
+            if (set_members != nullptr && r.src_set == set_name(r.family)) {
+                out.insert(out.end(), set_members->begin(), set_members->end());
+            }
+        } else {
+            everybody = true;
+        }
+    }
+}
+
+// Runs only when the chain or the set changes. A network still listed is found by binary
+// search; only networks no longer listed are checked against each allowed one (a wider network
+// may now cover them), so a 10,000-entry allowlist costs n log n, not n².
 std::vector<Network> no_longer_allowed(const Ruleset& desired, const KernelView& actual) {
     std::vector<Network> allowed;
     bool everybody = false;
-    for (const auto& r : desired.chain) {
-        if (r.verdict == Verdict::accept && r.in_iface.empty() && !r.related_established) {
-            everybody = everybody || !r.src;
-            if (r.src) {
-                allowed.push_back(*r.src);
-            }
-        }
-    }
+    accepted_sources(desired.chain, desired.set ? &*desired.set : nullptr, allowed, everybody);
     std::vector<Network> revoked;
     if (everybody) {
         return revoked;
     }
-    std::ranges::sort(allowed);
+    std::vector<Rule> had;
     for (const auto& k : actual.chain) {
-        if (!k.rule || k.rule->verdict != Verdict::accept || !k.rule->src) {
-            continue;
+        if (k.rule) {
+            had.push_back(*k.rule);
         }
-        const Network& src = *k.rule->src;
+    }
+    std::vector<Network> accepted;
+    bool had_everybody = false;
+    const bool set_read = actual.set && actual.set->members_readable;
+    accepted_sources(had, set_read ? &actual.set->members : nullptr, accepted, had_everybody);
+    std::ranges::sort(allowed);
+    for (const auto& src : accepted) {
         const bool still =
             std::ranges::binary_search(allowed, src) ||
             std::ranges::any_of(allowed, [&](const Network& n) { return n.contains(src); });
-        if (!still && std::ranges::find(revoked, src) == revoked.end()) {
+        if (!still) {
             revoked.push_back(src);
         }
     }
+    std::ranges::sort(revoked);
+    revoked.erase(std::unique(revoked.begin(), revoked.end()), revoked.end());
     return revoked;
+}
+
+std::size_t our_references(const KernelView& actual) {
+    const std::string name = set_name(actual.family);
+    return static_cast<std::size_t>(std::ranges::count_if(actual.chain, [&](const KernelRule& k) {
+        return k.ours() && k.rule && k.rule->src_set == name;
+    }));
+}
+
+// "3 missing, 1 not in the allowlist" for two sorted member lists.
+std::string member_difference(const std::vector<Network>& want, const std::vector<Network>& have) {
+    std::vector<Network> missing;
+    std::vector<Network> extra;
+    std::ranges::set_difference(want, have, std::back_inserter(missing));
+    std::ranges::set_difference(have, want, std::back_inserter(extra));
+    std::string out = std::to_string(missing.size()) + " missing" +
+                      (missing.empty() ? "" : " (" + missing.front().to_string() + "…)");
+    out += ", " + std::to_string(extra.size()) + " not in the allowlist" +
+           (extra.empty() ? "" : " (" + extra.front().to_string() + "…)");
+    return out;
+}
+
+void compare_set(const Ruleset& desired, const KernelView& actual, Comparison& out) {
+    const std::string name = set_name(desired.family);
+    const auto& have = actual.set;
+    if (desired.set) {
+        const auto& want = *desired.set;
+        if (have && have->usable && have->members_readable && have->members == want) {
+            return;
+        }
+        const std::string found = !have           ? "missing"
+                                  : !have->usable ? "not a hash:net set of this family"
+                                  : !have->members_readable
+                                      ? "holds ranges or nomatch entries"
+                                      : member_difference(want, have->members);
+        out.drift.push_back({desired.family, DriftKind::set_members, name, 0,
+                             std::to_string(want.size()) + " networks", found});
+        out.plan.load_set = want;
+    } else if (have && have->references <= our_references(actual)) {
+        // Stale once our rule stops matching on it; a set somebody else's rule uses stays.
+        out.drift.push_back({desired.family, DriftKind::set_stale, name, 0, "", "stale"});
+        out.plan.drop_set = true;
+    }
 }
 
 } // namespace
@@ -185,6 +250,10 @@ std::string_view to_string(DriftKind kind) {
         return "jump_misplaced";
     case DriftKind::jump_stale:
         return "jump_stale";
+    case DriftKind::set_members:
+        return "set_members";
+    case DriftKind::set_stale:
+        return "set_stale";
     }
     return "unknown";
 }
@@ -193,6 +262,14 @@ std::string Drift::describe() const {
     std::string out = std::string(to_string(family)) + " " + chain;
     if (kind == DriftKind::chain_missing) {
         return out + ": chain missing";
+    }
+    if (kind == DriftKind::set_members) {
+        return std::string(to_string(family)) + " ipset " + chain + ": want " + expected +
+               ", found " + actual;
+    }
+    if (kind == DriftKind::set_stale) {
+        return std::string(to_string(family)) + " ipset " + chain +
+               ": stale (the allowlist no longer needs it)";
     }
     out += " rule " + std::to_string(position) + ": ";
     switch (kind) {
@@ -217,7 +294,9 @@ Comparison compare(const Ruleset& desired, const KernelView& actual) {
     Comparison out;
     compare_chain(desired, actual, out);
     compare_input(desired, actual, out);
-    if (out.plan.erase_count > 0) { // only rules taken out of our chain can revoke anybody
+    compare_set(desired, actual, out);
+    // Only rules taken out of our chain, or members out of our set, can revoke anybody.
+    if (out.plan.erase_count > 0 || out.plan.load_set || out.plan.drop_set) {
         out.revoked = no_longer_allowed(desired, actual);
     }
     return out;
@@ -231,7 +310,14 @@ Plan removal_plan(const KernelView& actual) {
         }
     }
     plan.delete_chain = actual.chain_exists;
+    plan.drop_set = actual.set.has_value();
     return plan;
+}
+
+bool matches_on_set(const KernelView& view) {
+    const std::string name = set_name(view.family);
+    return std::ranges::any_of(
+        view.chain, [&](const KernelRule& k) { return k.rule && k.rule->src_set == name; });
 }
 
 } // namespace memguard

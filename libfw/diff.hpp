@@ -4,6 +4,7 @@
 #include "kernel_view.hpp"
 #include "ruleset.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ enum class DriftKind : std::uint8_t {
     jump_shadowed,  // our jump is in INPUT, but below somebody else's rule
     jump_misplaced, // our jumps are at the top of INPUT, but not in our order
     jump_stale,     // INPUT holds a rule of ours the policy no longer asks for
+    set_members,    // our ipset is missing, of the wrong type, or holds other members
+    set_stale,      // our ipset exists, but the policy no longer asks for it
 };
 
 std::string_view to_string(DriftKind kind);
@@ -25,7 +28,7 @@ std::string_view to_string(DriftKind kind);
 struct Drift {
     Family family = Family::ipv4;
     DriftKind kind = DriftKind::chain_missing;
-    std::string chain;    // MEMGUARD or INPUT
+    std::string chain;    // MEMGUARD or INPUT, or the ipset's name
     std::size_t position; // 1-based rule number in `chain`, as iptables -L --line-numbers shows
     std::string expected; // rule-spec we want there (empty for extra/stale)
     std::string actual;   // rule-spec found there (empty for missing)
@@ -34,7 +37,9 @@ struct Drift {
     [[nodiscard]] std::string describe() const;
 };
 
-// Edits for one libiptc transaction, applied in this order to one snapshot of the table.
+// Edits for one libiptc transaction, applied in this order to one snapshot of the table, with
+// our ipset loaded before the commit (so the rules never match on a set that is not there)
+// and destroyed after it (once no rule of ours matches on it).
 struct Plan {
     bool create_chain = false;
     // MEMGUARD: delete rules [erase_from, erase_from + erase_count), then insert `insert` at
@@ -45,12 +50,15 @@ struct Plan {
     // INPUT: delete these 0-based positions (descending), then insert `jumps` at the top.
     std::vector<std::size_t> input_deletes;
     std::vector<Rule> jumps;
-    bool delete_chain = false; // after the above; only for removal
+    bool delete_chain = false;                    // after the above; only for removal
+    std::optional<std::vector<Network>> load_set; // our set is to hold exactly these
+    bool drop_set = false;                        // our set is to go
 
-    [[nodiscard]] bool empty() const {
+    [[nodiscard]] bool table_empty() const {
         return !create_chain && erase_count == 0 && insert.empty() && input_deletes.empty() &&
                jumps.empty() && !delete_chain;
     }
+    [[nodiscard]] bool empty() const { return table_empty() && !load_set && !drop_set; }
 };
 
 struct Comparison {
@@ -63,7 +71,10 @@ struct Comparison {
 
 Comparison compare(const Ruleset& desired, const KernelView& actual);
 
-// Takes out exactly what is ours: our rules in INPUT and the MEMGUARD chain.
+// Whether our chain in `view` matches on our ipset (so the set must be read to compare).
+bool matches_on_set(const KernelView& view);
+
+// Takes out exactly what is ours: our rules in INPUT, the MEMGUARD chain and our ipset.
 Plan removal_plan(const KernelView& actual);
 
 } // namespace memguard

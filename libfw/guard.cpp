@@ -22,36 +22,57 @@ std::size_t Report::drift_count() const {
     return n;
 }
 
-template <class Planner> Report Guard::run(Planner planner, bool write, FirstLook first) {
+template <class Planner>
+Report Guard::run(Planner planner, const SetWanted& set_wanted, bool write, FirstLook first) {
     Report report;
     for (const auto family : both_families) {
         FamilyReport fr;
         fr.family = family;
+        // The set is read when the policy wants one or our chain matches on one.
+        auto with_set = [&](KernelView view) {
+            if (set_wanted(family) || matches_on_set(view)) {
+                view.set = backend_.read_set(family);
+            }
+            return view;
+        };
         // A look without the lock first, if asked for: a pass with nothing to change ends there.
         Comparison cmp;
         bool locked_read = write;
         if (first == FirstLook::snapshot || !write) {
-            cmp = planner(family, backend_.snapshot(family));
+            cmp = planner(family, with_set(backend_.snapshot(family)));
             locked_read = write && !cmp.plan.empty();
         }
-        while (locked_read) {
-            // The commit must rest on a read made under the lock, so read again.
+        // The commit must rest on a read made under the lock, so read again; after a lost race,
+        // again.
+        bool again = locked_read;
+        while (again) {
+            again = false;
             auto txn = backend_.begin(family);
-            cmp = planner(family, txn->read());
+            const KernelView view = with_set(txn->read());
+            cmp = planner(family, view);
             if (cmp.plan.empty()) {
                 break; // somebody else repaired it meanwhile
             }
-            txn->apply(cmp.plan);
-            ++fr.attempts;
-            try {
-                txn->commit();
-                fr.committed = true;
-                break;
-            } catch (const CommitRace&) {
-                if (fr.attempts >= max_attempts) {
-                    throw;
+            if (cmp.plan.load_set) { // before the rules that match on it
+                backend_.load_set(family, *cmp.plan.load_set, view.set);
+            }
+            if (!cmp.plan.table_empty()) {
+                txn->apply(cmp.plan);
+                ++fr.attempts;
+                try {
+                    txn->commit();
+                } catch (const CommitRace&) {
+                    if (fr.attempts >= max_attempts) {
+                        throw;
+                    }
+                    again = true;
+                    continue;
                 }
             }
+            if (cmp.plan.drop_set) { // after the last rule that matched on it
+                backend_.drop_set(family);
+            }
+            fr.committed = true;
         }
         fr.drift = cmp.drift;
         fr.revoked = cmp.revoked;
@@ -60,14 +81,21 @@ template <class Planner> Report Guard::run(Planner planner, bool write, FirstLoo
     return report;
 }
 
+namespace {
+// Whether the policy puts a family's allowlist in a set, without building the rules.
+bool policy_wants_set(const Policy& policy, Family family) {
+    return build_ruleset(policy, family).set.has_value();
+}
+} // namespace
+
 Report Guard::reconcile(const Policy& policy, FirstLook first) {
     return run([&](Family f, const KernelView& v) { return compare(build_ruleset(policy, f), v); },
-               true, first);
+               [&](Family f) { return policy_wants_set(policy, f); }, true, first);
 }
 
 Report Guard::compare_only(const Policy& policy) {
     return run([&](Family f, const KernelView& v) { return compare(build_ruleset(policy, f), v); },
-               false, FirstLook::snapshot);
+               [&](Family f) { return policy_wants_set(policy, f); }, false, FirstLook::snapshot);
 }
 
 Report Guard::remove() {
@@ -77,7 +105,7 @@ Report Guard::remove() {
             c.plan = removal_plan(v);
             return c;
         },
-        true, FirstLook::locked);
+        [](Family) { return true; }, true, FirstLook::locked);
 }
 
 Policy Guard::fail_closed_policy() {
@@ -98,7 +126,9 @@ Policy Guard::fail_closed_policy() {
 std::vector<KernelView> Guard::read() {
     std::vector<KernelView> views;
     for (const auto family : both_families) {
-        views.push_back(backend_.snapshot(family));
+        KernelView view = backend_.snapshot(family);
+        view.set = backend_.read_set(family);
+        views.push_back(std::move(view));
     }
     return views;
 }

@@ -7,6 +7,7 @@
 #include "policy.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace memguard {
@@ -45,14 +46,16 @@ public:
     Report compare_only(const Policy& policy);
     // Takes out our jumps and chain, nothing else.
     Report remove(); // reads under the lock from the start
-    // The kernel's rules as they are, per family.
+    // The kernel's rules as they are, and our set if there is one, per family.
     std::vector<KernelView> read();
     // The policy for having no valid config: loopback only, on the default ports and on every
     // port our jumps already guard, so failing closed never opens a port an earlier run closed.
     Policy fail_closed_policy();
 
 private:
-    template <class Planner> Report run(Planner planner, bool write, FirstLook first);
+    using SetWanted = std::function<bool(Family)>;
+    template <class Planner>
+    Report run(Planner planner, const SetWanted& set_wanted, bool write, FirstLook first);
     Backend& backend_;
 };
 

@@ -21,11 +21,23 @@ struct KernelRule {
     friend bool operator==(const KernelRule&, const KernelRule&) = default;
 };
 
+// Our ipset for a family (set_name), as the kernel holds it.
+struct SetState {
+    bool usable = false;           // a hash:net set of the family: new members can be swapped in
+    bool members_readable = false; // every member is a plain network (no range, no nomatch)
+    std::uint32_t references = 0;  // rules that match on it, ours and anybody's
+    std::vector<Network> members;  // sorted; only when usable and readable
+    friend bool operator==(const SetState&, const SetState&) = default;
+};
+
 struct KernelView {
     Family family = Family::ipv4;
     bool chain_exists = false;
     std::vector<KernelRule> chain; // MEMGUARD, in order
     std::vector<KernelRule> input; // INPUT, in order
+    // Read only when the policy wants a set for the family or our chain matches on it; nullopt:
+    // not read, or no set of that name.
+    std::optional<SetState> set;
     friend bool operator==(const KernelView&, const KernelView&) = default;
 };
 

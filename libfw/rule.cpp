@@ -52,6 +52,9 @@ std::string to_string(const Rule& r) {
     if (r.related_established) {
         add("-m conntrack --ctstate RELATED,ESTABLISHED");
     }
+    if (!r.src_set.empty()) {
+        add("-m set --match-set " + r.src_set + " src");
+    }
     if (r.limit) {
         add("-m limit --limit " + std::to_string(r.limit->per_second) + "/sec");
         if (r.limit->burst != 5) { // libxt_limit's default, which iptables-save leaves out

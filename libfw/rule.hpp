@@ -15,6 +15,12 @@ inline constexpr std::string_view chain_name = "MEMGUARD";
 inline constexpr std::string_view input_chain = "INPUT";
 inline constexpr std::string_view comment_tag = "memguard";
 
+// The ipset hash:net set that holds a family's allowlist once it is too long for one rule per
+// network (see ruleset.hpp).
+inline std::string set_name(Family family) {
+    return family == Family::ipv4 ? "memguard4" : "memguard6";
+}
+
 enum class Verdict : std::uint8_t { accept, drop, reject, jump_memguard, nflog };
 // REJECT's --reject-with: icmp(6)-port-unreachable, or tcp-reset (only with -p tcp).
 enum class RejectWith : std::uint8_t { port_unreachable, tcp_reset };
@@ -30,6 +36,7 @@ struct Rule {
     Family family = Family::ipv4;
     std::string in_iface;               // -i; empty: any interface
     std::optional<Network> src;         // -s; nullopt: any source
+    std::string src_set;                // -m set --match-set NAME src; empty: none
     std::optional<Protocol> proto;      // -p
     std::optional<std::uint16_t> dport; // -m tcp/udp --dport; needs proto
     bool related_established = false;   // -m conntrack --ctstate RELATED,ESTABLISHED

@@ -17,8 +17,8 @@ std::uint32_t kernel_rate(std::uint32_t per_second) {
 } // namespace
 
 Ruleset build_ruleset(const Policy& policy, Family family) {
-    Ruleset set;
-    set.family = family;
+    Ruleset out;
+    out.family = family;
     auto rule = [&](Verdict verdict) {
         Rule r;
         r.family = family;
@@ -33,7 +33,7 @@ Ruleset build_ruleset(const Policy& policy, Family family) {
             Rule jump = rule(Verdict::jump_memguard);
             jump.proto = proto;
             jump.dport = port;
-            set.jumps.push_back(jump);
+            out.jumps.push_back(jump);
         }
     }
 
@@ -41,23 +41,40 @@ Ruleset build_ruleset(const Policy& policy, Family family) {
     if (policy.allow_loopback) {
         Rule lo = rule(Verdict::accept);
         lo.in_iface = "lo";
-        set.chain.push_back(lo);
+        out.chain.push_back(lo);
     }
     // -A MEMGUARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment memguard -j
     // ACCEPT
     if (policy.accept_established) {
         Rule established = rule(Verdict::accept);
         established.related_established = true;
-        set.chain.push_back(established);
+        out.chain.push_back(established);
     }
-    // -A MEMGUARD -s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT
+    std::vector<Network> allowed;
     for (const auto& net : policy.allow) {
         if (net.family == family) {
-            Rule allowed = rule(Verdict::accept);
+            allowed.push_back(net.canonical());
+        }
+    }
+    // hash:net cannot hold a /0, and a list with one needs no set: it lets everybody in.
+    const bool any_source =
+        std::ranges::any_of(allowed, [](const Network& n) { return n.prefix == 0; });
+    if (allowed.size() > set_threshold && !any_source) {
+        // -A MEMGUARD -m set --match-set memguard4 src -m comment --comment memguard -j ACCEPT
+        std::ranges::sort(allowed);
+        allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+        Rule in_set = rule(Verdict::accept);
+        in_set.src_set = set_name(family);
+        out.chain.push_back(in_set);
+        out.set = std::move(allowed);
+    } else {
+        // -A MEMGUARD -s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT
+        for (const auto& net : allowed) {
+            Rule accepted = rule(Verdict::accept);
             if (net.prefix > 0) { // 0.0.0.0/0 and ::/0 mean any source: the kernel stores no -s
-                allowed.src = net;
+                accepted.src = net;
             }
-            set.chain.push_back(allowed);
+            out.chain.push_back(accepted);
         }
     }
     // -A MEMGUARD -m limit --limit 10/sec --limit-burst 10 -m comment --comment memguard
@@ -66,11 +83,11 @@ Ruleset build_ruleset(const Policy& policy, Family family) {
         Rule log = rule(Verdict::nflog);
         log.limit = RateLimit{kernel_rate(policy.log_rate_per_s), policy.log_rate_per_s};
         log.nflog_group = policy.log_group;
-        set.chain.push_back(log);
+        out.chain.push_back(log);
     }
     if (policy.action == Action::drop) {
         // -A MEMGUARD -m comment --comment memguard -j DROP
-        set.chain.push_back(rule(Verdict::drop));
+        out.chain.push_back(rule(Verdict::drop));
     } else {
         // -A MEMGUARD -p tcp -m comment --comment memguard -j REJECT --reject-with tcp-reset
         const auto& protos = policy.protocols;
@@ -78,12 +95,12 @@ Ruleset build_ruleset(const Policy& policy, Family family) {
             Rule reset = rule(Verdict::reject);
             reset.proto = Protocol::tcp;
             reset.reject_with = RejectWith::tcp_reset;
-            set.chain.push_back(reset);
+            out.chain.push_back(reset);
         }
         // -A MEMGUARD -m comment --comment memguard -j REJECT --reject-with icmp-port-unreachable
-        set.chain.push_back(rule(Verdict::reject));
+        out.chain.push_back(rule(Verdict::reject));
     }
-    return set;
+    return out;
 }
 
 } // namespace memguard

@@ -4,14 +4,23 @@
 #include "policy.hpp"
 #include "rule.hpp"
 
+#include <cstddef>
+#include <optional>
 #include <vector>
 
 namespace memguard {
+
+// A family with more allowed networks than this gets them in an ipset hash:net set, matched by
+// one rule, instead of one rule per network: every new connection walks the chain, so a long
+// list costs each connection a walk of the list, and a set costs it one hash lookup.
+inline constexpr std::size_t set_threshold = 16;
 
 struct Ruleset {
     Family family = Family::ipv4;
     std::vector<Rule> jumps; // at the top of INPUT, in this order
     std::vector<Rule> chain; // the whole MEMGUARD chain, in this order
+    // The members of set_name(family), sorted, when the allowlist goes into a set.
+    std::optional<std::vector<Network>> set;
 
     friend bool operator==(const Ruleset&, const Ruleset&) = default;
 };

@@ -10,6 +10,7 @@ extern "C" {
 #include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_limit.h>
+#include <linux/netfilter/xt_set.h>
 #include <linux/netfilter/xt_tcpudp.h>
 #include <linux/netfilter_ipv4/ipt_REJECT.h>
 #include <linux/netfilter_ipv6/ip6t_REJECT.h>
@@ -33,6 +34,8 @@ static_assert(align(sizeof(xt_entry_target)) == sizeof(xt_entry_target));
 
 // conntrack revision 3 is what iptables 1.8 picks on any kernel since 2.6.38.
 constexpr std::uint8_t conntrack_revision = 3;
+// set revision 4 is what iptables 1.8.9 picks on any kernel since 4.x (counters as u64).
+constexpr std::uint8_t set_revision = 4;
 constexpr std::uint16_t related_established =
     XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED) | XT_CONNTRACK_STATE_BIT(IP_CT_RELATED);
 
@@ -103,7 +106,22 @@ void set_reject_target(std::vector<std::uint8_t>& out, const Rule& r) {
     }
 }
 
-void add_matches(std::vector<std::uint8_t>& out, const Rule& r) {
+// -m set --match-set NAME src: one dimension, matched on the source address; no counters.
+xt_set_info_match_v4 set_match(const Rule& r, const SetNames& sets) {
+    const auto index = sets.index_of ? sets.index_of(r.src_set) : std::nullopt;
+    if (!index) {
+        throw EntryError("ipset " + r.src_set + " does not exist, so no rule can match on it");
+    }
+    xt_set_info_match_v4 info{};
+    info.match_set.index = *index;
+    info.match_set.dim = IPSET_DIM_ONE;
+    info.match_set.flags = IPSET_DIM_ONE_SRC;
+    info.packets.op = IPSET_COUNTER_NONE;
+    info.bytes.op = IPSET_COUNTER_NONE;
+    return info;
+}
+
+void add_matches(std::vector<std::uint8_t>& out, const Rule& r, const SetNames& sets) {
     if (r.proto && r.dport) {
         if (*r.proto == Protocol::tcp) {
             // -m tcp --dport P: source ports default to the full range, as iptables fills them.
@@ -123,6 +141,9 @@ void add_matches(std::vector<std::uint8_t>& out, const Rule& r) {
         ct.match_flags = XT_CONNTRACK_STATE;
         ct.state_mask = related_established;
         add_match(out, "conntrack", conntrack_revision, ct);
+    }
+    if (!r.src_set.empty()) {
+        add_match(out, "set", set_revision, set_match(r, sets));
     }
     if (r.limit) {
         // avg is the mean time between packets in 1/XT_LIMIT_SCALE s (libxt_limit.c).
@@ -144,9 +165,9 @@ template <class Ip> void set_iface(Ip& ip, const std::string& name) {
     std::fill_n(ip.iniface_mask, std::min(name.size() + 1, sizeof ip.iniface_mask), 0xFF);
 }
 
-template <class Entry> EntryBytes encode(const Rule& r) {
+template <class Entry> EntryBytes encode(const Rule& r, const SetNames& sets) {
     std::vector<std::uint8_t> matches;
-    add_matches(matches, r);
+    add_matches(matches, r, sets);
     std::vector<std::uint8_t> target;
     switch (r.verdict) {
     case Verdict::accept:
@@ -200,7 +221,7 @@ template <class Entry> EntryBytes encode(const Rule& r) {
 
 // Reads one match into `rule`; returns false for anything memguardd does not write.
 bool decode_match(std::span<const std::uint8_t> bytes, std::size_t at, const xt_entry_match& m,
-                  Rule& rule, std::string& comment) {
+                  const SetNames& sets, Rule& rule, std::string& comment) {
     const std::string name = bounded_name(m.u.user.name, sizeof m.u.user.name);
     const std::size_t data = at + sizeof(xt_entry_match);
     auto sized = [&](std::size_t info) { return m.u.user.match_size == sizeof m + align(info); };
@@ -217,6 +238,17 @@ bool decode_match(std::span<const std::uint8_t> bytes, std::size_t at, const xt_
                           info.state_mask == related_established;
         rule.related_established = true;
         return ours;
+    }
+    if (name == "set" && m.u.user.revision == set_revision && sized(sizeof(xt_set_info_match_v4))) {
+        const auto info = read_at<xt_set_info_match_v4>(bytes, data);
+        auto set = sets.name_of ? sets.name_of(info.match_set.index) : std::nullopt;
+        if (!set || *set != set_name(rule.family)) { // only our own set is something we write
+            return false;
+        }
+        rule.src_set = std::move(*set);
+        return info.match_set.dim == IPSET_DIM_ONE && info.match_set.flags == IPSET_DIM_ONE_SRC &&
+               info.packets.op == IPSET_COUNTER_NONE && info.packets.value == 0 &&
+               info.bytes.op == IPSET_COUNTER_NONE && info.bytes.value == 0 && info.flags == 0;
     }
     if (name == "limit" && m.u.user.revision == 0 && sized(sizeof(xt_rateinfo))) {
         // Only avg and burst are ours; the kernel keeps its own state in the rest.
@@ -276,7 +308,8 @@ bool decode_target(std::span<const std::uint8_t> bytes, std::size_t at, std::siz
 }
 
 template <class Entry>
-DecodedEntry decode(Family family, std::span<const std::uint8_t> bytes, std::string_view target) {
+DecodedEntry decode(Family family, std::span<const std::uint8_t> bytes, std::string_view target,
+                    const SetNames& sets) {
     const auto e = read_at<Entry>(bytes, 0);
     const std::size_t target_offset = e.target_offset;
     const std::size_t next_offset = e.next_offset;
@@ -343,7 +376,7 @@ DecodedEntry decode(Family family, std::span<const std::uint8_t> bytes, std::str
             expressible = false;
         }
         seen.push_back(std::move(name));
-        expressible = decode_match(bytes, at, m, rule, out.comment) && expressible;
+        expressible = decode_match(bytes, at, m, sets, rule, out.comment) && expressible;
         at += size;
     }
     const auto t = read_at<xt_entry_target>(bytes, e.target_offset);
@@ -363,14 +396,15 @@ DecodedEntry decode(Family family, std::span<const std::uint8_t> bytes, std::str
 
 } // namespace
 
-EntryBytes encode_entry(const Rule& rule) {
-    return rule.family == Family::ipv4 ? encode<ipt_entry>(rule) : encode<ip6t_entry>(rule);
+EntryBytes encode_entry(const Rule& rule, const SetNames& sets) {
+    return rule.family == Family::ipv4 ? encode<ipt_entry>(rule, sets)
+                                       : encode<ip6t_entry>(rule, sets);
 }
 
 DecodedEntry decode_entry(Family family, std::span<const std::uint8_t> bytes,
-                          std::string_view target) {
-    return family == Family::ipv4 ? decode<ipt_entry>(family, bytes, target)
-                                  : decode<ip6t_entry>(family, bytes, target);
+                          std::string_view target, const SetNames& sets) {
+    return family == Family::ipv4 ? decode<ipt_entry>(family, bytes, target, sets)
+                                  : decode<ip6t_entry>(family, bytes, target, sets);
 }
 
 } // namespace memguard::iptc

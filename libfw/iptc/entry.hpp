@@ -4,6 +4,7 @@
 #include "../rule.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -29,9 +30,20 @@ private:
     std::size_t size_;
 };
 
+// Set names and the kernel's set indexes, both ways: an xt_set match stores the index.
+struct SetNames {
+    std::function<std::optional<std::uint16_t>(const std::string&)> index_of;
+    std::function<std::optional<std::string>(std::uint16_t)> name_of;
+};
+
+// ipset's own lookups (getsockopt SO_IP_SET), each answer kept for the life of the returned
+// object: make one per read or commit.
+SetNames kernel_set_names();
+
 // Builds the entry for `rule` exactly as iptables-legacy would for the same rule-spec, so that
-// `iptables-legacy -C` finds it. Jumps name the chain; libiptc resolves it on insert.
-EntryBytes encode_entry(const Rule& rule);
+// `iptables-legacy -C` finds it. Jumps name the chain; libiptc resolves it on insert. A rule
+// with `src_set` needs `sets` to find the set's index (EntryError when there is no such set).
+EntryBytes encode_entry(const Rule& rule, const SetNames& sets = {});
 
 class EntryError : public std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -45,9 +57,11 @@ struct DecodedEntry {
 };
 
 // Reads one entry of `family` from `bytes` (exactly next_offset long). `target` is the target's
-// name as libiptc reports it (ACCEPT, DROP, a chain name, a module name). Never reads outside
-// `bytes`; throws EntryError when the entry's own offsets and sizes are inconsistent.
+// name as libiptc reports it (ACCEPT, DROP, a chain name, a module name). An xt_set match is
+// named through `sets`; without them, or for an index with no set, the rule is not ours. Never
+// reads outside `bytes`; throws EntryError when the entry's own offsets and sizes are
+// inconsistent.
 DecodedEntry decode_entry(Family family, std::span<const std::uint8_t> bytes,
-                          std::string_view target);
+                          std::string_view target, const SetNames& sets = {});
 
 } // namespace memguard::iptc

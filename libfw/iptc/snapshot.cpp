@@ -14,6 +14,7 @@ extern "C" {
 #include <cstddef>
 #include <cstring>
 #include <map>
+#include <utility>
 #include <vector>
 
 namespace memguard::iptc {
@@ -57,8 +58,8 @@ const char* builtin_verdict(int verdict) {
 
 template <class Entry> class Walker {
 public:
-    Walker(Family family, std::span<const std::uint8_t> entries)
-        : family_(family), entries_(entries) {
+    Walker(Family family, std::span<const std::uint8_t> entries, SetNames sets)
+        : family_(family), entries_(entries), sets_(std::move(sets)) {
         for (std::size_t off = 0; off < entries_.size(); off += entry(off).next_offset) {
             const auto e = entry(off);
             if (target_name(off, e) == XT_ERROR_TARGET) {
@@ -75,7 +76,8 @@ public:
         for (std::size_t off = first; off < end; off += entry(off).next_offset) {
             const auto e = entry(off);
             const std::string target = libiptc_target(off, e);
-            auto decoded = decode_entry(family_, entries_.subspan(off, e.next_offset), target);
+            auto decoded =
+                decode_entry(family_, entries_.subspan(off, e.next_offset), target, sets_);
             out.push_back({std::move(decoded.rule), std::move(decoded.comment), target,
                            decoded.packets, decoded.bytes});
         }
@@ -127,7 +129,7 @@ private:
     // the chain a jump goes to, or "" for a fall-through to the next entry.
     [[nodiscard]] std::string libiptc_target(std::size_t off, const Entry& e) const {
         std::string name = target_name(off, e);
-        if (name != XT_STANDARD_TARGET) {
+        if (!name.empty()) { // the standard target's name, XT_STANDARD_TARGET, is ""
             return name;
         }
         const auto verdict = read_at<xt_standard_target>(entries_, off + e.target_offset).verdict;
@@ -145,17 +147,19 @@ private:
 
     Family family_;
     std::span<const std::uint8_t> entries_;
+    SetNames sets_;
     std::map<std::size_t, std::string> chain_at_; // first-rule offset → user chain name
 };
 
 template <class Entry>
-KernelView parse(Family family, std::span<const std::uint8_t> entries, InputBounds input) {
+KernelView parse(Family family, std::span<const std::uint8_t> entries, InputBounds input,
+                 const SetNames& sets) {
     if (input.first > input.policy || input.policy >= entries.size()) {
         throw EntryError("INPUT spans offsets " + std::to_string(input.first) + " to " +
                          std::to_string(input.policy) + " in " + std::to_string(entries.size()) +
                          " bytes");
     }
-    const Walker<Entry> walker(family, entries);
+    const Walker<Entry> walker(family, entries, sets);
     KernelView view;
     view.family = family;
     walker.read(input.first, input.policy, view.input);
@@ -207,12 +211,13 @@ RawTable read_raw(Family family) {
 
 KernelView read_snapshot(Family family) {
     const RawTable raw = read_raw(family);
-    return parse_snapshot(family, raw.entries(), raw.input);
+    return parse_snapshot(family, raw.entries(), raw.input, kernel_set_names());
 }
 
-KernelView parse_snapshot(Family family, std::span<const std::uint8_t> entries, InputBounds input) {
-    return family == Family::ipv4 ? parse<ipt_entry>(family, entries, input)
-                                  : parse<ip6t_entry>(family, entries, input);
+KernelView parse_snapshot(Family family, std::span<const std::uint8_t> entries, InputBounds input,
+                          const SetNames& sets) {
+    return family == Family::ipv4 ? parse<ipt_entry>(family, entries, input, sets)
+                                  : parse<ip6t_entry>(family, entries, input, sets);
 }
 
 void throw_read_error(Family family, int error, const std::string& reason) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "../backend.hpp"
+#include "entry.hpp"
 
 #include <array>
 #include <cstdint>
@@ -42,9 +43,11 @@ RawTable read_raw(Family family);
 // read_raw + parse_snapshot.
 KernelView read_snapshot(Family family);
 
-// Walks `entries` (the bytes IPT_SO_GET_ENTRIES returned) as the kernel lays them out. Never
-// reads outside `entries`; throws EntryError when offsets or sizes are inconsistent.
-KernelView parse_snapshot(Family family, std::span<const std::uint8_t> entries, InputBounds input);
+// Walks `entries` (the bytes IPT_SO_GET_ENTRIES returned) as the kernel lays them out; set
+// matches are named through `sets`. Never reads outside `entries`; throws EntryError when
+// offsets or sizes are inconsistent.
+KernelView parse_snapshot(Family family, std::span<const std::uint8_t> entries, InputBounds input,
+                          const SetNames& sets = {});
 
 // The error for a table that cannot be read: LegacyTablesMissing when the kernel has no legacy
 // table for the family, KernelError otherwise. `reason` is the errno's text.

@@ -1,5 +1,6 @@
 #include "table.hpp"
 
+#include "../allowset.hpp"
 #include "entry.hpp"
 #include "lock.hpp"
 #include "snapshot.hpp"
@@ -117,12 +118,13 @@ Table Table::open(Family family) {
 KernelView Table::read() const {
     KernelView view;
     view.family = family_;
+    const SetNames sets = kernel_set_names();
     auto read_chain = [&](const std::string& name, std::vector<KernelRule>& out) {
         for (const void* e = api_->first_rule(name.c_str(), handle_.get()); e != nullptr;
              e = api_->next_rule(e, handle_.get())) {
             const char* target = api_->get_target(e, handle_.get());
             const std::span bytes(static_cast<const std::uint8_t*>(e), api_->entry_size(e));
-            auto decoded = decode_entry(family_, bytes, target != nullptr ? target : "");
+            auto decoded = decode_entry(family_, bytes, target != nullptr ? target : "", sets);
             out.push_back({std::move(decoded.rule), std::move(decoded.comment),
                            target != nullptr ? target : "", decoded.packets, decoded.bytes});
         }
@@ -137,6 +139,7 @@ KernelView Table::read() const {
 
 void Table::apply(const Plan& plan) {
     auto* h = handle_.get();
+    const SetNames sets = kernel_set_names();
     if (plan.create_chain && api_->create_chain(chain.c_str(), h) == 0) {
         fail("create chain " + chain);
     }
@@ -147,7 +150,7 @@ void Table::apply(const Plan& plan) {
         }
     }
     for (std::size_t i = 0; i < plan.insert.size(); ++i) {
-        const auto entry = encode_entry(plan.insert[i]);
+        const auto entry = encode_entry(plan.insert[i], sets);
         const auto at = static_cast<unsigned>(plan.erase_from + i);
         if (api_->insert_entry(chain.c_str(), entry.data(), at, h) == 0) {
             fail("insert \"" + to_string(plan.insert[i]) + "\" at " + chain + " " +
@@ -200,6 +203,12 @@ private:
 class IptcBackend final : public Backend {
 public:
     KernelView snapshot(Family family) override { return read_snapshot(family); }
+    std::optional<SetState> read_set(Family family) override { return memguard::read_set(family); }
+    void load_set(Family family, const std::vector<Network>& members,
+                  const std::optional<SetState>& current) override {
+        memguard::load_set(family, members, current);
+    }
+    void drop_set(Family family) override { memguard::drop_set(family); }
     std::unique_ptr<Transaction> begin(Family family) override {
         return std::make_unique<IptcTransaction>(family);
     }

@@ -1,6 +1,7 @@
 // Any bytes handed to the entry decoder → a rule, "not ours", or an EntryError; never a read
 // outside the bytes (ASan checks that). A decoded rule must encode back to an entry that
 // decodes to the same rule.
+#include "fake_sets.hpp"
 #include "iptc/entry.hpp"
 
 #include <array>
@@ -9,7 +10,7 @@
 #include <span>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static constexpr std::array<const char*, 7> targets{"ACCEPT", "DROP",  "MEMGUARD", "REJECT",
+    static constexpr std::array<const char*, 7> targets{"ACCEPT", "DROP",   "MEMGUARD", "REJECT",
                                                         "NFLOG",  "RETURN", ""};
     if (size < 2) {
         return 0;
@@ -19,10 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Copied so the decoder sees exactly `size - 2` bytes, with nothing readable behind them.
     const std::vector<std::uint8_t> bytes(data + 2, data + size);
     try {
-        const auto decoded = memguard::iptc::decode_entry(family, bytes, target);
+        const auto sets = fake_sets();
+        const auto decoded = memguard::iptc::decode_entry(family, bytes, target, sets);
         if (decoded.rule) {
-            const auto again = memguard::iptc::encode_entry(*decoded.rule);
-            const auto round = memguard::iptc::decode_entry(family, again.bytes(), target);
+            const auto again = memguard::iptc::encode_entry(*decoded.rule, sets);
+            const auto round = memguard::iptc::decode_entry(family, again.bytes(), target, sets);
             if (!round.rule || !(*round.rule == *decoded.rule)) {
                 std::abort();
             }

@@ -2,6 +2,7 @@
 // read outside the bytes (ASan checks that) and never an endless walk.
 // Input: a family byte, INPUT's first and policy offsets (4 bytes each, little-endian), then
 // the entries as IPT_SO_GET_ENTRIES returns them (make_snapshot_seeds writes real ones).
+#include "fake_sets.hpp"
 #include "iptc/entry.hpp"
 #include "iptc/snapshot.hpp"
 
@@ -21,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Copied so the walker sees exactly the entries, with nothing readable behind them.
     const std::vector<std::uint8_t> entries(data + 9, data + size);
     try {
-        (void)memguard::iptc::parse_snapshot(family, entries, input);
+        (void)memguard::iptc::parse_snapshot(family, entries, input, fake_sets());
     } catch (const memguard::iptc::EntryError&) {
     }
     return 0;

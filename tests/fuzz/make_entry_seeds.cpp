@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <string>
 
 int main(int argc, char** argv) {
@@ -15,6 +16,18 @@ int main(int argc, char** argv) {
     policy.allow = {*memguard::parse_network("192.168.1.0/24"),
                     *memguard::parse_network("fd12:3456::/48")};
     policy.log_blocked = true;
+    // A second policy whose lists go into sets, named with fuzz_entry's indexes (1 and 2).
+    memguard::Policy with_sets = policy;
+    for (int i = 0; i <= static_cast<int>(memguard::set_threshold); ++i) {
+        with_sets.allow.push_back(*memguard::parse_network("10.0." + std::to_string(i) + ".0/24"));
+        with_sets.allow.push_back(
+            *memguard::parse_network("fd00:" + std::to_string(i + 1) + "::/64"));
+    }
+    const memguard::iptc::SetNames sets{
+        [](const std::string& name) -> std::optional<std::uint16_t> {
+            return name == "memguard4" ? 1 : 2;
+        },
+        {}};
     int n = 0;
     for (const auto action : {memguard::Action::drop, memguard::Action::reject}) {
         policy.action = action;
@@ -22,13 +35,20 @@ int main(int argc, char** argv) {
             const auto set = memguard::build_ruleset(policy, family);
             auto rules = set.jumps;
             rules.insert(rules.end(), set.chain.begin(), set.chain.end());
+            if (action == memguard::Action::drop) { // the set rule, once per family
+                for (const auto& rule : memguard::build_ruleset(with_sets, family).chain) {
+                    if (!rule.src_set.empty()) {
+                        rules.push_back(rule);
+                    }
+                }
+            }
             for (const auto& rule : rules) {
-                const auto entry = memguard::iptc::encode_entry(rule);
-                const std::uint8_t target = rule.verdict == memguard::Verdict::accept ? 0
-                                            : rule.verdict == memguard::Verdict::drop ? 1
+                const auto entry = memguard::iptc::encode_entry(rule, sets);
+                const std::uint8_t target = rule.verdict == memguard::Verdict::accept          ? 0
+                                            : rule.verdict == memguard::Verdict::drop          ? 1
                                             : rule.verdict == memguard::Verdict::jump_memguard ? 2
-                                            : rule.verdict == memguard::Verdict::reject ? 3
-                                                                                         : 4;
+                                            : rule.verdict == memguard::Verdict::reject        ? 3
+                                                                                               : 4;
                 std::ofstream out(std::string(argv[1]) + "/seed-" + std::to_string(n++),
                                   std::ios::binary);
                 out.put(static_cast<char>(family == memguard::Family::ipv6 ? 1 : 0));
