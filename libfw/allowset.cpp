@@ -4,8 +4,32 @@
 #include "rule.hpp"
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 
 namespace memguard {
+
+namespace {
+
+// The kernel refuses to swap or destroy a set (EBUSY) while anybody is listing it: `ipset
+// list`, or a `memguardd diff` reading it at that moment. A listing takes milliseconds, so wait
+// for it; give up after about a second.
+template <class Operation> void when_not_listed(const Operation& operation) {
+    constexpr int attempts = 100;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            operation();
+            return;
+        } catch (const netlink::NetlinkError& e) {
+            if (e.error() != EBUSY || attempt == attempts) {
+                throw;
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+} // namespace
 
 std::optional<SetState> read_set(Family family) {
     const std::string name = set_name(family);
@@ -60,19 +84,20 @@ void load_set(Family family, const std::vector<Network>& members,
         }
         ipset.create(staging, family, members.size());
         ipset.add(staging, members);
-        ipset.swap(name, staging);
-        ipset.destroy(staging);
+        when_not_listed([&] { ipset.swap(name, staging); });
+        when_not_listed([&] { ipset.destroy(staging); });
         return;
     }
     if (current) {
-        ipset.destroy(name);
+        when_not_listed([&] { ipset.destroy(name); });
     }
     ipset.create(name, family, members.size());
     ipset.add(name, members);
 }
 
 void drop_set(Family family) {
-    netlink::Ipset().destroy(set_name(family));
+    netlink::Ipset ipset;
+    when_not_listed([&] { ipset.destroy(set_name(family)); });
 }
 
 } // namespace memguard
