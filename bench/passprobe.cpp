@@ -12,6 +12,9 @@
 #include "config.hpp"
 #include "guard.hpp"
 #include "iptc/lock.hpp"
+#include "allowset.hpp"
+#include "iptc/entry.hpp"
+#include "iptc/snapshot.hpp"
 #include "iptc/table.hpp"
 #include "ruleset.hpp"
 
@@ -54,7 +57,9 @@ struct Samples {
         for (const auto& name : order) {
             auto v = by_name[name];
             std::sort(v.begin(), v.end());
-            auto at = [&](double q) { return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5)]; };
+            auto at = [&](double q) {
+                return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
+            };
             std::printf("%s %.1f %.1f %.1f\n", name.c_str(), at(0.5), at(0.1), at(0.9));
         }
     }
@@ -129,15 +134,43 @@ int main(int argc, char** argv) {
                 s.add("v6_raw_get_entries", t2 - t1);
             }
             for (const auto family : both_families) {
+                // The pass's own phases: the lock-free snapshot, and our set when the policy
+                // has one (the daemon reads it only then).
                 const std::string f = family == Family::ipv4 ? "v4" : "v6";
+                const Ruleset want = build_ruleset(policy, family);
+                const double s0 = now_us(CLOCK_MONOTONIC);
+                const iptc::RawTable raw = iptc::read_raw(family);
+                const double s1 = now_us(CLOCK_MONOTONIC);
+                KernelView snap = iptc::parse_snapshot(family, raw.entries(), raw.input,
+                                                       iptc::kernel_set_names());
+                const double s2 = now_us(CLOCK_MONOTONIC);
+                if (want.set) {
+                    snap.set = read_set(family);
+                }
+                const double s3 = now_us(CLOCK_MONOTONIC);
+                const Comparison snap_cmp = compare(want, snap);
+                const double s4 = now_us(CLOCK_MONOTONIC);
+                s.add(f + "_snapshot_copy", s1 - s0);
+                s.add(f + "_snapshot_walk", s2 - s1);
+                s.add(f + "_snapshot_set", s3 - s2);
+                s.add(f + "_snapshot_compare", s4 - s3);
+                if (!snap_cmp.plan.empty()) {
+                    std::fprintf(stderr, "passprobe: the snapshot is not in sync\n");
+                    return 1;
+                }
+                // For comparison, the locked libiptc read a writing pass makes (and every pass
+                // made before the snapshot).
                 const double t0 = now_us(CLOCK_MONOTONIC);
                 auto lock = iptc::XtablesLock::acquire();
                 const double t1 = now_us(CLOCK_MONOTONIC);
                 auto table = iptc::Table::open(family);
                 const double t2 = now_us(CLOCK_MONOTONIC);
-                const KernelView view = table.read();
+                KernelView view = table.read();
+                if (want.set) {
+                    view.set = snap.set; // read once above; the comparison needs it
+                }
                 const double t3 = now_us(CLOCK_MONOTONIC);
-                const Comparison cmp = compare(build_ruleset(policy, family), view);
+                const Comparison cmp = compare(want, view);
                 const double t4 = now_us(CLOCK_MONOTONIC);
                 s.add(f + "_lock", t1 - t0);
                 s.add(f + "_iptc_init", t2 - t1);
@@ -162,6 +195,10 @@ int main(int argc, char** argv) {
                 const double t2 = now_us(CLOCK_MONOTONIC);
                 const Comparison cmp = compare(build_ruleset(policy, family), view);
                 const double t3 = now_us(CLOCK_MONOTONIC);
+                if (cmp.plan.load_set) { // made before the rules that match on it
+                    load_set(family, *cmp.plan.load_set, std::nullopt);
+                }
+                const double t3s = now_us(CLOCK_MONOTONIC);
                 table.apply(cmp.plan);
                 const double t4 = now_us(CLOCK_MONOTONIC);
                 table.commit();
@@ -173,7 +210,8 @@ int main(int argc, char** argv) {
                 s.add(f + "_lock_iptc_init", t1 - t0);
                 s.add(f + "_read_decode", t2 - t1);
                 s.add(f + "_build_compare", t3 - t2);
-                s.add(f + "_plan_into_snapshot", t4 - t3);
+                s.add(f + "_set_load", t3s - t3);
+                s.add(f + "_plan_into_snapshot", t4 - t3s);
                 s.add(f + "_iptc_commit", t5 - t4);
             }
             if (i > 0) {
