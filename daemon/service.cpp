@@ -265,7 +265,14 @@ void Service::reload() {
         fail_closed_ = false;
         log_event(info, {Event::reload, std::nullopt, {}},
                   "reloaded " + config_path_ + ": " + summary(policy_));
-        apply(Event::reload);
+        try {
+            apply(Event::reload);
+        } catch (const std::exception& e) {
+            log_event(err, {Event::error, std::nullopt, {}},
+                      std::string("applying the reloaded config failed, retrying at the next "
+                                  "verify pass: ") +
+                          e.what());
+        }
         configure_audit();
         if (interval_changed) {
             rearm_verify();
@@ -323,9 +330,11 @@ int Service::run() {
             }
             case verify_source: {
                 acknowledge_timer(verify_timer_);
+                // The kernel (a table, a set) can refuse anything for a moment; the next pass
+                // starts again from what is there.
                 try {
                     verify();
-                } catch (const KernelError& e) {
+                } catch (const std::exception& e) {
                     log_event(err, {Event::error, std::nullopt, {}},
                               std::string("verify failed, retrying next interval: ") + e.what());
                 }
