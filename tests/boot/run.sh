@@ -163,7 +163,20 @@ check "systemctl reload refuses invalid config" not ct systemctl reload memguard
 sleep 1
 check "still active after refused reload" [ "$(ct systemctl is-active memguardd)" = active ]
 check "rules kept after refused reload" has4 '-A MEMGUARD -s 10.20.30.0/24 '
+
+log "reload with 40 more IPv4 networks: the list goes into the memguard4 ipset"
+# Under the hardened unit: the set is made over netlink, the kernel loads ip_set itself.
+ct sh -c 'nets=$(for i in $(seq 1 40); do printf "\"10.99.%d.0/24\", " "$i"; done)
+    sed "s|\"192.168.1.0/24\"|${nets}\"192.168.1.0/24\"|" /root/memguard.json.good >/etc/memguard.json'
+check "systemctl reload (42 IPv4 networks)" ct systemctl reload memguardd
+check "IPv4 set rule replaces the -s rules" until_ok 10 has4 '-A MEMGUARD -m set --match-set memguard4 src '
+check "no IPv4 -s rule of ours left" not has4 '-A MEMGUARD -s '
+check "status: memguard4 holds the 42 networks" eval 'ct memguardd status | grep -q "ipset memguard4: 42 member"'
+check "memguardd diff: in sync with the set" ct memguardd diff
 ct sh -c 'cat /root/memguard.json.good >/etc/memguard.json'
+check "systemctl reload (back to 2 IPv4 networks)" ct systemctl reload memguardd
+check "the -s rules come back" until_ok 10 has4 '-A MEMGUARD -s 10.20.30.0/24 '
+check "status: memguard4 is gone" until_ok 10 not eval 'ct memguardd status | grep -q "ipset memguard4"'
 
 log "stop keeps the rules"
 ct systemctl stop memguardd
