@@ -132,23 +132,21 @@ void compare_input(const Ruleset& desired, const KernelView& actual, Comparison&
     out.plan.jumps = desired.jumps;
 }
 
-// Sources a chain accepts by address: its -s accept rules, and the members of our set when it
+// The sources one rule accepts by address: its -s network, or the members of our set when it
 // matches on it. `everybody` is set by an accept rule that asks for no source at all.
-void accepted_sources(const std::vector<Rule>& chain, const std::vector<Network>* set_members,
+void accepted_sources(const Rule& r, const std::vector<Network>* set_members,
                       std::vector<Network>& out, bool& everybody) {
-    for (const auto& r : chain) {
-        if (r.verdict != Verdict::accept || !r.in_iface.empty() || r.related_established) {
-            continue;
+    if (r.verdict != Verdict::accept || !r.in_iface.empty() || r.related_established) {
+        return;
+    }
+    if (r.src) {
+        out.push_back(*r.src);
+    } else if (!r.src_set.empty()) {
+        if (set_members != nullptr && r.src_set == set_name(r.family)) {
+            out.insert(out.end(), set_members->begin(), set_members->end());
         }
-        if (r.src) {
-            out.push_back(*r.src);
-        } else if (!r.src_set.empty()) {
-            if (set_members != nullptr && r.src_set == set_name(r.family)) {
-                out.insert(out.end(), set_members->begin(), set_members->end());
-            }
-        } else {
-            everybody = true;
-        }
+    } else {
+        everybody = true;
     }
 }
 
@@ -158,21 +156,22 @@ void accepted_sources(const std::vector<Rule>& chain, const std::vector<Network>
 std::vector<Network> no_longer_allowed(const Ruleset& desired, const KernelView& actual) {
     std::vector<Network> allowed;
     bool everybody = false;
-    accepted_sources(desired.chain, desired.set ? &*desired.set : nullptr, allowed, everybody);
+    for (const auto& r : desired.chain) {
+        accepted_sources(r, desired.set ? &*desired.set : nullptr, allowed, everybody);
+    }
     std::vector<Network> revoked;
     if (everybody) {
         return revoked;
     }
-    std::vector<Rule> had;
+    std::vector<Network> accepted;
+    bool had_everybody = false; // whatever the chain had, only what it no longer has counts
+    const bool set_read = actual.set && actual.set->members_readable;
     for (const auto& k : actual.chain) {
         if (k.rule) {
-            had.push_back(*k.rule);
+            accepted_sources(*k.rule, set_read ? &actual.set->members : nullptr, accepted,
+                             had_everybody);
         }
     }
-    std::vector<Network> accepted;
-    bool had_everybody = false;
-    const bool set_read = actual.set && actual.set->members_readable;
-    accepted_sources(had, set_read ? &actual.set->members : nullptr, accepted, had_everybody);
     std::ranges::sort(allowed);
     for (const auto& src : accepted) {
         const bool still =

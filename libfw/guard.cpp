@@ -3,6 +3,7 @@
 #include "ruleset.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace memguard {
 
@@ -81,21 +82,22 @@ Report Guard::run(Planner planner, const SetWanted& set_wanted, bool write, Firs
     return report;
 }
 
-namespace {
-// Whether the policy puts a family's allowlist in a set, without building the rules.
-bool policy_wants_set(const Policy& policy, Family family) {
-    return build_ruleset(policy, family).set.has_value();
+// The wanted rules of both families are built once per pass: the comparison and the question
+// whether a family's set must be read both come from them.
+Report Guard::against(const Policy& policy, bool write, FirstLook first) {
+    const std::array desired{build_ruleset(policy, Family::ipv4),
+                             build_ruleset(policy, Family::ipv6)};
+    auto of = [&](Family f) -> const Ruleset& { return desired[f == Family::ipv4 ? 0 : 1]; };
+    return run([&](Family f, const KernelView& v) { return compare(of(f), v); },
+               [&](Family f) { return of(f).set.has_value(); }, write, first);
 }
-} // namespace
 
 Report Guard::reconcile(const Policy& policy, FirstLook first) {
-    return run([&](Family f, const KernelView& v) { return compare(build_ruleset(policy, f), v); },
-               [&](Family f) { return policy_wants_set(policy, f); }, true, first);
+    return against(policy, true, first);
 }
 
 Report Guard::compare_only(const Policy& policy) {
-    return run([&](Family f, const KernelView& v) { return compare(build_ruleset(policy, f), v); },
-               [&](Family f) { return policy_wants_set(policy, f); }, false, FirstLook::snapshot);
+    return against(policy, false, FirstLook::snapshot);
 }
 
 Report Guard::remove() {

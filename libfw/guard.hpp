@@ -53,6 +53,7 @@ public:
     Policy fail_closed_policy();
 
 private:
+    Report against(const Policy& policy, bool write, FirstLook first);
     using SetWanted = std::function<bool(Family)>;
     template <class Planner>
     Report run(Planner planner, const SetWanted& set_wanted, bool write, FirstLook first);
