@@ -114,13 +114,11 @@ def gen(work, foreign, sizes):
         write(f"{work}/allow{n}.json", config(nets), 0o600)
         for fam in (4, 6):
             chain, jumps = memguard_rules(nets, fam)
-            # the set first, where memguardd uses one: `ipset restore` / one `ipset` call each
+            # the set first, where memguardd uses one: the same lines serve `ipset restore`
+            # and, one line per `ipset` call, the per-rule way
             sets = uses_set(nets, fam)
             members = set_members(nets, fam) if sets else []
-            write(f"{work}/restore{fam}_{n}.ipset",
-                  (set_create(nets, fam) + "\n" if sets else "")
-                  + "".join(f"add {set_name(fam)} {m}\n" for m in members))
-            write(f"{work}/perrule{fam}_{n}.ipset_args",
+            write(f"{work}/set{fam}_{n}.ipset",
                   (set_create(nets, fam) + "\n" if sets else "")
                   + "".join(f"add {set_name(fam)} {m}\n" for m in members))
             # iptables-legacy-restore --noflush: the same rules in one transaction per family

@@ -83,8 +83,8 @@ apply_memguardd() { "$MG" apply --once --config "$WORK/allow$1.json"; }
 apply_restore() {
     local fam
     for fam in 4 6; do
-        if [[ -s $WORK/restore${fam}_$1.ipset ]]; then # no ipset process where there is no set
-            ipset restore <"$WORK/restore${fam}_$1.ipset" || return 1
+        if [[ -s $WORK/set${fam}_$1.ipset ]]; then # no ipset process where there is no set
+            ipset restore <"$WORK/set${fam}_$1.ipset" || return 1
         fi
         "ip${fam/4/}tables-legacy-restore" -w --noflush <"$WORK/restore${fam}_$1.rules" || return 1
     done
@@ -99,8 +99,8 @@ run_calls() {
     done <"$file"
 }
 apply_perrule() {
-    run_calls "$WORK/perrule4_$1.ipset_args" ipset &&
-        run_calls "$WORK/perrule6_$1.ipset_args" ipset &&
+    run_calls "$WORK/set4_$1.ipset" ipset &&
+        run_calls "$WORK/set6_$1.ipset" ipset &&
         run_calls "$WORK/perrule4_$1.args" iptables-legacy -w &&
         run_calls "$WORK/perrule6_$1.args" ip6tables-legacy -w
 }
