@@ -89,15 +89,15 @@ public:
             if (chain != name) {
                 continue;
             }
+            if (start >= entries_.size()) {
+                throw EntryError("chain " + std::string(name) + " has no RETURN entry");
+            }
             std::size_t foot = start;
             for (std::size_t off = start; off < entries_.size(); off += entry(off).next_offset) {
                 if (target_name(off, entry(off)) == XT_ERROR_TARGET) {
                     break;
                 }
                 foot = off;
-            }
-            if (foot == start && start >= entries_.size()) {
-                throw EntryError("chain " + std::string(name) + " has no RETURN entry");
             }
             read(start, foot, out);
             return true;
