@@ -9,11 +9,12 @@ const char* const usage_text =
     "usage: memguardd [run] [--config FILE]     guard the port: apply, verify and repair on a "
     "timer\n"
     "       memguardd check [FILE]              validate the config, touch nothing\n"
-    "       memguardd apply --once [--config FILE]  bring the kernel to the config once\n"
+    "       memguardd apply --once [--force] [--config FILE]  bring the kernel to the config "
+    "once\n"
     "       memguardd diff [--config FILE]      show config vs kernel (exit 1 if they differ)\n"
     "       memguardd status [--json] [--config FILE]  rules and counters as the kernel has them\n"
     "       memguardd doctor [--config FILE]    look for exposure the rules do not cover\n"
-    "       memguardd remove                    take memguardd's rules out of the kernel\n"
+    "       memguardd remove [--force]          take memguardd's rules out of the kernel\n"
     "Rules live in the legacy iptables tables: see them with iptables-legacy-save and\n"
     "ip6tables-legacy-save (Debian's plain `iptables` is the nft variant).\n";
 
@@ -45,6 +46,9 @@ Options parse_args(const std::vector<std::string>& args) {
             o.config = a.substr(9);
         } else if (a == "--once" && o.command == Command::apply) {
             o.once = true;
+        } else if (a == "--force" &&
+                   (o.command == Command::apply || o.command == Command::remove)) {
+            o.force = true;
         } else if (a == "--json" && o.command == Command::status) {
             o.json = true;
         } else if (o.command == Command::check && !positional_config && a.rfind('-', 0) != 0) {

@@ -14,6 +14,7 @@ struct Options {
     std::string config = "/etc/memguard.json";
     bool once = false;
     bool json = false;
+    bool force = false; // apply/remove while a daemon runs in this network namespace
 };
 
 // Throws std::invalid_argument with a message naming the bad argument.

@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include "config.hpp"
+#include "control.hpp"
 #include "guard.hpp"
 #include "revocation.hpp"
 #include "ruleset.hpp"
@@ -32,13 +33,45 @@ int check(const Options& o) {
     }
 }
 
+// The daemon keeps the rules as its config says: a one-off change beside it would be undone,
+// or (remove) leave it repairing what was just taken out.
+bool daemon_in_the_way(const Options& o, const char* command) {
+    if (o.force) {
+        return false;
+    }
+    const auto pid = running_daemon();
+    if (!pid) {
+        return false;
+    }
+    std::fprintf(stderr,
+                 "memguardd: memguardd is running in this network namespace (pid %d) and keeps "
+                 "the rules as its config says; %s now would fight it. Use systemctl (reload, "
+                 "stop) instead, or --force to %s anyway\n",
+                 static_cast<int>(*pid), command, command);
+    return true;
+}
+
+void print_family_notes(const FamilyReport& f) {
+    for (const auto& line : f.refused) {
+        std::fprintf(stderr, "memguardd: %s\n", line.c_str());
+    }
+    if (!f.error.empty()) {
+        std::fprintf(stderr, "memguardd: %s: %s%s\n", std::string(to_string(f.family)).c_str(),
+                     f.error.c_str(),
+                     f.fail_closed ? " (failed closed: the port is open to loopback only)" : "");
+    }
+}
+
 void print_report(const Report& report, const char* verb) {
     for (const auto& f : report.families) {
         for (const auto& d : f.drift) {
             std::printf("%s\n", d.describe().c_str());
         }
+        print_family_notes(f);
         std::printf("%s: %s\n", std::string(to_string(f.family)).c_str(),
-                    f.committed ? verb : "unchanged");
+                    !f.error.empty() ? "FAILED"
+                    : f.committed    ? verb
+                                     : "unchanged");
     }
 }
 
@@ -51,6 +84,9 @@ int apply(const Options& o) {
         std::fprintf(stderr, "memguardd: nothing applied; the kernel is unchanged\n");
         return 1;
     }
+    if (daemon_in_the_way(o, "apply")) {
+        return 1;
+    }
     auto backend = make_iptc_backend();
     const Report report = Guard(*backend).reconcile(policy, FirstLook::locked);
     print_report(report, "applied");
@@ -58,7 +94,7 @@ int apply(const Options& o) {
         std::printf("cut %zu open connection(s) from networks no longer allowed\n",
                     revoke_connections(sources, policy));
     }
-    return 0;
+    return report.failed() ? 1 : 0;
 }
 
 int diff(const Options& o) {
@@ -86,36 +122,59 @@ int diff(const Options& o) {
     }
 }
 
-int remove() {
+std::string removed_parts(const KernelView& before, const FamilyReport& after) {
+    std::size_t jumps = 0;
+    for (const auto& r : before.input) {
+        jumps += r.ours() ? 1 : 0;
+    }
+    const Claims claims = claim(before);
+    std::string removed;
+    auto add = [&removed](const std::string& part) {
+        removed += (removed.empty() ? "removed " : " and ") + part;
+    };
+    if (jumps > 0) {
+        add(std::to_string(jumps) + " rule(s) in " + std::string(input_chain));
+    }
+    if (before.chain_exists && claims.chain) {
+        add("chain " + std::string(chain_name));
+    }
+    if (before.set && claims.set) {
+        add("ipset " + set_name(before.family));
+    }
+    if (!after.committed || removed.empty()) {
+        return "nothing of memguardd's was there";
+    }
+    return removed;
+}
+
+// Each family on its own: one that fails does not keep the other's rules in.
+int remove(const Options& o) {
+    if (daemon_in_the_way(o, "remove")) {
+        return 1;
+    }
     auto backend = make_iptc_backend();
     Guard guard(*backend);
-    const auto before = guard.read();
-    const Report report = guard.remove();
-    for (std::size_t i = 0; i < report.families.size(); ++i) {
-        const auto family = report.families[i].family;
-        std::size_t jumps = 0;
-        for (const auto& r : before[i].input) {
-            jumps += r.ours() ? 1 : 0;
+    std::vector<KernelView> before;
+    for (const auto family : both_families) {
+        try {
+            before.push_back(guard.read_family(family));
+        } catch (const std::exception&) {
+            KernelView unreadable; // remove() reports why
+            unreadable.family = family;
+            before.push_back(std::move(unreadable));
         }
-        std::string removed;
-        auto add = [&removed](const std::string& part) {
-            removed += (removed.empty() ? "removed " : " and ") + part;
-        };
-        if (jumps > 0) {
-            add(std::to_string(jumps) + " jump rule(s)");
-        }
-        if (before[i].chain_exists) {
-            add("chain " + std::string(chain_name));
-        }
-        if (before[i].set) {
-            add("ipset " + set_name(family));
-        }
-        std::printf("%s: %s\n", std::string(to_string(family)).c_str(),
-                    report.families[i].committed && !removed.empty()
-                        ? removed.c_str()
-                        : "nothing of memguardd's was there");
     }
-    return 0;
+    const Report report = guard.remove();
+    bool complete = true;
+    for (std::size_t i = 0; i < report.families.size(); ++i) {
+        const auto& f = report.families[i];
+        print_family_notes(f);
+        const char* outcome = !f.error.empty() ? "FAILED, nothing removed" : nullptr;
+        std::printf("%s: %s\n", std::string(to_string(f.family)).c_str(),
+                    outcome != nullptr ? outcome : removed_parts(before[i], f).c_str());
+        complete = complete && f.error.empty() && f.refused.empty();
+    }
+    return complete ? 0 : 1;
 }
 
 } // namespace
@@ -135,7 +194,7 @@ int run_command(const Options& o) {
     case Command::diff:
         return diff(o);
     case Command::remove:
-        return remove();
+        return remove(o);
     case Command::status:
         return print_status(o.config, o.json);
     case Command::doctor:

@@ -2,18 +2,22 @@
 
 #include "audit.hpp"
 #include "backend.hpp"
+#include "checkpoint.hpp"
 #include "config.hpp"
 #include "conflict.hpp"
+#include "control.hpp"
+#include "daemon_state.hpp"
 #include "fd.hpp"
 #include "guard.hpp"
 #include "log.hpp"
 #include "netlink/socket.hpp"
+#include "passes.hpp"
 #include "revocation.hpp"
-#include "state_file.hpp"
 #include "timer.hpp"
 
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -34,45 +38,15 @@ using spdlog::level::warn;
     throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
-std::string first_drift(const Report& report) {
-    for (const auto& f : report.families) {
-        if (!f.drift.empty()) {
-            return f.drift.front().describe();
-        }
-    }
-    return "none";
-}
-
-std::string summary(const Policy& p) {
-    return std::to_string(p.ports.size()) + " port(s), " + std::to_string(p.allow.size()) +
-           " network(s) allowed, action " + std::string(to_string(p.action));
-}
-
-void log_repair(const Report& report) {
-    for (const auto& f : report.families) {
-        for (const auto& d : f.drift) {
-            log_event(warn,
-                      {Event::drift,
-                       f.family,
-                       {{"DRIFT_KIND", std::string(to_string(d.kind))}, {"CHAIN", d.chain}}},
-                      "drift: " + d.describe());
-        }
-        if (f.committed) {
-            log_event(warn,
-                      {Event::repair,
-                       f.family,
-                       {{"DRIFT_COUNT", std::to_string(f.drift.size())},
-                        {"ATTEMPTS", std::to_string(f.attempts)}}},
-                      "repaired " + std::string(to_string(f.family)) + ": " +
-                          std::to_string(f.drift.size()) + " difference(s) fixed in one commit");
-        }
-    }
-}
+// A failed pass is retried after 1 s, then 2, 4, ... up to a minute.
+constexpr std::chrono::seconds first_retry{1};
+constexpr std::chrono::seconds last_retry{60};
 
 class Service {
 public:
     explicit Service(std::string config_path)
-        : config_path_(std::move(config_path)), backend_(make_iptc_backend()), guard_(*backend_) {}
+        : config_path_(std::move(config_path)), backend_(make_iptc_backend()), guard_(*backend_),
+          state_(config_path_) {}
 
     int run();
 
@@ -82,29 +56,38 @@ private:
         verify_source,
         watchdog_source,
         audit_source,
-        audit_timer_source
+        audit_timer_source,
+        retry_source,
+        control_source
     };
 
     void setup_loop();
     void watch(int fd, Source source);
     void configure_audit();
-    void revoke(const Report& report);
     void load_initial_policy();
     void apply(Event why);
+    void after_pass(const Report& report);
     void verify();
     void reload();
     void rearm_verify();
-    void notify_ready() const;
+    void notify_ready();
+    bool on_signal(); // false: stop
+    void dispatch(Source source);
+    [[nodiscard]] std::string answer(const std::string& request) const;
 
     std::string config_path_;
     std::unique_ptr<Backend> backend_;
     Guard guard_;
     Policy policy_;
-    bool fail_closed_ = false;
+    bool config_invalid_ = false;
+    bool ready_ = false;
+    std::chrono::seconds retry_after_{first_retry};
     ConflictTracker conflicts_;
-    StateFile state_;
+    DaemonState state_;
+    RefusalLog refusals_;
     BlockedAudit audit_;
-    Fd epoll_, signal_fd_, verify_timer_, watchdog_timer_;
+    std::optional<ControlSocket> control_;
+    Fd epoll_, signal_fd_, verify_timer_, watchdog_timer_, retry_timer_;
 };
 
 void Service::watch(int fd, Source source) {
@@ -131,6 +114,7 @@ void Service::setup_loop() {
         throw_errno("signalfd/epoll_create1");
     }
     watch(signal_fd_.get(), signal_source);
+    watch(control_->fd(), control_source);
     std::uint64_t watchdog_usec = 0;
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
         // Ping at half the interval, as sd_watchdog_enabled(3) advises.
@@ -155,54 +139,42 @@ void Service::load_initial_policy() {
             log_event(err, {Event::config, std::nullopt, {}}, problem);
         }
         policy_ = guard_.fail_closed_policy();
-        fail_closed_ = true;
+        config_invalid_ = true;
         log_event(err, {Event::config, std::nullopt, {{"FAIL_CLOSED", "1"}}},
-                  "no valid configuration: failing closed, port(s) open to loopback only; fix " +
-                      config_path_ + " and run systemctl reload memguardd");
+                  "no valid configuration: failing closed on port(s) " + join_ports(policy_.ports) +
+                      ", open to loopback only; fix " + config_path_ + " and " + reload_hint());
     }
 }
 
 void Service::apply(Event why) {
     // Start and reload usually change the rules: read under the lock straight away.
     const Report report = guard_.reconcile(policy_, FirstLook::locked);
-    for (const auto& f : report.families) {
-        log_event(
-            info,
-            {why,
-             f.family,
-             {{"CHANGES", std::to_string(f.drift.size())}, {"COMMITTED", f.committed ? "1" : "0"}}},
-            std::string(to_string(f.family)) + ": " +
-                (f.committed ? "applied " + std::to_string(f.drift.size()) + " change(s)"
-                             : std::string("already in place")) +
-                (fail_closed_ ? " (fail-closed: loopback only)" : ""));
-    }
-    state_.record_apply(report, fail_closed_);
-    revoke(report);
+    log_apply(report, why, config_invalid_);
+    state_.record_apply(report, config_invalid_);
+    after_pass(report);
+}
+
+// What every pass that may have written ends with: refusals, revocation, the retry timer.
+void Service::after_pass(const Report& report) {
+    refusals_.log(report);
+    checkpoint("before_revocation");
+    revoke(report, policy_);
     // libiptc held a parsed copy of the whole table (megabytes on a busy host) and freed it;
     // hand those pages back rather than keep them for the daemon's whole life.
     ::malloc_trim(0);
-}
-
-void Service::revoke(const Report& report) {
-    const auto sources = revoked_sources(report);
-    if (sources.empty()) {
+    if (!report.failed()) {
+        retry_timer_.reset();
+        retry_after_ = first_retry;
         return;
     }
-    std::string names;
-    for (const auto& net : sources) {
-        names += (names.empty() ? "" : ", ") + net.to_string();
+    if (retry_timer_) {
+        return; // a retry is due already: a verify pass in between adds nothing to say
     }
-    try {
-        const auto cut = revoke_connections(sources, policy_);
-        log_event(info,
-                  {Event::revoke,
-                   std::nullopt,
-                   {{"NETWORKS", names}, {"CONNECTIONS", std::to_string(cut)}}},
-                  "revoked " + names + ": cut " + std::to_string(cut) + " open connection(s)");
-    } catch (const netlink::NetlinkError& e) {
-        log_event(err, {Event::error, std::nullopt, {{"NETWORKS", names}}},
-                  "could not cut the open connections of " + names + ": " + e.what());
-    }
+    log_failure(report, retry_after_);
+    state_.record_failure(report);
+    retry_timer_ = make_oneshot_timer(retry_after_);
+    watch(retry_timer_.get(), retry_source);
+    retry_after_ = std::min(retry_after_ * 2, last_retry);
 }
 
 // Failing to bind the NFLOG group (another logger owns it) costs the audit, not the guard.
@@ -222,38 +194,14 @@ void Service::configure_audit() {
 void Service::verify() {
     const auto report = guard_.reconcile(policy_);
     const bool drifted = report.drift_count() > 0;
-    const auto verdict = conflicts_.pass(drifted, ConflictTracker::clock::now());
-    const std::string repairs = std::to_string(conflicts_.repairs_in_conflict());
-    auto log_conflict = [&](spdlog::level::level_enum level, const std::string& message) {
-        log_event(level, {Event::conflict, std::nullopt, {{"REPAIRS", repairs}}}, message);
-    };
-    switch (verdict) {
-    case ConflictTracker::Verdict::quiet_pass:
-    case ConflictTracker::Verdict::suppressed:
-        break;
-    case ConflictTracker::Verdict::report_drift:
-        log_repair(report);
-        break;
-    case ConflictTracker::Verdict::conflict_started:
-        log_repair(report);
-        log_conflict(err, "conflict: our rules were changed again in each of the last " + repairs +
-                              " checks; another program is fighting memguardd "
-                              "(a firewall manager, docker, a script?). Still repairing; "
-                              "further repairs are summarised");
-        break;
-    case ConflictTracker::Verdict::conflict_summary:
-        log_conflict(err, "conflict continues: " + repairs +
-                              " repairs so far; latest: " + first_drift(report));
-        break;
-    case ConflictTracker::Verdict::conflict_ended:
-        log_conflict(info, "conflict over after " + repairs +
-                               " repairs: the rules held for a whole interval");
-        break;
-    }
+    log_verdict(conflicts_, report, drifted);
     if (drifted) {
         state_.record_repair(report);
-        revoke(report);
     }
+    if (drifted || report.failed()) {
+        after_pass(report);
+    }
+    notify_ready();
 }
 
 void Service::reload() {
@@ -262,17 +210,10 @@ void Service::reload() {
         Policy next = load_config(config_path_);
         const bool interval_changed = next.verify_interval != policy_.verify_interval;
         policy_ = std::move(next);
-        fail_closed_ = false;
+        config_invalid_ = false;
         log_event(info, {Event::reload, std::nullopt, {}},
                   "reloaded " + config_path_ + ": " + summary(policy_));
-        try {
-            apply(Event::reload);
-        } catch (const std::exception& e) {
-            log_event(err, {Event::error, std::nullopt, {}},
-                      std::string("applying the reloaded config failed, retrying at the next "
-                                  "verify pass: ") +
-                          e.what());
-        }
+        apply(Event::reload);
         configure_audit();
         if (interval_changed) {
             rearm_verify();
@@ -285,26 +226,91 @@ void Service::reload() {
                   "reload rejected: " + config_path_ +
                       " is invalid; the rules in the kernel are unchanged");
     }
+    ready_ = false;
     notify_ready();
 }
 
-void Service::notify_ready() const {
-    sd_notifyf(0, "READY=1\nSTATUS=Guarding %s%s", summary(policy_).c_str(),
-               fail_closed_ ? " (FAIL-CLOSED: invalid config, loopback only)" : "");
+// READY=1 only once every family's port is closed: guarded as asked, or failing closed.
+void Service::notify_ready() {
+    if (!state_.all_closed()) {
+        sd_notifyf(0, "STATUS=NOT GUARDED yet: %s; retrying", state_.first_error().c_str());
+        return;
+    }
+    const bool fail_closed = config_invalid_ || state_.fail_closed();
+    sd_notifyf(0, "%sSTATUS=Guarding %s%s", ready_ ? "" : "READY=1\n", summary(policy_).c_str(),
+               fail_closed ? " (FAIL-CLOSED: loopback only; see memguardd status)" : "");
+    ready_ = true;
+}
+
+std::string Service::answer(const std::string& request) const {
+    if (request == "status") {
+        return state_.to_json().dump() + "\n";
+    }
+    return nlohmann::json{{"error", "unknown request \"" + request.substr(0, 40) + "\""}}.dump() +
+           "\n";
+}
+
+bool Service::on_signal() {
+    signalfd_siginfo si{};
+    while (::read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            reload();
+            continue;
+        }
+        sd_notify(0, "STOPPING=1");
+        log_event(info, {Event::stop, std::nullopt, {}},
+                  "stopping; the rules stay in place (memguardd remove takes them out)");
+        return false;
+    }
+    return true;
+}
+
+void Service::dispatch(Source source) {
+    switch (source) {
+    case verify_source:
+        acknowledge_timer(verify_timer_);
+        verify();
+        break;
+    case retry_source:
+        retry_timer_.reset();
+        apply(Event::apply);
+        notify_ready();
+        break;
+    case audit_source:
+        try {
+            audit_.on_readable();
+        } catch (const netlink::NetlinkError& e) {
+            log_event(err, {Event::error, std::nullopt, {}},
+                      std::string("reading blocked attempts failed: ") + e.what());
+        }
+        break;
+    case audit_timer_source:
+        audit_.on_timer();
+        break;
+    case watchdog_source:
+        acknowledge_timer(watchdog_timer_);
+        sd_notify(0, "WATCHDOG=1");
+        break;
+    case control_source:
+        control_->serve_one([this](const std::string& request) { return answer(request); });
+        break;
+    case signal_source:
+        break;
+    }
 }
 
 int Service::run() {
+    control_ = ControlSocket::claim();
     setup_loop();
-    load_initial_policy();
     log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
+    load_initial_policy();
     apply(Event::apply);
     configure_audit();
     rearm_verify();
     notify_ready();
-
     for (;;) {
-        epoll_event events[4];
-        const int n = ::epoll_wait(epoll_.get(), events, 4, -1);
+        epoll_event events[8];
+        const int n = ::epoll_wait(epoll_.get(), events, 8, -1);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -312,53 +318,11 @@ int Service::run() {
             throw_errno("epoll_wait");
         }
         for (int i = 0; i < n; ++i) {
-            switch (events[i].data.u64) {
-            case signal_source: {
-                signalfd_siginfo si{};
-                while (::read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
-                    if (si.ssi_signo == SIGHUP) {
-                        reload();
-                    } else {
-                        sd_notify(0, "STOPPING=1");
-                        log_event(info, {Event::stop, std::nullopt, {}},
-                                  "stopping; the rules stay in place (memguardd remove takes "
-                                  "them out)");
-                        return 0;
-                    }
-                }
-                break;
+            const auto source = static_cast<Source>(events[i].data.u64);
+            if (source == signal_source && !on_signal()) {
+                return 0;
             }
-            case verify_source: {
-                acknowledge_timer(verify_timer_);
-                // The kernel (a table, a set) can refuse anything for a moment; the next pass
-                // starts again from what is there.
-                try {
-                    verify();
-                } catch (const std::exception& e) {
-                    log_event(err, {Event::error, std::nullopt, {}},
-                              std::string("verify failed, retrying next interval: ") + e.what());
-                }
-                break;
-            }
-            case audit_source:
-                try {
-                    audit_.on_readable();
-                } catch (const netlink::NetlinkError& e) {
-                    log_event(err, {Event::error, std::nullopt, {}},
-                              std::string("reading blocked attempts failed: ") + e.what());
-                }
-                break;
-            case audit_timer_source:
-                audit_.on_timer();
-                break;
-            case watchdog_source: {
-                acknowledge_timer(watchdog_timer_);
-                sd_notify(0, "WATCHDOG=1");
-                break;
-            }
-            default:
-                break;
-            }
+            dispatch(source);
         }
     }
 }

@@ -2,8 +2,8 @@
 
 #include "backend.hpp"
 #include "config.hpp"
+#include "control.hpp"
 #include "guard.hpp"
-#include "state_file.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -51,15 +51,47 @@ json view_json(const KernelView& v) {
     return out;
 }
 
+// What the running daemon says about itself; null when none runs in this network namespace.
 json daemon_state() {
-    std::ifstream in(runtime_dir() + "/state.json");
-    if (!in) {
+    const auto answer = ask_daemon("status");
+    if (!answer) {
         return nullptr;
     }
     try {
-        return json::parse(in);
-    } catch (const json::exception&) {
-        return nullptr;
+        return json::parse(*answer);
+    } catch (const json::exception& e) {
+        throw std::runtime_error(std::string("memguardd answered status with no JSON: ") +
+                                 e.what());
+    }
+}
+
+void print_daemon(const json& d) {
+    if (!d.is_object()) {
+        std::printf("daemon: not running in this network namespace (systemctl start memguardd)\n");
+        return;
+    }
+    std::printf("daemon: running, pid %d, since %s, backend %s, config %s\n", d.value("pid", 0),
+                d.value("started", "?").c_str(), d.value("backend", "?").c_str(),
+                d.value("config", "?").c_str());
+    std::printf("daemon: last apply %s, last repair %s, repairs %llu\n",
+                d.value("last_apply", "never").c_str(), d.value("last_repair", "never").c_str(),
+                static_cast<unsigned long long>(d.value("repairs", 0ULL)));
+    if (const auto drift = d.value("last_drift", ""); !drift.empty()) {
+        std::printf("daemon: last drift: %s\n", drift.c_str());
+    }
+    if (d.value("fail_closed", false)) {
+        std::printf("daemon: FAILING CLOSED: the port is open to loopback only%s\n",
+                    d.value("config_invalid", false)
+                        ? " (the config is invalid; see memguardd check)"
+                        : "");
+    }
+    for (const auto& f : d.value("families", json::array())) {
+        if (const auto error = f.value("error", ""); !error.empty()) {
+            std::printf("daemon: %s: %s\n", f.value("family", "?").c_str(), error.c_str());
+        }
+        for (const auto& line : f.value("refused", json::array())) {
+            std::printf("daemon: %s\n", line.get<std::string>().c_str());
+        }
     }
 }
 
@@ -90,9 +122,14 @@ int print_status(const std::string& config_path, bool as_json) {
         out["in_sync"] = nullptr;
         out["config_error"] = e.what();
     }
+    // Like systemctl status: 3 not running, 1 running but not as configured, 0 all well.
+    const auto& d = out["daemon"];
+    const int code = !d.is_object()                                            ? 3
+                     : d.value("fail_closed", false) || out["in_sync"] != true ? 1
+                                                                               : 0;
     if (as_json) {
         std::cout << out.dump(2) << '\n';
-        return 0;
+        return code;
     }
     for (const auto& f : out["families"]) {
         std::printf("%s:%s\n", f["family"].get<std::string>().c_str(),
@@ -113,17 +150,10 @@ int print_status(const std::string& config_path, bool as_json) {
         std::printf("config %s: %s\n", config_path.c_str(),
                     drift == 0 ? "in sync" : "DIFFERS from the kernel (see memguardd diff)");
     }
-    const auto& d = out["daemon"];
-    if (d.is_object()) {
-        std::printf("daemon: last apply %s, last repair %s, repairs %llu\n",
-                    d.value("last_apply", "never").c_str(), d.value("last_repair", "never").c_str(),
-                    static_cast<unsigned long long>(d.value("repairs", 0ULL)));
-    } else {
-        std::printf("daemon: no state in %s (not running?)\n", runtime_dir().c_str());
-    }
+    print_daemon(out["daemon"]);
     std::printf("(the rules are in the legacy tables: iptables-legacy -L -n -v shows them; "
                 "Debian's plain `iptables` is the nft variant)\n");
-    return 0;
+    return code;
 }
 
 } // namespace memguard

@@ -5,9 +5,9 @@
 
 namespace memguard {
 
-// Where the daemon records its last apply and repair for `status` (RuntimeDirectory).
-// The daemon records its last apply and repair in runtime_dir()/state.json.
-
+// The kernel's rules, and what the running daemon says about itself (control.hpp). Exit status
+// as systemctl status: 0 running and in sync, 1 running but out of sync or failing closed,
+// 3 not running.
 int print_status(const std::string& config_path, bool json);
 int run_doctor(const std::string& config_path);
 

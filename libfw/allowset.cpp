@@ -29,6 +29,22 @@ template <class Operation> void when_not_listed(const Operation& operation) {
     }
 }
 
+constexpr const char* staging_suffix = "-new";
+
+// A set under the staging name that memguardd did not make (no owner_initval). Not a kernel
+// without initval either: a set of ours is only ever made with the mark.
+bool staging_is_foreign(netlink::Ipset& ipset, const std::string& staging) {
+    try {
+        const auto header = ipset.header(staging);
+        return header && header->initval != netlink::owner_initval;
+    } catch (const netlink::NetlinkError& e) {
+        if (e.error() != EAFNOSUPPORT) {
+            throw;
+        }
+        return true; // a list:set or the like: certainly not ours
+    }
+}
+
 } // namespace
 
 std::optional<SetState> read_set(Family family) {
@@ -54,12 +70,14 @@ std::optional<SetState> read_set(Family family) {
         }
         state.references = header->references;
         state.usable = header->type == "hash:net" && header->family == family;
+        state.marked = header->initval == netlink::owner_initval;
     } catch (const netlink::NetlinkError& e) {
         if (e.error() != EAFNOSUPPORT) { // a set of another family (list:set): not usable
             throw;
         }
         return state;
     }
+    state.staging_foreign = staging_is_foreign(ipset, name + staging_suffix);
     if (state.usable) {
         try {
             state.members = ipset.members(name);
@@ -78,8 +96,11 @@ void load_set(Family family, const std::vector<Network>& members,
     netlink::Ipset ipset;
     const std::string name = set_name(family);
     if (current && current->usable) {
-        const std::string staging = name + "-new";
-        if (ipset.header(staging)) { // left behind by a load that was interrupted
+        const std::string staging = name + staging_suffix;
+        if (staging_is_foreign(ipset, staging)) {
+            throw netlink::NetlinkError("ipset " + staging + " is not memguardd's", EEXIST);
+        }
+        if (ipset.header(staging)) { // ours, left behind by a load that was interrupted
             ipset.destroy(staging);
         }
         ipset.create(staging, family, members.size());

@@ -5,6 +5,7 @@
 #include "diff.hpp"
 #include "kernel_view.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -33,6 +34,18 @@ class CommitRace : public KernelError {
     using KernelError::KernelError;
 };
 
+// Another program has held the xtables lock past our wait.
+class LockBusy : public KernelError {
+    using KernelError::KernelError;
+};
+
+// How a transaction takes the xtables lock.
+enum class LockWait : std::uint8_t {
+    wait,        // up to 10 s, then LockBusy
+    or_unlocked, // 1 s, then without it: for a port that is open until we write (a lock held
+                 // for minutes must not keep it open)
+};
+
 // One snapshot of one family's filter table, with the lock held for its whole life.
 class Transaction {
 public:
@@ -45,6 +58,8 @@ public:
     [[nodiscard]] virtual KernelView read() const = 0;
     virtual void apply(const Plan& plan) = 0;
     virtual void commit() = 0;
+    // True when LockWait::or_unlocked gave up on the lock: this transaction holds none.
+    [[nodiscard]] virtual bool unlocked() const = 0;
 };
 
 class Backend {
@@ -58,7 +73,7 @@ public:
     // The table as it is now, read without the lock: the kernel copies it atomically, so this
     // is a consistent table, but a commit must not be based on it (use begin()).
     virtual KernelView snapshot(Family family) = 0;
-    virtual std::unique_ptr<Transaction> begin(Family family) = 0;
+    virtual std::unique_ptr<Transaction> begin(Family family, LockWait wait = LockWait::wait) = 0;
     // Our ipset for the family (allowset.hpp). Not part of a transaction: ipset has its own
     // atomic swap, and the xtables lock does not cover it.
     virtual std::optional<SetState> read_set(Family family) = 0;

@@ -19,6 +19,9 @@ bool same(const KernelRule& k, const Rule& r) {
 }
 
 void compare_chain(const Ruleset& desired, const KernelView& actual, Comparison& out) {
+    if (!desired.use_chain) {
+        return; // somebody else's chain: not ours to compare or repair
+    }
     const auto& want = desired.chain;
     if (!actual.chain_exists) {
         out.drift.push_back(
@@ -222,7 +225,7 @@ void compare_set(const Ruleset& desired, const KernelView& actual, Comparison& o
         out.drift.push_back({desired.family, DriftKind::set_members, name, 0,
                              std::to_string(want.size()) + " networks", found});
         out.plan.load_set = want;
-    } else if (have && have->references <= our_references(actual)) {
+    } else if (have && have->references <= our_references(actual) && claim(actual).set) {
         // Stale once our rule stops matching on it; a set somebody else's rule uses stays.
         out.drift.push_back({desired.family, DriftKind::set_stale, name, 0, "", "stale"});
         out.plan.drop_set = true;
@@ -308,8 +311,9 @@ Plan removal_plan(const KernelView& actual) {
             plan.input_deletes.push_back(j);
         }
     }
-    plan.delete_chain = actual.chain_exists;
-    plan.drop_set = actual.set.has_value();
+    const Claims claims = claim(actual);
+    plan.delete_chain = actual.chain_exists && claims.chain;
+    plan.drop_set = actual.set.has_value() && claims.set;
     return plan;
 }
 

@@ -74,7 +74,8 @@ Comparison compare(const Ruleset& desired, const KernelView& actual);
 // Whether our chain in `view` matches on our ipset (so the set must be read to compare).
 bool matches_on_set(const KernelView& view);
 
-// Takes out exactly what is ours: our rules in INPUT, the MEMGUARD chain and our ipset.
+// Takes out exactly what is ours (ownership.hpp): our rules in INPUT, the MEMGUARD chain and
+// our ipset; a chain or set under our names that is not ours stays.
 Plan removal_plan(const KernelView& actual);
 
 } // namespace memguard

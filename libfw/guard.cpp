@@ -1,15 +1,33 @@
 #include "guard.hpp"
 
+#include "checkpoint.hpp"
+#include "ownership.hpp"
 #include "ruleset.hpp"
 
 #include <algorithm>
-#include <array>
 
 namespace memguard {
 
 namespace {
+
 constexpr unsigned max_attempts = 5;
+
+void add_port(std::vector<std::uint16_t>& ports, std::uint16_t port) {
+    if (std::ranges::find(ports, port) == ports.end()) {
+        ports.push_back(port);
+    }
 }
+
+// The ports our rules in INPUT guard, jumps and fail-closed rules alike.
+void add_guarded_ports(const KernelView& view, std::vector<std::uint16_t>& ports) {
+    for (const auto& k : view.input) {
+        if (k.ours() && k.rule && k.rule->dport) {
+            add_port(ports, *k.rule->dport);
+        }
+    }
+}
+
+} // namespace
 
 bool Report::changed() const {
     return std::ranges::any_of(families, [](const FamilyReport& f) { return f.committed; });
@@ -23,114 +41,194 @@ std::size_t Report::drift_count() const {
     return n;
 }
 
+bool Report::failed() const {
+    return std::ranges::any_of(families, [](const FamilyReport& f) { return !f.error.empty(); });
+}
+
+// Under the lock when it can be had. A port that none of our rules guards yet is not kept open
+// for a lock another program holds: after a second the table is read and written without it.
+std::unique_ptr<Transaction> Guard::begin_locked(Family family, bool want_set, KernelView& view) {
+    auto with_set = [&](KernelView v) {
+        if (want_set || matches_on_set(v)) {
+            v.set = backend_.read_set(family);
+        }
+        return v;
+    };
+    checkpoint("before_lock");
+    auto txn = backend_.begin(family, LockWait::or_unlocked);
+    view = with_set(txn->read());
+    if (txn->unlocked() && guarded(view)) {
+        txn.reset();
+        txn = backend_.begin(family, LockWait::wait);
+        view = with_set(txn->read());
+    }
+    checkpoint("after_lock");
+    return txn;
+}
+
 template <class Planner>
-Report Guard::run(Planner planner, const SetWanted& set_wanted, bool write, FirstLook first) {
+FamilyReport Guard::run(Family family, Planner planner, bool want_set, bool write,
+                        FirstLook first) {
+    FamilyReport fr;
+    fr.family = family;
+    Comparison cmp;
+    bool again = write;
+    if (first == FirstLook::snapshot || !write) {
+        KernelView view = backend_.snapshot(family);
+        if (want_set || matches_on_set(view)) {
+            view.set = backend_.read_set(family);
+        }
+        cmp = planner(view);
+        again = write && !cmp.plan.empty();
+    }
+    // The commit must rest on a read made under the lock; after a lost race, read again.
+    while (again) {
+        again = false;
+        KernelView view;
+        auto txn = begin_locked(family, want_set, view);
+        cmp = planner(view);
+        if (cmp.plan.empty()) {
+            break; // somebody else repaired it meanwhile
+        }
+        if (cmp.plan.load_set) { // before the rules that match on it
+            backend_.load_set(family, *cmp.plan.load_set, view.set);
+            checkpoint("after_set_load");
+        }
+        if (!cmp.plan.table_empty()) {
+            txn->apply(cmp.plan);
+            ++fr.attempts;
+            try {
+                txn->commit();
+            } catch (const CommitRace&) {
+                if (fr.attempts >= max_attempts) {
+                    throw;
+                }
+                again = true;
+                continue;
+            }
+            checkpoint("after_commit");
+        }
+        if (cmp.plan.drop_set) { // after the last rule that matched on it
+            backend_.drop_set(family);
+        }
+        fr.committed = true;
+        fr.unlocked = fr.unlocked || txn->unlocked();
+    }
+    fr.drift = std::move(cmp.drift);
+    fr.revoked = std::move(cmp.revoked);
+    return fr;
+}
+
+FamilyReport Guard::reconcile_family(const Policy& policy, Family family, FirstLook first) {
+    Claims claims;
+    auto planner = [&](const KernelView& view) {
+        claims = claim(view);
+        return compare(build_ruleset(policy, family, claims), view);
+    };
+    FamilyReport fr = run(family, planner, wants_set(policy, family), true, first);
+    fr.refused = std::move(claims.refused);
+    fr.fail_closed = !claims.chain; // loopback-only rules in INPUT
+    if (fr.fail_closed) {
+        fr.error = "chain " + std::string(chain_name) + " is not memguardd's";
+    }
+    return fr;
+}
+
+// The wanted rules could not be had: program the most closed rules we can instead.
+void Guard::fall_back(const Policy& policy, FamilyReport& report) {
+    try {
+        Policy closing = memguard::fail_closed_policy();
+        for (const auto port : policy.ports) {
+            add_port(closing.ports, port);
+        }
+        add_guarded_ports(backend_.snapshot(report.family), closing.ports);
+        const FamilyReport closed = reconcile_family(closing, report.family, FirstLook::locked);
+        report.fail_closed = true;
+        report.committed = report.committed || closed.committed;
+        report.unlocked = report.unlocked || closed.unlocked;
+        report.refused = closed.refused;
+    } catch (const std::exception& e) {
+        report.error += std::string("; failing closed failed too: ") + e.what();
+    }
+}
+
+Report Guard::reconcile(const Policy& policy, FirstLook first) {
     Report report;
     for (const auto family : both_families) {
         FamilyReport fr;
-        fr.family = family;
-        // The set is read when the policy wants one or our chain matches on one.
-        auto with_set = [&](KernelView view) {
-            if (set_wanted(family) || matches_on_set(view)) {
-                view.set = backend_.read_set(family);
-            }
-            return view;
-        };
-        // A look without the lock first, if asked for: a pass with nothing to change ends there.
-        Comparison cmp;
-        bool locked_read = write;
-        if (first == FirstLook::snapshot || !write) {
-            cmp = planner(family, with_set(backend_.snapshot(family)));
-            locked_read = write && !cmp.plan.empty();
+        try {
+            fr = reconcile_family(policy, family, first);
+        } catch (const std::exception& e) {
+            fr = FamilyReport{};
+            fr.family = family;
+            fr.error = e.what();
+            fall_back(policy, fr);
         }
-        // The commit must rest on a read made under the lock, so read again; after a lost race,
-        // again.
-        bool again = locked_read;
-        while (again) {
-            again = false;
-            auto txn = backend_.begin(family);
-            const KernelView view = with_set(txn->read());
-            cmp = planner(family, view);
-            if (cmp.plan.empty()) {
-                break; // somebody else repaired it meanwhile
-            }
-            if (cmp.plan.load_set) { // before the rules that match on it
-                backend_.load_set(family, *cmp.plan.load_set, view.set);
-            }
-            if (!cmp.plan.table_empty()) {
-                txn->apply(cmp.plan);
-                ++fr.attempts;
-                try {
-                    txn->commit();
-                } catch (const CommitRace&) {
-                    if (fr.attempts >= max_attempts) {
-                        throw;
-                    }
-                    again = true;
-                    continue;
-                }
-            }
-            if (cmp.plan.drop_set) { // after the last rule that matched on it
-                backend_.drop_set(family);
-            }
-            fr.committed = true;
-        }
-        fr.drift = cmp.drift;
-        fr.revoked = cmp.revoked;
         report.families.push_back(std::move(fr));
     }
     return report;
 }
 
-// The wanted rules of both families are built once per pass: the comparison and the question
-// whether a family's set must be read both come from them.
-Report Guard::against(const Policy& policy, bool write, FirstLook first) {
-    const std::array desired{build_ruleset(policy, Family::ipv4),
-                             build_ruleset(policy, Family::ipv6)};
-    auto of = [&](Family f) -> const Ruleset& { return desired[f == Family::ipv4 ? 0 : 1]; };
-    return run([&](Family f, const KernelView& v) { return compare(of(f), v); },
-               [&](Family f) { return of(f).set.has_value(); }, write, first);
-}
-
-Report Guard::reconcile(const Policy& policy, FirstLook first) {
-    return against(policy, true, first);
-}
-
 Report Guard::compare_only(const Policy& policy) {
-    return against(policy, false, FirstLook::snapshot);
+    Report report;
+    for (const auto family : both_families) {
+        auto planner = [&](const KernelView& view) {
+            return compare(build_ruleset(policy, family, claim(view)), view);
+        };
+        report.families.push_back(
+            run(family, planner, wants_set(policy, family), false, FirstLook::snapshot));
+    }
+    return report;
 }
 
 Report Guard::remove() {
-    return run(
-        [](Family, const KernelView& v) {
+    Report report;
+    for (const auto family : both_families) {
+        std::vector<std::string> refused;
+        auto planner = [&](const KernelView& v) {
             Comparison c;
             c.plan = removal_plan(v);
+            refused = claim(v).refused;
             return c;
-        },
-        [](Family) { return true; }, true, FirstLook::locked);
+        };
+        FamilyReport fr;
+        try {
+            fr = run(family, planner, true, true, FirstLook::locked);
+            fr.refused = std::move(refused);
+        } catch (const std::exception& e) {
+            fr.family = family;
+            fr.error = e.what();
+        }
+        report.families.push_back(std::move(fr));
+    }
+    return report;
 }
 
-Policy Guard::fail_closed_policy() {
+Policy Guard::fail_closed_policy(const std::vector<std::uint16_t>& also) {
     Policy policy = memguard::fail_closed_policy();
-    for (const auto& view : read()) {
-        for (const auto& k : view.input) {
-            if (!k.ours() || !k.rule || !k.rule->dport) {
-                continue;
-            }
-            if (std::ranges::find(policy.ports, *k.rule->dport) == policy.ports.end()) {
-                policy.ports.push_back(*k.rule->dport);
-            }
+    for (const auto port : also) {
+        add_port(policy.ports, port);
+    }
+    for (const auto family : both_families) {
+        try {
+            add_guarded_ports(backend_.snapshot(family), policy.ports);
+        } catch (const std::exception&) {
+            // A table we cannot read guards nothing we could learn from; the pass will say why.
         }
     }
     return policy;
 }
 
+KernelView Guard::read_family(Family family) {
+    KernelView view = backend_.snapshot(family);
+    view.set = backend_.read_set(family);
+    return view;
+}
+
 std::vector<KernelView> Guard::read() {
     std::vector<KernelView> views;
     for (const auto family : both_families) {
-        KernelView view = backend_.snapshot(family);
-        view.set = backend_.read_set(family);
-        views.push_back(std::move(view));
+        views.push_back(read_family(family));
     }
     return views;
 }

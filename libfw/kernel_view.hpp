@@ -26,7 +26,11 @@ struct SetState {
     bool usable = false;           // a hash:net set of the family: new members can be swapped in
     bool members_readable = false; // every member is a plain network (no range, no nomatch)
     std::uint32_t references = 0;  // rules that match on it, ours and anybody's
-    std::vector<Network> members;  // sorted; only when usable and readable
+    bool marked = false;           // created by memguardd (netlink::owner_initval)
+    // A set named like our staging set (set_name + "-new") exists and is not marked as ours, so
+    // the set cannot be reloaded by swapping a new one in.
+    bool staging_foreign = false;
+    std::vector<Network> members; // sorted; only when usable and readable
     friend bool operator==(const SetState&, const SetState&) = default;
 };
 
@@ -35,6 +39,8 @@ struct KernelView {
     bool chain_exists = false;
     std::vector<KernelRule> chain; // MEMGUARD, in order
     std::vector<KernelRule> input; // INPUT, in order
+    // Rules anywhere in the table whose target is MEMGUARD, our jumps included.
+    std::uint32_t chain_references = 0;
     // Read only when the policy wants a set for the family or our chain matches on it; nullopt:
     // not read, or no set of that name.
     std::optional<SetState> set;

@@ -9,12 +9,10 @@ namespace memguard {
 std::vector<Network> revoked_sources(const Report& report) {
     std::vector<Network> sources;
     for (const auto& f : report.families) {
-        for (const auto& net : f.revoked) {
-            if (std::ranges::find(sources, net) == sources.end()) {
-                sources.push_back(net);
-            }
-        }
+        sources.insert(sources.end(), f.revoked.begin(), f.revoked.end());
     }
+    std::ranges::sort(sources);
+    sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
     return sources;
 }
 

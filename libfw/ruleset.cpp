@@ -14,18 +14,72 @@ std::uint32_t kernel_rate(std::uint32_t per_second) {
     return scale / (scale / per_second);
 }
 
-} // namespace
+Rule our_rule(Family family, Verdict verdict) {
+    Rule r;
+    r.family = family;
+    r.comment = std::string(comment_tag);
+    r.verdict = verdict;
+    return r;
+}
 
-Ruleset build_ruleset(const Policy& policy, Family family) {
+// When MEMGUARD is somebody else's, per protocol and port:
+//   -A INPUT -i lo -p tcp -m tcp --dport 11211 -m comment --comment memguard -j ACCEPT
+//   -A INPUT -p tcp -m tcp --dport 11211 -m comment --comment memguard -j DROP
+Ruleset inline_closed(const Policy& policy, Family family) {
     Ruleset out;
     out.family = family;
-    auto rule = [&](Verdict verdict) {
-        Rule r;
-        r.family = family;
-        r.comment = std::string(comment_tag);
-        r.verdict = verdict;
-        return r;
-    };
+    out.use_chain = false;
+    for (const auto proto : policy.protocols) {
+        for (const auto port : policy.ports) {
+            Rule lo = our_rule(family, Verdict::accept);
+            lo.in_iface = "lo";
+            lo.proto = proto;
+            lo.dport = port;
+            if (policy.allow_loopback) {
+                out.jumps.push_back(lo);
+            }
+            lo.in_iface.clear();
+            lo.verdict = Verdict::drop;
+            out.jumps.push_back(lo);
+        }
+    }
+    return out;
+}
+
+std::vector<Network> allowed_in(const Policy& policy, Family family) {
+    std::vector<Network> allowed;
+    for (const auto& net : policy.allow) {
+        if (net.family == family) {
+            allowed.push_back(net.canonical());
+        }
+    }
+    return allowed;
+}
+
+} // namespace
+
+// hash:net cannot hold a /0, and a list with one needs no set: it lets everybody in.
+bool wants_set(const Policy& policy, Family family) {
+    std::size_t count = 0;
+    for (const auto& net : policy.allow) {
+        if (net.family != family) {
+            continue;
+        }
+        if (net.prefix == 0) {
+            return false;
+        }
+        ++count;
+    }
+    return count > set_threshold;
+}
+
+Ruleset build_ruleset(const Policy& policy, Family family, const Claims& claims) {
+    if (!claims.chain) {
+        return inline_closed(policy, family);
+    }
+    Ruleset out;
+    out.family = family;
+    auto rule = [&](Verdict verdict) { return our_rule(family, verdict); };
 
     // -A INPUT -p tcp -m tcp --dport 11211 -m comment --comment memguard -j MEMGUARD
     for (const auto proto : policy.protocols) {
@@ -50,16 +104,8 @@ Ruleset build_ruleset(const Policy& policy, Family family) {
         established.related_established = true;
         out.chain.push_back(established);
     }
-    std::vector<Network> allowed;
-    for (const auto& net : policy.allow) {
-        if (net.family == family) {
-            allowed.push_back(net.canonical());
-        }
-    }
-    // hash:net cannot hold a /0, and a list with one needs no set: it lets everybody in.
-    const bool any_source =
-        std::ranges::any_of(allowed, [](const Network& n) { return n.prefix == 0; });
-    if (allowed.size() > set_threshold && !any_source) {
+    std::vector<Network> allowed = allowed_in(policy, family);
+    if (wants_set(policy, family) && claims.set) {
         // -A MEMGUARD -m set --match-set memguard4 src -m comment --comment memguard -j ACCEPT
         std::ranges::sort(allowed);
         allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());

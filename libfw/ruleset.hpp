@@ -1,6 +1,7 @@
 // Policy → the rules we want in the kernel, per address family.
 #pragma once
 
+#include "ownership.hpp"
 #include "policy.hpp"
 #include "rule.hpp"
 
@@ -19,12 +20,20 @@ struct Ruleset {
     Family family = Family::ipv4;
     std::vector<Rule> jumps; // at the top of INPUT, in this order
     std::vector<Rule> chain; // the whole MEMGUARD chain, in this order
+    // False when MEMGUARD is somebody else's: `jumps` are then loopback-only rules that close
+    // the ports straight in INPUT, and the chain is neither written nor compared.
+    bool use_chain = true;
     // The members of set_name(family), sorted, when the allowlist goes into a set.
     std::optional<std::vector<Network>> set;
 
     friend bool operator==(const Ruleset&, const Ruleset&) = default;
 };
 
-Ruleset build_ruleset(const Policy& policy, Family family);
+// Whether the family's allowlist goes into our set (more than set_threshold networks, none /0).
+bool wants_set(const Policy& policy, Family family);
+
+// What `claims` refuses is not used: a set that is not ours turns into one rule per network, a
+// chain that is not ours into loopback-only rules in INPUT.
+Ruleset build_ruleset(const Policy& policy, Family family, const Claims& claims = {});
 
 } // namespace memguard

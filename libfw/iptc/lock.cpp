@@ -3,12 +3,18 @@
 #include "../backend.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <thread>
 
 namespace memguard::iptc {
+
+std::string lock_path() {
+    const char* path = std::getenv("XTABLES_LOCKFILE");
+    return path != nullptr && *path != '\0' ? path : xtables_lock_path;
+}
 
 XtablesLock XtablesLock::acquire(std::chrono::milliseconds timeout, const std::string& path) {
     Fd fd(::open(path.c_str(), O_CREAT | O_RDONLY | O_CLOEXEC, 0600));
@@ -23,9 +29,9 @@ XtablesLock XtablesLock::acquire(std::chrono::milliseconds timeout, const std::s
             throw KernelError("cannot lock " + path + ": " + std::strerror(errno), errno);
         }
         if (std::chrono::steady_clock::now() >= deadline) {
-            throw KernelError("another program has held " + path + " for over " +
-                                  std::to_string(timeout.count()) + " ms; giving up",
-                              EWOULDBLOCK);
+            throw LockBusy("another program has held the xtables lock " + path + " for over " +
+                               std::to_string(timeout.count()) + " ms; giving up",
+                           EWOULDBLOCK);
         }
         std::this_thread::sleep_for(step);
     }

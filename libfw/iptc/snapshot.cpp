@@ -83,6 +83,18 @@ public:
         }
     }
 
+    // How many entries in the whole table jump to the chain `name` (iptc_get_references).
+    [[nodiscard]] std::uint32_t references(std::string_view name) const {
+        std::uint32_t count = 0;
+        for (std::size_t off = 0; off < entries_.size(); off += entry(off).next_offset) {
+            const auto e = entry(off);
+            if (target_name(off, e).empty() && libiptc_target(off, e) == name) {
+                ++count;
+            }
+        }
+        return count;
+    }
+
     // Our chain's rules: between its head and its RETURN foot, which the next head follows.
     [[nodiscard]] bool read_chain(std::string_view name, std::vector<KernelRule>& out) const {
         for (const auto& [start, chain] : chain_at_) {
@@ -164,6 +176,9 @@ KernelView parse(Family family, std::span<const std::uint8_t> entries, InputBoun
     view.family = family;
     walker.read(input.first, input.policy, view.input);
     view.chain_exists = walker.read_chain(chain_name, view.chain);
+    if (view.chain_exists) {
+        view.chain_references = walker.references(chain_name);
+    }
     return view;
 }
 

@@ -21,6 +21,7 @@ struct FamilyApi {
     xtc_handle* (*init)(const char*);
     void (*free)(xtc_handle*);
     int (*is_chain)(const char*, xtc_handle*);
+    int (*get_references)(unsigned*, const char*, xtc_handle*);
     const void* (*first_rule)(const char*, xtc_handle*);
     const void* (*next_rule)(const void*, xtc_handle*);
     const char* (*get_target)(const void*, xtc_handle*);
@@ -41,6 +42,7 @@ const FamilyApi ipv4_api{
     iptc_init,
     iptc_free,
     iptc_is_chain,
+    iptc_get_references,
     [](const char* c, xtc_handle* h) -> const void* { return iptc_first_rule(c, h); },
     [](const void* e, xtc_handle* h) -> const void* {
         return iptc_next_rule(static_cast<const ipt_entry*>(e), h);
@@ -65,6 +67,7 @@ const FamilyApi ipv6_api{
     ip6tc_init,
     ip6tc_free,
     ip6tc_is_chain,
+    ip6tc_get_references,
     [](const char* c, xtc_handle* h) -> const void* { return ip6tc_first_rule(c, h); },
     [](const void* e, xtc_handle* h) -> const void* {
         return ip6tc_next_rule(static_cast<const ip6t_entry*>(e), h);
@@ -133,6 +136,10 @@ KernelView Table::read() const {
     view.chain_exists = api_->is_chain(chain.c_str(), handle_.get()) != 0;
     if (view.chain_exists) {
         read_chain(chain, view.chain);
+        unsigned references = 0;
+        if (api_->get_references(&references, chain.c_str(), handle_.get()) != 0) {
+            view.chain_references = references;
+        }
     }
     return view;
 }
@@ -187,16 +194,30 @@ void Table::commit() {
 
 namespace {
 
+std::optional<XtablesLock> take_lock(LockWait wait) {
+    if (wait == LockWait::wait) {
+        return XtablesLock::acquire();
+    }
+    try {
+        return XtablesLock::acquire(std::chrono::seconds(1));
+    } catch (const LockBusy&) {
+        return std::nullopt;
+    }
+}
+
 class IptcTransaction final : public Transaction {
 public:
-    explicit IptcTransaction(Family family)
-        : lock_(XtablesLock::acquire()), table_(Table::open(family)) {}
+    IptcTransaction(Family family, LockWait wait)
+        : lock_(take_lock(wait)), table_(Table::open(family)) {}
     [[nodiscard]] KernelView read() const override { return table_.read(); }
     void apply(const Plan& plan) override { table_.apply(plan); }
     void commit() override { table_.commit(); }
+    [[nodiscard]] bool unlocked() const override { return !lock_; }
 
 private:
-    XtablesLock lock_; // taken before the snapshot is read, released after the commit
+    // Taken before the snapshot is read, released after the commit; none when LockWait said
+    // an open port must not wait for it.
+    std::optional<XtablesLock> lock_;
     Table table_;
 };
 
@@ -209,8 +230,8 @@ public:
         memguard::load_set(family, members, current);
     }
     void drop_set(Family family) override { memguard::drop_set(family); }
-    std::unique_ptr<Transaction> begin(Family family) override {
-        return std::make_unique<IptcTransaction>(family);
+    std::unique_ptr<Transaction> begin(Family family, LockWait wait) override {
+        return std::make_unique<IptcTransaction>(family, wait);
     }
 };
 

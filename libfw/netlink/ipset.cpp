@@ -39,6 +39,9 @@ constexpr const char* kHashNet = "hash:net";
 // ip_set_hash_net.c: 7 = bucketsize and initval). A kernel offering newer ones still gets 7, so
 // `ipset list` keeps understanding our sets; an older kernel's newest is taken as it is.
 constexpr std::uint8_t kHashNetRevision = 7;
+// The first hash:net revision that takes IPSET_ATTR_INITVAL (ip_set_hash_net.c: "bucketsize,
+// initval support").
+constexpr std::uint8_t hash_net_initval_revision = 7;
 
 // One IPSET_CMD_ADD message at most this long: even echoed whole in an error answer (kernels
 // without NETLINK_CAP_ACK) it fits the socket's 32 KiB receive buffer. About 1,000 IPv4 hosts
@@ -74,6 +77,7 @@ constexpr detail::AttrPolicy<IPSET_ATTR_CREATE_MAX + 1> kHeadPolicy = [] {
     detail::AttrPolicy<IPSET_ATTR_CREATE_MAX + 1> p{};
     p[IPSET_ATTR_REFERENCES] = {MNL_TYPE_U32, 0};
     p[IPSET_ATTR_ELEMENTS] = {MNL_TYPE_U32, 0};
+    p[IPSET_ATTR_INITVAL] = {MNL_TYPE_U32, 0};
     return p;
 }();
 // One member, IPSET_ATTR_DATA inside ADT (hash_net4_data_list, hash_net6_data_list): the
@@ -225,6 +229,9 @@ IpsetHeader parse_header(const detail::AttrTable<IPSET_ATTR_CMD_MAX + 1>& comman
         }
         if (const nlattr* elements = head[IPSET_ATTR_ELEMENTS]) {
             header.elements = detail::load_be32(mnl_attr_get_payload(elements));
+        }
+        if (const nlattr* initval = head[IPSET_ATTR_INITVAL]) {
+            header.initval = detail::load_be32(mnl_attr_get_payload(initval));
         }
     }
     return header;
@@ -553,6 +560,9 @@ void Ipset::create(const std::string& name, Family family, std::size_t count) {
     nlattr* data = mnl_attr_nest_start(nlh, IPSET_ATTR_DATA);
     mnl_attr_put_u32(nlh, net_order(IPSET_ATTR_HASHSIZE), detail::to_be32(hashsize_for(count)));
     mnl_attr_put_u32(nlh, net_order(IPSET_ATTR_MAXELEM), detail::to_be32(maxelem_for(count)));
+    if (revision >= hash_net_initval_revision) {
+        mnl_attr_put_u32(nlh, net_order(IPSET_ATTR_INITVAL), detail::to_be32(owner_initval));
+    }
     mnl_attr_nest_end(nlh, data);
     transact(request.bytes(), what, name);
 }

@@ -20,6 +20,10 @@
 
 namespace memguard::netlink {
 
+// The initval memguardd creates its sets with, "memg" in ASCII: what tells a set of ours from
+// somebody else's set of the same name (a random seed matches it once in 2^32 creations).
+inline constexpr std::uint32_t owner_initval = 0x6d656d67;
+
 struct IpsetHeader {
     std::string type; // "hash:net"
     // The set's family: IPSET_ATTR_FAMILY NFPROTO_IPV4 (`ipset list`: inet) or NFPROTO_IPV6
@@ -28,6 +32,10 @@ struct IpsetHeader {
     Family family = Family::ipv4;
     std::uint32_t references = 0; // iptables rules and list:set sets that use it
     std::uint32_t elements = 0;   // its members (0 from a kernel without IPSET_ATTR_ELEMENTS)
+    // The hash seed (IPSET_ATTR_INITVAL, hash types of revision 7 and later; `ipset list` shows
+    // it as "initval 0x..."). The kernel picks a random one unless `create` is given one, so
+    // memguardd marks its own sets with owner_initval.
+    std::optional<std::uint32_t> initval;
 
     friend bool operator==(const IpsetHeader&, const IpsetHeader&) = default;
 };
@@ -58,8 +66,9 @@ public:
     // Creates an empty hash:net set of `family`, sized for `count` members: maxelem
     // max(65536, 2 * count), hashsize the power of two >= max(1024, count) (at most 2^24; the
     // kernel grows the table beyond that itself). Uses the newest hash:net revision both the
-    // kernel and ipset 7.x know. NetlinkError EEXIST when a set of that name exists, whatever
-    // its type:
+    // kernel and ipset 7.x know, marked with owner_initval where that revision has an initval
+    // (hash:net 7, Linux 5.11 and later). NetlinkError EEXIST when a set of that name exists,
+    // whatever its type:
     //   "ipset create memguard4 (hash:net inet): File exists"
     void create(const std::string& name, Family family, std::size_t count);
 

@@ -68,9 +68,8 @@ repairs=$(grep -oE "$over_re" <<<"$all" | grep -oE '[0-9]+' | head -n 1)
 check "the fight made ${repairs:-?} repairs (>= 4)" [ "${repairs:-0}" -ge 4 ]
 check "but only the first passes were logged one by one: $repaired \"repaired\" line(s) (<= 3), $drifts drift line(s)" \
     eval '[ "$repaired" -ge 1 ] && [ "$repaired" -le 3 ]'
-state_repairs=$("$MG_PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["repairs"])' \
-    "$RUNTIME_DIRECTORY/state.json" 2>/dev/null)
-check "state.json still counts every repair (${state_repairs:-none} >= ${repairs:-?})" \
+state_repairs=$(mg_daemon_field repairs)
+check "status --json still counts every repair (${state_repairs:-none} >= ${repairs:-?})" \
     [ "${state_repairs:-0}" -ge "${repairs:-1}" ]
 
 # The end state: our rules exactly right, the other program's rules all kept (below ours).

@@ -19,10 +19,7 @@ for fam in ipv4 ipv6; do
     mg_add_foreign $fam || mg_fatal "cannot add the foreign rules ($fam)"
 done
 
-state_field() {
-    "$MG_PYTHON" -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))[sys.argv[2]]))' \
-        "$RUNTIME_DIRECTORY/state.json" "$1" 2>/dev/null
-}
+state_field() { mg_daemon_field "$1"; }
 
 # case NAME CONFIG ERROR-REGEX
 case_() {
@@ -55,7 +52,7 @@ case_() {
     check "$name: the cause is logged as an error" grep -qE "^memguardd: error: .*$error_re" <<<"$log"
     check "$name: failing closed is logged as an error" grep -qE '^memguardd: error: .*failing closed' <<<"$log"
     grep -E '^memguardd: error:' <<<"$log" | sed 's/^/     log: /'
-    check "$name: state.json says fail_closed: true" [ "$(state_field fail_closed)" = true ]
+    check "$name: status --json says fail_closed: true" [ "$(state_field fail_closed)" = true ]
 
     # SIGHUP with the file still unusable: rejected, still failing closed.
     local off
@@ -74,7 +71,7 @@ case_() {
     status=$(mg_notify_datagram "$(mg_notify_field READY=1 2 2)" | grep '^STATUS=')
     check "$name, SIGHUP, file still unusable: STATUS still says FAIL-CLOSED ($status)" \
         grep -q 'FAIL-CLOSED' <<<"$status"
-    check "$name, SIGHUP, file still unusable: state.json still says fail_closed: true" \
+    check "$name, SIGHUP, file still unusable: status --json still says fail_closed: true" \
         [ "$(state_field fail_closed)" = true ]
 
     # Now a valid file, and SIGHUP.
@@ -99,7 +96,7 @@ case_() {
     done
     status=$(mg_notify_datagram "$(mg_notify_field READY=1 3 2)" | grep '^STATUS=')
     check "$name: STATUS no longer says FAIL-CLOSED ($status)" eval "! grep -q 'FAIL-CLOSED' <<<\"\$status\""
-    check "$name: state.json says fail_closed: false" [ "$(state_field fail_closed)" = false ]
+    check "$name: status --json says fail_closed: false" [ "$(state_field fail_closed)" = false ]
 
     kill -TERM "$MG_DAEMON"
     mg_wait_exit "$MG_DAEMON" 10 || fail "$name: the daemon did not exit within 10 s of SIGTERM"

@@ -328,6 +328,11 @@ mg_start_daemon() {
     MG_PIDS+=("$MG_DAEMON")
 }
 
+# mg_daemon_field NAME : what the running daemon says of itself (status --json's .daemon.NAME)
+mg_daemon_field() {
+    "$MEMGUARDD" status --json --config /nonexistent 2>/dev/null | jq -r ".daemon.$1"
+}
+
 # mg_notify_count MESSAGE [FILE] : how many lines equal MESSAGE (e.g. READY=1)
 mg_notify_count() {
     awk -F '\t' -v m="$1" '$4 == m { n++ } END { print n + 0 }' "${2:-$MG_NOTIFY_OUT}"

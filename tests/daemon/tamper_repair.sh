@@ -129,9 +129,8 @@ done
 
 log=$(cat "$MG_ERR")
 check "no conflict was reported for one-off tampers (one quiet pass between them; fails if passes ran >300 ms late)" eval "! grep -q 'conflict' <<<\"\$log\""
-repairs=$("$MG_PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["repairs"])' \
-    "$RUNTIME_DIRECTORY/state.json" 2>/dev/null)
-check "state.json counts one repair per tamper ($SCENARIOS, got ${repairs:-none})" [ "${repairs:-}" = "$SCENARIOS" ]
+repairs=$(mg_daemon_field repairs)
+check "status --json counts one repair per tamper ($SCENARIOS, got ${repairs:-none})" [ "${repairs:-}" = "$SCENARIOS" ]
 check "the daemon is still running" kill -0 "$MG_DAEMON"
 
 echo "repair latency (verify_interval_s=$INTERVAL, tamper to rules right again):"

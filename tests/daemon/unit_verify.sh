@@ -57,8 +57,10 @@ check "Before= has network-pre.target and memcached.service ($(val Before))" \
 check "Wants=network-pre.target ($(val Wants))" grep -qw 'network-pre.target' <<<"$(val Wants)"
 check "ExecReload= ends in SIGHUP to the main process ($(val ExecReload))" \
     grep -qE -- '-HUP \$MAINPID' <<<"$(val ExecReload)"
-check "RuntimeDirectory=memguardd (state.json goes to \$RUNTIME_DIRECTORY; \`memguardd status\` reads /run/memguardd)" \
-    grep -qw memguardd <<<"$(val RuntimeDirectory)"
+check "no RuntimeDirectory= (nothing on disk: status asks the daemon over its socket)" \
+    [ -z "$(val RuntimeDirectory)" ]
+check "RestrictAddressFamilies= keeps AF_UNIX (the control socket)" \
+    grep -qw AF_UNIX <<<"$(val RestrictAddressFamilies)"
 check "WatchdogSec= set (the daemon pings when WATCHDOG_USEC is given)" [ -n "$(val WatchdogSec)" ]
 
 mg_finish

@@ -129,14 +129,14 @@ TEST_CASE("ipset: header-only answer (ipset list -t)", "[ipset]") {
     put_header(b.nlh(), kInet, 1, 10004);
     const auto p = parse(b.bytes());
     REQUIRE(p.header.has_value());
-    CHECK(*p.header == IpsetHeader{"hash:net", Family::ipv4, 1, 10004});
+    CHECK(*p.header == IpsetHeader{"hash:net", Family::ipv4, 1, 10004, 0x0e553f28});
     CHECK(p.members.empty());
 
     auto b6 = list_message("memguard6");
     put_header(b6.nlh(), kInet6, 0, 0);
     const auto p6 = parse(b6.bytes());
     REQUIRE(p6.header.has_value());
-    CHECK(*p6.header == IpsetHeader{"hash:net", Family::ipv6, 0, 0});
+    CHECK(*p6.header == IpsetHeader{"hash:net", Family::ipv6, 0, 0, 0x0e553f28});
 }
 
 TEST_CASE("ipset: IPv4 members, a /32 with and without CIDR, a /8", "[ipset]") {
@@ -173,7 +173,7 @@ TEST_CASE("ipset: IPv6 members", "[ipset]") {
     put_members(b.nlh(), {{"2001:db8::1"}, {"2001:db8:ffff::/48"}, {"fd00::/8"}});
     const auto p = parse(b.bytes());
     REQUIRE(p.header.has_value());
-    CHECK(*p.header == IpsetHeader{"hash:net", Family::ipv6, 2, 3});
+    CHECK(*p.header == IpsetHeader{"hash:net", Family::ipv6, 2, 3, 0x0e553f28});
     CHECK(p.members == nets({"2001:db8::1", "2001:db8:ffff::/48", "fd00::/8"}));
 }
 

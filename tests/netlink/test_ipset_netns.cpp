@@ -174,7 +174,8 @@ void check_round_trip(Family family, const char* set, const std::vector<Network>
     const auto header = ipset.header(set);
     REQUIRE(header.has_value());
     CHECK(*header ==
-          IpsetHeader{"hash:net", family, 0, static_cast<std::uint32_t>(networks.size())});
+          IpsetHeader{"hash:net", family, 0, static_cast<std::uint32_t>(networks.size()),
+                      memguard::netlink::owner_initval}); // our mark (`ipset list`: initval)
 
     // Adding members already there is no error and changes nothing.
     ipset.add(set, std::span(networks).subspan(0, 100));

@@ -95,8 +95,9 @@ mg_run apply --once --config "$BIG"
 assert_match "ipset flush memguard6: apply repairs ipv6" '^ipv6: applied$' "$MG_OUT"
 in_sync "ipset flush memguard6"
 
-# A load interrupted after its staging set was made must not block the next one.
-ipset create memguard4-new hash:net
+# A load interrupted after its staging set was made must not block the next one. Ours carries
+# memguardd's mark, initval 0x6d656d67.
+ipset create memguard4-new hash:net initval 0x6d656d67
 ipset del memguard4 172.16.0.0/12
 mg_run apply --once --config "$BIG"
 assert_eq "leftover staging set: apply exits 0" 0 "$MG_RC"
@@ -110,6 +111,19 @@ mg_run apply --once --config "$BIG"
 assert_match "rule on another set: apply names it" '^ipv4 MEMGUARD rule 3: changed: ' "$MG_OUT"
 in_sync "rule on another set"
 ipset destroy other
+
+# Somebody else's set under our staging name is left alone; the list goes into -s rules meanwhile.
+ipset create memguard4-new hash:net
+ipset add memguard4-new 198.51.100.0/24
+mg_run apply --once --config "$BIG"
+assert_match "foreign staging set: apply names it" "ipset memguard4-new is not memguardd's" "$MG_ERR"
+assert_eq "foreign staging set: untouched" "add memguard4-new 198.51.100.0/24" \
+    "$(ipset save memguard4-new | grep '^add')"
+assert_ok "foreign staging set: the list is in -s rules meanwhile" \
+    iptables-legacy -C MEMGUARD -s 172.16.0.0/12 -m comment --comment memguard -j ACCEPT
+ipset destroy memguard4-new
+mg_run apply --once --config "$BIG"
+in_sync "foreign staging set gone"
 
 # --- below the threshold and back ------------------------------------------------------------------
 mg_run apply --once --config "$SMALL"

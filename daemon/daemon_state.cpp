@@ -1,0 +1,100 @@
+#include "daemon_state.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <unistd.h>
+
+namespace memguard {
+
+namespace {
+
+std::string now_iso8601() {
+    const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+} // namespace
+
+DaemonState::DaemonState(std::string config_path)
+    : config_path_(std::move(config_path)), started_(now_iso8601()) {}
+
+void DaemonState::record_families(const Report& report) {
+    families_ = nlohmann::json::array();
+    for (const auto& f : report.families) {
+        families_.push_back({{"family", to_string(f.family)},
+                             {"fail_closed", f.fail_closed},
+                             {"error", f.error},
+                             {"refused", f.refused},
+                             {"unlocked", f.unlocked}});
+    }
+}
+
+void DaemonState::record_apply(const Report& report, bool config_invalid) {
+    last_apply_ = now_iso8601();
+    config_invalid_ = config_invalid;
+    record_families(report);
+}
+
+void DaemonState::record_repair(const Report& report) {
+    last_repair_ = now_iso8601();
+    ++repairs_;
+    for (const auto& f : report.families) {
+        if (!f.drift.empty()) {
+            last_drift_ = f.drift.front().describe();
+        }
+    }
+    record_families(report);
+}
+
+void DaemonState::record_failure(const Report& report) {
+    record_families(report);
+}
+
+bool DaemonState::fail_closed() const {
+    if (config_invalid_) {
+        return true;
+    }
+    for (const auto& f : families_) {
+        if (f["fail_closed"].get<bool>()) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool DaemonState::all_closed() const {
+    return std::ranges::all_of(families_, [](const nlohmann::json& f) {
+        return f["error"].get<std::string>().empty() || f["fail_closed"].get<bool>();
+    });
+}
+
+std::string DaemonState::first_error() const {
+    for (const auto& f : families_) {
+        if (!f["error"].get<std::string>().empty()) {
+            return f["family"].get<std::string>() + ": " + f["error"].get<std::string>();
+        }
+    }
+    return "";
+}
+
+nlohmann::json DaemonState::to_json() const {
+    return {{"pid", ::getpid()},
+            {"version", MEMGUARD_VERSION},
+            {"config", config_path_},
+            {"backend", "iptables-legacy"},
+            {"started", started_},
+            {"last_apply", last_apply_},
+            {"last_repair", last_repair_},
+            {"last_drift", last_drift_},
+            {"repairs", repairs_},
+            {"config_invalid", config_invalid_},
+            {"fail_closed", fail_closed()},
+            {"families", families_}};
+}
+
+} // namespace memguard

@@ -1,0 +1,44 @@
+// What the running daemon knows about itself, answered over the control socket for
+// `memguardd status`. Kept in memory only: it dies with the daemon.
+#pragma once
+
+#include "guard.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace memguard {
+
+class DaemonState {
+public:
+    explicit DaemonState(std::string config_path);
+
+    // `config_invalid`: the config could not be used, so the daemon enforces the fail-closed
+    // policy on `ports`.
+    void record_apply(const Report& report, bool config_invalid);
+    void record_repair(const Report& report);
+    void record_failure(const Report& report);
+    [[nodiscard]] bool fail_closed() const;
+    // Every family is guarded as asked or failing closed: no port is open to everybody.
+    [[nodiscard]] bool all_closed() const;
+    // Why the last pass failed, for the first family it failed for ("" when it did not).
+    [[nodiscard]] std::string first_error() const;
+
+    [[nodiscard]] nlohmann::json to_json() const;
+
+private:
+    void record_families(const Report& report);
+
+    std::string config_path_;
+    std::string started_;
+    std::string last_apply_ = "never";
+    std::string last_repair_ = "never";
+    std::string last_drift_;
+    std::uint64_t repairs_ = 0;
+    bool config_invalid_ = false;
+    nlohmann::json families_ = nlohmann::json::array();
+};
+
+} // namespace memguard

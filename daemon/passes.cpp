@@ -1,0 +1,191 @@
+#include "passes.hpp"
+
+#include "netlink/socket.hpp"
+#include "revocation.hpp"
+
+#include <cstdlib>
+
+namespace memguard {
+
+namespace {
+
+using spdlog::level::err;
+using spdlog::level::info;
+using spdlog::level::warn;
+
+std::string first_drift(const Report& report) {
+    for (const auto& f : report.families) {
+        if (!f.drift.empty()) {
+            return f.drift.front().describe();
+        }
+    }
+    return "none";
+}
+
+void log_repair(const Report& report) {
+    for (const auto& f : report.families) {
+        for (const auto& d : f.drift) {
+            log_event(warn,
+                      {Event::drift,
+                       f.family,
+                       {{"DRIFT_KIND", std::string(to_string(d.kind))}, {"CHAIN", d.chain}}},
+                      "drift: " + d.describe());
+        }
+        if (f.committed) {
+            log_event(warn,
+                      {Event::repair,
+                       f.family,
+                       {{"DRIFT_COUNT", std::to_string(f.drift.size())},
+                        {"ATTEMPTS", std::to_string(f.attempts)}}},
+                      "repaired " + std::string(to_string(f.family)) + ": " +
+                          std::to_string(f.drift.size()) + " difference(s) fixed in one commit");
+        }
+    }
+}
+
+// "a, b, c and 57 more": a log line stays short however many networks there are.
+std::string first_few(const std::vector<Network>& networks) {
+    constexpr std::size_t shown = 5;
+    std::string out;
+    for (std::size_t i = 0; i < networks.size() && i < shown; ++i) {
+        out += (i == 0 ? "" : ", ") + networks[i].to_string();
+    }
+    if (networks.size() > shown) {
+        out += " and " + std::to_string(networks.size() - shown) + " more";
+    }
+    return out;
+}
+
+} // namespace
+
+std::string summary(const Policy& p) {
+    return std::to_string(p.ports.size()) + " port(s), " + std::to_string(p.allow.size()) +
+           " network(s) allowed, action " + std::string(to_string(p.action));
+}
+
+std::string join_ports(const std::vector<std::uint16_t>& ports) {
+    std::string out;
+    for (const auto port : ports) {
+        out += (out.empty() ? "" : ", ") + std::to_string(port);
+    }
+    return out;
+}
+
+std::string reload_hint() {
+    if (std::getenv("INVOCATION_ID") != nullptr) { // set by systemd for the units it starts
+        return "run systemctl reload memguardd";
+    }
+    return "run kill -HUP " + std::to_string(::getpid());
+}
+
+void log_apply(const Report& report, Event why, bool config_invalid) {
+    for (const auto& f : report.families) {
+        const std::string family(to_string(f.family));
+        std::string what = f.committed ? "applied " + std::to_string(f.drift.size()) + " change(s)"
+                                       : std::string("already in place");
+        if (f.fail_closed) {
+            what = "FAILING CLOSED (loopback only): could not apply the config: " + f.error;
+        } else if (!f.error.empty()) {
+            what = "NOT GUARDED: " + f.error;
+        } else if (config_invalid) {
+            what += " (fail-closed: loopback only)";
+        }
+        if (f.unlocked) {
+            what += "; written without the xtables lock, which another program held while the "
+                    "port was open";
+        }
+        log_event(!f.error.empty() ? err
+                  : f.unlocked     ? warn
+                                   : info,
+                  {why,
+                   f.family,
+                   {{"CHANGES", std::to_string(f.drift.size())},
+                    {"COMMITTED", f.committed ? "1" : "0"},
+                    {"FAIL_CLOSED", f.fail_closed || config_invalid ? "1" : "0"}}},
+                  family + ": " + what);
+    }
+}
+
+void log_failure(const Report& report, std::chrono::seconds retry_after) {
+    for (const auto& f : report.families) {
+        if (f.error.empty()) {
+            continue;
+        }
+        log_event(err, {Event::error, f.family, {{"FAIL_CLOSED", f.fail_closed ? "1" : "0"}}},
+                  std::string(to_string(f.family)) + ": " +
+                      (f.fail_closed ? "failing closed (loopback only)"
+                                     : "the port may be OPEN to everybody") +
+                      ": " + f.error + "; trying again in " + std::to_string(retry_after.count()) +
+                      " s");
+    }
+}
+
+void log_verdict(ConflictTracker& conflicts, const Report& report, bool drifted) {
+    const auto verdict = conflicts.pass(drifted, ConflictTracker::clock::now());
+    const std::string repairs = std::to_string(conflicts.repairs_in_conflict());
+    auto log_conflict = [&](spdlog::level::level_enum level, const std::string& message) {
+        log_event(level, {Event::conflict, std::nullopt, {{"REPAIRS", repairs}}}, message);
+    };
+    switch (verdict) {
+    case ConflictTracker::Verdict::quiet_pass:
+    case ConflictTracker::Verdict::suppressed:
+        break;
+    case ConflictTracker::Verdict::report_drift:
+        log_repair(report);
+        break;
+    case ConflictTracker::Verdict::conflict_started:
+        log_repair(report);
+        log_conflict(err, "conflict: our rules were changed again in each of the last " + repairs +
+                              " checks; another program is fighting memguardd "
+                              "(a firewall manager, docker, a script?). Still repairing; "
+                              "further repairs are summarised");
+        break;
+    case ConflictTracker::Verdict::conflict_summary:
+        log_conflict(err, "conflict continues: " + repairs +
+                              " repairs so far; latest: " + first_drift(report));
+        break;
+    case ConflictTracker::Verdict::conflict_ended:
+        log_conflict(info, "conflict over after " + repairs +
+                               " repairs: the rules held for a whole interval");
+        break;
+    }
+}
+
+void revoke(const Report& report, const Policy& policy) {
+    const auto sources = revoked_sources(report);
+    if (sources.empty()) {
+        return;
+    }
+    const std::string names = first_few(sources);
+    try {
+        const auto cut = revoke_connections(sources, policy);
+        log_event(info,
+                  {Event::revoke,
+                   std::nullopt,
+                   {{"NETWORKS", names}, {"CONNECTIONS", std::to_string(cut)}}},
+                  "revoked " + names + ": cut " + std::to_string(cut) + " open connection(s)");
+    } catch (const std::exception& e) {
+        log_event(err, {Event::error, std::nullopt, {{"NETWORKS", names}}},
+                  "could not cut the open connections of " + names + ": " + e.what());
+    }
+}
+
+void RefusalLog::log(const Report& report) {
+    std::set<std::string> now;
+    for (const auto& f : report.families) {
+        now.insert(f.refused.begin(), f.refused.end());
+    }
+    for (const auto& line : now) {
+        if (!current_.contains(line)) {
+            log_event(err, {Event::conflict, std::nullopt, {{"NOT_OURS", "1"}}}, line);
+        }
+    }
+    for (const auto& line : current_) {
+        if (!now.contains(line)) {
+            log_event(info, {Event::conflict, std::nullopt, {}}, "resolved: " + line);
+        }
+    }
+    current_ = std::move(now);
+}
+
+} // namespace memguard

@@ -1,0 +1,44 @@
+// How the daemon tells the journal what a pass found and did: one place for the words, so the
+// loop in service.cpp only decides when.
+#pragma once
+
+#include "conflict.hpp"
+#include "guard.hpp"
+#include "log.hpp"
+#include "policy.hpp"
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace memguard {
+
+// "1 port(s), 3 network(s) allowed, action drop".
+std::string summary(const Policy& policy);
+// "11211, 11311".
+std::string join_ports(const std::vector<std::uint16_t>& ports);
+// How to make the daemon read its config again: systemctl under systemd, kill -HUP otherwise.
+std::string reload_hint();
+
+// After a start or reload: one line per family with what was applied, failed, fell back.
+void log_apply(const Report& report, Event why, bool config_invalid);
+// After a pass that failed: why, and when it is tried again.
+void log_failure(const Report& report, std::chrono::seconds retry_after);
+// After a verify pass: the drift repaired, or the conflict tracker's summary of it.
+void log_verdict(ConflictTracker& conflicts, const Report& report, bool drifted);
+
+// Cuts the open connections of the sources a pass revoked, and logs it. Never throws.
+void revoke(const Report& report, const Policy& policy);
+
+// Objects under our names that are not ours, logged when first seen and when they go, not at
+// every pass.
+class RefusalLog {
+public:
+    void log(const Report& report);
+
+private:
+    std::set<std::string> current_;
+};
+
+} // namespace memguard

@@ -1,0 +1,43 @@
+#include "checkpoint.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <string>
+
+namespace memguard {
+
+namespace {
+
+struct Trap {
+    const char* variable;
+    int signal;
+    std::string at;
+    bool fired = false;
+};
+
+Trap traps[] = {{"MEMGUARD_TEST_KILL_AT", SIGKILL, {}}, {"MEMGUARD_TEST_STOP_AT", SIGSTOP, {}}};
+
+} // namespace
+
+void checkpoint(std::string_view name) {
+    static const bool armed = [] {
+        bool any = false;
+        for (auto& trap : traps) {
+            const char* at = std::getenv(trap.variable);
+            trap.at = at != nullptr ? at : "";
+            any = any || !trap.at.empty();
+        }
+        return any;
+    }();
+    if (!armed) {
+        return;
+    }
+    for (auto& trap : traps) {
+        if (!trap.fired && trap.at == name) {
+            trap.fired = true;
+            std::raise(trap.signal);
+        }
+    }
+}
+
+} // namespace memguard
