@@ -228,6 +228,54 @@ json parse_strict(std::string_view text, std::vector<std::string>& duplicates) {
     return json::parse(text.begin(), text.end(), callback);
 }
 
+// The whole of `path`, refused unless `rules` trust it (see load_config). ConfigError with the
+// path in front.
+std::string read_config_file(const std::string& path, FileRules rules) {
+    auto fail = [&](const std::string& what) { return ConfigError({path + ": " + what}); };
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!fd) {
+        throw fail(std::string("cannot open: ") + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        throw fail(std::string("cannot stat: ") + std::strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        throw fail(S_ISDIR(st.st_mode) ? "is a directory, not a file" : "is not a regular file");
+    }
+    if (st.st_uid != rules.owner) {
+        throw fail("is owned by uid " + std::to_string(st.st_uid) + ", must be owned by uid " +
+                   std::to_string(rules.owner) + " (root)");
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw fail(std::string("is writable by group or others (mode ") + mode +
+                   "); run chmod go-w " + path);
+    }
+    constexpr off_t max_size = 1 << 20;
+    if (st.st_size > max_size) {
+        throw fail("is larger than 1 MiB; that is not an allowlist");
+    }
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t got = 0;
+    while (got < text.size()) {
+        const auto n = ::read(fd.get(), text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            throw fail(std::string("cannot read: ") + std::strerror(errno));
+        }
+        if (n == 0) {
+            break;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+    return text;
+}
+
 } // namespace
 
 ConfigError::ConfigError(std::vector<std::string> problems)
@@ -303,48 +351,7 @@ Policy parse_config(std::string_view text) {
 }
 
 Policy load_config(const std::string& path, FileRules rules) {
-    auto fail = [&](const std::string& what) { return ConfigError({path + ": " + what}); };
-    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-    if (!fd) {
-        throw fail(std::string("cannot open: ") + std::strerror(errno));
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        throw fail(std::string("cannot stat: ") + std::strerror(errno));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        throw fail(S_ISDIR(st.st_mode) ? "is a directory, not a file" : "is not a regular file");
-    }
-    if (st.st_uid != rules.owner) {
-        throw fail("is owned by uid " + std::to_string(st.st_uid) + ", must be owned by uid " +
-                   std::to_string(rules.owner) + " (root)");
-    }
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        throw fail(std::string("is writable by group or others (mode ") + mode +
-                   "); run chmod go-w " + path);
-    }
-    constexpr off_t max_size = 1 << 20;
-    if (st.st_size > max_size) {
-        throw fail("is larger than 1 MiB; that is not an allowlist");
-    }
-    std::string text(static_cast<std::size_t>(st.st_size), '\0');
-    std::size_t got = 0;
-    while (got < text.size()) {
-        const auto n = ::read(fd.get(), text.data() + got, text.size() - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            throw fail(std::string("cannot read: ") + std::strerror(errno));
-        }
-        if (n == 0) {
-            break;
-        }
-        got += static_cast<std::size_t>(n);
-    }
-    text.resize(got);
+    const std::string text = read_config_file(path, rules);
     try {
         return parse_config(text);
     } catch (const ConfigError& e) {
