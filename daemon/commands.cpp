@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include "config.hpp"
+#include "config_warnings.hpp"
 #include "control.hpp"
 #include "guard.hpp"
 #include "revocation.hpp"
@@ -26,6 +27,10 @@ int check(const Options& o) {
         const Policy p = load_config(o.config);
         std::printf("%s: ok (%zu port(s), %zu network(s) allowed)\n", o.config.c_str(),
                     p.ports.size(), p.allow.size());
+        std::fflush(stdout); // the warnings follow the ok line, also when both go to one file
+        for (const auto& w : config_warnings(p)) {
+            std::fprintf(stderr, "memguardd: warning: %s: %s\n", o.config.c_str(), w.c_str());
+        }
         return 0;
     } catch (const ConfigError& e) {
         print_problems(e);

@@ -4,6 +4,7 @@
 
 #include "backend.hpp"
 #include "config.hpp"
+#include "config_warnings.hpp"
 #include "guard.hpp"
 #include "netlink/nftables.hpp"
 #include "netlink/sockdiag.hpp"
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 namespace memguard {
 
@@ -42,6 +44,16 @@ std::string where(const netlink::ListeningSocket& s) {
            ":" + std::to_string(s.port);
 }
 
+// "IPv4", "IPv6" or "IPv4 and IPv6": the families whose packets reach `s` and whose allowlist
+// lets every host in. An IPv6 socket bound to :: without IPV6_V6ONLY takes IPv4 too, and
+// iptables, not ip6tables, filters those packets.
+std::string open_to_every(const netlink::ListeningSocket& s, const Policy& policy) {
+    const bool dual = s.family == Family::ipv6 && s.v6only_unknown_or_dual && s.address == "::";
+    const bool v4 = (s.family == Family::ipv4 || dual) && lets_everyone_in(policy, Family::ipv4);
+    const bool v6 = s.family == Family::ipv6 && lets_everyone_in(policy, Family::ipv6);
+    return v4 && v6 ? "IPv4 and IPv6" : v4 ? "IPv4" : v6 ? "IPv6" : "";
+}
+
 // What listens on our ports, against what the rules cover.
 void check_listeners(Doctor& d, const Policy& policy) {
     const auto sockets = netlink::listening_sockets(policy.ports);
@@ -62,6 +74,10 @@ void check_listeners(Doctor& d, const Policy& policy) {
                       std::string(to_string(policy.protocols.front())) + "; add \"" +
                       std::string(to_string(s.protocol)) + "\" to \"protocols\"" +
                       (s.protocol == Protocol::udp ? " or start memcached with -U 0" : ""));
+        } else if (const auto open = open_to_every(s, policy); !open.empty()) {
+            d.finding(where(s) + " is open to every " + open +
+                      " host: the allowlist lets them all in; list the networks that need "
+                      "memcached");
         } else {
             ok(where(s) + " is behind the allowlist");
         }
@@ -90,6 +106,24 @@ void check_nftables(Doctor& d) {
               "memguardd's drop, but read both: `nft list ruleset` and `iptables-legacy -L -n -v`");
 }
 
+// The config as the daemon reads it, or nullopt when it is invalid; what is wrong with it, or
+// what it says that was probably not meant, is a finding.
+std::optional<Policy> check_config(Doctor& d, const std::string& config_path) {
+    try {
+        Policy policy = load_config(config_path);
+        ok(config_path + " is valid");
+        const std::string in_file = config_path + ": ";
+        for (const auto& w : config_warnings(policy)) {
+            d.finding(in_file + w);
+        }
+        return policy;
+    } catch (const ConfigError& e) {
+        d.finding("the config is invalid, a running daemon fails closed (loopback only):\n  " +
+                  std::string(e.what()));
+        return std::nullopt;
+    }
+}
+
 } // namespace
 
 int run_doctor(const std::string& config_path) {
@@ -100,16 +134,8 @@ int run_doctor(const std::string& config_path) {
         "iptables-legacy -L -n -v / ip6tables-legacy -L -n -v to see memguardd's rules.\n\n");
     auto backend = make_iptc_backend();
     Guard guard(*backend);
-    Policy policy;
-    bool config_valid = true;
-    try {
-        policy = load_config(config_path);
-        ok(config_path + " is valid");
-    } catch (const ConfigError& e) {
-        d.finding("the config is invalid, a running daemon fails closed (loopback only):\n  " +
-                  std::string(e.what()));
-        config_valid = false;
-    }
+    const auto config = check_config(d, config_path);
+    Policy policy = config.value_or(Policy{});
     bool tables_available = true;
     for (const auto family : both_families) {
         try {
@@ -121,7 +147,7 @@ int run_doctor(const std::string& config_path) {
         }
     }
     if (tables_available) {
-        if (!config_valid) {
+        if (!config) {
             policy = guard.fail_closed_policy(); // what the daemon would enforce
         }
         const auto report = guard.compare_only(policy);

@@ -3,6 +3,7 @@
 
 #include "policy.hpp"
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -33,5 +34,15 @@ struct FileRules {
 // Reads `path`, refusing a file that is not a regular file, not owned by `rules.owner`, or
 // writable by group or others; then parse_config. Errors are prefixed with the path.
 Policy load_config(const std::string& path, FileRules rules = {});
+
+// The ports a file that may not validate names, so that failing closed closes them too: those
+// of a top-level "ports" array when the text is JSON; when it is not (a trailing comma, a
+// missing brace), those of every `"ports": [...]` in it. A port counts as 11311, 11311.0 or
+// "11311". Sorted, without duplicates; best effort: no error is reported, a list it cannot
+// make out gives nothing.
+std::vector<std::uint16_t> ports_named_in(std::string_view text);
+// The same for a file, read only if load_config would read it (a regular file `rules` trust, at
+// most 1 MiB); {} when it is not, or on any error.
+std::vector<std::uint16_t> ports_named_in_file(const std::string& path, FileRules rules = {});
 
 } // namespace memguard

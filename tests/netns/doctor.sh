@@ -2,8 +2,9 @@
 # `memguardd doctor` against a real memcached: listening on every address with UDP on (the
 # amplification warning, tcp and udp behind the allowlist), on loopback with -U 0 (no
 # finding, exit 0), not running at all, with a tcp-only config while UDP is open (open to
-# everybody), and with an iptables-nft rule beside ours (nftables holds a table). Every run
-# prints the iptables-legacy note and "N finding(s)" matching its WARNING lines.
+# everybody), with an iptables-nft rule beside ours (nftables holds a table), and with an
+# allowlist of 0.0.0.0/0 (a config warning, and the port not called behind the allowlist).
+# Every run prints the iptables-legacy note and "N finding(s)" matching its WARNING lines.
 # Usage: doctor.sh PATH/TO/memguardd     (root, memcached; runs in its own network namespace)
 set -euo pipefail
 if [ -z "${IN_NETNS:-}" ]; then exec env IN_NETNS="outer:$(readlink /proc/self/ns/net)" unshare -n "$0" "$@"; fi
@@ -206,6 +207,29 @@ if mc_start "(e) iptables-nft rule" 127.0.0.1 0; then
     assert_match "(e) and points to nft list ruleset / iptables-legacy" \
         'read both: .nft list ruleset. and .iptables-legacy -L -n -v.' "$MG_OUT"
     assert_match "(e) that is the only finding" '^1 finding\(s\)$' "$MG_OUT"
+fi
+
+# --- (f) allow ["0.0.0.0/0"]: valid, but it lets every IPv4 host in -----------------------
+EVERYONE=$MG_WORK/everyone.json
+write_config "$EVERYONE" drop 0.0.0.0/0
+EVERYONE_WARNING="allow\\[0\\]: 0\\.0\\.0\\.0/0 lets every IPv4 host in: port $PORT is not guarded for IPv4; list the networks that need memcached\$"
+mg_run check "$EVERYONE"
+assert_eq "(f) check accepts it: exit 0" 0 "$MG_RC"
+assert_match "(f) check says ok" "^$EVERYONE: ok " "$MG_OUT"
+assert_match "(f) check warns on stderr, naming allow[0]" \
+    "^memguardd: warning: $EVERYONE: $EVERYONE_WARNING" "$MG_ERR"
+mg_run apply --once --config "$EVERYONE"
+assert_eq "(f) apply --once with allow [\"0.0.0.0/0\"] exits 0" 0 "$MG_RC"
+if mc_start "(f) allow 0.0.0.0/0" 0.0.0.0 0; then
+    doctor "(f) allow 0.0.0.0/0" "$EVERYONE" 1
+    assert_match "(f) the config warning is a finding" "^WARNING: $EVERYONE: $EVERYONE_WARNING" \
+        "$MG_OUT"
+    assert_match "(f) tcp 0.0.0.0 is reported open to every IPv4 host" \
+        "^WARNING: tcp 0\\.0\\.0\\.0:$PORT is open to every IPv4 host: the allowlist lets them all in; list the networks that need memcached\$" \
+        "$MG_OUT"
+    assert_no_match "(f) nothing is called behind the allowlist" 'behind the allowlist' "$MG_OUT"
+    assert_eq "(f) those are the findings besides (e)'s nftables table" 2 \
+        "$(grep '^WARNING: ' <<<"$MG_OUT" | grep -vc '^WARNING: nftables holds')"
 fi
 mc_stop
 

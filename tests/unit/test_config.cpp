@@ -3,6 +3,7 @@
 #include "config.hpp"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +21,8 @@ using memguard::ConfigError;
 using memguard::load_config;
 using memguard::parse_config;
 using memguard::Policy;
+using memguard::ports_named_in;
+using memguard::ports_named_in_file;
 using memguard::Protocol;
 using unit::net;
 
@@ -563,4 +566,96 @@ TEST_CASE("load_config: content problems are prefixed with the path") {
 
     const auto empty = dir.file("empty.json", "", 0600);
     CHECK(one_line_has(load_problems(empty, {::geteuid()}), {empty + ": ", "empty"}));
+}
+
+// ports_named_in for the failing-closed path: what a file that does not validate still says.
+using Ports = std::vector<std::uint16_t>;
+
+TEST_CASE("ports_named_in: valid JSON gives its top-level ports, sorted and once each") {
+    CHECK(ports_named_in(shipped_config) == Ports{11211});
+    CHECK(ports_named_in(R"({"ports": [11411, 11311, 11411]})") == Ports{11311, 11411});
+    CHECK(ports_named_in(R"({"allow": []})").empty());
+    CHECK(ports_named_in(R"({"ports": 11311})").empty()); // not an array
+    CHECK(ports_named_in(R"([{"ports": [11311]}])").empty());
+    // Nested deeper, "ports" is some other key's business.
+    CHECK(ports_named_in(R"({"x": {"ports": [11511]}, "ports": [11311]})") == Ports{11311});
+}
+
+TEST_CASE("ports_named_in: a config that is JSON but not valid still names its ports") {
+    // One typo'd key: parse_config refuses the whole file.
+    const auto typo = R"({"ports": [11311], "alow": ["10.0.0.0/8"]})";
+    CHECK_PROBLEM(typo, R"("alow": unknown key)");
+    CHECK(ports_named_in(typo) == Ports{11311});
+    // A key given twice: both lists count, not only the last one nlohmann keeps.
+    CHECK(ports_named_in(R"({"ports": [11311], "allow": [], "ports": [11411]})") ==
+          Ports{11311, 11411});
+}
+
+TEST_CASE("ports_named_in: text that is not JSON falls back to the \"ports\": [...] lists") {
+    CHECK(ports_named_in(R"({"ports": [11311, 11411,], "allow": []})") == Ports{11311, 11411});
+    CHECK(ports_named_in("{\n  \"ports\" :\n [ 11311 ],\n  \"allow\": [],\n}\n") == Ports{11311});
+    CHECK(ports_named_in(R"({"ports": [11311], "allow": ["10.0.0.0/8"])") == Ports{11311});
+    CHECK(ports_named_in(R"({"ports": [11311] "allow": []})") == Ports{11311});
+    // A nested "ports" is picked up too: closing one port too many is safe.
+    CHECK(ports_named_in(R"({"x": {"ports": [11511]}, "ports": [11311],})") == Ports{11311, 11511});
+    // Without its "]", a list ends at the next key.
+    CHECK(ports_named_in(R"({"ports": [11311, "allow": ["10.0.0.0/8"], "verify_interval_s": 5})") ==
+          Ports{11311});
+    CHECK(ports_named_in(R"({"ports" 11311, "allow": [11411],})").empty()); // no ":"
+    CHECK(ports_named_in(R"({"ports": 11311,})").empty());                  // no "["
+}
+
+TEST_CASE("ports_named_in: a truncated file loses only a number that may be cut short") {
+    CHECK(ports_named_in(R"({"ports": [11311, 114)") == Ports{11311});
+    CHECK(ports_named_in("{\"ports\": [11311, 11411\n") == Ports{11311, 11411});
+    CHECK(ports_named_in(R"({"ports": [11311, 11411],)") == Ports{11311, 11411});
+    CHECK(ports_named_in(R"({"ports": [)").empty());
+    CHECK(ports_named_in(R"({"por)").empty());
+}
+
+TEST_CASE("ports_named_in: ports written as strings or whole floats count, others do not") {
+    CHECK(ports_named_in(R"({"ports": ["11311", "memcached", 11411.0]})") == Ports{11311, 11411});
+    CHECK(ports_named_in(R"({"ports": ["11311", "memcached", 11411.0],})") == Ports{11311, 11411});
+    for (const auto* text : {R"({"ports": [0, -1, 65536, 70000, 11311.5, 1e400, true, null]})",
+                             R"({"ports": [0, -1, 65536, 70000, 11311.5, 1e400, true, null],})",
+                             R"({"ports": ["0", "65536", "-1", "", "1 1"]})"}) {
+        INFO(text);
+        CHECK(ports_named_in(text).empty());
+    }
+    CHECK(ports_named_in(R"({"ports": [1, 65535, 65536]})") == Ports{1, 65535});
+}
+
+TEST_CASE("ports_named_in: nothing to find gives nothing, and never an exception") {
+    for (const std::string_view text :
+         {std::string_view(), std::string_view("   "), std::string_view("not json at all"),
+          std::string_view("\xff\xfe{\"ports\": [11311"), std::string_view("[[[[[")}) {
+        INFO(text);
+        CHECK_NOTHROW(ports_named_in(text));
+    }
+    CHECK(ports_named_in("\xff\xfe{\"ports\": [11311,]").size() == 1);
+    // After a NUL byte the JSON parser sees nothing; the list behind it still counts.
+    CHECK(ports_named_in(std::string_view("{\"allow\": []}\0{\"ports\": [11311]}", 32)) ==
+          Ports{11311});
+}
+
+TEST_CASE("ports_named_in_file: reads only what load_config would read") {
+    const TempDir dir;
+    const auto broken = dir.file("broken.json", R"({"ports": [11311], "alow": [],})", 0600);
+    CHECK(ports_named_in_file(broken, {::geteuid()}) == Ports{11311});
+    CHECK(ports_named_in_file(dir.path() + "/missing.json", {::geteuid()}).empty());
+    CHECK(ports_named_in_file(dir.path(), {::geteuid()}).empty());
+    const auto writable = dir.file("writable.json", R"({"ports": [11311]})", 0666);
+    CHECK(ports_named_in_file(writable, {::geteuid()}).empty());
+    CHECK(ports_named_in_file(broken, {::geteuid() + 1}).empty()); // another owner required
+
+    std::string big = R"({"ports": [11311]})";
+    big.resize((std::size_t{1} << 20) + 1, ' ');
+    CHECK(ports_named_in_file(dir.file("big.json", big, 0600), {::geteuid()}).empty());
+}
+
+TEST_CASE("ports_named_in_file: a FIFO gives nothing, without blocking") {
+    const TempDir dir;
+    const std::string path = dir.path() + "/fifo.json";
+    REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+    CHECK(ports_named_in_file(path, {::geteuid()}).empty());
 }
