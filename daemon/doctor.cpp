@@ -148,7 +148,8 @@ int run_doctor(const std::string& config_path) {
     }
     if (tables_available) {
         if (!config) {
-            policy = guard.fail_closed_policy(); // what the daemon would enforce
+            // What the daemon would enforce: loopback only, the broken file's ports included.
+            policy = guard.fail_closed_policy(ports_named_in_file(config_path));
         }
         const auto report = guard.compare_only(policy);
         for (const auto& f : report.families) {

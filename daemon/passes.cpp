@@ -1,5 +1,6 @@
 #include "passes.hpp"
 
+#include "config_warnings.hpp"
 #include "netlink/socket.hpp"
 #include "revocation.hpp"
 
@@ -76,6 +77,12 @@ std::string reload_hint() {
         return "run systemctl reload memguardd";
     }
     return "run kill -HUP " + std::to_string(::getpid());
+}
+
+void log_warnings(const Policy& policy) {
+    for (const auto& warning : config_warnings(policy)) {
+        log_event(warn, {Event::config, std::nullopt, {{"WARNING", "1"}}}, "warning: " + warning);
+    }
 }
 
 void log_apply(const Report& report, Event why, bool config_invalid) {

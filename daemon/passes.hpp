@@ -21,6 +21,8 @@ std::string join_ports(const std::vector<std::uint16_t>& ports);
 // How to make the daemon read its config again: systemctl under systemd, kill -HUP otherwise.
 std::string reload_hint();
 
+// What config_warnings finds in a policy just loaded, one warning each.
+void log_warnings(const Policy& policy);
 // After a start or reload: one line per family with what was applied, failed, fell back.
 void log_apply(const Report& report, Event why, bool config_invalid);
 // After a pass that failed: why, and when it is tried again.

@@ -134,11 +134,12 @@ void Service::load_initial_policy() {
         policy_ = load_config(config_path_);
         log_event(info, {Event::config, std::nullopt, {}},
                   "loaded " + config_path_ + ": " + summary(policy_));
+        log_warnings(policy_);
     } catch (const ConfigError& e) {
         for (const auto& problem : e.problems()) {
             log_event(err, {Event::config, std::nullopt, {}}, problem);
         }
-        policy_ = guard_.fail_closed_policy();
+        policy_ = guard_.fail_closed_policy(ports_named_in_file(config_path_));
         config_invalid_ = true;
         log_event(err, {Event::config, std::nullopt, {{"FAIL_CLOSED", "1"}}},
                   "no valid configuration: failing closed on port(s) " + join_ports(policy_.ports) +
@@ -213,6 +214,7 @@ void Service::reload() {
         config_invalid_ = false;
         log_event(info, {Event::reload, std::nullopt, {}},
                   "reloaded " + config_path_ + ": " + summary(policy_));
+        log_warnings(policy_);
         apply(Event::reload);
         configure_audit();
         if (interval_changed) {
