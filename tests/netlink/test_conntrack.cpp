@@ -5,8 +5,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <random>
-
 using memguard::Family;
 using memguard::Protocol;
 using memguard::netlink::ConntrackTuple;
@@ -188,32 +186,12 @@ TEST_CASE("conntrack: malformed or unrelated messages give nullopt", "[conntrack
 TEST_CASE("conntrack: every truncation is rejected without reading past the bytes",
           "[conntrack][bounds]") {
     const auto full = message(Entry{});
-    // Bytes cut short while nlmsg_len still claims the whole message.
-    for (std::size_t n = 0; n < full.size(); ++n) {
-        // A fresh heap block of exactly n bytes, so a read past it is caught by ASan.
-        std::vector<std::uint8_t> cut(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
-        cut.shrink_to_fit();
-        CHECK(!parse_conntrack_message(cut));
-    }
-    // nlmsg_len shortened: attributes that no longer fit are not read; the result is either
-    // nothing or the same tuple (when only trailing attributes were cut).
-    for (std::uint32_t len = 0; len < full.size(); ++len) {
-        auto lied = test::with_length(full, len);
-        lied.resize(len < 16 ? 16 : len);
-        lied.shrink_to_fit();
-        const auto t = parse_conntrack_message(lied);
-        if (t) {
-            CHECK(*t == tcp_tuple());
-        }
-    }
-    // nlmsg_len longer than the bytes.
-    CHECK(!parse_conntrack_message(test::with_length(full, static_cast<std::uint32_t>(full.size() + 4))));
+    test::check_cut_short(full, parse_conntrack_message);
+    test::check_shortened(full, parse_conntrack_message, tcp_tuple());
 }
 
 TEST_CASE("conntrack: misaligned input parses the same", "[conntrack][bounds]") {
-    const auto full = message(Entry{});
-    std::vector<std::uint8_t> shifted(full.size() + 1);
-    std::copy(full.begin(), full.end(), shifted.begin() + 1);
+    const auto shifted = test::shifted_by_one(message(Entry{}));
     const auto t = parse_conntrack_message(std::span(shifted).subspan(1));
     REQUIRE(t.has_value());
     CHECK(*t == tcp_tuple());
@@ -223,18 +201,7 @@ TEST_CASE("conntrack: random corruption never crashes", "[conntrack][bounds]") {
     Entry e;
     e.zone = 3;
     e.id = 99;
-    const auto full = message(e);
-    std::mt19937 rng(12345);
-    for (int round = 0; round < 20000; ++round) {
-        auto bytes = full;
-        const int flips = 1 + static_cast<int>(rng() % 4);
-        for (int i = 0; i < flips; ++i) {
-            bytes[rng() % bytes.size()] = static_cast<std::uint8_t>(rng());
-        }
-        bytes.resize(rng() % (bytes.size() + 1));
-        bytes.shrink_to_fit();
-        (void)parse_conntrack_message(bytes);
-    }
+    test::corrupt_randomly(message(e), 12345, 20000, parse_conntrack_message);
     SUCCEED("no crash, no sanitizer report");
 }
 
