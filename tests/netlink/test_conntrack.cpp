@@ -269,3 +269,69 @@ TEST_CASE("conntrack: revoke with nothing to revoke opens no socket", "[conntrac
     CHECK(memguard::netlink::revoke({test::net("10.0.0.5")}, {}, {11211}) == 0);
     CHECK(memguard::netlink::revoke({test::net("10.0.0.5")}, {Protocol::tcp}, {}) == 0);
 }
+
+namespace {
+
+// Host-order integers as bytes, for requests compared byte by byte.
+void put16(std::vector<std::uint8_t>& out, std::uint16_t v) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+    out.insert(out.end(), p, p + sizeof v);
+}
+void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+    out.insert(out.end(), p, p + sizeof v);
+}
+// An attribute header: length (header included, padding not) and type.
+void attr(std::vector<std::uint8_t>& out, std::uint16_t len, std::uint16_t type) {
+    put16(out, len);
+    put16(out, type);
+}
+
+// What `conntrack -L -f <family> -p <proto> --dport <port>` sends (kernel >= 5.8), by hand.
+std::vector<std::uint8_t> expected_filtered_dump(std::uint8_t family, std::uint8_t proto,
+                                                 std::uint8_t port_hi, std::uint8_t port_lo) {
+    std::vector<std::uint8_t> out;
+    put32(out, 56); // nlmsg_len
+    put16(out, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET);
+    put16(out, NLM_F_REQUEST | NLM_F_DUMP);
+    put32(out, 0);                                       // seq: stamped by transact
+    put32(out, 0);                                       // port id: the kernel's to fill
+    out.insert(out.end(), {family, NFNETLINK_V0, 0, 0}); // nfgenmsg, res_id 0
+    attr(out, 24, CTA_TUPLE_ORIG | NLA_F_NESTED);
+    attr(out, 20, CTA_TUPLE_PROTO | NLA_F_NESTED);
+    attr(out, 5, CTA_PROTO_NUM);
+    out.insert(out.end(), {proto, 0, 0, 0}); // u8 and padding
+    attr(out, 6, CTA_PROTO_DST_PORT);
+    out.insert(out.end(), {port_hi, port_lo, 0, 0}); // be16 and padding
+    attr(out, 12, CTA_FILTER | NLA_F_NESTED);
+    attr(out, 8, CTA_FILTER_ORIG_FLAGS);
+    put32(out, (1u << 3) | (1u << 5)); // CTA_FILTER_F_CTA_PROTO_NUM | _PROTO_DST_PORT
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("conntrack: the filtered dump names protocol and destination port, byte for byte",
+          "[conntrack][sweep]") {
+    using memguard::netlink::build_conntrack_filtered_dump;
+    CHECK(build_conntrack_filtered_dump(Family::ipv4, Protocol::tcp, 11211) ==
+          expected_filtered_dump(AF_INET, IPPROTO_TCP, 0x2b, 0xcb));
+    CHECK(build_conntrack_filtered_dump(Family::ipv6, Protocol::udp, 11211) ==
+          expected_filtered_dump(AF_INET6, IPPROTO_UDP, 0x2b, 0xcb));
+    CHECK(build_conntrack_filtered_dump(Family::ipv4, Protocol::udp, 0x1234) ==
+          expected_filtered_dump(AF_INET, IPPROTO_UDP, 0x12, 0x34));
+}
+
+TEST_CASE("conntrack: a sweep with nothing to sweep opens no socket", "[conntrack][sweep]") {
+    using memguard::netlink::sweep;
+    const memguard::NetworkIndex none;
+    // Returns before touching the kernel, so this runs unprivileged.
+    for (const auto& result : {sweep({}, {Protocol::tcp}, {11211}, none, none),
+                               sweep({Family::ipv4}, {}, {11211}, none, none),
+                               sweep({Family::ipv4}, {Protocol::tcp}, {}, none, none)}) {
+        CHECK(result.deleted == 0);
+        CHECK(result.distinct_sources == 0);
+        CHECK(result.sources.empty());
+        CHECK(result.filtered);
+    }
+}
