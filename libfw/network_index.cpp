@@ -1,54 +1,52 @@
 #include "network_index.hpp"
 
 #include <algorithm>
-#include <tuple>
 
 namespace memguard {
 
-namespace {
-
-using Bytes = std::array<std::uint8_t, 16>;
-
-// All 16 bytes: an IPv4 mask is zero past its 4th byte, which clears whatever lies there.
-Bytes masked(const Bytes& addr, const Bytes& mask) {
-    Bytes out{};
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        out[i] = static_cast<std::uint8_t>(addr[i] & mask[i]);
+NetworkIndex::Key NetworkIndex::key_of(const std::array<std::uint8_t, 16>& bytes) {
+    Key k;
+    for (std::size_t i = 0; i < 8; ++i) {
+        k.hi = (k.hi << 8) | bytes[i];
+        k.lo = (k.lo << 8) | bytes[i + 8];
     }
-    return out;
+    return k;
 }
 
-} // namespace
-
 NetworkIndex::NetworkIndex(std::span<const Network> networks) {
-    std::vector<Network> sorted;
-    sorted.reserve(networks.size());
+    struct Entry {
+        Family family;
+        unsigned prefix;
+        Key key;
+        auto operator<=>(const Entry&) const = default;
+    };
+    std::vector<Entry> entries;
+    entries.reserve(networks.size());
     for (const auto& n : networks) {
-        Network c = n;
-        c.addr = masked(n.addr, n.mask());
-        sorted.push_back(c);
+        entries.push_back({n.family, n.prefix, masked(key_of(n.addr), key_of(n.mask()))});
     }
     // Family and prefix first, so each group is one run of the sorted list.
-    std::sort(sorted.begin(), sorted.end(), [](const Network& a, const Network& b) {
-        return std::tie(a.family, a.prefix, a.addr) < std::tie(b.family, b.prefix, b.addr);
-    });
-    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    size_ = sorted.size();
+    std::sort(entries.begin(), entries.end());
+    entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
+    size_ = entries.size();
 
-    for (const auto& n : sorted) {
-        if (groups_.empty() || groups_.back().family != n.family ||
-            groups_.back().prefix != n.prefix) {
-            groups_.push_back(Group{n.family, n.prefix, n.mask(), {}});
+    for (const auto& e : entries) {
+        if (groups_.empty() || groups_.back().family != e.family ||
+            groups_.back().prefix != e.prefix) {
+            Network n;
+            n.family = e.family;
+            n.prefix = e.prefix;
+            groups_.push_back(Group{e.family, e.prefix, key_of(n.mask()), {}});
         }
-        groups_.back().addresses.push_back(n.addr);
+        groups_.back().keys.push_back(e.key);
     }
 }
 
 bool NetworkIndex::contains(const Network& host) const {
+    const Key key = key_of(host.addr);
     return std::any_of(groups_.begin(), groups_.end(), [&](const Group& group) {
         return group.family == host.family && group.prefix <= host.prefix &&
-               std::binary_search(group.addresses.begin(), group.addresses.end(),
-                                  masked(host.addr, group.mask));
+               std::binary_search(group.keys.begin(), group.keys.end(), masked(key, group.mask));
     });
 }
 
