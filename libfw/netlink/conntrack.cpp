@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -22,6 +23,14 @@ namespace {
 constexpr std::uint16_t kCtNew = detail::nfnl_type(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW);
 constexpr std::uint16_t kCtGet = detail::nfnl_type(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET);
 constexpr std::uint16_t kCtDelete = detail::nfnl_type(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_DELETE);
+
+// CTA_FILTER_ORIG_FLAGS bits: the kernel's CTA_FILTER_F_* (net/netfilter/nf_internals.h), which
+// the uapi headers do not export.
+constexpr std::uint32_t kFilterProtoNum = 1u << 3;     // CTA_FILTER_F_CTA_PROTO_NUM
+constexpr std::uint32_t kFilterProtoDstPort = 1u << 5; // CTA_FILTER_F_CTA_PROTO_DST_PORT
+
+// A sweep keeps at most this many of the sources it cut, for the log line that reports it.
+constexpr std::size_t kSweepSourcesKept = 8;
 
 // One policy per nesting level of a ctnetlink entry (nfnetlink_conntrack.h):
 //   CTA_TUPLE_ORIG → CTA_TUPLE_IP    → CTA_IP_V{4,6}_{SRC,DST}
@@ -72,6 +81,10 @@ bool has_ports(std::uint8_t l4proto) {
     return l4proto == IPPROTO_TCP || l4proto == IPPROTO_UDP;
 }
 
+std::uint8_t ip_protocol(Protocol p) {
+    return p == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
+}
+
 // CTA_TUPLE_ORIG's content → tuple (addresses, protocol, ports).
 std::optional<ConntrackTuple> parse_tuple(const nlattr* orig, Family family) {
     detail::AttrTable tuple(kTuplePolicy);
@@ -111,11 +124,19 @@ void put_address(nlmsghdr* nlh, std::uint16_t type, const Network& n) {
 }
 
 // IPCTNL_MSG_CT_GET, NLM_F_DUMP, for one family (the kernel filters on nfgen_family).
-detail::Request dump_request(Family family) {
-    detail::Request req;
+nlmsghdr* put_dump_header(detail::Request& req, Family family) {
     nlmsghdr* nlh = req.header(kCtGet, NLM_F_REQUEST | NLM_F_DUMP);
     detail::put_nfgenmsg(nlh, af(family), 0);
-    return req;
+    return nlh;
+}
+
+// A tcp or udp entry to one of `ports` over one of `protocols`.
+bool in_scope(const ConntrackTuple& tuple, const std::vector<Protocol>& protocols,
+              const std::vector<std::uint16_t>& ports) {
+    const auto protocol = tuple.protocol();
+    return protocol &&
+           std::find(protocols.begin(), protocols.end(), *protocol) != protocols.end() &&
+           std::find(ports.begin(), ports.end(), tuple.destination_port) != ports.end();
 }
 
 std::string endpoint(const Network& address, std::uint16_t port) {
@@ -152,19 +173,15 @@ std::optional<ConntrackTuple> parse_conntrack_message(std::span<const std::uint8
     if (!view.extra_header(gen)) {
         return std::nullopt;
     }
-    Family family = Family::ipv4;
-    if (gen.nfgen_family == AF_INET) {
-        family = Family::ipv4;
-    } else if (gen.nfgen_family == AF_INET6) {
-        family = Family::ipv6;
-    } else {
+    const auto family = detail::family_from(gen.nfgen_family);
+    if (!family) {
         return std::nullopt;
     }
     detail::AttrTable entry(kEntryPolicy);
     if (!entry.parse(nlh, sizeof(nfgenmsg)) || entry[CTA_TUPLE_ORIG] == nullptr) {
         return std::nullopt;
     }
-    auto tuple = parse_tuple(entry[CTA_TUPLE_ORIG], family);
+    auto tuple = parse_tuple(entry[CTA_TUPLE_ORIG], *family);
     if (!tuple) {
         return std::nullopt;
     }
@@ -179,12 +196,8 @@ std::optional<ConntrackTuple> parse_conntrack_message(std::span<const std::uint8
 
 bool matches(const ConntrackTuple& tuple, const std::vector<Network>& sources,
              const std::vector<Protocol>& protocols, const std::vector<std::uint16_t>& ports) {
-    const auto protocol = tuple.protocol();
-    if (!protocol || std::find(protocols.begin(), protocols.end(), *protocol) == protocols.end() ||
-        std::find(ports.begin(), ports.end(), tuple.destination_port) == ports.end()) {
-        return false;
-    }
-    return std::any_of(sources.begin(), sources.end(),
+    return in_scope(tuple, protocols, ports) &&
+           std::any_of(sources.begin(), sources.end(),
                        [&](const Network& n) { return n.contains(tuple.source); });
 }
 
@@ -224,6 +237,134 @@ std::vector<std::uint8_t> build_conntrack_delete(const ConntrackTuple& tuple) {
     return req.copy();
 }
 
+// The dump `conntrack -L -f ipv4 -p tcp --dport 11211` sends: the original tuple with only
+// what is matched on, and the filter naming those attributes. CTA_TUPLE_IP may be left out: the
+// kernel reads it only for the address flags (ctnetlink_parse_tuple_filter). Without
+// CTA_FILTER_REPLY_FLAGS the reply tuple is not matched, and no CTA_TUPLE_REPLY is needed.
+std::vector<std::uint8_t> build_conntrack_filtered_dump(Family family, Protocol protocol,
+                                                        std::uint16_t port) {
+    detail::Request req;
+    nlmsghdr* nlh = put_dump_header(req, family);
+
+    nlattr* orig = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+    nlattr* proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+    mnl_attr_put_u8(nlh, CTA_PROTO_NUM, ip_protocol(protocol));
+    mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, detail::to_be16(port));
+    mnl_attr_nest_end(nlh, proto);
+    mnl_attr_nest_end(nlh, orig);
+
+    // The kernel parses this nest strictly (nla_parse_nested): NLA_F_NESTED must be set, which
+    // mnl_attr_nest_start does.
+    nlattr* filter = mnl_attr_nest_start(nlh, CTA_FILTER);
+    mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, kFilterProtoNum | kFilterProtoDstPort);
+    mnl_attr_nest_end(nlh, filter);
+    return req.copy();
+}
+
+namespace {
+
+using TupleHandler = std::function<void(const ConntrackTuple&)>;
+
+// Runs one dump request; every entry in the answer that parses goes to `on_entry`.
+void dump(Socket& socket, std::span<std::uint8_t> request, const std::string& what,
+          const TupleHandler& on_entry) {
+    socket.transact(request, what, [&](std::span<const std::uint8_t> message) {
+        if (auto tuple = parse_conntrack_message(message)) {
+            on_entry(*tuple);
+        }
+    });
+}
+
+void dump_family(Socket& socket, Family family, const TupleHandler& on_entry) {
+    detail::Request request;
+    (void)put_dump_header(request, family);
+    dump(socket, request.bytes(), "dump conntrack table (" + std::string(to_string(family)) + ")",
+         on_entry);
+}
+
+// Deletes the entries, each delete ACKed, in order; `on_deleted` hears of each one deleted.
+// Returns how many were.
+std::size_t delete_entries(Socket& socket, const std::vector<ConntrackTuple>& doomed,
+                           const TupleHandler& on_deleted = {}) {
+    std::size_t deleted = 0;
+    for (const auto& tuple : doomed) {
+        auto request = build_conntrack_delete(tuple);
+        const std::string what = "delete conntrack entry " + describe(tuple) + " (" +
+                                 std::to_string(deleted) + " of " + std::to_string(doomed.size()) +
+                                 " deleted before)";
+        try {
+            socket.transact(request, what);
+            ++deleted;
+            if (on_deleted) {
+                on_deleted(tuple);
+            }
+        } catch (const NetlinkError& e) {
+            if (e.error() != ENOENT) {
+                throw;
+            }
+            // Already gone: it timed out or closed between the dump and now, or (CTA_ID) a new
+            // entry took its tuple. Either way the connection we meant is no longer tracked.
+        }
+    }
+    return deleted;
+}
+
+// What one sweep looks for.
+struct SweepPlan {
+    const std::vector<Family>& families;
+    const std::vector<Protocol>& protocols;
+    const std::vector<std::uint16_t>& ports;
+    const NetworkIndex& allowed;
+    const NetworkIndex& keep;
+
+    [[nodiscard]] bool doomed(const ConntrackTuple& t) const {
+        return std::find(families.begin(), families.end(), t.family) != families.end() &&
+               in_scope(t, protocols, ports) && !allowed.contains(t.source) &&
+               !keep.contains(t.source);
+    }
+};
+
+// One filtered dump per family x protocol x port. An entry outside its dump's filter means the
+// kernel ignored CTA_FILTER: `kernel_filtered` turns false, and the entry is left to the dump
+// whose filter it fits, so that none is taken twice.
+std::vector<ConntrackTuple> collect_filtered(Socket& socket, const SweepPlan& plan,
+                                             bool& kernel_filtered) {
+    std::vector<ConntrackTuple> doomed;
+    for (const Family family : plan.families) {
+        for (const Protocol protocol : plan.protocols) {
+            for (const std::uint16_t port : plan.ports) {
+                auto request = build_conntrack_filtered_dump(family, protocol, port);
+                const std::string what =
+                    "dump conntrack entries (" + std::string(to_string(family)) + " " +
+                    std::string(to_string(protocol)) + " dport " + std::to_string(port) + ")";
+                dump(socket, request, what, [&](const ConntrackTuple& t) {
+                    if (t.family != family || t.protocol() != protocol ||
+                        t.destination_port != port) {
+                        kernel_filtered = false;
+                    } else if (plan.doomed(t)) {
+                        doomed.push_back(t);
+                    }
+                });
+            }
+        }
+    }
+    return doomed;
+}
+
+std::vector<ConntrackTuple> collect_unfiltered(Socket& socket, const SweepPlan& plan) {
+    std::vector<ConntrackTuple> doomed;
+    for (const Family family : plan.families) {
+        dump_family(socket, family, [&](const ConntrackTuple& t) {
+            if (t.family == family && plan.doomed(t)) {
+                doomed.push_back(t);
+            }
+        });
+    }
+    return doomed;
+}
+
+} // namespace
+
 std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protocol>& protocols,
                    const std::vector<std::uint16_t>& ports, const std::vector<Network>& keep) {
     if (sources.empty() || protocols.empty() || ports.empty()) {
@@ -240,38 +381,52 @@ std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protoc
         if (!wanted) {
             continue;
         }
-        auto request = dump_request(family);
-        socket.transact(request.bytes(),
-                        "dump conntrack table (" + std::string(to_string(family)) + ")",
-                        [&](std::span<const std::uint8_t> message) {
-                            auto tuple = parse_conntrack_message(message);
-                            if (tuple && matches(*tuple, sources, protocols, ports) &&
-                                std::none_of(keep.begin(), keep.end(), [&](const Network& n) {
-                                    return n.contains(tuple->source);
-                                })) {
-                                doomed.push_back(*tuple);
-                            }
-                        });
+        dump_family(socket, family, [&](const ConntrackTuple& tuple) {
+            if (matches(tuple, sources, protocols, ports) &&
+                std::none_of(keep.begin(), keep.end(),
+                             [&](const Network& n) { return n.contains(tuple.source); })) {
+                doomed.push_back(tuple);
+            }
+        });
+    }
+    return delete_entries(socket, doomed);
+}
+
+SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,
+                  const std::vector<std::uint16_t>& ports, const NetworkIndex& allowed,
+                  const NetworkIndex& keep) {
+    SweepResult result;
+    if (families.empty() || protocols.empty() || ports.empty()) {
+        return result;
+    }
+    const SweepPlan plan{families, protocols, ports, allowed, keep};
+    Socket socket(Bus::netfilter);
+
+    // As in revoke: collect first, delete after.
+    std::vector<ConntrackTuple> doomed;
+    try {
+        doomed = collect_filtered(socket, plan, result.filtered);
+    } catch (const NetlinkError& e) {
+        // The kernel refused the filter before the dump started: EOPNOTSUPP for a flag it does
+        // not know (ctnetlink_parse_filter), EINVAL where the flags have an NLA_POLICY_MASK or
+        // the tuple does not suit it. No dump is under way, so the socket is still good; what
+        // was collected is read again, unfiltered.
+        if (e.error() != EINVAL && e.error() != EOPNOTSUPP) {
+            throw;
+        }
+        result.filtered = false;
+        doomed = collect_unfiltered(socket, plan);
     }
 
-    std::size_t deleted = 0;
-    for (const auto& tuple : doomed) {
-        auto request = build_conntrack_delete(tuple);
-        const std::string what = "delete conntrack entry " + describe(tuple) + " (" +
-                                 std::to_string(deleted) + " of " + std::to_string(doomed.size()) +
-                                 " deleted before)";
-        try {
-            socket.transact(request, what);
-            ++deleted;
-        } catch (const NetlinkError& e) {
-            if (e.error() != ENOENT) {
-                throw;
-            }
-            // Already gone: it timed out or closed between the dump and now, or (CTA_ID) a new
-            // entry took its tuple. Either way the connection we meant is no longer tracked.
-        }
-    }
-    return deleted;
+    std::vector<Network> cut;
+    result.deleted =
+        delete_entries(socket, doomed, [&](const ConntrackTuple& t) { cut.push_back(t.source); });
+    std::sort(cut.begin(), cut.end());
+    cut.erase(std::unique(cut.begin(), cut.end()), cut.end());
+    result.distinct_sources = cut.size();
+    cut.resize(std::min(cut.size(), kSweepSourcesKept));
+    result.sources = std::move(cut);
+    return result;
 }
 
 } // namespace memguard::netlink

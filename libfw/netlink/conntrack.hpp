@@ -1,12 +1,15 @@
 // Revocation through ctnetlink: when the allowlist shrinks, the conntrack entries of revoked
 // sources to our ports are deleted, so an established connection is cut off now (its next
 // packet is no longer ESTABLISHED, and the MEMGUARD chain drops it) instead of when it ends.
+// The sweep does the same for every source not allowed, whenever the rules were (re)applied.
 //
-// Split in two: a pure part (parse one dump message, match it, build the delete request) that
-// unit tests and fuzzers call with bytes, and `revoke`, which talks to the kernel.
+// Split in two: a pure part (parse one dump message, match it, build the dump and delete
+// requests) that unit tests and fuzzers call with bytes, and `revoke` and `sweep`, which talk
+// to the kernel.
 #pragma once
 
 #include "net.hpp"
+#include "network_index.hpp"
 #include "policy.hpp"
 
 #include <cstddef>
@@ -51,6 +54,12 @@ bool matches(const ConntrackTuple& tuple, const std::vector<Network>& sources,
 // otherwise: other protocols need other tuple attributes, and we never revoke them).
 std::vector<std::uint8_t> build_conntrack_delete(const ConntrackTuple& tuple);
 
+// The IPCTNL_MSG_CT_GET dump request (NLM_F_DUMP) for the entries of `family` whose original
+// protocol is `protocol` and original destination port `port`, filtered by the kernel
+// (CTA_FILTER, Linux >= 5.8): what `conntrack -L -f ipv4 -p tcp --dport 11211` asks for.
+std::vector<std::uint8_t> build_conntrack_filtered_dump(Family family, Protocol protocol,
+                                                        std::uint16_t port);
+
 // Dumps the conntrack table (only the families that `sources` contains), deletes every entry
 // that `matches` and whose source is in none of `keep` (a narrower network still allowed inside
 // a revoked one), each delete ACKed; an entry already gone (ENOENT) is not an error. Returns how
@@ -58,5 +67,26 @@ std::vector<std::uint8_t> build_conntrack_delete(const ConntrackTuple& tuple);
 // without opening a socket. Needs CAP_NET_ADMIN; throws NetlinkError.
 std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protocol>& protocols,
                    const std::vector<std::uint16_t>& ports, const std::vector<Network>& keep = {});
+
+struct SweepResult {
+    std::size_t deleted = 0;          // entries deleted
+    std::vector<Network> sources;     // distinct original sources cut, sorted, at most 8 kept
+    std::size_t distinct_sources = 0; // how many distinct sources were cut in all
+    // False when the kernel did not filter the dumps: it refused CTA_FILTER (EINVAL,
+    // EOPNOTSUPP) and one whole-table dump per family was read instead, or it sent entries
+    // outside the filter (kernels before 5.8 ignore the attribute). The result is the same.
+    bool filtered = true;
+};
+
+// Deletes every conntrack entry whose original destination port is one of `ports`, protocol one
+// of `protocols`, family one of `families`, and whose original source is neither in `allowed`
+// nor in `keep` (loopback and the host's own addresses: locally made connections, which the
+// rules accept through -i lo). One filtered dump per family x protocol x port, not the whole
+// table; each entry is still checked here, the filter only spares reading the rest. Deletes as
+// `revoke` does (ACKed, ENOENT not an error). Empty `families`, `protocols` or `ports`: returns
+// an empty result without opening a socket. Needs CAP_NET_ADMIN; throws NetlinkError.
+SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,
+                  const std::vector<std::uint16_t>& ports, const NetworkIndex& allowed,
+                  const NetworkIndex& keep);
 
 } // namespace memguard::netlink

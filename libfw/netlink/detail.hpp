@@ -8,14 +8,18 @@
 //                 (type and exact length) before it is stored; only stored attributes are read.
 #pragma once
 
+#include "net.hpp"
+
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -47,6 +51,18 @@ inline std::uint32_t to_be32(std::uint32_t v) {
         static_cast<std::uint8_t>((v >> 8) & 0xFF), static_cast<std::uint8_t>(v & 0xFF)};
     std::memcpy(&out, b.data(), sizeof out);
     return out;
+}
+
+// The address family an extra header names (nfgen_family, ifa_family) → ours; nullopt for any
+// family but AF_INET and AF_INET6.
+inline std::optional<Family> family_from(std::uint8_t af) {
+    if (af == AF_INET) {
+        return Family::ipv4;
+    }
+    if (af == AF_INET6) {
+        return Family::ipv6;
+    }
+    return std::nullopt;
 }
 
 // A netlink message given as bytes, made safe for libmnl to walk.
@@ -85,6 +101,11 @@ public:
 
     // The header, or nullptr when the bytes are not one whole netlink message.
     [[nodiscard]] const nlmsghdr* get() const { return nlh_; }
+    // The header when the message is of `type` and its payload holds the extra header `T`
+    // (copied into `extra`); nullptr otherwise.
+    template <typename T> [[nodiscard]] const nlmsghdr* get(std::uint16_t type, T& extra) const {
+        return nlh_ != nullptr && nlh_->nlmsg_type == type && extra_header(extra) ? nlh_ : nullptr;
+    }
 
     // The extra header (nfgenmsg, inet_diag_msg, ...) copied out, when the payload holds one.
     template <typename T> [[nodiscard]] bool extra_header(T& out) const {

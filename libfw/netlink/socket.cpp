@@ -20,7 +20,7 @@ namespace {
 
 // Matches the kernel's largest dump skb (see buffer_ in socket.hpp).
 constexpr std::size_t kReceiveBufferSize = 32768;
-// How long a request may wait for its answer. The kernel answers netfilter and sock_diag
+// How long a request may wait for its answer. The kernel answers netfilter, sock_diag and route
 // requests from the sender's own context, so a missing answer means something is badly wrong.
 constexpr int kReplyTimeoutMs = 5000;
 
@@ -36,18 +36,21 @@ std::string describe(std::string_view context, int error, std::string_view kerne
     return out;
 }
 
-int bus_number(Bus bus) {
+struct BusInfo {
+    int protocol; // for socket(AF_NETLINK, ..., protocol)
+    std::string_view name;
+};
+
+BusInfo bus_info(Bus bus) {
     switch (bus) {
     case Bus::netfilter:
-        return NETLINK_NETFILTER;
+        return {NETLINK_NETFILTER, "NETLINK_NETFILTER"};
     case Bus::sock_diag:
-        return NETLINK_SOCK_DIAG;
+        return {NETLINK_SOCK_DIAG, "NETLINK_SOCK_DIAG"};
+    case Bus::route:
+        return {NETLINK_ROUTE, "NETLINK_ROUTE"};
     }
-    return -1;
-}
-
-std::string_view bus_name(Bus bus) {
-    return bus == Bus::netfilter ? "NETLINK_NETFILTER" : "NETLINK_SOCK_DIAG";
+    return {-1, "netlink"};
 }
 
 // State of one request while its replies are read; the callbacks below share it.
@@ -184,9 +187,10 @@ NetlinkError::NetlinkError(std::string_view context, int error, std::string_view
     : std::runtime_error(describe(context, error, kernel_message)), error_(error) {}
 
 Socket::Socket(Bus bus) : buffer_(kReceiveBufferSize) {
-    std::unique_ptr<mnl_socket, MnlClose> nl(mnl_socket_open2(bus_number(bus), SOCK_CLOEXEC));
+    const BusInfo info = bus_info(bus);
+    std::unique_ptr<mnl_socket, MnlClose> nl(mnl_socket_open2(info.protocol, SOCK_CLOEXEC));
     if (!nl) {
-        throw NetlinkError("open " + std::string(bus_name(bus)) + " socket", errno);
+        throw NetlinkError("open " + std::string(info.name) + " socket", errno);
     }
     // Error answers: with CAP_ACK the kernel echoes only our header, not the whole request; with
     // EXT_ACK it adds a reason string. Both are optional (older kernels): failure is ignored.
@@ -194,7 +198,7 @@ Socket::Socket(Bus bus) : buffer_(kReceiveBufferSize) {
     mnl_socket_setsockopt(nl.get(), NETLINK_CAP_ACK, &one, sizeof one);
     mnl_socket_setsockopt(nl.get(), NETLINK_EXT_ACK, &one, sizeof one);
     if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-        throw NetlinkError("bind " + std::string(bus_name(bus)) + " socket", errno);
+        throw NetlinkError("bind " + std::string(info.name) + " socket", errno);
     }
     port_id_ = mnl_socket_get_portid(nl.get());
     // Any start value works; time-based like libmnl's examples, so a restarted daemon's

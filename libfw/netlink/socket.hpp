@@ -30,6 +30,7 @@ private:
 enum class Bus : std::uint8_t {
     netfilter, // NETLINK_NETFILTER: ctnetlink, nfnetlink_log
     sock_diag, // NETLINK_SOCK_DIAG: inet_diag
+    route,     // NETLINK_ROUTE: rtnetlink (interface addresses)
 };
 
 // One netlink message, as the bytes of its header, extra header and attributes. The span is valid

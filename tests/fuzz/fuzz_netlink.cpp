@@ -1,5 +1,6 @@
 // Any bytes handed to a netlink reply parser → a parsed value or nullopt; never a read outside
 // the bytes (ASan checks that) and nothing thrown (ipset: nothing but NetlinkError). Built once per parser: FUZZ_PARSER selects.
+#include "netlink/addresses.hpp"
 #include "netlink/conntrack.hpp"
 #include "netlink/ipset.hpp"
 #include "netlink/nflog.hpp"
@@ -34,6 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         memguard::netlink::parse_ipset_list_message(message, header, members);
     } catch (const memguard::netlink::NetlinkError&) {
     }
+#elif FUZZ_PARSER == 6
+    (void)memguard::netlink::parse_address_message(message);
 #else
 #error "FUZZ_PARSER must name a parser"
 #endif

@@ -1,18 +1,20 @@
 // Writes one well-formed message per netlink parser into DIR/<parser>/, as the kernel sends
 // them: a conntrack dump entry, an NFLOG packet (IPv4 and IPv6), an inet_diag listener, an
-// nftables table. The fuzzers mutate from there.
+// nftables table, an interface address. The fuzzers mutate from there.
 // glibc's netinet/in.h must come before the kernel's headers, which otherwise define in_addr.
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "../netlink/support.hpp"
 
+#include <linux/if_addr.h>
 #include <linux/inet_diag.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/ipset/ip_set.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nfnetlink_log.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 
 #include <fstream>
@@ -124,6 +126,26 @@ std::vector<std::uint8_t> ipset(bool v6) {
     return b.bytes();
 }
 
+// An RTM_NEWADDR of an address dump; IPv4 as on a point-to-point link (IFA_LOCAL is ours,
+// IFA_ADDRESS the peer's), IPv6 as usual (IFA_ADDRESS alone).
+std::vector<std::uint8_t> address(bool v6) {
+    test::MessageBuilder b(RTM_NEWADDR, NLM_F_MULTI);
+    ifaddrmsg ifa{};
+    ifa.ifa_family = v6 ? AF_INET6 : AF_INET;
+    ifa.ifa_prefixlen = v6 ? 64 : 32;
+    ifa.ifa_index = 2;
+    b.extra(ifa);
+    const std::uint8_t local[16] = {10, 9, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const std::uint8_t peer[4] = {10, 9, 2, 2};
+    if (!v6) {
+        mnl_attr_put(b.nlh(), IFA_LOCAL, 4, local);
+    }
+    mnl_attr_put(b.nlh(), IFA_ADDRESS, v6 ? 16 : 4, v6 ? local : peer);
+    mnl_attr_put_strz(b.nlh(), IFA_LABEL, "mg0");
+    mnl_attr_put_u32(b.nlh(), IFA_FLAGS, IFA_F_PERMANENT);
+    return b.bytes();
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -137,6 +159,7 @@ int main(int argc, char** argv) {
         write(dir + "/nflog/seed" + suffix, nflog(v6));
         write(dir + "/sockdiag/seed" + suffix, sockdiag(v6));
         write(dir + "/ipset/seed" + suffix, ipset(v6));
+        write(dir + "/addresses/seed" + suffix, address(v6));
     }
     write(dir + "/nftables/seed-filter", nftables());
     return 0;

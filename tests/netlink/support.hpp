@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -85,6 +86,59 @@ inline memguard::Network net(const char* text) {
 inline std::vector<std::uint8_t> with_length(std::vector<std::uint8_t> bytes, std::uint32_t len) {
     std::memcpy(bytes.data(), &len, sizeof len);
     return bytes;
+}
+
+// Bounds checks every parser test runs; `parse` takes the bytes as a span and returns an
+// optional. Every prefix of `full`, each in a heap block of exactly its size (so ASan catches a
+// read past it) while nlmsg_len still claims the whole message, and `full` with an nlmsg_len
+// longer than its bytes: nothing parses.
+template <typename Parse> void check_cut_short(const std::vector<std::uint8_t>& full, Parse parse) {
+    for (std::size_t n = 0; n < full.size(); ++n) {
+        std::vector<std::uint8_t> cut(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
+        cut.shrink_to_fit();
+        CHECK(!parse(cut));
+    }
+    CHECK(!parse(with_length(full, static_cast<std::uint32_t>(full.size() + 4))));
+}
+
+// `full` with nlmsg_len shortened to every smaller value: attributes that no longer fit are not
+// read, so each result is nothing or, when only trailing attributes were cut, `whole`.
+template <typename Parse, typename T>
+void check_shortened(const std::vector<std::uint8_t>& full, Parse parse, const T& whole) {
+    for (std::uint32_t len = 0; len < full.size(); ++len) {
+        auto lied = with_length(full, len);
+        lied.resize(len < 16 ? 16 : len);
+        lied.shrink_to_fit();
+        const auto result = parse(lied);
+        if (result) {
+            CHECK(*result == whole);
+        }
+    }
+}
+
+// `full` one byte into its buffer: parse std::span(result).subspan(1) to read it misaligned.
+inline std::vector<std::uint8_t> shifted_by_one(const std::vector<std::uint8_t>& full) {
+    std::vector<std::uint8_t> shifted(full.size() + 1);
+    std::copy(full.begin(), full.end(), shifted.begin() + 1);
+    return shifted;
+}
+
+// `rounds` copies of `full`, each with one to four bytes changed and cut at a random length,
+// through `parse`: whatever it answers, it must not crash or read outside the bytes (ASan).
+template <typename Parse>
+void corrupt_randomly(const std::vector<std::uint8_t>& full, std::uint32_t seed, int rounds,
+                      Parse parse) {
+    std::mt19937 rng(seed);
+    for (int round = 0; round < rounds; ++round) {
+        auto bytes = full;
+        const int flips = 1 + static_cast<int>(rng() % 4);
+        for (int i = 0; i < flips; ++i) {
+            bytes[rng() % bytes.size()] = static_cast<std::uint8_t>(rng());
+        }
+        bytes.resize(rng() % (bytes.size() + 1));
+        bytes.shrink_to_fit();
+        (void)parse(bytes);
+    }
 }
 
 } // namespace test

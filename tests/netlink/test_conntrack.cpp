@@ -5,8 +5,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <random>
-
 using memguard::Family;
 using memguard::Protocol;
 using memguard::netlink::ConntrackTuple;
@@ -188,32 +186,12 @@ TEST_CASE("conntrack: malformed or unrelated messages give nullopt", "[conntrack
 TEST_CASE("conntrack: every truncation is rejected without reading past the bytes",
           "[conntrack][bounds]") {
     const auto full = message(Entry{});
-    // Bytes cut short while nlmsg_len still claims the whole message.
-    for (std::size_t n = 0; n < full.size(); ++n) {
-        // A fresh heap block of exactly n bytes, so a read past it is caught by ASan.
-        std::vector<std::uint8_t> cut(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
-        cut.shrink_to_fit();
-        CHECK(!parse_conntrack_message(cut));
-    }
-    // nlmsg_len shortened: attributes that no longer fit are not read; the result is either
-    // nothing or the same tuple (when only trailing attributes were cut).
-    for (std::uint32_t len = 0; len < full.size(); ++len) {
-        auto lied = test::with_length(full, len);
-        lied.resize(len < 16 ? 16 : len);
-        lied.shrink_to_fit();
-        const auto t = parse_conntrack_message(lied);
-        if (t) {
-            CHECK(*t == tcp_tuple());
-        }
-    }
-    // nlmsg_len longer than the bytes.
-    CHECK(!parse_conntrack_message(test::with_length(full, static_cast<std::uint32_t>(full.size() + 4))));
+    test::check_cut_short(full, parse_conntrack_message);
+    test::check_shortened(full, parse_conntrack_message, tcp_tuple());
 }
 
 TEST_CASE("conntrack: misaligned input parses the same", "[conntrack][bounds]") {
-    const auto full = message(Entry{});
-    std::vector<std::uint8_t> shifted(full.size() + 1);
-    std::copy(full.begin(), full.end(), shifted.begin() + 1);
+    const auto shifted = test::shifted_by_one(message(Entry{}));
     const auto t = parse_conntrack_message(std::span(shifted).subspan(1));
     REQUIRE(t.has_value());
     CHECK(*t == tcp_tuple());
@@ -223,18 +201,7 @@ TEST_CASE("conntrack: random corruption never crashes", "[conntrack][bounds]") {
     Entry e;
     e.zone = 3;
     e.id = 99;
-    const auto full = message(e);
-    std::mt19937 rng(12345);
-    for (int round = 0; round < 20000; ++round) {
-        auto bytes = full;
-        const int flips = 1 + static_cast<int>(rng() % 4);
-        for (int i = 0; i < flips; ++i) {
-            bytes[rng() % bytes.size()] = static_cast<std::uint8_t>(rng());
-        }
-        bytes.resize(rng() % (bytes.size() + 1));
-        bytes.shrink_to_fit();
-        (void)parse_conntrack_message(bytes);
-    }
+    test::corrupt_randomly(message(e), 12345, 20000, parse_conntrack_message);
     SUCCEED("no crash, no sanitizer report");
 }
 
@@ -301,4 +268,70 @@ TEST_CASE("conntrack: revoke with nothing to revoke opens no socket", "[conntrac
     CHECK(memguard::netlink::revoke({}, {Protocol::tcp}, {11211}) == 0);
     CHECK(memguard::netlink::revoke({test::net("10.0.0.5")}, {}, {11211}) == 0);
     CHECK(memguard::netlink::revoke({test::net("10.0.0.5")}, {Protocol::tcp}, {}) == 0);
+}
+
+namespace {
+
+// Host-order integers as bytes, for requests compared byte by byte.
+void put16(std::vector<std::uint8_t>& out, std::uint16_t v) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+    out.insert(out.end(), p, p + sizeof v);
+}
+void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+    out.insert(out.end(), p, p + sizeof v);
+}
+// An attribute header: length (header included, padding not) and type.
+void attr(std::vector<std::uint8_t>& out, std::uint16_t len, std::uint16_t type) {
+    put16(out, len);
+    put16(out, type);
+}
+
+// What `conntrack -L -f <family> -p <proto> --dport <port>` sends (kernel >= 5.8), by hand.
+std::vector<std::uint8_t> expected_filtered_dump(std::uint8_t family, std::uint8_t proto,
+                                                 std::uint8_t port_hi, std::uint8_t port_lo) {
+    std::vector<std::uint8_t> out;
+    put32(out, 56); // nlmsg_len
+    put16(out, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET);
+    put16(out, NLM_F_REQUEST | NLM_F_DUMP);
+    put32(out, 0);                                       // seq: stamped by transact
+    put32(out, 0);                                       // port id: the kernel's to fill
+    out.insert(out.end(), {family, NFNETLINK_V0, 0, 0}); // nfgenmsg, res_id 0
+    attr(out, 24, CTA_TUPLE_ORIG | NLA_F_NESTED);
+    attr(out, 20, CTA_TUPLE_PROTO | NLA_F_NESTED);
+    attr(out, 5, CTA_PROTO_NUM);
+    out.insert(out.end(), {proto, 0, 0, 0}); // u8 and padding
+    attr(out, 6, CTA_PROTO_DST_PORT);
+    out.insert(out.end(), {port_hi, port_lo, 0, 0}); // be16 and padding
+    attr(out, 12, CTA_FILTER | NLA_F_NESTED);
+    attr(out, 8, CTA_FILTER_ORIG_FLAGS);
+    put32(out, (1u << 3) | (1u << 5)); // CTA_FILTER_F_CTA_PROTO_NUM | _PROTO_DST_PORT
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("conntrack: the filtered dump names protocol and destination port, byte for byte",
+          "[conntrack][sweep]") {
+    using memguard::netlink::build_conntrack_filtered_dump;
+    CHECK(build_conntrack_filtered_dump(Family::ipv4, Protocol::tcp, 11211) ==
+          expected_filtered_dump(AF_INET, IPPROTO_TCP, 0x2b, 0xcb));
+    CHECK(build_conntrack_filtered_dump(Family::ipv6, Protocol::udp, 11211) ==
+          expected_filtered_dump(AF_INET6, IPPROTO_UDP, 0x2b, 0xcb));
+    CHECK(build_conntrack_filtered_dump(Family::ipv4, Protocol::udp, 0x1234) ==
+          expected_filtered_dump(AF_INET, IPPROTO_UDP, 0x12, 0x34));
+}
+
+TEST_CASE("conntrack: a sweep with nothing to sweep opens no socket", "[conntrack][sweep]") {
+    using memguard::netlink::sweep;
+    const memguard::NetworkIndex none;
+    // Returns before touching the kernel, so this runs unprivileged.
+    for (const auto& result : {sweep({}, {Protocol::tcp}, {11211}, none, none),
+                               sweep({Family::ipv4}, {}, {11211}, none, none),
+                               sweep({Family::ipv4}, {Protocol::tcp}, {}, none, none)}) {
+        CHECK(result.deleted == 0);
+        CHECK(result.distinct_sources == 0);
+        CHECK(result.sources.empty());
+        CHECK(result.filtered);
+    }
 }

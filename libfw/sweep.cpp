@@ -1,0 +1,33 @@
+#include "sweep.hpp"
+
+#include "netlink/addresses.hpp"
+#include "network_index.hpp"
+
+#include <vector>
+
+namespace memguard {
+
+namespace {
+
+// Sources whose connections the -i lo rule accepted: loopback and the host's own addresses (a
+// connection to one of our own addresses goes over lo too).
+std::vector<Network> local_sources() {
+    std::vector<Network> sources = netlink::local_addresses();
+    sources.push_back(Network{.family = Family::ipv4, .addr = {127}, .prefix = 8});
+    sources.push_back(Network{.family = Family::ipv6,
+                              .addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+                              .prefix = 128});
+    return sources;
+}
+
+} // namespace
+
+netlink::SweepResult sweep_unallowed(const Policy& policy) {
+    const NetworkIndex allowed(policy.allow);
+    const NetworkIndex keep =
+        policy.allow_loopback ? NetworkIndex(local_sources()) : NetworkIndex();
+    return netlink::sweep({Family::ipv4, Family::ipv6}, policy.protocols, policy.ports, allowed,
+                          keep);
+}
+
+} // namespace memguard

@@ -1,0 +1,17 @@
+// The sweep after every apply or repair, and at start: connections to our ports from sources
+// the policy does not allow, which slipped in while the port was open (before the daemon
+// started, during a tamper window), are cut by deleting their conntrack entries.
+#pragma once
+
+#include "netlink/conntrack.hpp"
+#include "policy.hpp"
+
+namespace memguard {
+
+// netlink::sweep over both families, the policy's protocols and ports: `allowed` is
+// policy.allow; kept too, when the policy accepts loopback traffic (allow_loopback: the rule on
+// -i lo), are 127.0.0.0/8, ::1 and every address of this host (netlink::local_addresses), the
+// sources of locally made connections. Throws netlink::NetlinkError.
+netlink::SweepResult sweep_unallowed(const Policy& policy);
+
+} // namespace memguard
