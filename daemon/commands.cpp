@@ -95,9 +95,9 @@ int apply(const Options& o) {
     auto backend = make_iptc_backend();
     const Report report = Guard(*backend).reconcile(policy, FirstLook::locked);
     print_report(report, "applied");
-    if (const auto sources = revoked_sources(report); !sources.empty()) {
-        std::printf("cut %zu open connection(s) from networks no longer allowed\n",
-                    revoke_connections(sources, policy));
+    if (const auto revocation = revoke_unallowed(report, policy);
+        revocation.cut.deleted > 0 || !revocation.revoked.empty()) {
+        std::printf("%s\n", revocation.describe().c_str());
     }
     return report.failed() ? 1 : 0;
 }

@@ -44,19 +44,6 @@ void log_repair(const Report& report) {
     }
 }
 
-// "a, b, c and 57 more": a log line stays short however many networks there are.
-std::string first_few(const std::vector<Network>& networks) {
-    constexpr std::size_t shown = 5;
-    std::string out;
-    for (std::size_t i = 0; i < networks.size() && i < shown; ++i) {
-        out += (i == 0 ? "" : ", ") + networks[i].to_string();
-    }
-    if (networks.size() > shown) {
-        out += " and " + std::to_string(networks.size() - shown) + " more";
-    }
-    return out;
-}
-
 } // namespace
 
 std::string summary(const Policy& p) {
@@ -159,21 +146,21 @@ void log_verdict(ConflictTracker& conflicts, const Report& report, bool drifted)
 }
 
 void revoke(const Report& report, const Policy& policy) {
-    const auto sources = revoked_sources(report);
-    if (sources.empty()) {
-        return;
-    }
-    const std::string names = first_few(sources);
     try {
-        const auto cut = revoke_connections(sources, policy);
+        const Revocation revocation = revoke_unallowed(report, policy);
+        if (revocation.cut.deleted == 0 && revocation.revoked.empty()) {
+            return;
+        }
         log_event(info,
                   {Event::revoke,
                    std::nullopt,
-                   {{"NETWORKS", names}, {"CONNECTIONS", std::to_string(cut)}}},
-                  "revoked " + names + ": cut " + std::to_string(cut) + " open connection(s)");
+                   {{"NETWORKS", first_few(revocation.revoked, revocation.revoked.size())},
+                    {"CONNECTIONS", std::to_string(revocation.cut.deleted)}}},
+                  revocation.describe());
     } catch (const std::exception& e) {
-        log_event(err, {Event::error, std::nullopt, {{"NETWORKS", names}}},
-                  "could not cut the open connections of " + names + ": " + e.what());
+        log_event(err, {Event::error, std::nullopt, {}},
+                  std::string("could not cut the open connections of sources not allowed: ") +
+                      e.what());
     }
 }
 

@@ -30,7 +30,8 @@ void log_failure(const Report& report, std::chrono::seconds retry_after);
 // After a verify pass: the drift repaired, or the conflict tracker's summary of it.
 void log_verdict(ConflictTracker& conflicts, const Report& report, bool drifted);
 
-// Cuts the open connections of the sources a pass revoked, and logs it. Never throws.
+// Cuts the open connections to our ports of every source not allowed (revocation.hpp), and logs
+// what it cut. Never throws.
 void revoke(const Report& report, const Policy& policy);
 
 // Objects under our names that are not ours, logged when first seen and when they go, not at

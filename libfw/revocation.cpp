@@ -1,6 +1,6 @@
 #include "revocation.hpp"
 
-#include "netlink/conntrack.hpp"
+#include "sweep.hpp"
 
 #include <algorithm>
 
@@ -16,8 +16,29 @@ std::vector<Network> revoked_sources(const Report& report) {
     return sources;
 }
 
-std::size_t revoke_connections(const std::vector<Network>& sources, const Policy& policy) {
-    return netlink::revoke(sources, policy.protocols, policy.ports, policy.allow);
+std::string first_few(const std::vector<Network>& networks, std::size_t total) {
+    constexpr std::size_t shown = 5;
+    std::string out;
+    for (std::size_t i = 0; i < networks.size() && i < shown; ++i) {
+        out += (i == 0 ? "" : ", ") + networks[i].to_string();
+    }
+    if (total > std::min(shown, networks.size())) {
+        out += " and " + std::to_string(total - std::min(shown, networks.size())) + " more";
+    }
+    return out;
+}
+
+std::string Revocation::describe() const {
+    std::string out = revoked.empty() ? "" : "revoked " + first_few(revoked, revoked.size()) + ": ";
+    out += "cut " + std::to_string(cut.deleted) + " open connection(s)";
+    if (cut.distinct_sources > 0) {
+        out += " from sources not allowed (" + first_few(cut.sources, cut.distinct_sources) + ")";
+    }
+    return out;
+}
+
+Revocation revoke_unallowed(const Report& report, const Policy& policy) {
+    return {revoked_sources(report), sweep_unallowed(policy)};
 }
 
 } // namespace memguard

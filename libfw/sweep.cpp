@@ -23,11 +23,12 @@ std::vector<Network> local_sources() {
 } // namespace
 
 netlink::SweepResult sweep_unallowed(const Policy& policy) {
+    const std::vector<Network> local = local_sources();
     const NetworkIndex allowed(policy.allow);
-    const NetworkIndex keep =
-        policy.allow_loopback ? NetworkIndex(local_sources()) : NetworkIndex();
+    const NetworkIndex ours(local);
+    const NetworkIndex keep = policy.allow_loopback ? ours : NetworkIndex();
     return netlink::sweep({Family::ipv4, Family::ipv6}, policy.protocols, policy.ports, allowed,
-                          keep);
+                          keep, ours);
 }
 
 } // namespace memguard

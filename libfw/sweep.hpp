@@ -11,7 +11,8 @@ namespace memguard {
 // netlink::sweep over both families, the policy's protocols and ports: `allowed` is
 // policy.allow; kept too, when the policy accepts loopback traffic (allow_loopback: the rule on
 // -i lo), are 127.0.0.0/8, ::1 and every address of this host (netlink::local_addresses), the
-// sources of locally made connections. Throws netlink::NetlinkError.
+// sources of locally made connections. Only connections to this host's own addresses are cut,
+// never those it routes to other hosts. Throws netlink::NetlinkError.
 netlink::SweepResult sweep_unallowed(const Policy& policy);
 
 } // namespace memguard

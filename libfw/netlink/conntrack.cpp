@@ -194,13 +194,6 @@ std::optional<ConntrackTuple> parse_conntrack_message(std::span<const std::uint8
     return tuple;
 }
 
-bool matches(const ConntrackTuple& tuple, const std::vector<Network>& sources,
-             const std::vector<Protocol>& protocols, const std::vector<std::uint16_t>& ports) {
-    return in_scope(tuple, protocols, ports) &&
-           std::any_of(sources.begin(), sources.end(),
-                       [&](const Network& n) { return n.contains(tuple.source); });
-}
-
 // The request names the entry by its original tuple, as `conntrack -D` does:
 //   conntrack -D -p tcp -s 10.0.0.5 -d 10.0.0.1 --sport 40000 --dport 11211 [-w zone]
 // plus CTA_ID, with which the kernel refuses (ENOENT) to delete a newer entry that took the
@@ -316,11 +309,12 @@ struct SweepPlan {
     const std::vector<std::uint16_t>& ports;
     const NetworkIndex& allowed;
     const NetworkIndex& keep;
+    const NetworkIndex& destinations;
 
     [[nodiscard]] bool doomed(const ConntrackTuple& t) const {
         return std::find(families.begin(), families.end(), t.family) != families.end() &&
-               in_scope(t, protocols, ports) && !allowed.contains(t.source) &&
-               !keep.contains(t.source);
+               in_scope(t, protocols, ports) && destinations.contains(t.destination) &&
+               !allowed.contains(t.source) && !keep.contains(t.source);
     }
 };
 
@@ -365,44 +359,18 @@ std::vector<ConntrackTuple> collect_unfiltered(Socket& socket, const SweepPlan& 
 
 } // namespace
 
-std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protocol>& protocols,
-                   const std::vector<std::uint16_t>& ports, const std::vector<Network>& keep) {
-    if (sources.empty() || protocols.empty() || ports.empty()) {
-        return 0;
-    }
-    Socket socket(Bus::netfilter);
-
-    // Collect first, delete after: a socket answers one request at a time, and the dump must
-    // finish before the deletes are sent. Only matching entries are kept.
-    std::vector<ConntrackTuple> doomed;
-    for (const Family family : {Family::ipv4, Family::ipv6}) {
-        const bool wanted = std::any_of(sources.begin(), sources.end(),
-                                        [&](const Network& n) { return n.family == family; });
-        if (!wanted) {
-            continue;
-        }
-        dump_family(socket, family, [&](const ConntrackTuple& tuple) {
-            if (matches(tuple, sources, protocols, ports) &&
-                std::none_of(keep.begin(), keep.end(),
-                             [&](const Network& n) { return n.contains(tuple.source); })) {
-                doomed.push_back(tuple);
-            }
-        });
-    }
-    return delete_entries(socket, doomed);
-}
-
 SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,
                   const std::vector<std::uint16_t>& ports, const NetworkIndex& allowed,
-                  const NetworkIndex& keep) {
+                  const NetworkIndex& keep, const NetworkIndex& destinations) {
     SweepResult result;
     if (families.empty() || protocols.empty() || ports.empty()) {
         return result;
     }
-    const SweepPlan plan{families, protocols, ports, allowed, keep};
+    const SweepPlan plan{families, protocols, ports, allowed, keep, destinations};
     Socket socket(Bus::netfilter);
 
-    // As in revoke: collect first, delete after.
+    // Collect first, delete after: a socket answers one request at a time, and a dump must
+    // finish before the deletes are sent.
     std::vector<ConntrackTuple> doomed;
     try {
         doomed = collect_filtered(socket, plan, result.filtered);

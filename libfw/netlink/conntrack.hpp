@@ -1,10 +1,10 @@
-// Revocation through ctnetlink: when the allowlist shrinks, the conntrack entries of revoked
-// sources to our ports are deleted, so an established connection is cut off now (its next
-// packet is no longer ESTABLISHED, and the MEMGUARD chain drops it) instead of when it ends.
-// The sweep does the same for every source not allowed, whenever the rules were (re)applied.
+// Revocation through ctnetlink: whenever the rules were (re)applied, the conntrack entries to our
+// ports from every source not allowed are deleted (the sweep), so an established connection is
+// cut off now (its next packet is no longer ESTABLISHED, and the MEMGUARD chain drops it)
+// instead of when it ends.
 //
 // Split in two: a pure part (parse one dump message, match it, build the dump and delete
-// requests) that unit tests and fuzzers call with bytes, and `revoke` and `sweep`, which talk
+// requests) that unit tests and fuzzers call with bytes, and `sweep`, which talks
 // to the kernel.
 #pragma once
 
@@ -44,11 +44,6 @@ struct ConntrackTuple {
 // type). Never reads outside `nlmsg`; the bytes need no particular alignment.
 std::optional<ConntrackTuple> parse_conntrack_message(std::span<const std::uint8_t> nlmsg);
 
-// True when the entry's original source lies in one of `sources`, its protocol is one of
-// `protocols` and its original destination port one of `ports`. Empty lists match nothing.
-bool matches(const ConntrackTuple& tuple, const std::vector<Network>& sources,
-             const std::vector<Protocol>& protocols, const std::vector<std::uint16_t>& ports);
-
 // The IPCTNL_MSG_CT_DELETE request (NLM_F_ACK) for the entry `tuple` came from: its original
 // tuple, plus CTA_ZONE and CTA_ID when known. Only tcp and udp tuples (std::invalid_argument
 // otherwise: other protocols need other tuple attributes, and we never revoke them).
@@ -59,14 +54,6 @@ std::vector<std::uint8_t> build_conntrack_delete(const ConntrackTuple& tuple);
 // (CTA_FILTER, Linux >= 5.8): what `conntrack -L -f ipv4 -p tcp --dport 11211` asks for.
 std::vector<std::uint8_t> build_conntrack_filtered_dump(Family family, Protocol protocol,
                                                         std::uint16_t port);
-
-// Dumps the conntrack table (only the families that `sources` contains), deletes every entry
-// that `matches` and whose source is in none of `keep` (a narrower network still allowed inside
-// a revoked one), each delete ACKed; an entry already gone (ENOENT) is not an error. Returns how
-// many entries were deleted. Empty `sources`, `protocols` or `ports`: nothing to do, returns 0
-// without opening a socket. Needs CAP_NET_ADMIN; throws NetlinkError.
-std::size_t revoke(const std::vector<Network>& sources, const std::vector<Protocol>& protocols,
-                   const std::vector<std::uint16_t>& ports, const std::vector<Network>& keep = {});
 
 struct SweepResult {
     std::size_t deleted = 0;          // entries deleted
@@ -79,14 +66,16 @@ struct SweepResult {
 };
 
 // Deletes every conntrack entry whose original destination port is one of `ports`, protocol one
-// of `protocols`, family one of `families`, and whose original source is neither in `allowed`
-// nor in `keep` (loopback and the host's own addresses: locally made connections, which the
-// rules accept through -i lo). One filtered dump per family x protocol x port, not the whole
+// of `protocols`, family one of `families`, original destination in `destinations` (this host's
+// addresses: a connection routed through this host to another is none of our business), and
+// whose original source is neither in `allowed` nor in `keep` (loopback and the host's own
+// addresses: locally made connections, which the rules accept through -i lo). One filtered dump per family x protocol x port, not the whole
 // table; each entry is still checked here, the filter only spares reading the rest. Deletes as
-// `revoke` does (ACKed, ENOENT not an error). Empty `families`, `protocols` or `ports`: returns
+// one delete per entry (ACKed, ENOENT not an error: gone already, or a newer entry took the
+// tuple). Empty `families`, `protocols` or `ports`: returns
 // an empty result without opening a socket. Needs CAP_NET_ADMIN; throws NetlinkError.
 SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,
                   const std::vector<std::uint16_t>& ports, const NetworkIndex& allowed,
-                  const NetworkIndex& keep);
+                  const NetworkIndex& keep, const NetworkIndex& destinations);
 
 } // namespace memguard::netlink

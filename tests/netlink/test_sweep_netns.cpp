@@ -131,6 +131,8 @@ TEST_CASE("netns sweep: cuts exactly the unallowed sources' entries to the guard
         {"udp", "fd09::1", "fd09::1", 11213},         // an address of this host, IPv6
         {"tcp", "10.9.0.5", "10.9.0.1", 22},          // another port
         {"udp", "10.9.0.7", "10.9.0.1", 11212},       // another port
+        {"tcp", "10.9.0.5", "10.9.3.3", 11211},       // routed to another host's memcached
+        {"udp", "fd09::5", "fd09::3:3", 11211},       // the same, IPv6
     };
     for (const auto& e : entries) {
         insert(e);
@@ -183,8 +185,9 @@ TEST_CASE("netns sweep: many sources, eight of them reported", "[netns][conntrac
         insert({"tcp", "10.9.1." + std::to_string(i), "10.9.0.1", 11211, true});
     }
     const memguard::NetworkIndex none;
+    const memguard::NetworkIndex here(std::vector{*memguard::parse_network("10.9.0.1")});
     const auto result = memguard::netlink::sweep({memguard::Family::ipv4, memguard::Family::ipv6},
-                                                 {Protocol::tcp}, {11211}, none, none);
+                                                 {Protocol::tcp}, {11211}, none, none, here);
     CHECK(result.deleted == 10);
     CHECK(result.distinct_sources == 10);
     CHECK(texts(result.sources) == std::vector<std::string>{"10.9.1.1", "10.9.1.2", "10.9.1.3",
