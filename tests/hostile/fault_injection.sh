@@ -26,7 +26,8 @@
 #           unchanged: save output and `ipset save` without memguardd's lines, identical.
 #   One PASS/FAIL line per iteration. At the end, per checkpoint: it must have killed the
 #   daemon at least once (a test hook that is never reached proves nothing).
-# Then STOP cases: STOP_AT=after_lock (both layouts) and after_set_load / after_commit (big):
+# Then STOP cases: STOP_AT=after_lock (both layouts), after_set_load (big), after_commit (big to
+# small):
 # while the daemon is stopped there, the outside client still gets no answer on the port that
 # the earlier rules closed (and the allowed one still connects); SIGCONT lets it finish
 # (READY=1, rules of the new config, checks (i)-(iii)).
@@ -206,7 +207,8 @@ check "no run of the daemon ended other than by the injected SIGKILL ($OTHER_DEA
 
 # ---- STOP cases ------------------------------------------------------------------------------------------
 echo "---- STOP cases"
-for case_ in "small after_lock" "big after_lock" "big after_set_load" "big after_commit"; do
+# after_commit needs a change of rules, not only of set members: big -> small has one.
+for case_ in "small after_lock" "big after_lock" "big after_set_load" "small after_commit"; do
     read -r layout c <<<"$case_"
     label="STOP $layout/$c"
     # the kernel holds rules that close the port; the daemon starts on the other variant
