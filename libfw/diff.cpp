@@ -1,5 +1,7 @@
 #include "diff.hpp"
 
+#include "network_index.hpp"
+
 #include <algorithm>
 #include <iterator>
 
@@ -154,8 +156,8 @@ void accepted_sources(const Rule& r, const std::vector<Network>* set_members,
 }
 
 // Runs only when the chain or the set changes. A network still listed is found by binary
-// search; only networks no longer listed are checked against each allowed one (a wider network
-// may now cover them), so a 10,000-entry allowlist costs n log n, not n².
+// search; one no longer listed may still be covered by a wider one, which the index answers
+// per prefix length: n log n for any two lists, not n².
 std::vector<Network> no_longer_allowed(const Ruleset& desired, const KernelView& actual) {
     std::vector<Network> allowed;
     bool everybody = false;
@@ -176,10 +178,9 @@ std::vector<Network> no_longer_allowed(const Ruleset& desired, const KernelView&
         }
     }
     std::ranges::sort(allowed);
+    const NetworkIndex wider(allowed);
     for (const auto& src : accepted) {
-        const bool still =
-            std::ranges::binary_search(allowed, src) ||
-            std::ranges::any_of(allowed, [&](const Network& n) { return n.contains(src); });
+        const bool still = std::ranges::binary_search(allowed, src) || wider.contains(src);
         if (!still) {
             revoked.push_back(src);
         }
