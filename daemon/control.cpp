@@ -53,7 +53,7 @@ ucred peer(int fd) {
 }
 
 void set_timeout(int fd, int option, int ms) {
-    const timeval tv{ms / 1000, (ms % 1000) * 1000};
+    const timeval tv{ms / 1000, static_cast<suseconds_t>(ms % 1000) * 1000};
     ::setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv);
 }
 

@@ -56,15 +56,9 @@ void DaemonState::record_failure(const Report& report) {
 }
 
 bool DaemonState::fail_closed() const {
-    if (config_invalid_) {
-        return true;
-    }
-    for (const auto& f : families_) {
-        if (f["fail_closed"].get<bool>()) {
-            return true;
-        }
-    }
-    return false;
+    return config_invalid_ || std::ranges::any_of(families_, [](const nlohmann::json& f) {
+               return f["fail_closed"].get<bool>();
+           });
 }
 
 bool DaemonState::all_closed() const {

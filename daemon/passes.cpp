@@ -74,7 +74,6 @@ void log_warnings(const Policy& policy) {
 
 void log_apply(const Report& report, Event why, bool config_invalid) {
     for (const auto& f : report.families) {
-        const std::string family(to_string(f.family));
         std::string what = f.committed ? "applied " + std::to_string(f.drift.size()) + " change(s)"
                                        : std::string("already in place");
         if (f.fail_closed) {
@@ -96,7 +95,7 @@ void log_apply(const Report& report, Event why, bool config_invalid) {
                    {{"CHANGES", std::to_string(f.drift.size())},
                     {"COMMITTED", f.committed ? "1" : "0"},
                     {"FAIL_CLOSED", f.fail_closed || config_invalid ? "1" : "0"}}},
-                  family + ": " + what);
+                  std::string(to_string(f.family)).append(": ").append(what));
     }
 }
 

@@ -69,11 +69,11 @@ struct SweepResult {
 // of `protocols`, family one of `families`, original destination in `destinations` (this host's
 // addresses: a connection routed through this host to another is none of our business), and
 // whose original source is neither in `allowed` nor in `keep` (loopback and the host's own
-// addresses: locally made connections, which the rules accept through -i lo). One filtered dump per family x protocol x port, not the whole
-// table; each entry is still checked here, the filter only spares reading the rest. Deletes as
-// one delete per entry (ACKed, ENOENT not an error: gone already, or a newer entry took the
-// tuple). Empty `families`, `protocols` or `ports`: returns
-// an empty result without opening a socket. Needs CAP_NET_ADMIN; throws NetlinkError.
+// addresses: locally made connections, which the rules accept through -i lo). One filtered dump per
+// family x protocol x port, not the whole table; each entry is still checked here, the filter only
+// spares reading the rest. Deletes as one delete per entry (ACKed, ENOENT not an error: gone
+// already, or a newer entry took the tuple). Empty `families`, `protocols` or `ports`: returns an
+// empty result without opening a socket. Needs CAP_NET_ADMIN; throws NetlinkError.
 SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,
                   const std::vector<std::uint16_t>& ports, const NetworkIndex& allowed,
                   const NetworkIndex& keep, const NetworkIndex& destinations);

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "kernel_view.hpp"
 #include "net.hpp"
 #include "policy.hpp"
 #include "rule.hpp"
@@ -95,6 +96,17 @@ inline std::string target_of(const memguard::Rule& r) {
         return "NFLOG";
     }
     return "?";
+}
+
+// What Table::read() would report for a rule that is in the kernel.
+inline memguard::KernelRule kernel(const memguard::Rule& r) {
+    memguard::KernelRule k;
+    k.rule = r;
+    k.comment = r.comment;
+    k.target = target_of(r);
+    k.packets = 7;
+    k.bytes = 700;
+    return k;
 }
 
 // The policy of config/memguard.json.

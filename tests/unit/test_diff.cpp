@@ -28,16 +28,7 @@ using Positions = std::vector<std::size_t>;
 
 namespace {
 
-// What Table::read() would report for a rule that is in the kernel.
-KernelRule kernel(const Rule& r) {
-    KernelRule k;
-    k.rule = r;
-    k.comment = r.comment;
-    k.target = target_of(r);
-    k.packets = 7;
-    k.bytes = 700;
-    return k;
-}
+using unit::kernel;
 
 std::vector<KernelRule> kernel(const std::vector<Rule>& rules) {
     std::vector<KernelRule> out;

@@ -7,19 +7,11 @@
 #include <catch2/catch.hpp>
 
 using namespace memguard;
+using unit::kernel;
 using unit::net;
 using unit::specs;
-using unit::target_of;
 
 namespace {
-
-KernelRule kernel(const Rule& r) {
-    KernelRule k;
-    k.rule = r;
-    k.comment = r.comment;
-    k.target = target_of(r);
-    return k;
-}
 
 // Our rules for `policy`, in the kernel, with MEMGUARD reached by our jumps only.
 KernelView ours(const Policy& policy, Family family = Family::ipv4) {
