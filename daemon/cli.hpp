@@ -7,11 +7,12 @@
 
 namespace memguard {
 
-enum class Command { run, check, apply, diff, status, doctor, remove, help, version };
+enum class Command { run, check, apply, diff, status, doctor, remove, verify, help, version };
 
 struct Options {
     Command command = Command::run;
     std::string config = "/etc/memguard.json";
+    bool config_given = false; // --config (or check's FILE) was on the command line
     bool once = false;
     bool json = false;
     bool force = false; // apply/remove while a daemon runs in this network namespace

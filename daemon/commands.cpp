@@ -8,6 +8,7 @@
 #include "ruleset.hpp"
 #include "service.hpp"
 #include "status.hpp"
+#include "verify.hpp"
 
 #include <cstdio>
 #include <iostream>
@@ -201,7 +202,9 @@ int run_command(const Options& o) {
     case Command::remove:
         return remove(o);
     case Command::status:
-        return print_status(o.config, o.json);
+        return print_status(o.config, o.json, o.config_given);
+    case Command::verify:
+        return run_verify(o);
     case Command::doctor:
         return run_doctor(o.config);
     case Command::run:

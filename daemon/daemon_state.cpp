@@ -20,6 +20,20 @@ std::string now_iso8601() {
 
 } // namespace
 
+nlohmann::json pass_json(const Report& report) {
+    nlohmann::json drift = nlohmann::json::array();
+    nlohmann::json errors = nlohmann::json::array();
+    for (const auto& f : report.families) {
+        for (const auto& d : f.drift) {
+            drift.push_back(d.describe());
+        }
+        if (!f.error.empty()) {
+            errors.push_back(std::string(to_string(f.family)) + ": " + f.error);
+        }
+    }
+    return {{"drift", drift}, {"repaired", report.changed()}, {"errors", errors}};
+}
+
 DaemonState::DaemonState(std::string config_path)
     : config_path_(std::move(config_path)), started_(now_iso8601()) {}
 

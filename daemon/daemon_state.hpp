@@ -11,6 +11,10 @@
 
 namespace memguard {
 
+// What one verify pass found and did, for `memguardd verify`: {"drift": [...], "repaired",
+// "errors": [...]}.
+nlohmann::json pass_json(const Report& report);
+
 class DaemonState {
 public:
     explicit DaemonState(std::string config_path);

@@ -67,13 +67,13 @@ private:
     void load_initial_policy();
     void apply(Event why);
     void after_pass(const Report& report);
-    void verify();
+    Report verify();
     void reload();
     void rearm_verify();
     void notify_ready();
     bool on_signal(); // false: stop
     void dispatch(Source source);
-    [[nodiscard]] std::string answer(const std::string& request) const;
+    [[nodiscard]] std::string answer(const std::string& request);
 
     std::string config_path_;
     std::unique_ptr<Backend> backend_;
@@ -102,7 +102,7 @@ void Service::watch(int fd, Source source) {
 void Service::setup_loop() {
     sigset_t mask;
     sigemptyset(&mask);
-    for (const int sig : {SIGHUP, SIGTERM, SIGINT}) {
+    for (const int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) {
         sigaddset(&mask, sig);
     }
     if (::sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) {
@@ -192,8 +192,8 @@ void Service::configure_audit() {
     }
 }
 
-void Service::verify() {
-    const auto report = guard_.reconcile(policy_);
+Report Service::verify() {
+    auto report = guard_.reconcile(policy_);
     const bool drifted = report.drift_count() > 0;
     log_verdict(conflicts_, report, drifted);
     if (drifted) {
@@ -203,6 +203,7 @@ void Service::verify() {
         after_pass(report);
     }
     notify_ready();
+    return report;
 }
 
 void Service::reload() {
@@ -244,9 +245,13 @@ void Service::notify_ready() {
     ready_ = true;
 }
 
-std::string Service::answer(const std::string& request) const {
+// One request per connection from the CLI: `status`, or `verify` (a verify-and-repair pass now).
+std::string Service::answer(const std::string& request) {
     if (request == "status") {
         return state_.to_json().dump() + "\n";
+    }
+    if (request == "verify") {
+        return pass_json(verify()).dump() + "\n";
     }
     return nlohmann::json{{"error", "unknown request \"" + request.substr(0, 40) + "\""}}.dump() +
            "\n";
@@ -257,6 +262,10 @@ bool Service::on_signal() {
     while (::read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGHUP) {
             reload();
+            continue;
+        }
+        if (si.ssi_signo == SIGUSR1) { // memguardd verify, for scripts: a pass now
+            verify();
             continue;
         }
         sd_notify(0, "STOPPING=1");

@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 namespace memguard {
@@ -27,13 +27,7 @@ json rule_json(const KernelRule& k, std::size_t position) {
 
 json view_json(const KernelView& v) {
     json out{{"family", to_string(v.family)}, {"chain_exists", v.chain_exists}};
-    out["jumps"] = json::array();
-    for (std::size_t i = 0; i < v.input.size(); ++i) {
-        if (v.input[i].ours()) {
-            out["jumps"].push_back(rule_json(v.input[i], i + 1));
-        }
-    }
-    out["input"] = json::array(); // every INPUT rule, so scripts see what sits above our jumps
+    out["input"] = json::array(); // every INPUT rule ("ours" tells), so scripts see what is above
     for (std::size_t i = 0; i < v.input.size(); ++i) {
         out["input"].push_back(rule_json(v.input[i], i + 1));
     }
@@ -95,9 +89,12 @@ void print_daemon(const json& d) {
     }
 }
 
-void print_rules(const char* title, const json& rules) {
+void print_rules(const char* title, const json& rules, bool ours_only = false) {
     std::printf("  %s\n", title);
     for (const auto& r : rules) {
+        if (ours_only && !r["ours"].get<bool>()) {
+            continue;
+        }
         std::printf("    %3zu %12llu pkts %14llu bytes  %s\n", r["position"].get<std::size_t>(),
                     static_cast<unsigned long long>(r["packets"].get<std::uint64_t>()),
                     static_cast<unsigned long long>(r["bytes"].get<std::uint64_t>()),
@@ -105,52 +102,79 @@ void print_rules(const char* title, const json& rules) {
     }
 }
 
-} // namespace
+void print_family(const json& f) {
+    const auto& input = f["input"];
+    const bool any =
+        f["chain_exists"].get<bool>() || f["set"].is_object() ||
+        std::ranges::any_of(input, [](const json& r) { return r["ours"].get<bool>(); });
+    const auto family = f["family"].get<std::string>();
+    if (!any) {
+        std::printf("%s: nothing of memguardd's in the kernel\n", family.c_str());
+        return;
+    }
+    std::printf("%s:%s\n", family.c_str(),
+                f["chain_exists"].get<bool>() ? "" : " (no MEMGUARD chain)");
+    print_rules("INPUT (memguardd's rules; position in INPUT):", input, true);
+    if (f["chain_exists"].get<bool>()) {
+        print_rules("MEMGUARD:", f["chain"]);
+    }
+    if (const auto& set = f["set"]; set.is_object()) {
+        std::printf("  ipset %s: %zu member(s)%s (ipset list %s)\n",
+                    set["name"].get<std::string>().c_str(), set["members"].get<std::size_t>(),
+                    set["usable"].get<bool>() ? "" : ", NOT a hash:net set of this family",
+                    set["name"].get<std::string>().c_str());
+    }
+}
 
-int print_status(const std::string& config_path, bool as_json) {
+// The kernel, the config and the daemon, in one JSON document.
+json gather(const std::string& config_path, const json& daemon) {
     auto backend = make_iptc_backend();
     Guard guard(*backend);
-    json out{{"families", json::array()}, {"daemon", daemon_state()}};
+    json out{{"version", MEMGUARD_VERSION},
+             {"backend", "iptables-legacy"},
+             {"config", config_path},
+             {"daemon", daemon},
+             {"families", json::array()}};
     for (const auto& view : guard.read()) {
         out["families"].push_back(view_json(view));
     }
-    std::size_t drift = 0;
     try {
-        drift = guard.compare_only(load_config(config_path)).drift_count();
-        out["in_sync"] = drift == 0;
+        out["in_sync"] = guard.compare_only(load_config(config_path)).drift_count() == 0;
     } catch (const ConfigError& e) {
         out["in_sync"] = nullptr;
         out["config_error"] = e.what();
     }
+    return out;
+}
+
+} // namespace
+
+int print_status(const std::string& config_path, bool as_json, bool config_given) {
+    const json daemon = daemon_state();
+    // Without --config, the config the running daemon reads.
+    const std::string config =
+        !config_given && daemon.is_object() ? daemon.value("config", config_path) : config_path;
+    const json out = gather(config, daemon);
     // Like systemctl status: 3 not running, 1 running but not as configured, 0 all well.
-    const auto& d = out["daemon"];
-    const int code = !d.is_object()                                            ? 3
-                     : d.value("fail_closed", false) || out["in_sync"] != true ? 1
-                                                                               : 0;
+    const int code = !daemon.is_object()                                            ? 3
+                     : daemon.value("fail_closed", false) || out["in_sync"] != true ? 1
+                                                                                    : 0;
     if (as_json) {
         std::cout << out.dump(2) << '\n';
         return code;
     }
     for (const auto& f : out["families"]) {
-        std::printf("%s:%s\n", f["family"].get<std::string>().c_str(),
-                    f["chain_exists"].get<bool>() ? "" : " (no MEMGUARD chain)");
-        print_rules("INPUT (memguardd's jumps; position in INPUT):", f["jumps"]);
-        print_rules("MEMGUARD:", f["chain"]);
-        if (const auto& set = f["set"]; set.is_object()) {
-            std::printf("  ipset %s: %zu member(s)%s (ipset list %s)\n",
-                        set["name"].get<std::string>().c_str(), set["members"].get<std::size_t>(),
-                        set["usable"].get<bool>() ? "" : ", NOT a hash:net set of this family",
-                        set["name"].get<std::string>().c_str());
-        }
+        print_family(f);
     }
     if (out["in_sync"].is_null()) {
-        std::printf("config %s: %s\n", config_path.c_str(),
+        std::printf("config %s: %s\n", config.c_str(),
                     out["config_error"].get<std::string>().c_str());
     } else {
-        std::printf("config %s: %s\n", config_path.c_str(),
-                    drift == 0 ? "in sync" : "DIFFERS from the kernel (see memguardd diff)");
+        std::printf("config %s: %s\n", config.c_str(),
+                    out["in_sync"].get<bool>() ? "in sync"
+                                               : "DIFFERS from the kernel (see memguardd diff)");
     }
-    print_daemon(out["daemon"]);
+    print_daemon(daemon);
     std::printf("(the rules are in the legacy tables: iptables-legacy -L -n -v shows them; "
                 "Debian's plain `iptables` is the nft variant)\n");
     return code;

@@ -139,6 +139,20 @@ bool lets_everyone_in(const Policy& policy, Family family) {
     return false;
 }
 
+bool is_shipped_default(const Policy& policy) {
+    std::vector<Network> allow;
+    for (const auto& n : policy.allow) {
+        allow.push_back(n.canonical());
+    }
+    std::ranges::sort(allow);
+    std::vector<Network> shipped;
+    for (const char* text : {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}) {
+        shipped.push_back(*parse_network(text));
+    }
+    std::ranges::sort(shipped);
+    return allow == shipped;
+}
+
 std::vector<std::string> config_warnings(const Policy& policy) {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < policy.allow.size(); ++i) {
@@ -150,6 +164,12 @@ std::vector<std::string> config_warnings(const Policy& policy) {
         if (auto w = together_warning(policy, family)) {
             out.push_back(std::move(*w));
         }
+    }
+    if (is_shipped_default(policy)) {
+        out.push_back("allow: it is the shipped default, every private network (10.0.0.0/8, "
+                      "172.16.0.0/12, 192.168.0.0/16, fc00::/7): memcached is closed to the "
+                      "internet, not to the rest of your networks; narrow it to the networks "
+                      "that use memcached (memguardd clients lists who does now)");
     }
     if (std::ranges::none_of(policy.allow, lets_another_machine_in)) {
         out.push_back(std::string("allow: ") +

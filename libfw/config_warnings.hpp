@@ -16,6 +16,9 @@ namespace memguard {
 // there is nothing to say.
 std::vector<std::string> config_warnings(const Policy& policy);
 
+// Whether the allowlist is the one config/memguard.json ships: the private ranges.
+bool is_shipped_default(const Policy& policy);
+
 // True when the allowed networks of `family` together hold every address of it (0.0.0.0/0, or
 // 0.0.0.0/1 with 128.0.0.0/1, ...): the ports are then not guarded for that family.
 bool lets_everyone_in(const Policy& policy, Family family);

@@ -286,7 +286,7 @@ status_checks() {
     assert_eq "$label: status --json says in sync" true "$(jq -c .in_sync <<<"$json")"
     for fam in 4 6; do
         assert_eq "$label: status --json ipv$fam jumps at INPUT positions 1 and 2" "[1,2]" \
-            "$(jq -c --arg f "ipv$fam" '[.families[] | select(.family == $f) | .jumps[] | .position]' <<<"$json")"
+            "$(jq -c --arg f "ipv$fam" '[.families[] | select(.family == $f) | .input[] | select(.ours) | .position]' <<<"$json")"
         assert_eq "$label: status --json ipv$fam MEMGUARD chain lists each of our rules as ours" \
             "$(expected "$fam" "$ACTION" "${ALLOW[@]}" | grep -c '^-A MEMGUARD ')" \
             "$(jq --arg f "ipv$fam" '[.families[] | select(.family == $f) | .chain[] | select(.ours)] | length' <<<"$json")"

@@ -120,3 +120,13 @@ TEST_CASE("lets_everyone_in: the family's networks must leave no address out") {
                          R"(["::/1", "8000::/2", "c000::/3", "e000::/4", "f000::/5", "f800::/6",
                              "fc00::/7", "fe00::/8", "ff00::/9", "ff80::/10"])"));
 }
+
+TEST_CASE("config_warnings: the shipped allowlist is named, to be narrowed") {
+    const auto shipped =
+        warnings_for(R"({"allow": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]})");
+    REQUIRE(shipped.size() == 1);
+    CHECK(shipped[0].find("allow: it is the shipped default") == 0);
+    CHECK(shipped[0].find("memguardd clients") != std::string::npos);
+    // Any other list, even one of those networks fewer, is the admin's own.
+    CHECK(warnings_for(R"({"allow": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]})").empty());
+}
