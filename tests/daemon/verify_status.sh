@@ -1,0 +1,71 @@
+#!/bin/bash
+# daemon_verify_status: `memguardd verify` and `memguardd status` tell the truth, from the
+# running daemon itself (its control socket), with systemctl-like exit codes:
+#  - no daemon: status exits 3 and says "not running"; verify compares only (1 when the kernel
+#    differs), and says it repaired nothing;
+#  - a daemon in sync: status exits 0 and names its pid, version, backend and config (also
+#    without --config); verify exits 0;
+#  - a tamper between two timer passes (the interval is an hour): verify repairs it now, names
+#    it, exits 1; SIGUSR1 does the same pass for scripts;
+#  - the last drift survives a reload; an invalid config at start: status exits 1, FAILING CLOSED.
+. "$(dirname "$0")/lib.sh"
+mg_init "$@"
+
+NETS=(192.168.1.0/24 fd12:3456::/48)
+CONF=$TMP/memguard.json
+mg_write_config "$CONF" 3600 "${NETS[@]}"
+st() { "$MEMGUARDD" status "$@"; }
+
+rc=0; out=$(st --config "$CONF") || rc=$?
+check "no daemon: status exits 3 (got $rc)" [ "$rc" = 3 ]
+check "no daemon: status says not running" grep -q 'not running' <<<"$out"
+check "no daemon, nothing applied: status says so per family" \
+    grep -q "ipv4: nothing of memguardd's in the kernel" <<<"$out"
+rc=0; out=$("$MEMGUARDD" verify --config "$CONF") || rc=$?
+check "no daemon: verify compares only and exits 1 (got $rc)" [ "$rc" = 1 ]
+check "no daemon: verify says it repaired nothing" grep -q 'repaired nothing' <<<"$out"
+
+mg_start_listener notify
+mg_start_daemon daemon "$CONF"
+mg_wait_notify READY=1 1 10 || mg_fatal "no READY=1 within 10 s of starting the daemon"
+rc=0; json=$(st --json --config "$CONF") || rc=$?
+check "in sync: status --json exits 0 (got $rc)" [ "$rc" = 0 ]
+check "status --json: .daemon.pid is the daemon's ($MG_DAEMON)" \
+    [ "$(jq -r .daemon.pid <<<"$json")" = "$MG_DAEMON" ]
+check "status --json: version, backend and config at the top" \
+    jq -e --arg c "$CONF" '.version != null and .backend == "iptables-legacy" and .config == $c' <<<"$json"
+check "status --json: no array under two names (no .jumps beside .input)" \
+    jq -e '[.families[] | has("jumps")] | any | not' <<<"$json"
+rc=0; out=$(st) || rc=$?
+check "without --config, status compares the running daemon's config (exit $rc)" \
+    eval '[ "$rc" = 0 ] && grep -q "config $CONF: in sync" <<<"$out"'
+rc=0; out=$("$MEMGUARDD" verify --config "$CONF") || rc=$?
+check "in sync: verify exits 0 (got $rc)" [ "$rc" = 0 ]
+
+iptables-legacy -D MEMGUARD 3
+rc=0; out=$("$MEMGUARDD" verify --config "$CONF") || rc=$?
+check "tamper: verify exits 1, repaired (got $rc)" [ "$rc" = 1 ]
+check "tamper: verify names the missing rule" grep -q 'MEMGUARD rule 3: missing' <<<"$out"
+check "tamper: the rule is back" \
+    iptables-legacy -C MEMGUARD -s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT
+
+ip6tables-legacy -D MEMGUARD 3
+kill -USR1 "$MG_DAEMON"
+check "SIGUSR1: the daemon repaired at once" mg_wait_until 5 \
+    ip6tables-legacy -C MEMGUARD -s fd12:3456::/48 -m comment --comment memguard -j ACCEPT
+check "SIGUSR1: status counts the repairs (2)" [ "$(mg_daemon_field repairs)" = 2 ]
+
+kill -HUP "$MG_DAEMON"
+mg_wait_notify READY=1 2 10 || mg_fatal "no READY=1 after SIGHUP"
+check "the last drift survives a reload" grep -q 'ipv6 MEMGUARD rule 3' <<<"$(mg_daemon_field last_drift)"
+
+kill "$MG_DAEMON"
+mg_wait_until 5 mg_gone "$MG_DAEMON" || mg_fatal "the daemon did not stop"
+echo '{"allow": ["192.168.1.0/24"], "alow": 1}' >"$CONF"
+mg_start_daemon bad "$CONF"
+mg_wait_notify READY=1 3 10 || mg_fatal "no READY=1 with an invalid config"
+rc=0; out=$(st --config "$CONF") || rc=$?
+check "invalid config: status exits 1 (got $rc)" [ "$rc" = 1 ]
+check "invalid config: status says FAILING CLOSED" grep -q 'FAILING CLOSED' <<<"$out"
+
+mg_finish
