@@ -42,6 +42,18 @@ check "without --config, status compares the running daemon's config (exit $rc)"
 rc=0; out=$("$MEMGUARDD" verify --config "$CONF") || rc=$?
 check "in sync: verify exits 0 (got $rc)" [ "$rc" = 0 ]
 
+ask_as_nobody() {
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$MG_PYTHON" -c '
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect("\0memguardd/control")
+s.sendall(b"status\n")
+print(s.recv(4096).decode())'
+}
+answer=$(ask_as_nobody 2>&1)
+check "the control socket answers only root ($answer)" grep -q "only root" <<<"$answer"
+
 iptables-legacy -D MEMGUARD 3
 rc=0; out=$("$MEMGUARDD" verify --config "$CONF") || rc=$?
 check "tamper: verify exits 1, repaired (got $rc)" [ "$rc" = 1 ]
