@@ -125,6 +125,7 @@ void ControlSocket::serve_one(const std::function<std::string(const std::string&
     }
     set_timeout(client.get(), SO_RCVTIMEO, 1000);
     set_timeout(client.get(), SO_SNDTIMEO, 1000);
+    // Before reading anything: a user who is not root must not hold the loop up for a second.
     if (peer(client.get()).uid != 0) {
         write_all(client.get(), "{\"error\": \"only root may ask memguardd\"}\n");
         return;
