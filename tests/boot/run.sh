@@ -1,7 +1,17 @@
 #!/bin/bash
-# Boot test: install the memguardd .deb into a throwaway Debian 12 root, boot
-# it twice under systemd-nspawn (own network namespace, so only the
-# container's netfilter tables are touched) and check the service end to end.
+# Boot test: boot a throwaway Debian 12 root twice under systemd-nspawn, each
+# time in a network namespace of its own (so only the container's netfilter
+# tables are touched), and check the service end to end.
+#
+# Boot 1 is a fresh install on a box whose memcached already has clients: the
+# container runs in a network namespace this script made, joined by a veth pair
+# to a client namespace it made too, with a private (10.0.0.10, fd00:1::10)
+# and a public client (203.0.113.7, 2001:db8::7: documentation ranges, on that
+# veth only). Both hold a connection open, then `apt-get install` runs inside
+# the booted container. The private client's connection must keep working and
+# new ones get in; the public client's connection is cut and new ones fail.
+# Boot 2 (after `systemctl reboot`, --private-network: fresh, empty tables)
+# checks that the rules are back before memcached starts.
 #
 # Usage: run.sh [memguardd_*.deb]    (no argument: build the .deb from this tree)
 # Env:   MEMGUARD_BOOT_CACHE  cached debootstrap root (default /var/cache/memguardd-boot)
@@ -16,7 +26,7 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # procps: the package depends on it (ExecReload uses /bin/kill).
 PKGS=systemd,systemd-sysv,dbus,iptables,memcached,procps
 STAMP="$PKGS +apt-lists"     # change to force a rebuild of the cached root
-PASSED=0 FAILED=0 WORK='' NSPAWN_PID='' CT=''
+PASSED=0 FAILED=0 WORK='' NSPAWN_PID='' CT='' NS_CT='' NS_CLI='' CLIENT_PIDS=()
 
 log() { echo "--- $*"; }
 pass() { echo "PASS: $1"; PASSED=$((PASSED + 1)); }
@@ -45,6 +55,10 @@ stop_container() {
 }
 cleanup() {
     stop_container
+    local pid
+    for pid in "${CLIENT_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+    [ -n "$NS_CLI" ] && ip netns del "$NS_CLI" 2>/dev/null
+    [ -n "$NS_CT" ] && ip netns del "$NS_CT" 2>/dev/null
     if [ -n "$WORK" ]; then
         if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf --one-file-system "$WORK"; fi
     fi
@@ -52,7 +66,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for tool in debootstrap systemd-nspawn nsenter dpkg-deb; do
+for tool in debootstrap systemd-nspawn nsenter dpkg-deb ip ss python3; do
     command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
 [ "$(id -u)" = 0 ] || { echo "SKIP: must run as root"; exit 77; }
@@ -92,27 +106,32 @@ mkdir -p "$CACHE"
 log "throwaway root $ROOT"
 cp -a "$CACHE/root" "$ROOT"
 cp "$DEB" "$ROOT/var/tmp/memguardd.deb"
-# Dependencies (libspdlog, ...) are fetched with the host's network, but no
-# maintainer script runs there: they run in a private network namespace,
-# without systemd (postinst enables the unit but cannot start it).
-install_deb() {
+# Only the download uses the host's network (the package's dependencies,
+# libspdlog, ...; no maintainer script runs): the install itself runs in the
+# booted container, in its own network namespace, as an admin's would.
+download_deps() {
     local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends)
     local nspawn=(systemd-nspawn -q -D "$ROOT" --register=no --keep-unit)
     "${nspawn[@]}" "${apt[@]}" --download-only install /var/tmp/memguardd.deb ||
-        { "${nspawn[@]}" apt-get -q update && "${nspawn[@]}" "${apt[@]}" --download-only install /var/tmp/memguardd.deb; } &&
-    "${nspawn[@]}" --private-network "${apt[@]}" install /var/tmp/memguardd.deb
+        { "${nspawn[@]}" apt-get -q update && "${nspawn[@]}" "${apt[@]}" --download-only install /var/tmp/memguardd.deb; }
 }
-install_deb >"$WORK/install.log" 2>&1
-check "package installs" [ $? = 0 ] ||
+download_deps >"$WORK/install.log" 2>&1
+check "package dependencies download" [ $? = 0 ] ||
     { cat "$WORK/install.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
-check "unit enabled" [ "$(systemctl --root="$ROOT" is-enabled memguardd.service 2>&1)" = enabled ]
+# Debian's memcached listens on 127.0.0.1 only; this one has clients elsewhere.
+sed -i 's/^-l 127\.0\.0\.1$/-l 0.0.0.0\n-l ::/' "$ROOT/etc/memcached.conf"
+conf_listens() { grep -qx -- "-l $1" "$ROOT/etc/memcached.conf"; }
+check "memcached.conf listens on every address" eval 'conf_listens 0.0.0.0 && conf_listens ::'
 
 # nspawn refuses to start without this tmpfs (see environment.md).
 mkdir -p /run/systemd/nspawn
 mountpoint -q /run/systemd/nspawn || mount -t tmpfs tmpfs /run/systemd/nspawn
 
+# boot [NSPAWN-NETWORK-OPTION...]: default --private-network (a fresh namespace)
 boot() {
-    systemd-nspawn -D "$ROOT" --boot --register=no --keep-unit --private-network \
+    local net=("$@")
+    [ $# -gt 0 ] || net=(--private-network)
+    systemd-nspawn -D "$ROOT" --boot --register=no --keep-unit "${net[@]}" \
         --console=read-only >>"$WORK/console.log" 2>&1 &
     NSPAWN_PID=$!
     local end=$((SECONDS + 30))
@@ -131,29 +150,108 @@ boot() {
     [ "$state" = running ] || [ "$state" = degraded ]
 }
 
-# --- boot 1 -------------------------------------------------------------------
-log "boot 1"
-check "boot 1 reaches running" boot || { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+# --- boot 1: a fresh install under memcached's clients ------------------------
+# The container's network namespace and the client's, joined by a veth pair.
+# Every address below is configured on this veth only, inside these two
+# namespaces; the host's own network namespace is not touched.
+SRV4=10.0.0.1 SRV6=fd00:1::1 PUB_SRV4=203.0.113.1 PUB_SRV6=2001:db8::1
+LAN4=10.0.0.10 LAN6=fd00:1::10 PUB4=203.0.113.7 PUB6=2001:db8::7
+netns() {
+    NS_CT=memguardd-boot-ct-$$ NS_CLI=memguardd-boot-cli-$$
+    ip netns add "$NS_CT" && ip netns add "$NS_CLI" &&
+    ip -n "$NS_CT" link set lo up && ip -n "$NS_CLI" link set lo up &&
+    ip -n "$NS_CT" link add mg-srv type veth peer name mg-cli netns "$NS_CLI" &&
+    ip -n "$NS_CT" addr add $SRV4/24 dev mg-srv &&
+    ip -n "$NS_CT" addr add $PUB_SRV4/24 dev mg-srv &&
+    ip -n "$NS_CT" addr add $SRV6/64 dev mg-srv nodad &&
+    ip -n "$NS_CT" addr add $PUB_SRV6/64 dev mg-srv nodad &&
+    ip -n "$NS_CLI" addr add $LAN4/24 dev mg-cli &&
+    ip -n "$NS_CLI" addr add $PUB4/24 dev mg-cli &&
+    ip -n "$NS_CLI" addr add $LAN6/64 dev mg-cli nodad &&
+    ip -n "$NS_CLI" addr add $PUB6/64 dev mg-cli nodad &&
+    ip -n "$NS_CT" link set mg-srv up && ip -n "$NS_CLI" link set mg-cli up
+}
+check "container and client network namespaces with a veth pair" netns ||
+    { echo "$PASSED passed, $FAILED failed"; exit 1; }
+# The client, in the client namespace: hclient.py (the hostile tests' client),
+# every connect and answer bounded by a 2 s timeout.
+client() { nsenter --net="/run/netns/$NS_CLI" -- python3 "$SRC/tests/hostile/hclient.py" "$@"; }
+CL=$WORK/clients
+mkdir "$CL"
+# hold NAME SRC DST: a connection held open; "version" now (-> $CL/NAME.ready)
+# and again once $CL/go exists (-> $CL/NAME.out). nsenter execs python: $! is the client.
+hold() {
+    nsenter --net="/run/netns/$NS_CLI" -- python3 "$SRC/tests/hostile/hclient.py" hold "$2" "$3" 11211 \
+        --ready "$CL/$1.ready" --go "$CL/go" --out "$CL/$1.out" --timeout 2 --max 300 >>"$CL/log" 2>&1 &
+    CLIENT_PIDS+=($!)
+}
+says() { grep -q -- "$2" "$CL/$1" 2>/dev/null; }
+probe() { client probe "$1" "$2" 11211 --timeout 2 | grep -q "^$3 "; }
+listens() { nsenter --net="/run/netns/$NS_CT" -- ss -Hltn "src $1 and sport = :11211" | grep -q .; }
+
+log "boot 1 (network namespace $NS_CT)"
+# nspawn grants CAP_NET_ADMIN only with --private-network; this namespace is
+# just as much the container's own.
+check "boot 1 reaches running" boot --network-namespace-path="/run/netns/$NS_CT" --capability=CAP_NET_ADMIN ||
+    { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+check "container runs in our namespace" \
+    [ "$(readlink "/proc/$CT/ns/net")" = "$(nsenter --net="/run/netns/$NS_CT" -- readlink /proc/self/ns/net)" ]
+check "memguardd not installed yet" ct test ! -e /usr/sbin/memguardd
+check "memcached active before the install" [ "$(ct systemctl is-active memcached)" = active ]
+check "memcached listens on 0.0.0.0" until_ok 20 listens 0.0.0.0
+check "memcached listens on ::" until_ok 20 listens '[::]'
+
+log "clients connect before the install"
+hold lan4 $LAN4 $SRV4; hold lan6 $LAN6 $SRV6; hold pub4 $PUB4 $PUB_SRV4; hold pub6 $PUB6 $PUB_SRV6
+for c in lan4 lan6 pub4 pub6; do
+    check "$c: connected, memcached answers" until_ok 10 says $c.ready 'first ok: VERSION'
+done
+check "public IPv4 client connects before the install" probe $PUB4 $PUB_SRV4 open
+check "public IPv6 client connects before the install" probe $PUB6 $PUB_SRV6 open
+
+log "apt-get install inside the running container (shipped /etc/memguard.json)"
+ct env DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends \
+    install /var/tmp/memguardd.deb >>"$WORK/install.log" 2>&1
+check "package installs" [ $? = 0 ] || tail -30 "$WORK/install.log"
+check "unit enabled" [ "$(ct systemctl is-enabled memguardd.service 2>&1)" = enabled ]
 check "memguardd active" [ "$(ct systemctl is-active memguardd)" = active ]
+
+touch "$CL/go"
+for c in lan4 lan6 pub4 pub6; do until_ok 10 test -e "$CL/$c.out"; done
+for c in lan4 lan6 pub4 pub6; do echo "    $c: $(cat "$CL/$c.out" 2>/dev/null)"; done
+check "private IPv4 client: open connection still answered" says lan4.out 'answered: VERSION'
+check "private IPv6 client: open connection still answered" says lan6.out 'answered: VERSION'
+check "public IPv4 client: open connection cut (no answer in 2 s)" says pub4.out 'no answer within 2.0 s'
+check "public IPv6 client: open connection cut (no answer in 2 s)" says pub6.out 'no answer within 2.0 s'
+# A new connection from the private clients: connect, "version" twice ($CL/go exists).
+hold lan4-new $LAN4 $SRV4; hold lan6-new $LAN6 $SRV6
+check "private IPv4 client: new connection answered" until_ok 10 says lan4-new.out 'answered: VERSION'
+check "private IPv6 client: new connection answered" until_ok 10 says lan6-new.out 'answered: VERSION'
+check "public IPv4 client: new connection fails" probe $PUB4 $PUB_SRV4 timeout
+check "public IPv6 client: new connection fails" probe $PUB6 $PUB_SRV6 timeout
+
 save4 >"$WORK/v4.1"; save6 >"$WORK/v6.1"
+allowed() { grep -o -- '^-A MEMGUARD -s [^ ]*' "$1" | awk '{print $4}' | paste -sd' '; }
 check "IPv4 MEMGUARD chain" grep -q '^:MEMGUARD' "$WORK/v4.1"
 check "IPv4 jump in INPUT" grep -q -- '-A INPUT .*--dport 11211 .*-j MEMGUARD' "$WORK/v4.1"
-check "IPv4 allow 192.168.1.0/24" grep -q -- '-A MEMGUARD -s 192.168.1.0/24 .*-j ACCEPT' "$WORK/v4.1"
+check "IPv4 allows the private ranges" [ "$(allowed "$WORK/v4.1")" = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16" ]
 check "IPv6 MEMGUARD chain" grep -q '^:MEMGUARD' "$WORK/v6.1"
 check "IPv6 jump in INPUT" grep -q -- '-A INPUT .*--dport 11211 .*-j MEMGUARD' "$WORK/v6.1"
+check "IPv6 allows fc00::/7" [ "$(allowed "$WORK/v6.1")" = "fc00::/7" ]
 check "memguardd diff: in sync" ct memguardd diff
 journal() { ct journalctl -b -u memguardd --no-pager -o cat; }
 journal >"$WORK/journal.1"
 grep -E 'applied|starting' "$WORK/journal.1"
 check "journal: IPv4 apply" grep -q 'ipv4: applied [0-9]* change' "$WORK/journal.1"
 check "journal: IPv6 apply" grep -q 'ipv6: applied [0-9]* change' "$WORK/journal.1"
+check "journal: the list is the shipped default" until_ok 5 eval 'ct journalctl -u memguardd --no-pager | grep -q "shipped default"'
 
 log "reload with one more IPv4 and one IPv6 network"
-ct sh -c 'sed "s|\"192.168.1.0/24\"|\"192.168.1.0/24\", \"10.20.30.0/24\", \"fd12:3456::/48\"|" /etc/memguard.json >/etc/memguard.json.new && cat /etc/memguard.json.new >/etc/memguard.json && rm /etc/memguard.json.new'
+ct sh -c 'sed "s|\"fc00::/7\"|\"fc00::/7\", \"198.51.100.0/24\", \"2001:db8:1::/48\"|" /etc/memguard.json >/etc/memguard.json.new && cat /etc/memguard.json.new >/etc/memguard.json && rm /etc/memguard.json.new'
 check "new config passes check" ct memguardd check /etc/memguard.json
 check "systemctl reload" ct systemctl reload memguardd
-check "IPv4 rule for 10.20.30.0/24 appears" until_ok 10 has4 '-A MEMGUARD -s 10.20.30.0/24 '
-check "IPv6 rule for fd12:3456::/48 appears" until_ok 10 has6 '-A MEMGUARD -s fd12:3456::/48 '
+check "IPv4 rule for 198.51.100.0/24 appears" until_ok 10 has4 '-A MEMGUARD -s 198.51.100.0/24 '
+check "IPv6 rule for 2001:db8:1::/48 appears" until_ok 10 has6 '-A MEMGUARD -s 2001:db8:1::/48 '
 check "journal: reload logged" until_ok 5 eval 'journal | grep -q "^reloaded /etc/memguard.json"'
 
 log "reload with an invalid file must fail and change nothing"
@@ -162,20 +260,20 @@ ct sh -c 'echo "{\"ports\": [0]}" >/etc/memguard.json'
 check "systemctl reload refuses invalid config" not ct systemctl reload memguardd
 sleep 1
 check "still active after refused reload" [ "$(ct systemctl is-active memguardd)" = active ]
-check "rules kept after refused reload" has4 '-A MEMGUARD -s 10.20.30.0/24 '
+check "rules kept after refused reload" has4 '-A MEMGUARD -s 198.51.100.0/24 '
 
 log "reload with 40 more IPv4 networks: the list goes into the memguard4 ipset"
 # Under the hardened unit: the set is made over netlink, the kernel loads ip_set itself.
-ct sh -c 'nets=$(for i in $(seq 1 40); do printf "\"10.99.%d.0/24\", " "$i"; done)
-    sed "s|\"192.168.1.0/24\"|${nets}\"192.168.1.0/24\"|" /root/memguard.json.good >/etc/memguard.json'
-check "systemctl reload (42 IPv4 networks)" ct systemctl reload memguardd
+ct sh -c 'nets=$(for i in $(seq 1 40); do printf "\"100.64.%d.0/24\", " "$i"; done)
+    sed "s|\"10.0.0.0/8\"|${nets}\"10.0.0.0/8\"|" /root/memguard.json.good >/etc/memguard.json'
+check "systemctl reload (44 IPv4 networks)" ct systemctl reload memguardd
 check "IPv4 set rule replaces the -s rules" until_ok 10 has4 '-A MEMGUARD -m set --match-set memguard4 src '
 check "no IPv4 -s rule of ours left" not has4 '-A MEMGUARD -s '
-check "status: memguard4 holds the 42 networks" eval 'ct memguardd status | grep -q "ipset memguard4: 42 member"'
+check "status: memguard4 holds the 44 networks" eval 'ct memguardd status | grep -q "ipset memguard4: 44 member"'
 check "memguardd diff: in sync with the set" ct memguardd diff
 ct sh -c 'cat /root/memguard.json.good >/etc/memguard.json'
-check "systemctl reload (back to 2 IPv4 networks)" ct systemctl reload memguardd
-check "the -s rules come back" until_ok 10 has4 '-A MEMGUARD -s 10.20.30.0/24 '
+check "systemctl reload (back to 4 IPv4 networks)" ct systemctl reload memguardd
+check "the -s rules come back" until_ok 10 has4 '-A MEMGUARD -s 198.51.100.0/24 '
 check "status: memguard4 is gone" until_ok 10 not eval 'ct memguardd status | grep -q "ipset memguard4"'
 
 log "stop keeps the rules"
@@ -189,13 +287,16 @@ ct systemctl reboot 2>/dev/null    # may report "Connection reset": systemd went
 until_ok 60 not kill -0 "$NSPAWN_PID" || stop_container
 wait "$NSPAWN_PID"; rc=$?; NSPAWN_PID='' CT=''
 check "nspawn exits 133 on reboot" [ $rc = 133 ]
+for pid in "${CLIENT_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+CLIENT_PIDS=()
+ip netns del "$NS_CLI"; ip netns del "$NS_CT"; NS_CLI='' NS_CT=''
 
-# --- boot 2 -------------------------------------------------------------------
+# --- boot 2: --private-network, a fresh namespace: empty tables, as after a real reboot
 log "boot 2"
 check "boot 2 reaches running" boot || { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
 check "memguardd active after reboot" [ "$(ct systemctl is-active memguardd)" = active ]
-check "IPv4 rules back after reboot" has4 '-A MEMGUARD -s 10.20.30.0/24 '
-check "IPv6 rules back after reboot" has6 '-A MEMGUARD -s fd12:3456::/48 '
+check "IPv4 rules back after reboot" has4 '-A MEMGUARD -s 198.51.100.0/24 '
+check "IPv6 rules back after reboot" has6 '-A MEMGUARD -s 2001:db8:1::/48 '
 check "memcached active" [ "$(ct systemctl is-active memcached)" = active ]
 check "no ordering cycle at boot" not eval 'ct journalctl -b --no-pager | grep -i "ordering cycle"'
 mono() { ct systemctl show -P "$2" "$1"; }
@@ -215,7 +316,7 @@ check "systemd-analyze verify" ct systemd-analyze verify --man=no memguardd.serv
 
 log "drift: flush our chain, the verify timer (verify_interval_s 5) repairs it"
 ct iptables-legacy -F MEMGUARD
-check "IPv4 chain repaired" until_ok 15 has4 '-A MEMGUARD -s 10.20.30.0/24 '
+check "IPv4 chain repaired" until_ok 15 has4 '-A MEMGUARD -s 198.51.100.0/24 '
 check "no restarts (crash or watchdog)" [ "$(ct systemctl show -P NRestarts memguardd)" = 0 ]
 
 log "upgrade (reinstall) keeps the port closed throughout"

@@ -109,7 +109,7 @@ inline memguard::KernelRule kernel(const memguard::Rule& r) {
     return k;
 }
 
-// The policy of config/memguard.json.
+// The policy most unit tests start from: the shipped defaults with one IPv4 network.
 inline memguard::Policy seed_policy() {
     memguard::Policy p;
     p.ports = {11211};
@@ -119,6 +119,13 @@ inline memguard::Policy seed_policy() {
     p.accept_established = true;
     p.action = memguard::Action::drop;
     p.verify_interval = std::chrono::seconds(5);
+    return p;
+}
+
+// The policy of config/memguard.json: the private ranges of both families.
+inline memguard::Policy shipped_policy() {
+    memguard::Policy p = seed_policy();
+    p.allow = {net("10.0.0.0/8"), net("172.16.0.0/12"), net("192.168.0.0/16"), net("fc00::/7")};
     return p;
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <sys/stat.h>
@@ -32,7 +33,7 @@ namespace {
 constexpr std::string_view shipped_config = R"({
   "ports": [11211],
   "protocols": ["tcp", "udp"],
-  "allow": ["192.168.1.0/24"],
+  "allow": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
   "allow_loopback": true,
   "accept_established": true,
   "action": "drop",
@@ -136,17 +137,28 @@ std::vector<std::string> load_problems(const std::string& path, memguard::FileRu
 // ---------------------------------------------------------------------------------------------
 // Valid input
 
-TEST_CASE("config: the shipped memguard.json parses to the seed policy") {
+TEST_CASE("config: the shipped memguard.json parses to the shipped policy") {
     const Policy p = parse_config(shipped_config);
-    CHECK(p == unit::seed_policy());
+    CHECK(p == unit::shipped_policy());
     CHECK(p.ports == std::vector<std::uint16_t>{11211});
     CHECK(p.protocols == std::vector<Protocol>{Protocol::tcp, Protocol::udp});
-    REQUIRE(p.allow.size() == 1);
-    CHECK(p.allow[0].to_string() == "192.168.1.0/24");
+    // The private ranges: closed to the internet, no LAN client cut at install.
+    REQUIRE(p.allow.size() == 4);
+    CHECK(p.allow[0].to_string() == "10.0.0.0/8");
+    CHECK(p.allow[1].to_string() == "172.16.0.0/12");
+    CHECK(p.allow[2].to_string() == "192.168.0.0/16");
+    CHECK(p.allow[3].to_string() == "fc00::/7");
     CHECK(p.allow_loopback);
     CHECK(p.accept_established);
     CHECK(p.action == Action::drop);
     CHECK(p.verify_interval == std::chrono::seconds(5));
+}
+
+TEST_CASE("config: the copy above is config/memguard.json byte for byte") {
+    std::ifstream in(MEMGUARD_SHIPPED_CONFIG, std::ios::binary);
+    REQUIRE(in);
+    const std::string file{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    CHECK(file == shipped_config);
 }
 
 TEST_CASE("config: missing keys take their defaults") {
@@ -475,14 +487,14 @@ TEST_CASE("load_config: a root-owned 0600 file loads") {
     const TempDir dir;
     const auto path = dir.file("memguard.json", shipped_config, 0600);
     if (::geteuid() == 0) {
-        CHECK(load_config(path) == unit::seed_policy());
+        CHECK(load_config(path) == unit::shipped_policy());
     }
     // Whoever runs the test owns the file; with that owner required, it loads too.
-    CHECK(load_config(path, {::geteuid()}) == unit::seed_policy());
+    CHECK(load_config(path, {::geteuid()}) == unit::shipped_policy());
     REQUIRE(::chmod(path.c_str(), 0644) == 0);
-    CHECK(load_config(path, {::geteuid()}) == unit::seed_policy());
+    CHECK(load_config(path, {::geteuid()}) == unit::shipped_policy());
     REQUIRE(::chmod(path.c_str(), 0400) == 0);
-    CHECK(load_config(path, {::geteuid()}) == unit::seed_policy());
+    CHECK(load_config(path, {::geteuid()}) == unit::shipped_policy());
 }
 
 TEST_CASE("load_config: a missing file names the path") {
@@ -536,7 +548,7 @@ TEST_CASE("load_config: a file owned by another user is refused") {
     INFO(joined(problems));
     CHECK(one_line_has(problems, {path + ": ", "owned by uid 65534", "uid 0"}));
     // The owner requirement is what decides, not who reads it.
-    CHECK(load_config(path, {65534}) == unit::seed_policy());
+    CHECK(load_config(path, {65534}) == unit::shipped_policy());
 }
 
 TEST_CASE("load_config: a file larger than 1 MiB is refused - 1 MiB exactly is read") {
