@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "config_file.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -230,123 +232,6 @@ json parse_strict(std::string_view text, std::vector<std::string>& duplicates) {
     return json::parse(text.begin(), text.end(), callback);
 }
 
-// A port as an admin may have written it in a file that did not validate: 11311, 11311.0 or
-// "11311". Closing a port is always safe, so anything that reads as one counts.
-std::optional<std::uint16_t> port_written_as(const json& v) {
-    const json number =
-        v.is_string() ? json::parse(v.get_ref<const std::string&>(), nullptr, false) : v;
-    if (!number.is_number()) {
-        return std::nullopt;
-    }
-    const auto d = number.get<double>();
-    if (d < 1 || d > 65535 || std::floor(d) != d) {
-        return std::nullopt;
-    }
-    return static_cast<std::uint16_t>(d);
-}
-
-// The ports in every top-level "ports" array of valid JSON, both arrays when the key is given
-// twice (a parsed document keeps only the last); nullopt when the text is not JSON.
-std::optional<std::vector<std::uint16_t>> ports_parsed(std::string_view text) {
-    std::vector<std::uint16_t> ports;
-    bool in_ports = false;
-    auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
-        if (depth == 1 && event == json::parse_event_t::key) {
-            in_ports = parsed == "ports";
-        } else if (depth == 1 && event == json::parse_event_t::array_end && in_ports) {
-            for (const auto& e : parsed) {
-                if (const auto port = port_written_as(e)) {
-                    ports.push_back(*port);
-                }
-            }
-        }
-        return true;
-    };
-    if (json::parse(text.begin(), text.end(), callback, false).is_discarded()) {
-        return std::nullopt;
-    }
-    return ports;
-}
-
-// The ports in every `"ports": [...]` of text that is not JSON. A list runs to its `]`, or to
-// a `}` or `:` when the `]` is missing. A number that runs into the end of the text is left
-// out: the file may have been cut short inside it (11311 read as 113).
-std::vector<std::uint16_t> ports_scanned(std::string_view text) {
-    constexpr std::string_view key = "\"ports\"";
-    constexpr std::string_view space = " \t\r\n";
-    constexpr std::string_view separators = " \t\r\n,\"";
-    std::vector<std::uint16_t> ports;
-    for (auto at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
-        auto i = text.find_first_not_of(space, at + key.size());
-        if (i == std::string_view::npos || text[i] != ':') {
-            continue;
-        }
-        i = text.find_first_not_of(space, i + 1);
-        if (i == std::string_view::npos || text[i] != '[') {
-            continue;
-        }
-        const auto list = text.substr(i + 1, text.find_first_of("]}:", i) - i - 1);
-        const bool cut = i + 1 + list.size() == text.size();
-        for (auto b = list.find_first_not_of(separators); b != std::string_view::npos;) {
-            const auto e = std::min(list.find_first_of(separators, b), list.size());
-            const auto port = port_written_as(json::parse(list.substr(b, e - b), nullptr, false));
-            if (port && !(cut && e == list.size())) {
-                ports.push_back(*port);
-            }
-            b = list.find_first_not_of(separators, e);
-        }
-    }
-    return ports;
-}
-
-// The whole of `path`, refused unless `rules` trust it (see load_config). ConfigError with the
-// path in front.
-std::string read_config_file(const std::string& path, FileRules rules) {
-    auto fail = [&](const std::string& what) { return ConfigError({path + ": " + what}); };
-    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-    if (!fd) {
-        throw fail(std::string("cannot open: ") + std::strerror(errno));
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        throw fail(std::string("cannot stat: ") + std::strerror(errno));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        throw fail(S_ISDIR(st.st_mode) ? "is a directory, not a file" : "is not a regular file");
-    }
-    if (st.st_uid != rules.owner) {
-        throw fail("is owned by uid " + std::to_string(st.st_uid) + ", must be owned by uid " +
-                   std::to_string(rules.owner) + " (root)");
-    }
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        throw fail(std::string("is writable by group or others (mode ") + mode +
-                   "); run chmod go-w " + path);
-    }
-    constexpr off_t max_size = 1 << 20;
-    if (st.st_size > max_size) {
-        throw fail("is larger than 1 MiB; that is not an allowlist");
-    }
-    std::string text(static_cast<std::size_t>(st.st_size), '\0');
-    std::size_t got = 0;
-    while (got < text.size()) {
-        const auto n = ::read(fd.get(), text.data() + got, text.size() - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            throw fail(std::string("cannot read: ") + std::strerror(errno));
-        }
-        if (n == 0) {
-            break;
-        }
-        got += static_cast<std::size_t>(n);
-    }
-    text.resize(got);
-    return text;
-}
-
 } // namespace
 
 ConfigError::ConfigError(std::vector<std::string> problems)
@@ -432,25 +317,6 @@ Policy load_config(const std::string& path, FileRules rules) {
             prefixed.back().append(": ").append(problem);
         }
         throw ConfigError(std::move(prefixed));
-    }
-}
-
-std::vector<std::uint16_t> ports_named_in(std::string_view text) {
-    // nlohmann's lexer stops at a NUL byte: what follows it could hide a "ports" list.
-    auto ports = text.find('\0') == std::string_view::npos ? ports_parsed(text) : std::nullopt;
-    if (!ports) {
-        ports = ports_scanned(text);
-    }
-    std::ranges::sort(*ports);
-    ports->erase(std::unique(ports->begin(), ports->end()), ports->end());
-    return *ports;
-}
-
-std::vector<std::uint16_t> ports_named_in_file(const std::string& path, FileRules rules) {
-    try {
-        return ports_named_in(read_config_file(path, rules));
-    } catch (const std::exception&) {
-        return {};
     }
 }
 
