@@ -5,16 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fcntl.h>
 #include <optional>
 #include <set>
 #include <sys/stat.h>
-#include <unistd.h>
-
-#include "fd.hpp"
 
 namespace memguard {
 
