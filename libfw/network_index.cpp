@@ -13,6 +13,15 @@ NetworkIndex::Key NetworkIndex::key_of(const std::array<std::uint8_t, 16>& bytes
     return k;
 }
 
+std::array<std::uint8_t, 16> NetworkIndex::bytes_of(const Key& k) {
+    std::array<std::uint8_t, 16> bytes{};
+    for (std::size_t i = 0; i < 8; ++i) {
+        bytes[7 - i] = static_cast<std::uint8_t>(k.hi >> (8 * i));
+        bytes[15 - i] = static_cast<std::uint8_t>(k.lo >> (8 * i));
+    }
+    return bytes;
+}
+
 NetworkIndex::NetworkIndex(std::span<const Network> networks) {
     struct Entry {
         Family family;
@@ -48,6 +57,20 @@ bool NetworkIndex::contains(const Network& host) const {
         return group.family == host.family && group.prefix <= host.prefix &&
                std::binary_search(group.keys.begin(), group.keys.end(), masked(key, group.mask));
     });
+}
+
+// Groups are sorted by prefix within a family: the first match from the back is the narrowest.
+std::optional<Network> NetworkIndex::most_specific(const Network& host) const {
+    const Key key = key_of(host.addr);
+    for (auto group = groups_.rbegin(); group != groups_.rend(); ++group) {
+        const Key wanted = masked(key, group->mask);
+        if (group->family == host.family && group->prefix <= host.prefix &&
+            std::binary_search(group->keys.begin(), group->keys.end(), wanted)) {
+            return Network{
+                .family = group->family, .addr = bytes_of(wanted), .prefix = group->prefix};
+        }
+    }
+    return std::nullopt;
 }
 
 } // namespace memguard

@@ -10,6 +10,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -24,6 +25,9 @@ public:
     // True when one of the networks contains `host`, as Network::contains says: same family,
     // and `host` (an address, or a network no wider than it) lies inside.
     [[nodiscard]] bool contains(const Network& host) const;
+    // The narrowest of the networks that contains `host` (canonical: host bits cleared), or
+    // nullopt when none does.
+    [[nodiscard]] std::optional<Network> most_specific(const Network& host) const;
 
     // Distinct networks indexed.
     [[nodiscard]] std::size_t size() const { return size_; }
@@ -38,6 +42,7 @@ private:
         auto operator<=>(const Key&) const = default;
     };
     static Key key_of(const std::array<std::uint8_t, 16>& bytes);
+    static std::array<std::uint8_t, 16> bytes_of(const Key& k);
     // An IPv4 mask is zero past its 4th byte, which clears whatever an address holds there.
     static Key masked(const Key& k, const Key& mask) { return {k.hi & mask.hi, k.lo & mask.lo}; }
 

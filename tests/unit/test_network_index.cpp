@@ -4,6 +4,7 @@
 #include "network_index.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -29,6 +30,18 @@ Network random_network(std::mt19937& rng, Family family, unsigned prefix) {
         n.addr[i] = static_cast<std::uint8_t>(i < 2 ? rng() % 3 : rng() % 256);
     }
     return n;
+}
+
+// The narrowest network containing `host`, canonical; nullopt when none does.
+std::optional<Network> naive_most_specific(const std::vector<Network>& networks,
+                                           const Network& host) {
+    std::optional<Network> best;
+    for (const auto& n : networks) {
+        if (n.contains(host) && (!best || n.prefix > best->prefix)) {
+            best = n.canonical();
+        }
+    }
+    return best;
 }
 
 Network random_host(std::mt19937& rng, Family family) {
@@ -80,6 +93,24 @@ TEST_CASE("network index: host bits and duplicates are folded") {
     CHECK(index.contains(net("::1")));
 }
 
+TEST_CASE("network index: the narrowest network that holds a host") {
+    const NetworkIndex index(std::vector<Network>{net("10.0.0.0/8"), net("10.7.0.8/29"),
+                                                  net("10.7.0.0/16"), net("10.7.0.10"),
+                                                  net("fd07::/16"), net("fd07:0:0:1::/64")});
+    CHECK(index.most_specific(net("10.7.0.10")) == net("10.7.0.10"));
+    CHECK(index.most_specific(net("10.7.0.9")) == net("10.7.0.8/29"));
+    CHECK(index.most_specific(net("10.7.1.9")) == net("10.7.0.0/16"));
+    CHECK(index.most_specific(net("10.8.0.1")) == net("10.0.0.0/8"));
+    CHECK(index.most_specific(net("fd07:0:0:1::9")) == net("fd07:0:0:1::/64"));
+    CHECK(index.most_specific(net("fd07:0:0:2::9")) == net("fd07::/16"));
+    CHECK(index.most_specific(net("10.7.0.0/24")) == net("10.7.0.0/16"));
+    CHECK(!index.most_specific(net("11.0.0.1")));
+    CHECK(!index.most_specific(net("::ffff:10.7.0.10"))); // families never mix
+    const NetworkIndex host_bits(std::vector<Network>{net("192.168.1.77/24")});
+    CHECK(host_bits.most_specific(net("192.168.1.5")) == net("192.168.1.0/24"));
+    CHECK(!NetworkIndex().most_specific(net("::1")));
+}
+
 TEST_CASE("network index: an empty index contains nothing") {
     const NetworkIndex none;
     CHECK(none.empty());
@@ -112,6 +143,7 @@ TEST_CASE("network index: agrees with a linear scan on random networks and hosts
             }
             INFO("host " << host.to_string() << " among " << networks.size() << " networks");
             CHECK(index.contains(host) == naive_contains(networks, host));
+            CHECK(index.most_specific(host) == naive_most_specific(networks, host));
         }
     }
 }
