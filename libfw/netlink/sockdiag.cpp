@@ -3,7 +3,6 @@
 #include "detail.hpp"
 #include "socket.hpp"
 
-#include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
@@ -32,77 +31,92 @@ std::uint8_t ip_protocol(Protocol p) {
     return p == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
 }
 
-bool all_zero(const std::array<std::uint8_t, 16>& bytes, std::size_t n) {
-    return std::all_of(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n),
-                       [](std::uint8_t b) { return b == 0; });
+// An address of struct inet_diag_sockid (4 or 16 bytes by family) as a full-length prefix.
+Network address(Family family, const void* bytes) {
+    Network n;
+    n.family = family;
+    std::memcpy(n.addr.data(), bytes, n.size());
+    n.prefix = n.max_prefix();
+    return n;
 }
 
-// SOCK_DIAG_BY_FAMILY with an inet_diag_req_v2, NLM_F_DUMP: every `protocol` socket of `family`
-// in `states` (a bit mask of 1 << TCP_* state, netinet/tcp.h).
-detail::Request dump_request(Family family, Protocol protocol, std::uint32_t states) {
-    detail::Request req;
-    nlmsghdr* nlh = req.header(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP);
-    auto* r =
-        static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
-    r->sdiag_family = family == Family::ipv4 ? AF_INET : AF_INET6;
-    r->sdiag_protocol = ip_protocol(protocol);
-    r->idiag_states = states;
-    return req;
+bool unspecified(const Network& n) {
+    return n.addr == std::array<std::uint8_t, 16>{};
 }
 
-} // namespace
-
-std::optional<ListeningSocket> parse_inet_diag_message(std::span<const std::uint8_t> nlmsg,
-                                                       Protocol protocol) {
-    const detail::MessageView view(nlmsg);
-    const nlmsghdr* nlh = view.get();
-    if (nlh == nullptr || nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) {
-        return std::nullopt;
-    }
+// One reply of a `protocol` dump, with what every parser here reads of it.
+struct DiagReply {
     inet_diag_msg msg{};
-    if (!view.extra_header(msg)) {
+    Family family = Family::ipv4;
+    std::optional<bool> v6only; // INET_DIAG_SKV6ONLY, when sent
+};
+
+// nullopt for another message type, a payload shorter than inet_diag_msg, a family but AF_INET
+// and AF_INET6, an attribute of the wrong size, or an INET_DIAG_PROTOCOL naming another protocol.
+std::optional<DiagReply> read_reply(std::span<const std::uint8_t> nlmsg, Protocol protocol) {
+    const detail::MessageView view(nlmsg);
+    DiagReply reply;
+    const nlmsghdr* nlh = view.get(SOCK_DIAG_BY_FAMILY, reply.msg);
+    const auto family = nlh != nullptr ? detail::family_from(reply.msg.idiag_family) : std::nullopt;
+    if (!family) {
         return std::nullopt;
     }
-    ListeningSocket s;
-    s.protocol = protocol;
-    if (msg.idiag_family == AF_INET) {
-        s.family = Family::ipv4;
-    } else if (msg.idiag_family == AF_INET6) {
-        s.family = Family::ipv6;
-    } else {
-        return std::nullopt;
-    }
+    reply.family = *family;
     detail::AttrTable attrs(kPolicy);
-    if (!attrs.parse(nlh, sizeof msg)) {
+    if (!attrs.parse(nlh, sizeof reply.msg)) {
         return std::nullopt;
     }
     if (attrs[INET_DIAG_PROTOCOL] != nullptr &&
         mnl_attr_get_u8(attrs[INET_DIAG_PROTOCOL]) != ip_protocol(protocol)) {
         return std::nullopt; // not from the dump we asked for
     }
+    if (attrs[INET_DIAG_SKV6ONLY] != nullptr) {
+        reply.v6only = mnl_attr_get_u8(attrs[INET_DIAG_SKV6ONLY]) != 0;
+    }
+    return reply;
+}
 
-    const std::size_t len = s.family == Family::ipv4 ? 4 : 16;
-    std::array<std::uint8_t, 16> local{};
-    std::array<std::uint8_t, 16> remote{};
-    std::memcpy(local.data(), msg.id.idiag_src, len);
-    std::memcpy(remote.data(), msg.id.idiag_dst, len);
-    s.port = detail::load_be16(&msg.id.idiag_sport);
-    const std::uint16_t remote_port = detail::load_be16(&msg.id.idiag_dport);
+// SOCK_DIAG_BY_FAMILY with an inet_diag_req_v2, NLM_F_DUMP: every `protocol` socket of `family`
+// in `states` (a bit mask of 1 << TCP_* state, netinet/tcp.h).
+nlmsghdr* put_dump_header(detail::Request& req, Family family, Protocol protocol,
+                          std::uint32_t states) {
+    nlmsghdr* nlh = req.header(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP);
+    auto* r =
+        static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
+    r->sdiag_family = family == Family::ipv4 ? AF_INET : AF_INET6;
+    r->sdiag_protocol = ip_protocol(protocol);
+    r->idiag_states = states;
+    return nlh;
+}
 
+std::string dump_name(Family family, const std::string& what) {
+    return "dump " + std::string(to_string(family)) + " " + what;
+}
+
+} // namespace
+
+std::optional<ListeningSocket> parse_inet_diag_message(std::span<const std::uint8_t> nlmsg,
+                                                       Protocol protocol) {
+    const auto reply = read_reply(nlmsg, protocol);
+    if (!reply) {
+        return std::nullopt;
+    }
+    const inet_diag_msg& msg = reply->msg;
+    const std::uint16_t port = detail::load_be16(&msg.id.idiag_sport);
     const bool listening = protocol == Protocol::tcp
                                ? msg.idiag_state == TCP_LISTEN
-                               : s.port != 0 && remote_port == 0 && all_zero(remote, len);
+                               : port != 0 && detail::load_be16(&msg.id.idiag_dport) == 0 &&
+                                     unspecified(address(reply->family, msg.id.idiag_dst));
     if (!listening) {
         return std::nullopt;
     }
-
-    char text[INET6_ADDRSTRLEN] = {};
-    inet_ntop(msg.idiag_family, local.data(), text, sizeof text);
-    s.address = text;
+    ListeningSocket s;
+    s.family = reply->family;
+    s.protocol = protocol;
+    s.address = address(reply->family, msg.id.idiag_src).to_string();
+    s.port = port;
     if (s.family == Family::ipv6) {
-        if (attrs[INET_DIAG_SKV6ONLY] != nullptr) {
-            s.v6only = mnl_attr_get_u8(attrs[INET_DIAG_SKV6ONLY]) != 0;
-        }
+        s.v6only = reply->v6only;
         s.v6only_unknown_or_dual = s.v6only != true;
     }
     s.inode = msg.idiag_inode;
@@ -118,14 +132,81 @@ std::vector<ListeningSocket> listening_sockets(const std::vector<std::uint16_t>&
             // ones TCP_ESTABLISHED; the parser keeps those without a peer.
             const std::uint32_t states =
                 protocol == Protocol::tcp ? (1u << TCP_LISTEN) : ~std::uint32_t{0};
-            auto request = dump_request(family, protocol, states);
-            const std::string what = "dump " + std::string(to_string(protocol)) + " " +
-                                     std::string(to_string(family)) + " sockets";
+            detail::Request request;
+            (void)put_dump_header(request, family, protocol, states);
+            const auto what = dump_name(family, std::string(to_string(protocol)) + " sockets");
             socket.transact(request.bytes(), what, [&](std::span<const std::uint8_t> message) {
                 auto s = parse_inet_diag_message(message, protocol);
                 if (s && (ports.empty() ||
                           std::find(ports.begin(), ports.end(), s->port) != ports.end())) {
                     found.push_back(std::move(*s));
+                }
+            });
+        }
+    }
+    return found;
+}
+
+std::uint32_t connected_tcp_states() {
+    std::uint32_t states = 0;
+    for (const int state : {TCP_ESTABLISHED, TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_TIME_WAIT,
+                            TCP_CLOSE_WAIT, TCP_LAST_ACK, TCP_CLOSING}) {
+        states |= 1u << static_cast<unsigned>(state);
+    }
+    return states;
+}
+
+std::optional<TcpConnection> parse_tcp_connection_message(std::span<const std::uint8_t> nlmsg) {
+    const auto reply = read_reply(nlmsg, Protocol::tcp);
+    if (!reply || reply->msg.idiag_state >= 32 ||
+        (connected_tcp_states() & (1u << reply->msg.idiag_state)) == 0) {
+        return std::nullopt;
+    }
+    const inet_diag_msg& msg = reply->msg;
+    TcpConnection c;
+    c.family = reply->family;
+    c.local = address(c.family, msg.id.idiag_src);
+    c.local_port = detail::load_be16(&msg.id.idiag_sport);
+    c.remote = address(c.family, msg.id.idiag_dst);
+    c.remote_port = detail::load_be16(&msg.id.idiag_dport);
+    c.state = msg.idiag_state;
+    if (c.local_port == 0 || c.remote_port == 0 || unspecified(c.remote)) {
+        return std::nullopt;
+    }
+    return c;
+}
+
+// The filter is a program of struct inet_diag_bc_op that the kernel checks
+// (inet_diag_bc_audit) and runs per socket (inet_diag_bc_run): an op that holds moves on by its
+// `yes` bytes, one that fails by its `no` bytes; landing exactly on the end accepts the socket,
+// jumping past it rejects it. `sport == port` as ss compiles it: S_EQ, whose port (host byte
+// order) rides in the `no` field of the op after it; yes → the end, no → 4 bytes past it.
+std::vector<std::uint8_t> build_tcp_connections_dump(Family family, std::uint16_t port) {
+    constexpr auto op = static_cast<std::uint8_t>(sizeof(inet_diag_bc_op));
+    static_assert(op == 4, "inet_diag_bc_op is 4 bytes (linux/inet_diag.h)");
+    const std::array<inet_diag_bc_op, 2> sport_is{{
+        {INET_DIAG_BC_S_EQ, 2 * op, 3 * op},
+        {INET_DIAG_BC_NOP, 0, port},
+    }};
+    detail::Request request;
+    nlmsghdr* nlh = put_dump_header(request, family, Protocol::tcp, connected_tcp_states());
+    mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, sizeof sport_is, sport_is.data());
+    return request.copy();
+}
+
+std::vector<TcpConnection> tcp_connections(const std::vector<std::uint16_t>& ports) {
+    Socket socket(Bus::sock_diag);
+    std::vector<TcpConnection> found;
+    for (const Family family : {Family::ipv4, Family::ipv6}) {
+        for (const std::uint16_t port : ports) {
+            auto request = build_tcp_connections_dump(family, port);
+            const auto what = dump_name(family, "tcp connections to port " + std::to_string(port));
+            socket.transact(request, what, [&](std::span<const std::uint8_t> message) {
+                // Checked here too, so that a kernel that ignored the filter counts no
+                // connection twice.
+                auto c = parse_tcp_connection_message(message);
+                if (c && c->family == family && c->local_port == port) {
+                    found.push_back(*c);
                 }
             });
         }

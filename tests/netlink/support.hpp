@@ -76,6 +76,21 @@ inline std::uint32_t be32(std::uint32_t v) {
     return out;
 }
 
+// Host-order integers as bytes, for requests compared byte by byte.
+inline void put16(std::vector<std::uint8_t>& out, std::uint16_t v) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+    out.insert(out.end(), p, p + sizeof v);
+}
+inline void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+    out.insert(out.end(), p, p + sizeof v);
+}
+// An attribute header: length (header included, padding not) and type.
+inline void attr(std::vector<std::uint8_t>& out, std::uint16_t len, std::uint16_t type) {
+    put16(out, len);
+    put16(out, type);
+}
+
 inline memguard::Network net(const char* text) {
     auto n = memguard::parse_network(text);
     REQUIRE(n.has_value());
@@ -174,6 +189,13 @@ template <> struct StringMaker<memguard::netlink::ListeningSocket> {
                (s.v6only ? (*s.v6only ? "1" : "0") : "?") +
                (s.v6only_unknown_or_dual ? " dual" : "") + " inode " + std::to_string(s.inode) +
                "}";
+    }
+};
+template <> struct StringMaker<memguard::netlink::TcpConnection> {
+    static std::string convert(const memguard::netlink::TcpConnection& c) {
+        return "{" + std::string(memguard::to_string(c.family)) + " " + c.local.to_string() + ":" +
+               std::to_string(c.local_port) + " <- " + c.remote.to_string() + ":" +
+               std::to_string(c.remote_port) + " state " + std::to_string(c.state) + "}";
     }
 };
 } // namespace Catch

@@ -10,7 +10,10 @@ using memguard::Protocol;
 using memguard::netlink::ConntrackTuple;
 using memguard::netlink::build_conntrack_delete;
 using memguard::netlink::parse_conntrack_message;
+using test::attr;
 using test::MessageBuilder;
+using test::put16;
+using test::put32;
 
 namespace {
 
@@ -241,21 +244,6 @@ TEST_CASE("conntrack: no delete request for a tuple without ports", "[conntrack]
 }
 
 namespace {
-
-// Host-order integers as bytes, for requests compared byte by byte.
-void put16(std::vector<std::uint8_t>& out, std::uint16_t v) {
-    const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
-    out.insert(out.end(), p, p + sizeof v);
-}
-void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-    const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
-    out.insert(out.end(), p, p + sizeof v);
-}
-// An attribute header: length (header included, padding not) and type.
-void attr(std::vector<std::uint8_t>& out, std::uint16_t len, std::uint16_t type) {
-    put16(out, len);
-    put16(out, type);
-}
 
 // What `conntrack -L -f <family> -p <proto> --dport <port>` sends (kernel >= 5.8), by hand.
 std::vector<std::uint8_t> expected_filtered_dump(std::uint8_t family, std::uint8_t proto,
