@@ -7,10 +7,6 @@
 
 namespace memguard {
 
-namespace {
-
-// Sources whose connections the -i lo rule accepted: loopback and the host's own addresses (a
-// connection to one of our own addresses goes over lo too).
 std::vector<Network> local_sources() {
     std::vector<Network> sources = netlink::local_addresses();
     sources.push_back(Network{.family = Family::ipv4, .addr = {127}, .prefix = 8});
@@ -19,8 +15,6 @@ std::vector<Network> local_sources() {
                               .prefix = 128});
     return sources;
 }
-
-} // namespace
 
 netlink::SweepResult sweep_unallowed(const Policy& policy) {
     const std::vector<Network> local = local_sources();

@@ -6,13 +6,20 @@
 #include "netlink/conntrack.hpp"
 #include "policy.hpp"
 
+#include <vector>
+
 namespace memguard {
+
+// Sources whose connections the -i lo rule accepts: 127.0.0.0/8, ::1 and every address of this
+// host (netlink::local_addresses; a connection to one of our own addresses goes over lo too).
+// They are also every destination that is this host. Throws netlink::NetlinkError.
+std::vector<Network> local_sources();
 
 // netlink::sweep over both families, the policy's protocols and ports: `allowed` is
 // policy.allow; kept too, when the policy accepts loopback traffic (allow_loopback: the rule on
-// -i lo), are 127.0.0.0/8, ::1 and every address of this host (netlink::local_addresses), the
-// sources of locally made connections. Only connections to this host's own addresses are cut,
-// never those it routes to other hosts. Throws netlink::NetlinkError.
+// -i lo), are the local_sources(), the sources of locally made connections. Only connections to
+// this host's own addresses are cut, never those it routes to other hosts. Throws
+// netlink::NetlinkError.
 netlink::SweepResult sweep_unallowed(const Policy& policy);
 
 } // namespace memguard

@@ -130,15 +130,6 @@ nlmsghdr* put_dump_header(detail::Request& req, Family family) {
     return nlh;
 }
 
-// A tcp or udp entry to one of `ports` over one of `protocols`.
-bool in_scope(const ConntrackTuple& tuple, const std::vector<Protocol>& protocols,
-              const std::vector<std::uint16_t>& ports) {
-    const auto protocol = tuple.protocol();
-    return protocol &&
-           std::find(protocols.begin(), protocols.end(), *protocol) != protocols.end() &&
-           std::find(ports.begin(), ports.end(), tuple.destination_port) != ports.end();
-}
-
 std::string endpoint(const Network& address, std::uint16_t port) {
     const std::string a = address.to_string();
     return (address.family == Family::ipv6 ? "[" + a + "]" : a) + ":" + std::to_string(port);
@@ -161,6 +152,14 @@ std::optional<Protocol> ConntrackTuple::protocol() const {
     default:
         return std::nullopt;
     }
+}
+
+bool ConntrackScope::contains(const ConntrackTuple& tuple) const {
+    const auto protocol = tuple.protocol();
+    return protocol &&
+           std::find(families.begin(), families.end(), tuple.family) != families.end() &&
+           std::find(protocols.begin(), protocols.end(), *protocol) != protocols.end() &&
+           std::find(ports.begin(), ports.end(), tuple.destination_port) != ports.end();
 }
 
 std::optional<ConntrackTuple> parse_conntrack_message(std::span<const std::uint8_t> nlmsg) {
@@ -302,31 +301,17 @@ std::size_t delete_entries(Socket& socket, const std::vector<ConntrackTuple>& do
     return deleted;
 }
 
-// What one sweep looks for.
-struct SweepPlan {
-    const std::vector<Family>& families;
-    const std::vector<Protocol>& protocols;
-    const std::vector<std::uint16_t>& ports;
-    const NetworkIndex& allowed;
-    const NetworkIndex& keep;
-    const NetworkIndex& destinations;
-
-    [[nodiscard]] bool doomed(const ConntrackTuple& t) const {
-        return std::find(families.begin(), families.end(), t.family) != families.end() &&
-               in_scope(t, protocols, ports) && destinations.contains(t.destination) &&
-               !allowed.contains(t.source) && !keep.contains(t.source);
-    }
-};
+using TuplePredicate = std::function<bool(const ConntrackTuple&)>;
 
 // One filtered dump per family x protocol x port. An entry outside its dump's filter means the
 // kernel ignored CTA_FILTER: `kernel_filtered` turns false, and the entry is left to the dump
 // whose filter it fits, so that none is taken twice.
-std::vector<ConntrackTuple> collect_filtered(Socket& socket, const SweepPlan& plan,
-                                             bool& kernel_filtered) {
-    std::vector<ConntrackTuple> doomed;
-    for (const Family family : plan.families) {
-        for (const Protocol protocol : plan.protocols) {
-            for (const std::uint16_t port : plan.ports) {
+std::vector<ConntrackTuple> collect_filtered(Socket& socket, const ConntrackScope& scope,
+                                             const TuplePredicate& wanted, bool& kernel_filtered) {
+    std::vector<ConntrackTuple> found;
+    for (const Family family : scope.families) {
+        for (const Protocol protocol : scope.protocols) {
+            for (const std::uint16_t port : scope.ports) {
                 auto request = build_conntrack_filtered_dump(family, protocol, port);
                 const std::string what =
                     "dump conntrack entries (" + std::string(to_string(family)) + " " +
@@ -335,45 +320,36 @@ std::vector<ConntrackTuple> collect_filtered(Socket& socket, const SweepPlan& pl
                     if (t.family != family || t.protocol() != protocol ||
                         t.destination_port != port) {
                         kernel_filtered = false;
-                    } else if (plan.doomed(t)) {
-                        doomed.push_back(t);
+                    } else if (wanted(t)) {
+                        found.push_back(t);
                     }
                 });
             }
         }
     }
-    return doomed;
+    return found;
 }
 
-std::vector<ConntrackTuple> collect_unfiltered(Socket& socket, const SweepPlan& plan) {
-    std::vector<ConntrackTuple> doomed;
-    for (const Family family : plan.families) {
+std::vector<ConntrackTuple> collect_unfiltered(Socket& socket, const ConntrackScope& scope,
+                                               const TuplePredicate& wanted) {
+    std::vector<ConntrackTuple> found;
+    for (const Family family : scope.families) {
         dump_family(socket, family, [&](const ConntrackTuple& t) {
-            if (t.family == family && plan.doomed(t)) {
-                doomed.push_back(t);
+            if (t.family == family && scope.contains(t) && wanted(t)) {
+                found.push_back(t);
             }
         });
     }
-    return doomed;
+    return found;
 }
 
 } // namespace
 
-SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,
-                  const std::vector<std::uint16_t>& ports, const NetworkIndex& allowed,
-                  const NetworkIndex& keep, const NetworkIndex& destinations) {
-    SweepResult result;
-    if (families.empty() || protocols.empty() || ports.empty()) {
-        return result;
-    }
-    const SweepPlan plan{families, protocols, ports, allowed, keep, destinations};
-    Socket socket(Bus::netfilter);
-
-    // Collect first, delete after: a socket answers one request at a time, and a dump must
-    // finish before the deletes are sent.
-    std::vector<ConntrackTuple> doomed;
+ConntrackEntries conntrack_entries(Socket& socket, const ConntrackScope& scope,
+                                   const TuplePredicate& wanted) {
+    ConntrackEntries result;
     try {
-        doomed = collect_filtered(socket, plan, result.filtered);
+        result.entries = collect_filtered(socket, scope, wanted, result.filtered);
     } catch (const NetlinkError& e) {
         // The kernel refused the filter before the dump started: EOPNOTSUPP for a flag it does
         // not know (ctnetlink_parse_filter), EINVAL where the flags have an NLA_POLICY_MASK or
@@ -383,12 +359,31 @@ SweepResult sweep(const std::vector<Family>& families, const std::vector<Protoco
             throw;
         }
         result.filtered = false;
-        doomed = collect_unfiltered(socket, plan);
+        result.entries = collect_unfiltered(socket, scope, wanted);
     }
+    return result;
+}
+
+SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,
+                  const std::vector<std::uint16_t>& ports, const NetworkIndex& allowed,
+                  const NetworkIndex& keep, const NetworkIndex& destinations) {
+    SweepResult result;
+    if (families.empty() || protocols.empty() || ports.empty()) {
+        return result;
+    }
+    Socket socket(Bus::netfilter);
+    // Collect first, delete after: a socket answers one request at a time, and a dump must
+    // finish before the deletes are sent.
+    auto doomed =
+        conntrack_entries(socket, {families, protocols, ports}, [&](const ConntrackTuple& t) {
+            return destinations.contains(t.destination) && !allowed.contains(t.source) &&
+                   !keep.contains(t.source);
+        });
+    result.filtered = doomed.filtered;
 
     std::vector<Network> cut;
-    result.deleted =
-        delete_entries(socket, doomed, [&](const ConntrackTuple& t) { cut.push_back(t.source); });
+    result.deleted = delete_entries(socket, doomed.entries,
+                                    [&](const ConntrackTuple& t) { cut.push_back(t.source); });
     std::sort(cut.begin(), cut.end());
     cut.erase(std::unique(cut.begin(), cut.end()), cut.end());
     result.distinct_sources = cut.size();

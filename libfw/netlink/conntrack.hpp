@@ -11,9 +11,11 @@
 #include "net.hpp"
 #include "network_index.hpp"
 #include "policy.hpp"
+#include "socket.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <vector>
@@ -55,23 +57,44 @@ std::vector<std::uint8_t> build_conntrack_delete(const ConntrackTuple& tuple);
 std::vector<std::uint8_t> build_conntrack_filtered_dump(Family family, Protocol protocol,
                                                         std::uint16_t port);
 
+// Which entries a dump reads: those of one of `families` whose original protocol is one of
+// `protocols` (tcp, udp) and original destination port one of `ports`.
+struct ConntrackScope {
+    std::vector<Family> families;
+    std::vector<Protocol> protocols;
+    std::vector<std::uint16_t> ports;
+
+    [[nodiscard]] bool contains(const ConntrackTuple& tuple) const;
+};
+
+struct ConntrackEntries {
+    std::vector<ConntrackTuple> entries; // in the order the dumps gave them
+    // False when the kernel did not filter the dumps: it refused CTA_FILTER (EINVAL,
+    // EOPNOTSUPP) and one whole-table dump per family was read instead, or it sent entries
+    // outside the filter (kernels before 5.8 ignore the attribute). The entries are the same.
+    bool filtered = true;
+};
+
+// The entries in `scope` for which `wanted` is true, read through `socket`: one filtered dump
+// per family x protocol x port (build_conntrack_filtered_dump), not the whole table. Each entry
+// is still checked against the scope here; the filter only spares reading the rest. Needs
+// CAP_NET_ADMIN; throws NetlinkError.
+ConntrackEntries conntrack_entries(Socket& socket, const ConntrackScope& scope,
+                                   const std::function<bool(const ConntrackTuple&)>& wanted);
+
 struct SweepResult {
     std::size_t deleted = 0;          // entries deleted
     std::vector<Network> sources;     // distinct original sources cut, sorted, at most 8 kept
     std::size_t distinct_sources = 0; // how many distinct sources were cut in all
-    // False when the kernel did not filter the dumps: it refused CTA_FILTER (EINVAL,
-    // EOPNOTSUPP) and one whole-table dump per family was read instead, or it sent entries
-    // outside the filter (kernels before 5.8 ignore the attribute). The result is the same.
-    bool filtered = true;
+    bool filtered = true;             // as ConntrackEntries::filtered
 };
 
 // Deletes every conntrack entry whose original destination port is one of `ports`, protocol one
 // of `protocols`, family one of `families`, original destination in `destinations` (this host's
 // addresses: a connection routed through this host to another is none of our business), and
 // whose original source is neither in `allowed` nor in `keep` (loopback and the host's own
-// addresses: locally made connections, which the rules accept through -i lo). One filtered dump per
-// family x protocol x port, not the whole table; each entry is still checked here, the filter only
-// spares reading the rest. Deletes as one delete per entry (ACKed, ENOENT not an error: gone
+// addresses: locally made connections, which the rules accept through -i lo), found with
+// conntrack_entries. Deletes as one delete per entry (ACKed, ENOENT not an error: gone
 // already, or a newer entry took the tuple). Empty `families`, `protocols` or `ports`: returns an
 // empty result without opening a socket. Needs CAP_NET_ADMIN; throws NetlinkError.
 SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,

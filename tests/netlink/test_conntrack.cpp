@@ -293,3 +293,23 @@ TEST_CASE("conntrack: a sweep with nothing to sweep opens no socket", "[conntrac
         CHECK(result.filtered);
     }
 }
+
+TEST_CASE("conntrack: a scope holds tcp and udp entries of its families, protocols and ports",
+          "[conntrack]") {
+    const memguard::netlink::ConntrackScope scope{{Family::ipv4}, {Protocol::udp}, {11211, 11213}};
+    auto t = tcp_tuple();
+    t.l4proto = IPPROTO_UDP;
+    CHECK(scope.contains(t));
+    t.destination_port = 11213;
+    CHECK(scope.contains(t));
+    t.destination_port = 11212;
+    CHECK(!scope.contains(t));
+    t.destination_port = 11211;
+    t.l4proto = IPPROTO_TCP;
+    CHECK(!scope.contains(t));
+    t.l4proto = IPPROTO_ICMP;
+    CHECK(!scope.contains(t));
+    t.l4proto = IPPROTO_UDP;
+    t.family = Family::ipv6;
+    CHECK(!scope.contains(t));
+}
