@@ -104,6 +104,7 @@ public:
         return true;
     }
     [[nodiscard]] const std::string& output() const { return seen_; }
+    [[nodiscard]] pid_t pid() const { return pid_; }
 
 private:
     pid_t pid_ = -1;
