@@ -37,6 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 #elif FUZZ_PARSER == 6
     (void)memguard::netlink::parse_address_message(message);
+#elif FUZZ_PARSER == 7
+    (void)memguard::netlink::parse_tcp_connection_message(message);
 #else
 #error "FUZZ_PARSER must name a parser"
 #endif

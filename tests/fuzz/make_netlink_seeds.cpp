@@ -1,6 +1,6 @@
 // Writes one well-formed message per netlink parser into DIR/<parser>/, as the kernel sends
-// them: a conntrack dump entry, an NFLOG packet (IPv4 and IPv6), an inet_diag listener, an
-// nftables table, an interface address. The fuzzers mutate from there.
+// them: a conntrack dump entry, an NFLOG packet (IPv4 and IPv6), an inet_diag listener and tcp
+// connection, an nftables table, an interface address. The fuzzers mutate from there.
 // glibc's netinet/in.h must come before the kernel's headers, which otherwise define in_addr.
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -74,16 +74,23 @@ std::vector<std::uint8_t> nflog(bool v6) {
     return b.bytes();
 }
 
-std::vector<std::uint8_t> sockdiag(bool v6) {
+// A tcp listener on 11211, or (connected) a client's established connection to it; the IPv6
+// client as a dual-stack socket reports an IPv4 peer, ::ffff:10.0.0.5.
+std::vector<std::uint8_t> sockdiag(bool v6, bool connected = false) {
     test::MessageBuilder b(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI);
     inet_diag_msg m{};
     m.idiag_family = v6 ? AF_INET6 : AF_INET;
-    m.idiag_state = 10; // TCP_LISTEN
+    m.idiag_state = connected ? 1 : 10; // TCP_ESTABLISHED, TCP_LISTEN
     m.id.idiag_sport = test::be16(11211);
     m.idiag_inode = 4242;
+    if (connected) {
+        m.id.idiag_dport = test::be16(40000);
+        const std::uint8_t peer[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 5};
+        std::memcpy(m.id.idiag_dst, v6 ? peer : peer + 12, v6 ? 16 : 4);
+    }
     b.extra(m);
     mnl_attr_put_u8(b.nlh(), INET_DIAG_SHUTDOWN, 0);
-    if (v6) {
+    if (v6 && !connected) {
         mnl_attr_put_u8(b.nlh(), INET_DIAG_SKV6ONLY, 0);
     }
     return b.bytes();
@@ -158,6 +165,7 @@ int main(int argc, char** argv) {
         write(dir + "/conntrack/seed" + suffix, conntrack(v6));
         write(dir + "/nflog/seed" + suffix, nflog(v6));
         write(dir + "/sockdiag/seed" + suffix, sockdiag(v6));
+        write(dir + "/tcp_connections/seed" + suffix, sockdiag(v6, true));
         write(dir + "/ipset/seed" + suffix, ipset(v6));
         write(dir + "/addresses/seed" + suffix, address(v6));
     }
