@@ -26,10 +26,13 @@ done
 ip link set lo up
 
 PORT=11211
+# A narrowed list, as an admin leaves it: the shipped one (the private ranges) is itself a
+# finding ("the shipped default", case (g)).
 DEFAULT=$MG_WORK/default.json
-cp "$HERE/../../config/memguard.json" "$DEFAULT"
-chown root:root "$DEFAULT"
-chmod 600 "$DEFAULT"
+write_config "$DEFAULT" drop 192.168.1.0/24
+SHIPPED=$MG_WORK/shipped.json
+cp "$HERE/../../config/memguard.json" "$SHIPPED"
+chmod 600 "$SHIPPED"
 TCP_ONLY=$MG_WORK/tcp-only.json
 cat >"$TCP_ONLY" <<EOF
 {
@@ -130,7 +133,7 @@ doctor() {
         '^ok: the kernel holds exactly the rules the config asks for$' "$MG_OUT"
 }
 
-# --- setup: the shipped config in the kernel -------------------------------------------------
+# --- setup: a narrowed config in the kernel -------------------------------------------------
 mg_run apply --once --config "$DEFAULT"
 assert_eq "setup: apply --once with the shipped config exits 0" 0 "$MG_RC"
 assert_ours_exact setup 4 drop 192.168.1.0/24
@@ -232,5 +235,13 @@ if mc_start "(f) allow 0.0.0.0/0" 0.0.0.0 0; then
         "$(grep '^WARNING: ' <<<"$MG_OUT" | grep -vc '^WARNING: nftables holds')"
 fi
 mc_stop
+
+# --- (g) the shipped list: named as the shipped default, to be narrowed -----------------------
+mg_run check "$SHIPPED"
+assert_eq "(g) check accepts the shipped config: exit 0" 0 "$MG_RC"
+assert_match "(g) check says it is the shipped default" 'it is the shipped default' "$MG_ERR"
+mg_run doctor --config "$SHIPPED"
+assert_match "(g) doctor says so too, pointing to memguardd clients" \
+    '^WARNING: .*it is the shipped default.*memguardd clients' "$MG_OUT"
 
 finish
