@@ -369,8 +369,8 @@ round "look-alikes: ipv6header, hl, ctstate DNAT, --tcp-flags (ipv6)" unchanged 
 
 # zoo rules put into our chain are not ours: each one is named, and the repair takes it out.
 # (diff compares position by position around a common head and tail, so a rule inserted in the
-# middle shows as "changed" lines rather than "not ours"; what matters is that each foreign
-# rule is named.)
+# middle shows as "changed" lines rather than "unexpected rule"; what matters is that each
+# foreign rule is named.)
 iptables-legacy -I MEMGUARD 1 -m set --match-set zoo-block4 src -j ACCEPT
 iptables-legacy -I MEMGUARD 3 -p tcp -m u32 --u32 "0>>22&0x3C@12>>26&0x3F=0x10" -j ACCEPT
 iptables-legacy -A MEMGUARD -p tcp -m tcp --syn -g ZOO-SCAN
