@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include "actions.hpp"
 #include "config.hpp"
 #include "config_warnings.hpp"
 #include "control.hpp"
@@ -67,15 +68,14 @@ void print_family_notes(const FamilyReport& f) {
     }
 }
 
-void print_report(const Report& report, const char* verb) {
+// One line per family: what was done ("ipv4: created chain MEMGUARD with 4 rules, ..."),
+// "unchanged" or "FAILED" (why on stderr).
+void print_report(const Report& report) {
     for (const auto& f : report.families) {
-        for (const auto& d : f.drift) {
-            std::printf("%s\n", d.describe().c_str());
-        }
         print_family_notes(f);
         std::printf("%s: %s\n", std::string(to_string(f.family)).c_str(),
                     !f.error.empty() ? "FAILED"
-                    : f.committed    ? verb
+                    : f.committed    ? describe_actions(f).c_str()
                                      : "unchanged");
     }
 }
@@ -94,7 +94,7 @@ int apply(const Options& o) {
     }
     auto backend = make_iptc_backend();
     const Report report = Guard(*backend).reconcile(policy, FirstLook::locked);
-    print_report(report, "applied");
+    print_report(report);
     if (const auto revocation = revoke_unallowed(report, policy);
         revocation.cut.deleted > 0 || !revocation.revoked.empty()) {
         std::printf("%s\n", revocation.describe().c_str());

@@ -13,6 +13,9 @@ std::string spec(const KernelRule& k) {
     if (k.rule) {
         return to_string(*k.rule);
     }
+    if (k.ours()) { // our comment on a rule we would never write: somebody edited it
+        return "(an edited rule of memguardd's, -j " + k.target + ")";
+    }
     return "(a rule memguardd does not write, -j " + k.target + ")";
 }
 
@@ -26,8 +29,8 @@ void compare_chain(const Ruleset& desired, const KernelView& actual, Comparison&
     }
     const auto& want = desired.chain;
     if (!actual.chain_exists) {
-        out.drift.push_back(
-            {desired.family, DriftKind::chain_missing, std::string(chain_name), 0, "", ""});
+        out.drift.push_back({desired.family, DriftKind::chain_missing, std::string(chain_name), 0,
+                             std::to_string(want.size()) + " rules", ""});
         out.plan.create_chain = true;
         out.plan.insert = want;
         return;

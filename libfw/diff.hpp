@@ -31,8 +31,10 @@ struct Drift {
     DriftKind kind = DriftKind::chain_missing;
     std::string chain;    // MEMGUARD or INPUT, or the ipset's name
     std::size_t position; // 1-based rule number in `chain`, as iptables -L --line-numbers shows
-    std::string expected; // rule-spec we want there (empty for extra/stale)
-    std::string actual;   // rule-spec found there (empty for missing)
+    // rule-spec we want there (empty for extra/stale); for a missing chain or a set to load,
+    // how much we want there ("4 rules", "20 networks")
+    std::string expected;
+    std::string actual; // rule-spec found there (empty for missing)
 
     // One line for a person, e.g. "ipv4 MEMGUARD rule 3 changed: want ..., found ...".
     [[nodiscard]] std::string describe() const;

@@ -438,6 +438,7 @@ TEST_CASE("diff: an edited rule of ours in INPUT that we cannot read is stale") 
     REQUIRE(c.drift.size() == 1);
     CHECK(c.drift[0].kind == DriftKind::jump_stale);
     CHECK(c.drift[0].position == 3);
+    CHECK(c.drift[0].actual == "(an edited rule of memguardd's, -j MEMGUARD)");
     CHECK(c.plan.input_deletes == Positions{2, 1, 0});
 }
 
