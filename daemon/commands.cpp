@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include "actions.hpp"
+#include "clients.hpp"
 #include "config.hpp"
 #include "config_warnings.hpp"
 #include "control.hpp"
@@ -9,9 +10,11 @@
 #include "ruleset.hpp"
 #include "service.hpp"
 #include "status.hpp"
+#include "verify.hpp"
 
 #include <cstdio>
 #include <iostream>
+#include <unistd.h>
 
 namespace memguard {
 
@@ -182,12 +185,36 @@ int remove(const Options& o) {
     return complete ? 0 : 1;
 }
 
+// Each command's status for "could not even look": diff's error, status's "unknown" (as the
+// LSB init scripts' status action), everybody else's failure.
+int not_root_status(Command command) {
+    switch (command) {
+    case Command::diff:
+        return 2;
+    case Command::status:
+        return 4;
+    default:
+        return 1;
+    }
+}
+
 } // namespace
 
 int run_command(const Options& o) {
+    if (o.help) {
+        std::fputs(usage(o.command).c_str(), stdout);
+        return 0;
+    }
+    if (needs_root(o.command) && ::geteuid() != 0) {
+        std::fprintf(stderr,
+                     "memguardd: %s needs the kernel's netfilter tables, which only root can read "
+                     "or change (you must be root)\n",
+                     std::string(command_name(o.command)).c_str());
+        return not_root_status(o.command);
+    }
     switch (o.command) {
     case Command::help:
-        std::fputs(usage_text, stdout);
+        std::fputs(usage().c_str(), stdout);
         return 0;
     case Command::version:
         std::puts("memguardd " MEMGUARD_VERSION);
@@ -204,6 +231,10 @@ int run_command(const Options& o) {
         return print_status(o.config, o.json);
     case Command::doctor:
         return run_doctor(o.config);
+    case Command::verify:
+        return run_verify(o);
+    case Command::clients:
+        return print_clients(o.config, o.json);
     case Command::run:
         return run_service(o.config);
     }
