@@ -185,11 +185,12 @@ int remove(const Options& o) {
     return complete ? 0 : 1;
 }
 
-// Each command's status for "could not even look": diff's error, status's "unknown" (as the
-// LSB init scripts' status action), everybody else's failure.
+// Each command's status for "could not even look": diff's and verify's error, status's
+// "unknown" (as the LSB init scripts' status action), everybody else's failure.
 int not_root_status(Command command) {
     switch (command) {
     case Command::diff:
+    case Command::verify:
         return 2;
     case Command::status:
         return 4;

@@ -342,35 +342,42 @@ TEST_CASE("diff: a foreign rule above our jump shadows it") {
 
 TEST_CASE("diff: a rule that cannot take a jump's packets does not shadow it") {
     const auto want = seed(Family::ipv4);
-    SECTION("a tcp accept of our port between the tcp and the udp jump") {
+    struct Case {
+        const char* what;
+        std::size_t at; // where in INPUT it is inserted
+        KernelRule rule;
+    };
+    const Case cases[] = {
+        {"a tcp accept of our port between the tcp and the udp jump", 1,
+         foreign_accept(Family::ipv4, 11211)},
+        {"an accept of another port above both jumps (the admin's ssh rule)", 0,
+         foreign_accept(Family::ipv4, 22)},
+        {"a udp accept of another port above both jumps", 0,
+         foreign_accept(Family::ipv4, 53, Protocol::udp)},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
         KernelView view = in_sync(want);
-        view.input.insert(view.input.begin() + 1, foreign_accept(Family::ipv4, 11211));
-        const auto c = compare(want, view);
-        INFO(describe_all(c));
-        CHECK(c.drift.empty());
-        CHECK(c.plan.empty());
+        view.input.insert(view.input.begin() + static_cast<std::ptrdiff_t>(c.at), c.rule);
+        const auto comparison = compare(want, view);
+        INFO(describe_all(comparison));
+        CHECK(comparison.drift.empty());
+        CHECK(comparison.plan.empty());
     }
-    SECTION("an accept of another port above both jumps (the admin's ssh rule)") {
-        KernelView view = in_sync(want);
-        view.input.insert(view.input.begin(), foreign_accept(Family::ipv4, 22));
-        view.input.insert(view.input.begin(), foreign_accept(Family::ipv4, 53, Protocol::udp));
-        const auto c = compare(want, view);
-        INFO(describe_all(c));
-        CHECK(c.drift.empty());
-        CHECK(c.plan.empty());
-    }
-    SECTION("a udp accept of our port above both jumps shadows only the udp jump") {
-        KernelView view = in_sync(want);
-        view.input.insert(view.input.begin(), foreign_accept(Family::ipv4, 11211, Protocol::udp));
-        const auto c = compare(want, view);
-        INFO(describe_all(c));
-        REQUIRE(c.drift.size() == 1);
-        CHECK(c.drift[0].kind == DriftKind::jump_shadowed);
-        CHECK(c.drift[0].position == 3);
-        CHECK(c.drift[0].expected == memguard::to_string(want.jumps[1]));
-        CHECK(c.plan.input_deletes == Positions{2, 1});
-        CHECK(c.plan.jumps == want.jumps);
-    }
+}
+
+TEST_CASE("diff: a udp accept of our port above both jumps shadows only the udp jump") {
+    const auto want = seed(Family::ipv4);
+    KernelView view = in_sync(want);
+    view.input.insert(view.input.begin(), foreign_accept(Family::ipv4, 11211, Protocol::udp));
+    const auto c = compare(want, view);
+    INFO(describe_all(c));
+    REQUIRE(c.drift.size() == 1);
+    CHECK(c.drift[0].kind == DriftKind::jump_shadowed);
+    CHECK(c.drift[0].position == 3);
+    CHECK(c.drift[0].expected == memguard::to_string(want.jumps[1]));
+    CHECK(c.plan.input_deletes == Positions{2, 1});
+    CHECK(c.plan.jumps == want.jumps);
 }
 
 TEST_CASE("diff: a jump for a port no longer in the policy is stale") {
