@@ -1,72 +1,226 @@
 #include "cli.hpp"
 
-#include <map>
-#include <stdexcept>
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <utility>
 
 namespace memguard {
 
-const char* const usage_text =
-    "usage: memguardd [run] [--config FILE]     guard the port: apply, verify and repair on a "
-    "timer\n"
-    "       memguardd check [FILE]              validate the config, touch nothing\n"
-    "       memguardd apply --once [--force] [--config FILE]  bring the kernel to the config "
-    "once\n"
-    "       memguardd diff [--config FILE]      show config vs kernel (exit 1 if they differ)\n"
-    "       memguardd status [--json] [--config FILE]  rules and counters as the kernel has them\n"
-    "       memguardd verify [--json] [--config FILE]  the daemon verifies and repairs now\n"
-    "       memguardd doctor [--config FILE]    look for exposure the rules do not cover\n"
-    "       memguardd remove [--force]          take memguardd's rules out of the kernel\n"
-    "Rules live in the legacy iptables tables: see them with iptables-legacy-save and\n"
-    "ip6tables-legacy-save (Debian's plain `iptables` is the nft variant).\n";
+namespace {
+
+// What a command accepts besides its name.
+enum Accepts : unsigned {
+    takes_config = 1U << 0, // --config FILE, -c FILE
+    takes_once = 1U << 1,   // --once
+    takes_force = 1U << 2,  // --force
+    takes_json = 1U << 3,   // --json
+    takes_file = 1U << 4,   // FILE, the config to check
+    takes_topic = 1U << 5,  // COMMAND, the one to show help for
+};
+
+struct Spec {
+    Command command;
+    std::string_view name;
+    std::string_view synopsis; // after "memguardd "
+    std::string_view summary;  // at most 37 characters: the usage text stays within 80 columns
+    unsigned accepts;
+    bool root;
+};
+
+constexpr std::array specs{
+    Spec{Command::run, "run", "[run] [--config FILE]", "guard the port: apply, verify, repair",
+         takes_config, true},
+    Spec{Command::check, "check", "check [FILE]", "validate the config, touch nothing",
+         takes_file | takes_config, false},
+    Spec{Command::apply, "apply", "apply --once [--force] [--config FILE]",
+         "bring the kernel to the config once", takes_once | takes_force | takes_config, true},
+    Spec{Command::diff, "diff", "diff [--config FILE]", "show config vs kernel", takes_config,
+         true},
+    Spec{Command::status, "status", "status [--json] [--config FILE]",
+         "rules, counters, the daemon's state", takes_json | takes_config, true},
+    Spec{Command::doctor, "doctor", "doctor [--config FILE]", "look for exposure the rules miss",
+         takes_config, true},
+    Spec{Command::verify, "verify", "verify [--json] [--config FILE]",
+         "the daemon verifies and repairs now", takes_json | takes_config, true},
+    Spec{Command::clients, "clients", "clients [--json] [--config FILE]",
+         "who talks to the ports now", takes_json | takes_config, true},
+    Spec{Command::remove, "remove", "remove [--force]", "take memguardd's rules out", takes_force,
+         true},
+    Spec{Command::help, "help", "help [COMMAND]", "this text, or one command's", takes_topic,
+         false},
+    Spec{Command::version, "--version", "--version", "print the version", 0, false},
+};
+
+struct OptionText {
+    unsigned flag;
+    std::string_view spelling;
+    std::string_view text;
+};
+
+// In the order they are listed; each text short enough for 80 columns.
+constexpr std::array option_texts{
+    OptionText{takes_file, "FILE", "the config to validate (default /etc/memguard.json)"},
+    OptionText{takes_topic, "COMMAND", "the command to show the options of"},
+    OptionText{takes_once, "--once", "required: apply once, then exit"},
+    OptionText{takes_force, "--force", "act even while a daemon runs in this network namespace"},
+    OptionText{takes_json, "--json", "print JSON, for scripts"},
+    OptionText{takes_config, "--config FILE, -c FILE", "read FILE, not /etc/memguard.json"},
+};
+
+const Spec& spec(Command command) {
+    return *std::ranges::find(specs, command, &Spec::command);
+}
+
+const Spec* find_command(std::string_view word) {
+    if (word == "--help" || word == "-h") {
+        return &spec(Command::help);
+    }
+    const auto* const it = std::ranges::find(specs, word, &Spec::name);
+    return it == specs.end() ? nullptr : &*it;
+}
+
+// Rows of two columns, the second starting two spaces after the widest first one.
+std::string columns(const std::vector<std::pair<std::string_view, std::string_view>>& rows) {
+    std::size_t width = 0;
+    for (const auto& row : rows) {
+        width = std::max(width, row.first.size());
+    }
+    std::string out;
+    for (const auto& [left, right] : rows) {
+        out.append("  ").append(left).append(width - left.size() + 2, ' ').append(right);
+        out += '\n';
+    }
+    return out;
+}
+
+std::string all_commands() {
+    std::vector<std::pair<std::string_view, std::string_view>> rows;
+    rows.reserve(specs.size());
+    for (const auto& s : specs) {
+        rows.emplace_back(s.synopsis, s.summary);
+    }
+    return "usage: memguardd [COMMAND] [OPTIONS]\n\n" + columns(rows) +
+           "\n`memguardd COMMAND --help` shows a command's options.\n"
+           "Rules live in the legacy iptables tables: see them with iptables-legacy-save and\n"
+           "ip6tables-legacy-save (Debian's plain `iptables` is the nft variant).\n";
+}
+
+// The file name of --config FILE, -c FILE or --config=FILE at args[i]; i ends on the last word
+// it read.
+std::string config_value(const std::vector<std::string>& args, std::size_t& i, Command command) {
+    const std::string& a = args[i];
+    std::string value;
+    if (a.starts_with("--config=")) {
+        value = a.substr(std::string_view("--config=").size());
+    } else if (i + 1 < args.size() && !args[i + 1].starts_with("-")) {
+        value = args[++i];
+    }
+    if (value.empty()) {
+        throw UsageError("--config needs a file name", command);
+    }
+    return value;
+}
+
+// The one word a command takes besides its options: check's FILE, help's COMMAND.
+void positional(const std::string& a, Options& o) {
+    if (o.command == Command::check) {
+        o.config = a;
+        o.config_given = true;
+        return;
+    }
+    const Spec* topic = find_command(a);
+    if (topic == nullptr || topic->command == Command::help) {
+        throw UsageError("no command \"" + a + "\" to show the options of", Command::help);
+    }
+    o.command = topic->command;
+    o.help = true;
+}
+
+// The option (or the one positional word) at args[i], into `o`.
+void parse_option(const std::vector<std::string>& args, std::size_t& i, Options& o,
+                  bool& positional_seen) {
+    const std::string& a = args[i];
+    const Spec& s = spec(o.command);
+    const auto accept = [&](unsigned flag, std::string_view option) {
+        if ((s.accepts & flag) == 0) {
+            throw UsageError(std::string(s.name) + " takes no " + std::string(option), o.command);
+        }
+    };
+    if (a == "--help" || a == "-h") {
+        o.help = true;
+    } else if (a == "--config" || a == "-c" || a.starts_with("--config=")) {
+        accept(takes_config, "--config");
+        o.config = config_value(args, i, o.command);
+        o.config_given = true;
+    } else if (a == "--once") {
+        accept(takes_once, a);
+        o.once = true;
+    } else if (a == "--force") {
+        accept(takes_force, a);
+        o.force = true;
+    } else if (a == "--json") {
+        accept(takes_json, a);
+        o.json = true;
+    } else if (a.starts_with("-")) {
+        throw UsageError("unknown option \"" + a + "\"", o.command);
+    } else if (positional_seen || (s.accepts & (takes_file | takes_topic)) == 0) {
+        throw UsageError("unexpected argument \"" + a + "\"", o.command);
+    } else {
+        positional_seen = true;
+        positional(a, o);
+    }
+}
+
+} // namespace
 
 Options parse_args(const std::vector<std::string>& args) {
-    static const std::map<std::string, Command> commands{
-        {"run", Command::run},       {"check", Command::check},   {"apply", Command::apply},
-        {"diff", Command::diff},     {"status", Command::status}, {"doctor", Command::doctor},
-        {"remove", Command::remove}, {"verify", Command::verify}, {"help", Command::help},
-        {"--help", Command::help},   {"-h", Command::help},       {"--version", Command::version}};
     Options o;
     std::size_t i = 0;
-    if (i < args.size() && args[i].rfind('-', 0) != 0) {
-        const auto it = commands.find(args[i]);
-        if (it == commands.end()) {
-            throw std::invalid_argument("unknown command \"" + args[i] + "\"");
+    if (!args.empty()) {
+        if (const Spec* s = find_command(args[0])) {
+            o.command = s->command;
+            i = 1;
+        } else if (!args[0].starts_with("-")) {
+            throw UsageError("unknown command \"" + args[0] + "\"", Command::help);
         }
-        o.command = it->second;
-        ++i;
-    } else if (i < args.size() && commands.contains(args[i])) {
-        o.command = commands.at(args[i]);
-        ++i;
     }
-    bool positional_config = false;
+    bool positional_seen = false;
     for (; i < args.size(); ++i) {
-        const auto& a = args[i];
-        if ((a == "--config" || a == "-c") && i + 1 < args.size()) {
-            o.config = args[++i];
-            o.config_given = true;
-        } else if (a.rfind("--config=", 0) == 0) {
-            o.config = a.substr(9);
-            o.config_given = true;
-        } else if (a == "--once" && o.command == Command::apply) {
-            o.once = true;
-        } else if (a == "--force" &&
-                   (o.command == Command::apply || o.command == Command::remove)) {
-            o.force = true;
-        } else if (a == "--json" &&
-                   (o.command == Command::status || o.command == Command::verify)) {
-            o.json = true;
-        } else if (o.command == Command::check && !positional_config && a.rfind('-', 0) != 0) {
-            o.config = a;
-            positional_config = true;
-        } else {
-            throw std::invalid_argument("unexpected argument \"" + a + "\"");
-        }
+        parse_option(args, i, o, positional_seen);
     }
-    if (o.command == Command::apply && !o.once) {
-        throw std::invalid_argument("apply needs --once (the daemon, `memguardd run`, keeps "
-                                    "the rules applied)");
+    if (o.command == Command::apply && !o.once && !o.help) {
+        throw UsageError("apply needs --once (the daemon, `memguardd run`, keeps the rules "
+                         "applied)",
+                         Command::apply);
     }
     return o;
+}
+
+std::string usage(Command command) {
+    if (command == Command::help) {
+        return all_commands();
+    }
+    const Spec& s = spec(command);
+    std::vector<std::pair<std::string_view, std::string_view>> rows;
+    for (const auto& o : option_texts) {
+        if ((s.accepts & o.flag) != 0) {
+            rows.emplace_back(o.spelling, o.text);
+        }
+    }
+    rows.emplace_back("--help, -h", "print this text");
+    std::string summary(s.summary);
+    summary.front() = static_cast<char>(std::toupper(static_cast<unsigned char>(summary.front())));
+    return "usage: memguardd " + std::string(s.synopsis) + "\n\n" + summary + "." +
+           (s.root ? " Needs root." : "") + "\n\n" + columns(rows);
+}
+
+std::string_view command_name(Command command) {
+    return spec(command).name;
+}
+
+bool needs_root(Command command) {
+    return spec(command).root;
 }
 
 } // namespace memguard

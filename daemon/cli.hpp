@@ -1,13 +1,26 @@
-// The command line: which subcommand, with which options.
+// The command line: which subcommand, with which options, and the usage text of each.
 #pragma once
 
-#include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace memguard {
 
-enum class Command { run, check, apply, diff, status, doctor, remove, verify, help, version };
+enum class Command {
+    run,
+    check,
+    apply,
+    diff,
+    status,
+    doctor,
+    verify,
+    clients,
+    remove,
+    help,
+    version
+};
 
 struct Options {
     Command command = Command::run;
@@ -16,11 +29,31 @@ struct Options {
     bool once = false;
     bool json = false;
     bool force = false; // apply/remove while a daemon runs in this network namespace
+    bool help = false;  // `memguardd CMD --help`: print CMD's usage and do nothing else
 };
 
-// Throws std::invalid_argument with a message naming the bad argument.
+// A command line that does not parse: what was wrong, and the command it was for, whose usage
+// is worth showing (Command::help when not even the command was known).
+class UsageError : public std::invalid_argument {
+public:
+    UsageError(const std::string& what, Command command)
+        : std::invalid_argument(what), command_(command) {}
+    [[nodiscard]] Command command() const { return command_; }
+
+private:
+    Command command_;
+};
+
+// Throws UsageError with a message naming the bad argument.
 Options parse_args(const std::vector<std::string>& args);
 
-extern const char* const usage_text;
+// Command::help: every command, its synopsis and what it does, in two aligned columns. Any
+// other command: its synopsis, what it does and its options.
+std::string usage(Command command = Command::help);
+
+std::string_view command_name(Command command);
+
+// Whether the command reads or changes the kernel's tables, which only root may do.
+bool needs_root(Command command);
 
 } // namespace memguard

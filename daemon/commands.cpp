@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include "actions.hpp"
+#include "clients.hpp"
 #include "config.hpp"
 #include "config_warnings.hpp"
 #include "control.hpp"
@@ -12,6 +14,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <unistd.h>
 
 namespace memguard {
 
@@ -68,15 +71,14 @@ void print_family_notes(const FamilyReport& f) {
     }
 }
 
-void print_report(const Report& report, const char* verb) {
+// One line per family: what was done ("ipv4: created chain MEMGUARD with 4 rules, ..."),
+// "unchanged" or "FAILED" (why on stderr).
+void print_report(const Report& report) {
     for (const auto& f : report.families) {
-        for (const auto& d : f.drift) {
-            std::printf("%s\n", d.describe().c_str());
-        }
         print_family_notes(f);
         std::printf("%s: %s\n", std::string(to_string(f.family)).c_str(),
                     !f.error.empty() ? "FAILED"
-                    : f.committed    ? verb
+                    : f.committed    ? describe_actions(f).c_str()
                                      : "unchanged");
     }
 }
@@ -95,7 +97,7 @@ int apply(const Options& o) {
     }
     auto backend = make_iptc_backend();
     const Report report = Guard(*backend).reconcile(policy, FirstLook::locked);
-    print_report(report, "applied");
+    print_report(report);
     if (const auto revocation = revoke_unallowed(report, policy);
         revocation.cut.deleted > 0 || !revocation.revoked.empty()) {
         std::printf("%s\n", revocation.describe().c_str());
@@ -183,12 +185,37 @@ int remove(const Options& o) {
     return complete ? 0 : 1;
 }
 
+// Each command's status for "could not even look": diff's and verify's error, status's
+// "unknown" (as the LSB init scripts' status action), everybody else's failure.
+int not_root_status(Command command) {
+    switch (command) {
+    case Command::diff:
+    case Command::verify:
+        return 2;
+    case Command::status:
+        return 4;
+    default:
+        return 1;
+    }
+}
+
 } // namespace
 
 int run_command(const Options& o) {
+    if (o.help) {
+        std::fputs(usage(o.command).c_str(), stdout);
+        return 0;
+    }
+    if (needs_root(o.command) && ::geteuid() != 0) {
+        std::fprintf(stderr,
+                     "memguardd: %s needs the kernel's netfilter tables, which only root can read "
+                     "or change (you must be root)\n",
+                     std::string(command_name(o.command)).c_str());
+        return not_root_status(o.command);
+    }
     switch (o.command) {
     case Command::help:
-        std::fputs(usage_text, stdout);
+        std::fputs(usage().c_str(), stdout);
         return 0;
     case Command::version:
         std::puts("memguardd " MEMGUARD_VERSION);
@@ -203,10 +230,12 @@ int run_command(const Options& o) {
         return remove(o);
     case Command::status:
         return print_status(o.config, o.json, o.config_given);
-    case Command::verify:
-        return run_verify(o);
     case Command::doctor:
         return run_doctor(o.config);
+    case Command::verify:
+        return run_verify(o);
+    case Command::clients:
+        return print_clients(o.config, o.json);
     case Command::run:
         return run_service(o.config);
     }

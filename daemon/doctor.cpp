@@ -11,8 +11,10 @@
 #include "netlink/socket.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <optional>
+#include <sys/stat.h>
 
 namespace memguard {
 
@@ -24,8 +26,9 @@ void ok(const std::string& text) {
 
 class Doctor {
 public:
-    void finding(const std::string& text) {
-        std::printf("WARNING: %s\n", text.c_str());
+    // What is wrong, and on the next line what to do about it (memguardd(8) promises both).
+    void finding(const std::string& what, const std::string& fix) {
+        std::printf("WARNING: %s\n  fix: %s\n", what.c_str(), fix.c_str());
         ++findings_;
     }
     [[nodiscard]] int findings() const { return findings_; }
@@ -61,7 +64,9 @@ void check_listeners(Doctor& d, const Policy& policy) {
         const auto on_port = [&](const netlink::ListeningSocket& s) { return s.port == port; };
         if (std::ranges::none_of(sockets, on_port)) {
             d.finding("nothing listens on port " + std::to_string(port) +
-                      " (tcp or udp): is memcached running, and on this port?");
+                          " (tcp or udp): is memcached running, and on this port?",
+                      "start memcached (systemctl start memcached), or list the port it listens "
+                      "on (-p in /etc/memcached.conf) in \"ports\"");
         }
     }
     for (const auto& s : sockets) {
@@ -71,20 +76,21 @@ void check_listeners(Doctor& d, const Policy& policy) {
             ok(where(s) + " listens on loopback only");
         } else if (!covered) {
             d.finding(where(s) + " is open to everybody: the rules cover only " +
-                      std::string(to_string(policy.protocols.front())) + "; add \"" +
-                      std::string(to_string(s.protocol)) + "\" to \"protocols\"" +
-                      (s.protocol == Protocol::udp ? " or start memcached with -U 0" : ""));
+                          std::string(to_string(policy.protocols.front())),
+                      "add \"" + std::string(to_string(s.protocol)) + "\" to \"protocols\"" +
+                          (s.protocol == Protocol::udp ? ", or start memcached with -U 0" : ""));
         } else if (const auto open = open_to_every(s, policy); !open.empty()) {
             d.finding(where(s) + " is open to every " + open +
-                      " host: the allowlist lets them all in; list the networks that need "
-                      "memcached");
+                          " host: the allowlist lets them all in",
+                      "list the networks that need memcached in \"allow\"");
         } else {
             ok(where(s) + " is behind the allowlist");
         }
         if (s.protocol == Protocol::udp && !loopback(s.address)) {
             d.finding(where(s) + ": memcached answers UDP, which spoofed sources can turn into "
-                                 "an amplification attack; unless clients need it, disable it "
-                                 "with memcached -U 0 (UDP_PORT=0 / -U 0 in /etc/memcached.conf)");
+                                 "an amplification attack",
+                      "unless clients need UDP, turn it off: -U 0 in /etc/memcached.conf, then "
+                      "systemctl restart memcached");
         }
     }
 }
@@ -101,27 +107,90 @@ void check_nftables(Doctor& d) {
         names += (names.empty() ? "" : ", ") + t.family + " " + t.name;
     }
     d.finding("nftables holds " + std::to_string(tables.size()) + " table(s) (" + names +
-              "): their rules run too, and `iptables -L` (the nft variant on Debian 12) shows "
-              "them, not memguardd's; an accept there for the port does not open it past "
-              "memguardd's drop, but read both: `nft list ruleset` and `iptables-legacy -L -n -v`");
+                  "): their rules run too, and `iptables -L` (the nft variant on Debian 12) "
+                  "shows them, not memguardd's; an accept there for the port does not open it "
+                  "past memguardd's drop",
+              "read both: `nft list ruleset` and `iptables-legacy -L -n -v`");
 }
 
-// The config as the daemon reads it, or nullopt when it is invalid; what is wrong with it, or
-// what it says that was probably not meant, is a finding.
+// What to do once the config is right.
+std::string then_reload(const std::string& config_path) {
+    return "check it with memguardd check " + config_path + ", then run systemctl reload memguardd";
+}
+
+// The config as the daemon reads it, or nullopt when it is missing or invalid; either, or what
+// it says that was probably not meant, is a finding.
 std::optional<Policy> check_config(Doctor& d, const std::string& config_path) {
+    struct stat st {};
+    if (::stat(config_path.c_str(), &st) != 0 && errno == ENOENT) {
+        d.finding(config_path + " does not exist: a daemon started now fails closed (loopback "
+                                "only)",
+                  "write it (memguard.json(5) says how), " + then_reload(config_path));
+        return std::nullopt;
+    }
     try {
         Policy policy = load_config(config_path);
         ok(config_path + " is valid");
         const std::string in_file = config_path + ": ";
         for (const auto& w : config_warnings(policy)) {
-            d.finding(in_file + w);
+            d.finding(in_file + w,
+                      "edit " + config_path + " as the warning says, " + then_reload(config_path));
         }
         return policy;
     } catch (const ConfigError& e) {
-        d.finding("the config is invalid, a running daemon fails closed (loopback only):\n  " +
-                  std::string(e.what()));
+        std::string problems;
+        for (const auto& p : e.problems()) {
+            problems += "\n  " + p;
+        }
+        d.finding("the config is invalid, a running daemon fails closed (loopback only):" +
+                      problems,
+                  "correct what is named above, " + then_reload(config_path));
         return std::nullopt;
     }
+}
+
+// Whether the kernel has the legacy filter tables memguardd programs.
+bool check_tables(Doctor& d, Backend& backend) {
+    bool available = true;
+    for (const auto family : both_families) {
+        try {
+            (void)backend.begin(family)->read();
+            ok("the legacy " + std::string(to_string(family)) + " filter table is available");
+        } catch (const LegacyTablesMissing& e) {
+            d.finding(e.what(), "modprobe ip_tables iptable_filter ip6_tables ip6table_filter "
+                                "(/lib/modules-load.d/memguardd.conf loads them at boot), or "
+                                "boot a kernel built with them");
+            available = false;
+        } catch (const KernelError& e) {
+            d.finding(e.what(), "run memguardd doctor as root, in the network namespace of the "
+                                "memcached to guard");
+            available = false;
+        }
+    }
+    return available;
+}
+
+// The kernel against what the daemon would program: the config's rules, or when it is missing
+// or invalid the fail-closed ones.
+void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured) {
+    const std::string rules =
+        configured ? "the rules the config asks for" : "the fail-closed rules (loopback only)";
+    std::string differences;
+    for (const auto& f : guard.compare_only(policy).families) {
+        for (const auto& drift : f.drift) {
+            differences += "\n  " + drift.describe();
+        }
+    }
+    if (differences.empty()) {
+        ok("the kernel holds exactly " + rules);
+        return;
+    }
+    d.finding("the kernel does not hold " + rules + ":" + differences,
+              configured ? "a running memguardd repairs this within verify_interval_s "
+                           "(memguardd status shows its last repair); if none runs: systemctl "
+                           "start memguardd, or memguardd apply --once"
+                         : "correct the config (above); until then systemctl start memguardd "
+                           "programs the fail-closed rules");
 }
 
 } // namespace
@@ -136,36 +205,20 @@ int run_doctor(const std::string& config_path) {
     Guard guard(*backend);
     const auto config = check_config(d, config_path);
     Policy policy = config.value_or(Policy{});
-    bool tables_available = true;
-    for (const auto family : both_families) {
-        try {
-            (void)backend->begin(family)->read();
-            ok("the legacy " + std::string(to_string(family)) + " filter table is available");
-        } catch (const KernelError& e) {
-            d.finding(e.what());
-            tables_available = false;
-        }
-    }
-    if (tables_available) {
+    if (check_tables(d, *backend)) {
         if (!config) {
             // What the daemon would enforce: loopback only, the broken file's ports included.
             policy = guard.fail_closed_policy(ports_named_in_file(config_path));
         }
-        const auto report = guard.compare_only(policy);
-        for (const auto& f : report.families) {
-            for (const auto& drift : f.drift) {
-                d.finding("kernel differs from the config: " + drift.describe());
-            }
-        }
-        if (report.drift_count() == 0) {
-            ok("the kernel holds exactly the rules the config asks for");
-        }
+        check_kernel(d, guard, policy, config.has_value());
     }
     try {
         check_listeners(d, policy);
         check_nftables(d);
     } catch (const netlink::NetlinkError& e) {
-        d.finding(std::string("cannot inspect sockets or nftables: ") + e.what());
+        d.finding(std::string("cannot inspect sockets or nftables: ") + e.what(),
+                  "run memguardd doctor as root; the kernel needs sock_diag (inet_diag, "
+                  "tcp_diag, udp_diag) and nf_tables netlink");
     }
     std::printf("%d finding(s)\n", d.findings());
     return d.findings() == 0 ? 0 : 1;

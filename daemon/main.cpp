@@ -4,15 +4,14 @@
 
 #include <cstdio>
 #include <exception>
-#include <stdexcept>
 
 int main(int argc, char** argv) {
     using namespace memguard;
     Options options;
     try {
         options = parse_args({argv + 1, argv + argc});
-    } catch (const std::invalid_argument& e) {
-        std::fprintf(stderr, "memguardd: %s\n%s", e.what(), usage_text);
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "memguardd: %s\n%s", e.what(), usage(e.command()).c_str());
         return 2;
     }
     try {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <optional>
 #include <set>
@@ -77,6 +78,25 @@ std::size_t invalid_utf8_offset(std::string_view text) {
     return std::string_view::npos;
 }
 
+// Offset of the first comment (`//`, `/*` or `#`) outside a JSON string, or npos. JSON has no
+// comments, but admins used to other config files write them.
+std::size_t comment_offset(std::string_view text) {
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        const char next = i + 1 < text.size() ? text[i + 1] : '\0';
+        if (in_string) {
+            i += c == '\\' ? 1 : 0; // an escaped character, \" included
+            in_string = c != '"';
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '#' || (c == '/' && (next == '/' || next == '*'))) {
+            return i;
+        }
+    }
+    return std::string_view::npos;
+}
+
 // Collects problems while the fields are read, so one run reports all of them.
 class Reader {
 public:
@@ -136,6 +156,18 @@ void read_protocols(Reader& r, const json& v, Policy& p) {
     }
 }
 
+// "db.example.com", "localhost": letters, digits, dots and dashes, with a letter somewhere
+// (RFC 1123). An address, a network or a typo in one has a digit-only part, a colon or a slash.
+bool looks_like_hostname(const json& e) {
+    if (!e.is_string()) {
+        return false;
+    }
+    const auto& text = e.get_ref<const std::string&>();
+    const auto allowed = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-'; };
+    return std::ranges::all_of(text, allowed) &&
+           std::ranges::any_of(text, [](unsigned char c) { return std::isalpha(c); });
+}
+
 void read_allow(Reader& r, const json& v, Policy& p) {
     if (!v.is_array()) {
         r.problem("allow", v, "is not an array of networks");
@@ -147,6 +179,10 @@ void read_allow(Reader& r, const json& v, Policy& p) {
         const std::string path = "allow[" + std::to_string(i) + "]";
         const auto& e = v[i];
         const auto net = e.is_string() ? parse_network(e.get<std::string>()) : std::nullopt;
+        if (!net && looks_like_hostname(e)) {
+            r.problem(path, e.dump() + ": hostnames are not supported; list addresses or networks");
+            continue;
+        }
         if (!net) {
             r.problem(path, e, "is not an IPv4 or IPv6 network");
             continue;
@@ -226,12 +262,9 @@ json parse_strict(std::string_view text, std::vector<std::string>& duplicates) {
     return json::parse(text.begin(), text.end(), callback);
 }
 
-} // namespace
-
-ConfigError::ConfigError(std::vector<std::string> problems)
-    : std::runtime_error(join_lines(problems)), problems_(std::move(problems)) {}
-
-Policy parse_config(std::string_view text) {
+// The text as one JSON object, or ConfigError saying why it is not one; `duplicates` gets the
+// keys given twice.
+json parse_document(std::string_view text, std::vector<std::string>& duplicates) {
     if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
         throw ConfigError({"the file is empty (it must hold a JSON object)"});
     }
@@ -245,7 +278,6 @@ Policy parse_config(std::string_view text) {
             {position(text, bad) + ": not valid UTF-8 (byte " + std::to_string(bad) + ")"});
     }
     json doc;
-    std::vector<std::string> duplicates;
     try {
         doc = parse_strict(text, duplicates);
     } catch (const json::exception& e) {
@@ -253,14 +285,29 @@ Policy parse_config(std::string_view text) {
         // (or out_of_range.406 for a number too large for a double).
         const std::string what = e.what();
         const auto tag_end = what.find("] ");
-        throw ConfigError({"not valid JSON: " +
-                           (tag_end == std::string::npos ? what : what.substr(tag_end + 2))});
+        std::string problem =
+            "not valid JSON: " + (tag_end == std::string::npos ? what : what.substr(tag_end + 2));
+        if (const auto comment = comment_offset(text); comment != std::string_view::npos) {
+            problem += "; " + position(text, comment) +
+                       ": JSON has no comments; keep notes in a separate file";
+        }
+        throw ConfigError({problem});
     }
     if (!doc.is_object()) {
         throw ConfigError(
             {"the top level must be a JSON object, not " + std::string(doc.type_name())});
     }
+    return doc;
+}
 
+} // namespace
+
+ConfigError::ConfigError(std::vector<std::string> problems)
+    : std::runtime_error(join_lines(problems)), problems_(std::move(problems)) {}
+
+Policy parse_config(std::string_view text) {
+    std::vector<std::string> duplicates;
+    const json doc = parse_document(text, duplicates);
     Reader r;
     for (const auto& key : duplicates) {
         r.problem(key, "is given more than once");

@@ -1,6 +1,7 @@
 #include "config_file.hpp"
 
 #include "fd.hpp"
+#include "trusted_path.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -33,6 +34,9 @@ std::string read_config_file(const std::string& path, FileRules rules) {
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
         throw fail(std::string("is writable by group or others (mode ") + mode +
                    "); run chmod go-w " + path);
+    }
+    if (const auto why = untrusted_directory(path, st, rules.owner)) {
+        throw fail(*why);
     }
     constexpr off_t max_size = 1 << 20;
     if (st.st_size > max_size) {

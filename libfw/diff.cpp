@@ -13,6 +13,9 @@ std::string spec(const KernelRule& k) {
     if (k.rule) {
         return to_string(*k.rule);
     }
+    if (k.ours()) { // our comment on a rule we would never write: somebody edited it
+        return "(an edited rule of memguardd's, -j " + k.target + ")";
+    }
     return "(a rule memguardd does not write, -j " + k.target + ")";
 }
 
@@ -26,8 +29,8 @@ void compare_chain(const Ruleset& desired, const KernelView& actual, Comparison&
     }
     const auto& want = desired.chain;
     if (!actual.chain_exists) {
-        out.drift.push_back(
-            {desired.family, DriftKind::chain_missing, std::string(chain_name), 0, "", ""});
+        out.drift.push_back({desired.family, DriftKind::chain_missing, std::string(chain_name), 0,
+                             std::to_string(want.size()) + " rules", ""});
         out.plan.create_chain = true;
         out.plan.insert = want;
         return;
@@ -57,7 +60,7 @@ void compare_chain(const Ruleset& desired, const KernelView& actual, Comparison&
         if (i >= have_mid) {
             d.kind = DriftKind::rule_missing;
         } else if (i >= want_mid) {
-            d.kind = DriftKind::rule_extra;
+            d.kind = have[pos].ours() ? DriftKind::rule_stale : DriftKind::rule_extra;
         }
         out.drift.push_back(std::move(d));
     }
@@ -69,6 +72,32 @@ void compare_chain(const Ruleset& desired, const KernelView& actual, Comparison&
     }
 }
 
+// Whether `above` can take packets that `jump` would get: it asks for no protocol or the same,
+// and no port or the same. A rule we cannot read may match anything.
+bool can_take_packets_of(const KernelRule& above, const Rule& jump) {
+    if (!above.rule) {
+        return true;
+    }
+    const Rule& r = *above.rule;
+    const bool proto_overlaps = !r.proto || !jump.proto || *r.proto == *jump.proto;
+    const bool port_overlaps = !r.dport || !jump.dport || *r.dport == *jump.dport;
+    return proto_overlaps && port_overlaps;
+}
+
+// The first rule of somebody else's above position `found` of INPUT that can take `want`'s
+// packets, or `found` when there is none.
+std::size_t first_shadowing(const std::vector<KernelRule>& input, std::size_t found,
+                            const Rule& want) {
+    for (std::size_t j = 0; j < found; ++j) {
+        if (!input[j].ours() && can_take_packets_of(input[j], want)) {
+            return j;
+        }
+    }
+    return found;
+}
+
+// The fast path of a verify pass: our jumps are the first rules of INPUT, in order, and no
+// other rule of ours follows.
 bool jumps_in_place(const Ruleset& desired, const KernelView& actual) {
     const auto& want = desired.jumps;
     const auto& have = actual.input;
@@ -89,6 +118,7 @@ void compare_input(const Ruleset& desired, const KernelView& actual, Comparison&
         return;
     }
     const auto& have = actual.input;
+    const std::size_t drift_before = out.drift.size();
     std::vector<bool> matched(have.size(), false);
     const std::string input(input_chain);
     std::size_t lowest_allowed = 0; // our jumps must keep their relative order
@@ -107,14 +137,10 @@ void compare_input(const Ruleset& desired, const KernelView& actual, Comparison&
             continue;
         }
         matched[found] = true;
-        const auto foreign =
-            std::find_if(have.begin(), have.begin() + static_cast<std::ptrdiff_t>(found),
-                         [](const KernelRule& k) { return !k.ours(); });
-        if (foreign != have.begin() + static_cast<std::ptrdiff_t>(found)) {
-            const auto above = static_cast<std::size_t>(foreign - have.begin());
+        if (const auto above = first_shadowing(have, found, want); above != found) {
             out.drift.push_back(
                 {desired.family, DriftKind::jump_shadowed, input, found + 1, to_string(want),
-                 "below rule " + std::to_string(above + 1) + ": " + spec(*foreign)});
+                 "below rule " + std::to_string(above + 1) + ": " + spec(have[above])});
         } else if (found < lowest_allowed) {
             out.drift.push_back({desired.family, DriftKind::jump_misplaced, input, found + 1,
                                  to_string(want),
@@ -128,6 +154,9 @@ void compare_input(const Ruleset& desired, const KernelView& actual, Comparison&
             out.drift.push_back(
                 {desired.family, DriftKind::jump_stale, input, j + 1, "", spec(have[j])});
         }
+    }
+    if (out.drift.size() == drift_before) {
+        return; // below rules of others that cannot take their packets, in order: in place
     }
     for (std::size_t j = have.size(); j-- > 0;) {
         if (have[j].ours()) {
@@ -245,6 +274,8 @@ std::string_view to_string(DriftKind kind) {
         return "rule_missing";
     case DriftKind::rule_extra:
         return "rule_extra";
+    case DriftKind::rule_stale:
+        return "rule_stale";
     case DriftKind::jump_missing:
         return "jump_missing";
     case DriftKind::jump_shadowed:
@@ -282,7 +313,9 @@ std::string Drift::describe() const {
     case DriftKind::jump_missing:
         return out + "missing: \"" + expected + "\"";
     case DriftKind::rule_extra:
-        return out + "not ours: \"" + actual + "\"";
+        return out + "unexpected rule in " + chain + ": \"" + actual + "\"";
+    case DriftKind::rule_stale:
+        return out + "stale rule of ours: \"" + actual + "\"";
     case DriftKind::jump_shadowed:
     case DriftKind::jump_misplaced:
         return out + "\"" + expected + "\" is " + actual;

@@ -14,9 +14,10 @@ enum class DriftKind : std::uint8_t {
     chain_missing,  // MEMGUARD does not exist
     rule_changed,   // a rule in MEMGUARD differs from ours at the same place
     rule_missing,   // one of our rules is not in MEMGUARD
-    rule_extra,     // MEMGUARD holds a rule we did not put there
+    rule_extra,     // MEMGUARD holds a rule we did not put there (not ours)
+    rule_stale,     // MEMGUARD holds a rule of ours the policy no longer asks for
     jump_missing,   // a jump to MEMGUARD is not in INPUT
-    jump_shadowed,  // our jump is in INPUT, but below somebody else's rule
+    jump_shadowed,  // our jump is in INPUT, below somebody else's rule that can take its packets
     jump_misplaced, // our jumps are at the top of INPUT, but not in our order
     jump_stale,     // INPUT holds a rule of ours the policy no longer asks for
     set_members,    // our ipset is missing, of the wrong type, or holds other members
@@ -30,8 +31,10 @@ struct Drift {
     DriftKind kind = DriftKind::chain_missing;
     std::string chain;    // MEMGUARD or INPUT, or the ipset's name
     std::size_t position; // 1-based rule number in `chain`, as iptables -L --line-numbers shows
-    std::string expected; // rule-spec we want there (empty for extra/stale)
-    std::string actual;   // rule-spec found there (empty for missing)
+    // rule-spec we want there (empty for extra/stale); for a missing chain or a set to load,
+    // how much we want there ("4 rules", "20 networks")
+    std::string expected;
+    std::string actual; // rule-spec found there (empty for missing)
 
     // One line for a person, e.g. "ipv4 MEMGUARD rule 3 changed: want ..., found ...".
     [[nodiscard]] std::string describe() const;

@@ -287,19 +287,26 @@ Output print_clients(const std::string& config, bool json, uid_t uid = 0) {
 class ConfigFile {
 public:
     explicit ConfigFile(const std::string& text) {
-        std::string name = "/tmp/memguard-clients-XXXXXX.json";
-        const int fd = mkstemps(name.data(), 5);
+        // In a private directory: memguardd refuses a config straight in sticky /tmp.
+        std::string dir = "/tmp/memguard-clients-XXXXXX";
+        REQUIRE(mkdtemp(dir.data()) != nullptr);
+        dir_ = dir;
+        path_ = dir + "/memguard.json";
+        const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         REQUIRE(fd >= 0);
         REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
         close(fd);
-        path_ = name;
     }
     ConfigFile(const ConfigFile&) = delete;
     ConfigFile& operator=(const ConfigFile&) = delete;
-    ~ConfigFile() { std::remove(path_.c_str()); }
+    ~ConfigFile() {
+        std::remove(path_.c_str());
+        std::remove(dir_.c_str());
+    }
     [[nodiscard]] const std::string& path() const { return path_; }
 
 private:
+    std::string dir_;
     std::string path_;
 };
 

@@ -93,8 +93,8 @@ while kill -0 "$WRITER_PID" 2>/dev/null && [ "$(date +%s%N)" -lt "$deadline" ]; 
     elif [ -n "$MG_ERR" ]; then
         noise+=("apply #$applies ($last.json) stderr: $MG_ERR")
     fi
-    grep -qx 'ipv4: applied' <<<"$MG_OUT" && applied4=$((applied4 + 1))
-    grep -qx 'ipv6: applied' <<<"$MG_OUT" && applied6=$((applied6 + 1))
+    grep -Eq "$(changed 4)" <<<"$MG_OUT" && applied4=$((applied4 + 1))
+    grep -Eq "$(changed 6)" <<<"$MG_OUT" && applied6=$((applied6 + 1))
 done
 wrc=0
 wait "$WRITER_PID" || wrc=$?

@@ -3,7 +3,8 @@
 # amplification warning, tcp and udp behind the allowlist), on loopback with -U 0 (no
 # finding, exit 0), not running at all, with a tcp-only config while UDP is open (open to
 # everybody), with an iptables-nft rule beside ours (nftables holds a table), and with an
-# allowlist of 0.0.0.0/0 (a config warning, and the port not called behind the allowlist).
+# allowlist of 0.0.0.0/0 (a config warning, and the port not called behind the allowlist), and
+# with no config file at all (a finding).
 # Every run prints the iptables-legacy note and "N finding(s)" matching its WARNING lines.
 # Usage: doctor.sh PATH/TO/memguardd     (root, memcached; runs in its own network namespace)
 set -euo pipefail
@@ -129,6 +130,8 @@ doctor() {
         'iptables` is iptables-nft and does not show them' "$MG_OUT"
     warnings=$(grep -c '^WARNING: ' <<<"$MG_OUT" || true)
     assert_match "$label: \"$warnings finding(s)\" closes the report" "^$warnings finding\\(s\\)\$" "$MG_OUT"
+    assert_eq "$label: every finding says what to do (one \"  fix:\" line each)" "$warnings" \
+        "$(grep -c '^  fix: ' <<<"$MG_OUT" || true)"
     assert_match "$label: the config is valid, the kernel holds exactly its rules" \
         '^ok: the kernel holds exactly the rules the config asks for$' "$MG_OUT"
 }
@@ -142,8 +145,10 @@ assert_ours_exact setup 6 drop 192.168.1.0/24
 # --- (a) memcached on 0.0.0.0 with UDP on ----------------------------------------------------
 if mc_start "(a) 0.0.0.0 + UDP" 0.0.0.0 "$PORT"; then
     doctor "(a) 0.0.0.0 + UDP" "$DEFAULT" 1
-    assert_match "(a) warns about UDP amplification and says -U 0" \
-        "^WARNING: udp 0\\.0\\.0\\.0:$PORT: memcached answers UDP.*amplification.*-U 0" "$MG_OUT"
+    assert_match "(a) warns about UDP amplification" \
+        "^WARNING: udp 0\\.0\\.0\\.0:$PORT: memcached answers UDP.*amplification" "$MG_OUT"
+    assert_match "(a) and says to turn it off with -U 0" \
+        "^  fix: unless clients need UDP, turn it off: -U 0 in /etc/memcached.conf" "$MG_OUT"
     assert_match "(a) tcp is reported behind the allowlist" \
         "^ok: tcp 0\\.0\\.0\\.0:$PORT is behind the allowlist\$" "$MG_OUT"
     assert_match "(a) udp is reported behind the allowlist" \
@@ -186,8 +191,9 @@ done
 if mc_start "(d) tcp-only config" 0.0.0.0 "$PORT"; then
     doctor "(d) tcp-only config" "$TCP_ONLY" 1
     assert_match "(d) warns that udp is open to everybody (rules cover only tcp)" \
-        "^WARNING: udp 0\\.0\\.0\\.0:$PORT is open to everybody: the rules cover only tcp; add \"udp\" to \"protocols\" or start memcached with -U 0\$" \
-        "$MG_OUT"
+        "^WARNING: udp 0\\.0\\.0\\.0:$PORT is open to everybody: the rules cover only tcp\$" "$MG_OUT"
+    assert_match "(d) and says to add udp or turn UDP off" \
+        "^  fix: add \"udp\" to \"protocols\", or start memcached with -U 0\$" "$MG_OUT"
     assert_match "(d) tcp still behind the allowlist" \
         "^ok: tcp 0\\.0\\.0\\.0:$PORT is behind the allowlist\$" "$MG_OUT"
     assert_no_match "(d) udp not called behind the allowlist" '^ok: udp .*behind the allowlist' "$MG_OUT"
@@ -228,8 +234,10 @@ if mc_start "(f) allow 0.0.0.0/0" 0.0.0.0 0; then
     assert_match "(f) the config warning is a finding" "^WARNING: $EVERYONE: $EVERYONE_WARNING" \
         "$MG_OUT"
     assert_match "(f) tcp 0.0.0.0 is reported open to every IPv4 host" \
-        "^WARNING: tcp 0\\.0\\.0\\.0:$PORT is open to every IPv4 host: the allowlist lets them all in; list the networks that need memcached\$" \
+        "^WARNING: tcp 0\\.0\\.0\\.0:$PORT is open to every IPv4 host: the allowlist lets them all in\$" \
         "$MG_OUT"
+    assert_match "(f) and says to list the networks" \
+        '^  fix: list the networks that need memcached in "allow"$' "$MG_OUT"
     assert_no_match "(f) nothing is called behind the allowlist" 'behind the allowlist' "$MG_OUT"
     assert_eq "(f) those are the findings besides (e)'s nftables table" 2 \
         "$(grep '^WARNING: ' <<<"$MG_OUT" | grep -vc '^WARNING: nftables holds')"
@@ -243,5 +251,15 @@ assert_match "(g) check says it is the shipped default" 'it is the shipped defau
 mg_run doctor --config "$SHIPPED"
 assert_match "(g) doctor says so too, pointing to memguardd clients" \
     '^WARNING: .*it is the shipped default.*memguardd clients' "$MG_OUT"
+
+# --- (h) no config file at all: a finding, never "ok" -------------------------------------------
+mg_run doctor --config "$MG_WORK/none.json"
+assert_eq "(h) missing config: doctor exits 1" 1 "$MG_RC"
+assert_match "(h) missing config is a finding" \
+    "^WARNING: $MG_WORK/none\\.json does not exist: a daemon started now fails closed" "$MG_OUT"
+assert_match "(h) with what to do" "^  fix: write it .*memguardd check $MG_WORK/none\\.json" "$MG_OUT"
+assert_no_match "(h) nothing says the config's rules are in place" 'rules the config asks for' "$MG_OUT"
+assert_eq "(h) every finding says what to do" "$(grep -c '^WARNING: ' <<<"$MG_OUT")" \
+    "$(grep -c '^  fix: ' <<<"$MG_OUT")"
 
 finish

@@ -69,8 +69,8 @@ in_sync() {
 mg_run apply --once --config "$BIG"
 assert_eq "first apply: exits 0" 0 "$MG_RC"
 assert_eq "first apply: nothing on stderr" "" "$MG_ERR"
-assert_match "first apply: names the missing ipv4 set" '^ipv4 ipset memguard4: want 202 networks, found missing$' "$MG_OUT"
-assert_match "first apply: names the missing ipv6 set" '^ipv6 ipset memguard6: want 32 networks, found missing$' "$MG_OUT"
+assert_match "first apply: creates the ipv4 set" '^ipv4: .*, created ipset memguard4 with 202 networks$' "$MG_OUT"
+assert_match "first apply: creates the ipv6 set" '^ipv6: .*, created ipset memguard6 with 32 networks$' "$MG_OUT"
 in_sync "first apply"
 assert_eq "first apply: memguard4 is a hash:net set of family inet" "hash:net inet" \
     "$(ipset list -t memguard4 | awk '/^Type:/ { t = $2 } /^Header:/ { print t, $3 }')"
@@ -86,13 +86,14 @@ assert_eq "member deleted + added: diff exits 1" 1 "$MG_RC"
 assert_match "member deleted + added: diff names both" \
     '^ipv4 ipset memguard4: want 202 networks, found 1 missing \(10\.9\.0\.5…\), 1 not in the allowlist \(203\.0\.113\.0/24…\)$' "$MG_OUT"
 mg_run apply --once --config "$BIG"
-assert_match "member deleted + added: apply repairs ipv4" '^ipv4: applied$' "$MG_OUT"
+assert_match "member deleted + added: apply reloads memguard4" \
+    '^ipv4: reloaded ipset memguard4 with 202 networks \(found: 1 missing \(10\.9\.0\.5…\), 1 not in the allowlist \(203\.0\.113\.0/24…\)\)$' "$MG_OUT"
 assert_match "member deleted + added: ipv6 was not touched" '^ipv6: unchanged$' "$MG_OUT"
 in_sync "member deleted + added"
 
 ipset flush memguard6
 mg_run apply --once --config "$BIG"
-assert_match "ipset flush memguard6: apply repairs ipv6" '^ipv6: applied$' "$MG_OUT"
+assert_match "ipset flush memguard6: apply reloads it" '^ipv6: reloaded ipset memguard6 with 32 networks \(found: 32 missing ' "$MG_OUT"
 in_sync "ipset flush memguard6"
 
 # A load interrupted after its staging set was made must not block the next one. Ours carries
@@ -108,7 +109,7 @@ assert_fails "leftover staging set: is gone" ipset list -n memguard4-new
 ipset create other hash:net
 iptables-legacy -R MEMGUARD 3 -m set --match-set other src -m comment --comment memguard -j ACCEPT
 mg_run apply --once --config "$BIG"
-assert_match "rule on another set: apply names it" '^ipv4 MEMGUARD rule 3: changed: ' "$MG_OUT"
+assert_match "rule on another set: apply names it" '^ipv4: replaced rule 3 of MEMGUARD \(was ' "$MG_OUT"
 in_sync "rule on another set"
 ipset destroy other
 
@@ -128,7 +129,7 @@ in_sync "foreign staging set gone"
 # --- below the threshold and back ------------------------------------------------------------------
 mg_run apply --once --config "$SMALL"
 assert_eq "shrink: apply exits 0" 0 "$MG_RC"
-assert_match "shrink: names the stale set" '^ipv4 ipset memguard4: stale' "$MG_OUT"
+assert_match "shrink: names the stale set" '^ipv4: .*destroyed ipset memguard4 \(the allowlist no longer needs it\)' "$MG_OUT"
 for fam in 4 6; do
     assert_fails "shrink: memguard$fam is destroyed" ipset list -n "memguard$fam"
 done

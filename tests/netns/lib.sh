@@ -219,6 +219,11 @@ mg_run() {
     MG_ERR=$(cat "$MG_WORK/err")
 }
 
+# changed FAM : the ERE of the line `apply --once` prints for a family it changed, such as
+# "ipv4: created chain MEMGUARD with 4 rules, added 2 rules to INPUT" (not "ipv4: unchanged" or
+# "ipv4: FAILED")
+changed() { echo "^ipv$1: (created|added|replaced|deleted|moved|reloaded|destroyed) "; }
+
 # write_config FILE ACTION NETWORK... : a config like the shipped one, mode 600
 write_config() {
     local file=$1 action=$2

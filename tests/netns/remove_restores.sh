@@ -53,7 +53,7 @@ invalid_config_checks() {
         fail "$label: apply with a bad CIDR exits non-zero" "exit 0; stdout: $MG_OUT"
     fi
     assert_match "$label: apply stderr names the JSON path and value" 'allow\[1\].*192\.168\.1\.300/24' "$MG_ERR"
-    assert_no_match "$label: apply with a bad CIDR reports nothing applied" ': applied$' "$MG_OUT"
+    assert_eq "$label: apply with a bad CIDR reports nothing done" "" "$MG_OUT"
 
     mg_run apply --once --config "$UNKNOWN_KEY"
     if [ "$MG_RC" -ne 0 ]; then pass "$label: apply with an unknown key exits non-zero ($MG_RC)"; else
@@ -89,8 +89,9 @@ ip6tables-legacy -I MEMGUARD 1 -j ACCEPT
 ip6tables-legacy -R MEMGUARD 3 -s ::/0 -j ACCEPT
 mg_run apply --once --config "$CONF"
 assert_eq "repair apply exits 0" 0 "$MG_RC"
-assert_match "repair apply: ipv4 applied" '^ipv4: applied$' "$MG_OUT"
-assert_match "repair apply: ipv6 applied" '^ipv6: applied$' "$MG_OUT"
+assert_match "repair apply: ipv4 puts back its rule and jump" \
+    '^ipv4: added 1 rule to MEMGUARD, added 1 rule to INPUT$' "$MG_OUT"
+assert_match "repair apply: ipv6 replaces the rules" '^ipv6: replaced rule 1 of MEMGUARD \(was "-j ACCEPT"\), ' "$MG_OUT"
 
 mg_run remove
 assert_eq "remove exits 0" 0 "$MG_RC"

@@ -116,6 +116,13 @@ public:
         REQUIRE(::chmod(p.c_str(), mode) == 0);
         return p;
     }
+    // A directory `name` in it with `mode` (chmod, so the umask does not narrow it).
+    [[nodiscard]] std::string dir(std::string_view name, mode_t mode) const {
+        const std::string p = path_ + "/" + std::string(name);
+        REQUIRE(::mkdir(p.c_str(), 0700) == 0);
+        REQUIRE(::chmod(p.c_str(), mode) == 0);
+        return p;
+    }
     [[nodiscard]] const std::string& path() const { return path_; }
 
 private:
@@ -296,7 +303,7 @@ TEST_CASE("config: a wrong type for each key names the key and the value") {
 
 TEST_CASE("config: a bad CIDR names allow[N] and the string") {
     for (const std::string_view bad :
-         {"192.168.1.300/24", "10.0.0.0/33", "::/129", "garbage", "10.0.0.0/", "10.0.0.0/-1",
+         {"192.168.1.300/24", "10.0.0.0/33", "::/129", "not a network", "10.0.0.0/", "10.0.0.0/-1",
           "10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/08x", "", "fd12:3456::/48/1", " 10.0.0.0/8"}) {
         const std::string text = R"({"allow": ["10.0.0.0/8", ")" + std::string(bad) + R"("]})";
         CHECK_PROBLEM(text, "allow[1]", "\"" + std::string(bad) + "\"",
@@ -306,6 +313,20 @@ TEST_CASE("config: a bad CIDR names allow[N] and the string") {
     const auto p = problems_of(R"({"allow": ["10.0.0.0/8", "fd12::/16", "192.168.1.300/24"]})");
     CHECK(p == std::vector<std::string>{
                    R"(allow[2]: "192.168.1.300/24" is not an IPv4 or IPv6 network)"});
+}
+
+TEST_CASE("config: a hostname in allow says hostnames are not supported") {
+    CHECK_PROBLEM(R"({"allow": ["10.0.0.0/8", "db.example.com"]})",
+                  R"(allow[1]: "db.example.com": hostnames are not supported; list addresses )"
+                  "or networks");
+    CHECK_PROBLEM(R"({"allow": ["localhost"]})",
+                  R"(allow[0]: "localhost": hostnames are not supported)");
+    // Not hostnames: a bad address, a network with a name in it, an IPv6 typo.
+    CHECK_PROBLEM(R"({"allow": ["10.0.0.256"]})",
+                  R"(allow[0]: "10.0.0.256" is not an IPv4 or IPv6 network)");
+    CHECK_PROBLEM(R"({"allow": ["db.example.com/24"]})",
+                  R"(allow[0]: "db.example.com/24" is not an IPv4 or IPv6 network)");
+    CHECK_PROBLEM(R"({"allow": ["fd12::g"]})", R"(allow[0]: "fd12::g" is not an IPv4 or IPv6)");
 }
 
 TEST_CASE("config: a network string with an embedded NUL is refused") {
@@ -421,6 +442,21 @@ TEST_CASE("config: text that is not JSON") {
     CHECK_PROBLEM("{\"ports\": [11211]} // comment", "not valid JSON");
 }
 
+TEST_CASE("config: a comment says JSON has none") {
+    const std::string hint = "JSON has no comments; keep notes in a separate file";
+    CHECK_PROBLEM("{\"ports\": [11211]} // memcached", "not valid JSON",
+                  "; line 1, column 20: " + hint);
+    CHECK_PROBLEM("{\n  # the office\n  \"allow\": [\"10.0.0.0/8\"]\n}", "not valid JSON",
+                  "; line 2, column 3: " + hint);
+    CHECK_PROBLEM("{\"allow\": [\"10.0.0.0/8\" /* office */]}", "line 1, column 25: " + hint);
+    // A # or // inside a string is no comment, whatever else is wrong.
+    const auto in_string = problems_of(R"({"action": "drop # not \" // this", })");
+    INFO(joined(in_string));
+    REQUIRE(in_string.size() == 1);
+    CHECK(in_string[0].find("not valid JSON") != std::string::npos);
+    CHECK(in_string[0].find("comments") == std::string::npos);
+}
+
 TEST_CASE("config: trailing bytes after a NUL are not silently ignored") {
     using namespace std::string_view_literals;
     const auto text = "{\"allow\": [\"10.0.0.0/8\"]}\0{\"allow\": [\"0.0.0.0/0\"]}"sv;
@@ -534,6 +570,60 @@ TEST_CASE("load_config: group- or other-writable files are refused") {
         CHECK(one_line_has(problems, {path + ": ", "writable by group or others",
                                       std::string("mode ") + octal}));
     }
+}
+
+TEST_CASE("load_config: a file in a group- or world-writable directory is refused") {
+    const TempDir dir;
+    for (const mode_t mode : {mode_t{0770}, mode_t{0707}, mode_t{0777}, mode_t{01777}}) {
+        char octal[8];
+        std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
+        const auto shared = dir.dir(std::string("shared") + octal, mode);
+        const auto path = shared + "/memguard.json";
+        REQUIRE(std::filesystem::copy_file(dir.file("src.json", shipped_config, 0600), path));
+        const auto problems = load_problems(path, {::geteuid()});
+        INFO("mode " << octal << "\n" << joined(problems));
+        CHECK(one_line_has(problems, {path + ": is in " + shared + ", ",
+                                      "writable by group or others (mode " + std::string(octal),
+                                      "move it to a directory only root can write"}));
+        CHECK(ports_named_in_file(path, {::geteuid()}).empty());
+    }
+}
+
+TEST_CASE("load_config: every directory up to / is checked - a sticky one only holds dirs") {
+    const TempDir dir;
+    // Like mktemp -d under /tmp: a private directory in a sticky, world-writable one.
+    const auto sticky = dir.dir("tmp", 01777);
+    const auto mine = sticky + "/private";
+    REQUIRE(::mkdir(mine.c_str(), 0700) == 0);
+    const auto path = mine + "/memguard.json";
+    REQUIRE(std::filesystem::copy_file(dir.file("src.json", shipped_config, 0600), path));
+    CHECK(load_config(path, {::geteuid()}) == unit::shipped_policy());
+    // Through a symlink: the directories of the file it leads to are the ones checked.
+    const auto link = dir.path() + "/link.json";
+    REQUIRE(::symlink(path.c_str(), link.c_str()) == 0);
+    CHECK(load_config(link, {::geteuid()}) == unit::shipped_policy());
+
+    // Without the sticky bit anybody could rename "private" and put another one in its place.
+    REQUIRE(::chmod(sticky.c_str(), 0777) == 0);
+    const auto problems = load_problems(path, {::geteuid()});
+    INFO(joined(problems));
+    CHECK(one_line_has(problems, {path + ": is in " + sticky + ", ", "(mode 0777)"}));
+    CHECK(one_line_has(load_problems(link, {::geteuid()}), {link + ": is in " + sticky + ", "}));
+}
+
+TEST_CASE("load_config: a directory owned by another user is refused") {
+    if (::geteuid() != 0) {
+        WARN("not root: cannot chown a directory to another user; skipping");
+        return;
+    }
+    const TempDir dir;
+    const auto theirs = dir.dir("theirs", 0755);
+    REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);
+    const auto path = theirs + "/memguard.json";
+    REQUIRE(std::filesystem::copy_file(dir.file("src.json", shipped_config, 0600), path));
+    const auto problems = load_problems(path);
+    INFO(joined(problems));
+    CHECK(one_line_has(problems, {path + ": is in " + theirs + ", which is owned by uid 65534"}));
 }
 
 TEST_CASE("load_config: a file owned by another user is refused") {
