@@ -73,6 +73,61 @@ bool wants_set(const Policy& policy, Family family) {
     return count > set_threshold;
 }
 
+namespace {
+
+// The allowlist's accept rules: one per network, or one matching on our set.
+void add_allowed(const Policy& policy, const Claims& claims, Ruleset& out) {
+    std::vector<Network> allowed = allowed_in(policy, out.family);
+    if (wants_set(policy, out.family) && claims.set) {
+        // -A MEMGUARD -m set --match-set memguard4 src -m comment --comment memguard -j ACCEPT
+        std::ranges::sort(allowed);
+        allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+        Rule in_set = our_rule(out.family, Verdict::accept);
+        in_set.src_set = set_name(out.family);
+        out.chain.push_back(in_set);
+        out.set = std::move(allowed);
+        return;
+    }
+    // -A MEMGUARD -s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT
+    for (const auto& net : allowed) {
+        Rule accepted = our_rule(out.family, Verdict::accept);
+        if (net.prefix > 0) { // 0.0.0.0/0 and ::/0 mean any source: the kernel stores no -s
+            accepted.src = net;
+        }
+        out.chain.push_back(accepted);
+    }
+}
+
+// What ends the chain: the audit's NFLOG rule if asked for, then drop or reject.
+void add_closing(const Policy& policy, Ruleset& out) {
+    auto rule = [&](Verdict verdict) { return our_rule(out.family, verdict); };
+    // -A MEMGUARD -m limit --limit 10/sec --limit-burst 10 -m comment --comment memguard
+    //   -j NFLOG --nflog-prefix memguard --nflog-group 11211
+    if (policy.log_blocked) {
+        Rule log = rule(Verdict::nflog);
+        log.limit = RateLimit{kernel_rate(policy.log_rate_per_s), policy.log_rate_per_s};
+        log.nflog_group = policy.log_group;
+        out.chain.push_back(log);
+    }
+    if (policy.action == Action::drop) {
+        // -A MEMGUARD -m comment --comment memguard -j DROP
+        out.chain.push_back(rule(Verdict::drop));
+        return;
+    }
+    // -A MEMGUARD -p tcp -m comment --comment memguard -j REJECT --reject-with tcp-reset
+    const auto& protos = policy.protocols;
+    if (std::find(protos.begin(), protos.end(), Protocol::tcp) != protos.end()) {
+        Rule reset = rule(Verdict::reject);
+        reset.proto = Protocol::tcp;
+        reset.reject_with = RejectWith::tcp_reset;
+        out.chain.push_back(reset);
+    }
+    // -A MEMGUARD -m comment --comment memguard -j REJECT --reject-with icmp-port-unreachable
+    out.chain.push_back(rule(Verdict::reject));
+}
+
+} // namespace
+
 Ruleset build_ruleset(const Policy& policy, Family family, const Claims& claims) {
     if (!claims.chain) {
         return inline_closed(policy, family);
@@ -90,7 +145,6 @@ Ruleset build_ruleset(const Policy& policy, Family family, const Claims& claims)
             out.jumps.push_back(jump);
         }
     }
-
     // -A MEMGUARD -i lo -m comment --comment memguard -j ACCEPT
     if (policy.allow_loopback) {
         Rule lo = rule(Verdict::accept);
@@ -104,48 +158,8 @@ Ruleset build_ruleset(const Policy& policy, Family family, const Claims& claims)
         established.related_established = true;
         out.chain.push_back(established);
     }
-    std::vector<Network> allowed = allowed_in(policy, family);
-    if (wants_set(policy, family) && claims.set) {
-        // -A MEMGUARD -m set --match-set memguard4 src -m comment --comment memguard -j ACCEPT
-        std::ranges::sort(allowed);
-        allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
-        Rule in_set = rule(Verdict::accept);
-        in_set.src_set = set_name(family);
-        out.chain.push_back(in_set);
-        out.set = std::move(allowed);
-    } else {
-        // -A MEMGUARD -s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT
-        for (const auto& net : allowed) {
-            Rule accepted = rule(Verdict::accept);
-            if (net.prefix > 0) { // 0.0.0.0/0 and ::/0 mean any source: the kernel stores no -s
-                accepted.src = net;
-            }
-            out.chain.push_back(accepted);
-        }
-    }
-    // -A MEMGUARD -m limit --limit 10/sec --limit-burst 10 -m comment --comment memguard
-    //   -j NFLOG --nflog-prefix memguard --nflog-group 11211
-    if (policy.log_blocked) {
-        Rule log = rule(Verdict::nflog);
-        log.limit = RateLimit{kernel_rate(policy.log_rate_per_s), policy.log_rate_per_s};
-        log.nflog_group = policy.log_group;
-        out.chain.push_back(log);
-    }
-    if (policy.action == Action::drop) {
-        // -A MEMGUARD -m comment --comment memguard -j DROP
-        out.chain.push_back(rule(Verdict::drop));
-    } else {
-        // -A MEMGUARD -p tcp -m comment --comment memguard -j REJECT --reject-with tcp-reset
-        const auto& protos = policy.protocols;
-        if (std::find(protos.begin(), protos.end(), Protocol::tcp) != protos.end()) {
-            Rule reset = rule(Verdict::reject);
-            reset.proto = Protocol::tcp;
-            reset.reject_with = RejectWith::tcp_reset;
-            out.chain.push_back(reset);
-        }
-        // -A MEMGUARD -m comment --comment memguard -j REJECT --reject-with icmp-port-unreachable
-        out.chain.push_back(rule(Verdict::reject));
-    }
+    add_allowed(policy, claims, out);
+    add_closing(policy, out);
     return out;
 }
 
