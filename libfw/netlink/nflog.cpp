@@ -97,12 +97,8 @@ std::optional<ParsedPacket> parse_packet(std::span<const std::uint8_t> nlmsg,
     if (!view.extra_header(gen)) {
         return std::nullopt;
     }
-    Family family = Family::ipv4;
-    if (gen.nfgen_family == AF_INET) {
-        family = Family::ipv4;
-    } else if (gen.nfgen_family == AF_INET6) {
-        family = Family::ipv6;
-    } else {
+    const auto family = detail::family_from(gen.nfgen_family);
+    if (!family) {
         return std::nullopt; // bridge, arp, netdev: not ours
     }
     detail::AttrTable attrs(kPacketPolicy);
@@ -112,7 +108,7 @@ std::optional<ParsedPacket> parse_packet(std::span<const std::uint8_t> nlmsg,
     const nlattr* payload = attrs[NFULA_PAYLOAD];
     auto packet = parse_payload({static_cast<const std::uint8_t*>(mnl_attr_get_payload(payload)),
                                  mnl_attr_get_payload_len(payload)},
-                                family);
+                                *family);
     if (!packet) {
         return std::nullopt;
     }
