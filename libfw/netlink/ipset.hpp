@@ -2,10 +2,10 @@
 // the hash:net sets an iptables rule `-m set --match-set NAME src` matches against, built and
 // replaced whole (create a new set, fill it, swap it in, destroy the old one), and read back.
 //
-// Split in two like conntrack.hpp: a pure parser for one IPSET_CMD_LIST reply message, which unit
-// tests and the fuzzer call with bytes, and `Ipset`, which talks to the kernel. Plus the set's
-// kernel index by name and back (the legacy getsockopt interface iptables itself uses), because a
-// rule stores the index, not the name.
+// Split in two like conntrack.hpp: a pure parser for one IPSET_CMD_LIST reply message
+// (ipset_parse.cpp), which unit tests and the fuzzer call with bytes, and `Ipset`, which talks
+// to the kernel (ipset.cpp). Plus the set's kernel index by name and back (the legacy getsockopt
+// interface iptables itself uses), because a rule stores the index, not the name.
 #pragma once
 
 #include "net.hpp"
