@@ -62,11 +62,18 @@ public:
         : family_(family), entries_(entries), sets_(std::move(sets)) {
         for (std::size_t off = 0; off < entries_.size(); off += entry(off).next_offset) {
             const auto e = entry(off);
-            if (target_name(off, e) == XT_ERROR_TARGET) {
+            const std::string name = target_name(off, e);
+            if (name == XT_ERROR_TARGET) {
                 // A user chain's head; its rules start right after it, where jumps point.
                 const auto error = read_at<xt_error_target>(entries_, off + e.target_offset);
                 chain_at_[off + e.next_offset] =
                     bounded_name(error.errorname, sizeof error.errorname);
+            } else if (name.empty()) { // a standard target: a verdict, or a jump to an offset
+                const auto verdict =
+                    read_at<xt_standard_target>(entries_, off + e.target_offset).verdict;
+                if (verdict >= 0 && static_cast<std::size_t>(verdict) != off + e.next_offset) {
+                    ++jumps_to_[static_cast<std::size_t>(verdict)];
+                }
             }
         }
     }
@@ -83,16 +90,16 @@ public:
         }
     }
 
-    // How many entries in the whole table jump to the chain `name` (iptc_get_references).
+    // How many entries in the whole table jump to the chain `name` (iptc_get_references),
+    // counted in the walk the constructor makes anyway.
     [[nodiscard]] std::uint32_t references(std::string_view name) const {
-        std::uint32_t count = 0;
-        for (std::size_t off = 0; off < entries_.size(); off += entry(off).next_offset) {
-            const auto e = entry(off);
-            if (target_name(off, e).empty() && libiptc_target(off, e) == name) {
-                ++count;
+        for (const auto& [start, chain] : chain_at_) {
+            if (chain == name) {
+                const auto it = jumps_to_.find(start);
+                return it != jumps_to_.end() ? it->second : 0;
             }
         }
-        return count;
+        return 0;
     }
 
     // Our chain's rules: between its head and its RETURN foot, which the next head follows.
@@ -160,7 +167,8 @@ private:
     Family family_;
     std::span<const std::uint8_t> entries_;
     SetNames sets_;
-    std::map<std::size_t, std::string> chain_at_; // first-rule offset → user chain name
+    std::map<std::size_t, std::string> chain_at_;   // first-rule offset → user chain name
+    std::map<std::size_t, std::uint32_t> jumps_to_; // offset → entries jumping there
 };
 
 template <class Entry>
