@@ -219,13 +219,6 @@ std::vector<Network> no_longer_allowed(const Ruleset& desired, const KernelView&
     return revoked;
 }
 
-std::size_t our_references(const KernelView& actual) {
-    const std::string name = set_name(actual.family);
-    return static_cast<std::size_t>(std::ranges::count_if(actual.chain, [&](const KernelRule& k) {
-        return k.ours() && k.rule && k.rule->src_set == name;
-    }));
-}
-
 // "3 missing, 1 not in the allowlist" for two sorted member lists.
 std::string member_difference(const std::vector<Network>& want, const std::vector<Network>& have) {
     std::vector<Network> missing;
@@ -255,7 +248,7 @@ void compare_set(const Ruleset& desired, const KernelView& actual, Comparison& o
         out.drift.push_back({desired.family, DriftKind::set_members, name, 0,
                              std::to_string(want.size()) + " networks", found});
         out.plan.load_set = want;
-    } else if (have && have->references <= our_references(actual) && claim(actual).set) {
+    } else if (have && have->references <= our_set_rules(actual) && claim(actual).set) {
         // Stale once our rule stops matching on it; a set somebody else's rule uses stays.
         out.drift.push_back({desired.family, DriftKind::set_stale, name, 0, "", "stale"});
         out.plan.drop_set = true;

@@ -6,13 +6,6 @@ namespace memguard {
 
 namespace {
 
-std::size_t our_set_rules(const KernelView& view) {
-    const std::string name = set_name(view.family);
-    return static_cast<std::size_t>(std::ranges::count_if(view.chain, [&](const KernelRule& k) {
-        return k.ours() && k.rule && k.rule->src_set == name;
-    }));
-}
-
 std::string family_tool(Family family) {
     return family == Family::ipv4 ? "iptables-legacy" : "ip6tables-legacy";
 }
@@ -74,6 +67,13 @@ void claim_set(const KernelView& view, Claims& out) {
 }
 
 } // namespace
+
+std::size_t our_set_rules(const KernelView& view) {
+    const std::string name = set_name(view.family);
+    return static_cast<std::size_t>(std::ranges::count_if(view.chain, [&](const KernelRule& k) {
+        return k.ours() && k.rule && k.rule->src_set == name;
+    }));
+}
 
 std::size_t our_jumps(const KernelView& view) {
     return static_cast<std::size_t>(std::ranges::count_if(

@@ -25,6 +25,9 @@ struct Claims {
 // `view.set` must have been read (Backend::read_set) for the set to be judged.
 Claims claim(const KernelView& view);
 
+// How many rules of ours in MEMGUARD match on our set (set_name of the family).
+std::size_t our_set_rules(const KernelView& view);
+
 // How many rules of ours in INPUT jump to MEMGUARD.
 std::size_t our_jumps(const KernelView& view);
 
