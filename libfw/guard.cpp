@@ -47,20 +47,22 @@ bool Report::failed() const {
 
 // Under the lock when it can be had. A port that none of our rules guards yet is not kept open
 // for a lock another program holds: after a second the table is read and written without it.
+// The set is read when the policy wants one or our chain matches on one.
+KernelView Guard::with_set(bool want_set, KernelView view) {
+    if (want_set || matches_on_set(view)) {
+        view.set = backend_.read_set(view.family);
+    }
+    return view;
+}
+
 std::unique_ptr<Transaction> Guard::begin_locked(Family family, bool want_set, KernelView& view) {
-    auto with_set = [&](KernelView v) {
-        if (want_set || matches_on_set(v)) {
-            v.set = backend_.read_set(family);
-        }
-        return v;
-    };
     checkpoint("before_lock");
     auto txn = backend_.begin(family, LockWait::or_unlocked);
-    view = with_set(txn->read());
+    view = with_set(want_set, txn->read());
     if (txn->unlocked() && guarded(view)) {
         txn.reset();
         txn = backend_.begin(family, LockWait::wait);
-        view = with_set(txn->read());
+        view = with_set(want_set, txn->read());
     }
     checkpoint("after_lock");
     return txn;
@@ -74,11 +76,7 @@ FamilyReport Guard::run(Family family, Planner planner, bool want_set, bool writ
     Comparison cmp;
     bool again = write;
     if (first == FirstLook::snapshot || !write) {
-        KernelView view = backend_.snapshot(family);
-        if (want_set || matches_on_set(view)) {
-            view.set = backend_.read_set(family);
-        }
-        cmp = planner(view);
+        cmp = planner(with_set(want_set, backend_.snapshot(family)));
         again = write && !cmp.plan.empty();
     }
     // The commit must rest on a read made under the lock; after a lost race, read again.

@@ -69,6 +69,7 @@ private:
     void fall_back(const Policy& policy, FamilyReport& report);
     template <class Planner>
     FamilyReport run(Family family, Planner planner, bool want_set, bool write, FirstLook first);
+    KernelView with_set(bool want_set, KernelView view);
     std::unique_ptr<Transaction> begin_locked(Family family, bool want_set, KernelView& view);
     Backend& backend_;
 };
