@@ -37,7 +37,7 @@ nlohmann::json pass_json(const Report& report) {
 DaemonState::DaemonState(std::string config_path)
     : config_path_(std::move(config_path)), started_(now_iso8601()) {}
 
-void DaemonState::record_families(const Report& report) {
+void DaemonState::record_pass(const Report& report) {
     families_ = nlohmann::json::array();
     for (const auto& f : report.families) {
         families_.push_back({{"family", to_string(f.family)},
@@ -48,10 +48,9 @@ void DaemonState::record_families(const Report& report) {
     }
 }
 
-void DaemonState::record_apply(const Report& report, bool config_invalid) {
+void DaemonState::record_apply(bool config_invalid) {
     last_apply_ = now_iso8601();
     config_invalid_ = config_invalid;
-    record_families(report);
 }
 
 void DaemonState::record_repair(const Report& report) {
@@ -62,11 +61,6 @@ void DaemonState::record_repair(const Report& report) {
             last_drift_ = f.drift.front().describe();
         }
     }
-    record_families(report);
-}
-
-void DaemonState::record_failure(const Report& report) {
-    record_families(report);
 }
 
 bool DaemonState::fail_closed() const {

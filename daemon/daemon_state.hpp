@@ -19,11 +19,13 @@ class DaemonState {
 public:
     explicit DaemonState(std::string config_path);
 
+    // Each family's outcome of the latest pass (errors, failing closed, refusals): every pass.
+    void record_pass(const Report& report);
     // `config_invalid`: the config could not be used, so the daemon enforces the fail-closed
-    // policy on `ports`.
-    void record_apply(const Report& report, bool config_invalid);
+    // policy.
+    void record_apply(bool config_invalid);
+    // When, how many, and the first drift of a pass that repaired something.
     void record_repair(const Report& report);
-    void record_failure(const Report& report);
     [[nodiscard]] bool fail_closed() const;
     // Every family is guarded as asked or failing closed: no port is open to everybody.
     [[nodiscard]] bool all_closed() const;
@@ -33,8 +35,6 @@ public:
     [[nodiscard]] nlohmann::json to_json() const;
 
 private:
-    void record_families(const Report& report);
-
     std::string config_path_;
     std::string started_;
     std::string last_apply_ = "never";

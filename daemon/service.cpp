@@ -81,6 +81,7 @@ private:
     Policy policy_;
     bool config_invalid_ = false;
     bool ready_ = false;
+    std::string last_status_; // the last STATUS= sent to systemd
     std::chrono::seconds retry_after_{first_retry};
     ConflictTracker conflicts_;
     DaemonState state_;
@@ -151,7 +152,8 @@ void Service::apply(Event why) {
     // Start and reload usually change the rules: read under the lock straight away.
     const Report report = guard_.reconcile(policy_, FirstLook::locked);
     log_apply(report, why, config_invalid_);
-    state_.record_apply(report, config_invalid_);
+    state_.record_apply(config_invalid_);
+    state_.record_pass(report);
     after_pass(report);
 }
 
@@ -172,7 +174,6 @@ void Service::after_pass(const Report& report) {
         return; // a retry is due already: a verify pass in between adds nothing to say
     }
     log_failure(report, retry_after_);
-    state_.record_failure(report);
     retry_timer_ = make_oneshot_timer(retry_after_);
     watch(retry_timer_.get(), retry_source);
     retry_after_ = std::min(retry_after_ * 2, last_retry);
@@ -196,6 +197,7 @@ Report Service::verify() {
     auto report = guard_.reconcile(policy_);
     const bool drifted = report.drift_count() > 0;
     log_verdict(conflicts_, report, drifted);
+    state_.record_pass(report);
     if (drifted) {
         state_.record_repair(report);
     }
@@ -235,14 +237,20 @@ void Service::reload() {
 
 // READY=1 only once every family's port is closed: guarded as asked, or failing closed.
 void Service::notify_ready() {
-    if (!state_.all_closed()) {
-        sd_notifyf(0, "STATUS=NOT GUARDED yet: %s; retrying", state_.first_error().c_str());
-        return;
+    const bool closed = state_.all_closed();
+    const std::string status =
+        closed ? "Guarding " + summary(policy_) +
+                     (state_.fail_closed() ? " (FAIL-CLOSED: loopback only; see memguardd status)"
+                                           : "")
+               : "NOT GUARDED yet: " + state_.first_error() + "; retrying";
+    // Called after every verify pass: systemd hears only what changed.
+    if (closed && !ready_) {
+        sd_notify(0, ("READY=1\nSTATUS=" + status).c_str());
+        ready_ = true;
+    } else if (status != last_status_) {
+        sd_notify(0, ("STATUS=" + status).c_str());
     }
-    const bool fail_closed = config_invalid_ || state_.fail_closed();
-    sd_notifyf(0, "%sSTATUS=Guarding %s%s", ready_ ? "" : "READY=1\n", summary(policy_).c_str(),
-               fail_closed ? " (FAIL-CLOSED: loopback only; see memguardd status)" : "");
-    ready_ = true;
+    last_status_ = status;
 }
 
 // One request per connection from the CLI: `status`, or `verify` (a verify-and-repair pass now).
