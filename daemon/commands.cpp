@@ -177,7 +177,9 @@ int remove(const Options& o) {
     for (std::size_t i = 0; i < report.families.size(); ++i) {
         const auto& f = report.families[i];
         print_family_notes(f);
-        const char* outcome = !f.error.empty() ? "FAILED, nothing removed" : nullptr;
+        // A failure may come after the commit (our set, say): what is left is for status to say.
+        const char* outcome =
+            !f.error.empty() ? "FAILED; memguardd status shows what is left" : nullptr;
         std::printf("%s: %s\n", std::string(to_string(f.family)).c_str(),
                     outcome != nullptr ? outcome : removed_parts(before[i], f).c_str());
         complete = complete && f.error.empty() && f.refused.empty();

@@ -11,6 +11,11 @@
 #       within 15 s the port is closed to an outside source anyway (our jump or the inline
 #       loopback-only rules are in INPUT), the daemon is still running, and its log says
 #       "xtables lock".
+#   (c) the kernel refuses the wanted rules: our own (marked) memguard4 is a hash:ip set that a
+#       foreign rule uses, so it cannot be made a hash:net set again (EBUSY). IPv4 fails closed
+#       (loopback only: even the allowed client is refused), IPv6 is as configured, the daemon
+#       runs, READY=1 comes, status exits 1 saying FAILING CLOSED, the log says when it retries;
+#       once the foreign rule is gone a retry brings the allowlist back.
 #
 # Each case has a server and a client namespace of its own joined by a veth pair (lib.sh);
 # memcached listens in the server namespace. In (b) /run/xtables.lock is held as well: that is
@@ -144,5 +149,44 @@ if mg_wait_until 5 mg_rules_ok ipv4 "$TMP/b.want4"; then
 else
     note "(b) 5 s after the lock was released the full ipv4 rules are not there (not asserted)"
 fi
+
+# ---- (c) the kernel refuses the wanted rules: fail closed, retry -------------------------------
+echo "---- (c) our memguard4 cannot be remade (a foreign rule uses it): fail closed, retry"
+h_netns SRV_C
+h_netns CLI_C
+h_link "$SRV_C" "$CLI_C"
+H_NS=$SRV_C
+h_memcached "$SRV_C" "$MG_PORT"
+ipset create memguard4 hash:ip initval 0x6d656d67 || mg_fatal "(c) cannot create the set"
+mg_ipt ipv4 -A INPUT -p tcp --dport 22 -m set --match-set memguard4 src -j ACCEPT ||
+    mg_fatal "(c) cannot add the foreign rule"
+mapfile -t NETS4 < <(echo "$H_OK4/32"; h_filler 39)
+h_config "$TMP/c.json" 2 "${NETS4[@]}" "$H_OK6/128"
+mg_start_listener c
+h_start_daemon c "$TMP/c.json"
+mg_wait_notify READY=1 1 15 && pass "(c) READY=1 although ipv4 could not be applied" ||
+    fail "(c) no READY=1 within 15 s"
+check "(c) the daemon is running" kill -0 "$MG_DAEMON"
+for pair in "$H_OUT4 $H_SRV4" "$H_OK4 $H_SRV4"; do
+    read -r src dst <<<"$pair"
+    out=$(h_probe "$src" "$dst")
+    check "(c) ipv4 fails closed: $src -> $dst:$MG_PORT gets no answer (probe: $out)" [ "$out" = timeout ]
+done
+out=$(h_probe "$H_OK6" "$H_SRV6")
+check "(c) ipv6 as configured: allowed $H_OK6 connects (probe: $out)" [ "$out" = open ]
+rc=0; st=$(h_at "$H_NS" "$MEMGUARDD" status --config "$TMP/c.json") || rc=$?
+check "(c) status exits 1 and says FAILING CLOSED (exit $rc)" \
+    eval '[ "$rc" = 1 ] && grep -q "FAILING CLOSED" <<<"$st"'
+check "(c) the log says ipv4 fails closed and when it tries again" \
+    grep -q 'ipv4: failing closed (loopback only): .*trying again in' "$MG_ERR"
+check "(c) the foreign rule is untouched" \
+    mg_ipt ipv4 -C INPUT -p tcp --dport 22 -m set --match-set memguard4 src -j ACCEPT
+mg_ipt ipv4 -D INPUT -p tcp --dport 22 -m set --match-set memguard4 src -j ACCEPT
+allowed_back() { [ "$(h_probe "$H_OK4" "$H_SRV4")" = open ]; }
+check "(c) with the foreign rule gone, a retry brings the allowlist back (within 20 s)" \
+    mg_wait_until 20 allowed_back
+out=$(h_probe "$H_OUT4" "$H_SRV4")
+check "(c) and the outside client is still refused (probe: $out)" [ "$out" = timeout ]
+h_stop_daemon
 
 mg_finish
