@@ -1,0 +1,32 @@
+#include "desired.hpp"
+
+#include <algorithm>
+
+namespace memguard {
+
+FamilyDesired desired_family(const Policy& policy, Family family) {
+    FamilyDesired out;
+    out.family = family;
+    out.ports = policy.ports;
+    out.protocols = policy.protocols;
+    for (const auto& net : policy.allow) {
+        if (net.family == family) {
+            out.allow.push_back(net.canonical());
+        }
+    }
+    std::ranges::sort(out.allow);
+    out.allow.erase(std::unique(out.allow.begin(), out.allow.end()), out.allow.end());
+    out.allow_loopback = policy.allow_loopback;
+    out.accept_established = policy.accept_established;
+    out.action = policy.action;
+    out.log_blocked = policy.log_blocked;
+    out.log_group = policy.log_group;
+    out.log_rate_per_s = policy.log_rate_per_s;
+    return out;
+}
+
+Desired desired_state(const Policy& policy) {
+    return {desired_family(policy, Family::ipv4), desired_family(policy, Family::ipv6)};
+}
+
+} // namespace memguard
