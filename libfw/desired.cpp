@@ -1,7 +1,5 @@
 #include "desired.hpp"
 
-#include <algorithm>
-
 namespace memguard {
 
 FamilyDesired desired_family(const Policy& policy, Family family) {
@@ -14,8 +12,6 @@ FamilyDesired desired_family(const Policy& policy, Family family) {
             out.allow.push_back(net.canonical());
         }
     }
-    std::ranges::sort(out.allow);
-    out.allow.erase(std::unique(out.allow.begin(), out.allow.end()), out.allow.end());
     out.allow_loopback = policy.allow_loopback;
     out.accept_established = policy.accept_established;
     out.action = policy.action;

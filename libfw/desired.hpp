@@ -13,7 +13,9 @@ struct FamilyDesired {
     Family family = Family::ipv4;
     std::vector<std::uint16_t> ports;
     std::vector<Protocol> protocols;
-    std::vector<Network> allow; // this family's networks: canonical, sorted, no duplicates
+    // This family's networks, canonical, in the config's order (a backend that needs them sorted,
+    // merged or without duplicates does that itself).
+    std::vector<Network> allow;
     bool allow_loopback = true;
     bool accept_established = true;
     Action action = Action::drop;
