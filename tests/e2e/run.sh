@@ -353,7 +353,7 @@ for host in 127.0.0.1 ::1; do
 done
 
 # ---------------------------------------------------------------------------------------------
-# 4. ChainDrift repair under load: flush MEMGUARD (both families) while the inside client runs a
+# 4. Drift repair under load: flush MEMGUARD (both families) while the inside client runs a
 #    TCP get every 50 ms; the outside client must be blocked again within interval + margin.
 MARGIN_MS=1500
 LIMIT_MS=$((INTERVAL * 1000 + MARGIN_MS))
