@@ -213,7 +213,7 @@ JUMP_TCP='-p tcp -m tcp --dport 11211 -m comment --comment memguard -j MEMGUARD'
 JUMP_UDP='-p udp -m udp --dport 11211 -m comment --comment memguard -j MEMGUARD'
 
 # not_ours_to_name TEXT : the lines of a diff report that name something other than
-# memguardd's own rules. ChainDrift may name anything in MEMGUARD (ours to own), but in INPUT only
+# memguardd's own rules. Drift may name anything in MEMGUARD (ours to own), but in INPUT only
 # our jumps: missing, stale (a rule with our comment), or ours sitting below somebody's rule.
 not_ours_to_name() {
     grep -Ev "^in sync: |^ipv[46] MEMGUARD( rule [0-9]+)?: |^ipv[46] INPUT rule [0-9]+: (missing: \"($JUMP_TCP|$JUMP_UDP)\"\$|stale: |\"($JUMP_TCP|$JUMP_UDP)\" is below rule [0-9]+: )" <<<"$1" || true

@@ -2,7 +2,7 @@
 # An allowlist longer than 16 networks per family goes into an ipset hash:net set (memguard4,
 # memguard6) matched by one rule. Checked with ipset's and iptables-legacy's own tools: the
 # set rule is found by `iptables-legacy -C` (iptables builds the xt_set bytes itself), the
-# members are what `ipset save` prints. ChainDrift in the set (a member deleted or slipped in, a
+# members are what `ipset save` prints. Drift in the set (a member deleted or slipped in, a
 # flush, our rule pointed at another set) is found and repaired; shrinking the list below the
 # threshold goes back to -s rules and destroys the set; remove takes our sets out and leaves a
 # foreign set, and the foreign rule matching on it, alone.
