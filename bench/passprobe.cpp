@@ -10,13 +10,13 @@
 //                                      init, read, compare, plan into snapshot, iptc_commit
 // Output: one line per metric: "<name> <median_us> <p10_us> <p90_us>".
 #include "config.hpp"
-#include "guard.hpp"
-#include "iptc/lock.hpp"
-#include "allowset.hpp"
-#include "iptc/entry.hpp"
-#include "iptc/snapshot.hpp"
-#include "iptc/table.hpp"
-#include "ruleset.hpp"
+#include "legacy/legacy_backend.hpp"
+#include "legacy/iptc/lock.hpp"
+#include "legacy/allowset.hpp"
+#include "legacy/iptc/entry.hpp"
+#include "legacy/iptc/snapshot.hpp"
+#include "legacy/iptc/table.hpp"
+#include "legacy/ruleset.hpp"
 
 #include <netinet/in.h> // before the kernel headers, as libiptc's own headers do
 #include <sys/socket.h>
@@ -100,14 +100,15 @@ int main(int argc, char** argv) {
     const std::string mode = argv[1];
     const Policy policy = load_config(argv[2]);
     const int iters = std::atoi(argv[3]);
-    auto backend = make_iptc_backend();
-    Guard guard(*backend);
+    auto backend = make_legacy_backend();
+    Backend& guard = *backend;
+    const Desired desired = desired_state(policy);
     Samples s;
 
     if (mode == "verify") {
         for (int i = 0; i < iters + 3; ++i) {
             const double w0 = now_us(CLOCK_MONOTONIC), c0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
-            const Report r = guard.reconcile(policy);
+            const Report r = guard.reconcile(desired, PassKind::verify);
             const double w1 = now_us(CLOCK_MONOTONIC), c1 = now_us(CLOCK_PROCESS_CPUTIME_ID);
             if (r.drift_count() != 0 || r.changed()) {
                 std::fprintf(stderr, "passprobe: the kernel is not in sync with the config\n");

@@ -418,7 +418,7 @@ build() {
     # passprobe: times the in-daemon verify pass and the phases of an apply through libfw
     # shellcheck disable=SC2046 # pkg-config prints several flags
     g++ -O2 -std=c++20 -I"$REPO/libfw" "$BENCH_DIR/passprobe.cpp" \
-        "$BUILD_DIR/libfw/libmemguard_fw.a" $(pkg-config --libs libip4tc libip6tc libmnl) \
+        "$BUILD_DIR/libfw/libmemguard_fw.a" $(pkg-config --libs libip4tc libip6tc libmnl libnftnl) \
         -o "$WORK/passprobe"
     PROBE=$WORK/passprobe
     gcc -O2 -pthread "$BENCH_DIR/mcload.c" -o "$WORK/mcload"

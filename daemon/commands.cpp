@@ -1,13 +1,10 @@
 #include "commands.hpp"
 
-#include "actions.hpp"
 #include "clients.hpp"
 #include "config.hpp"
 #include "config_warnings.hpp"
 #include "control.hpp"
 #include "guard.hpp"
-#include "revocation.hpp"
-#include "ruleset.hpp"
 #include "service.hpp"
 #include "status.hpp"
 #include "verify.hpp"
@@ -78,7 +75,7 @@ void print_report(const Report& report) {
         print_family_notes(f);
         std::printf("%s: %s\n", std::string(to_string(f.family)).c_str(),
                     !f.error.empty() ? "FAILED"
-                    : f.committed    ? describe_actions(f).c_str()
+                    : f.committed    ? f.actions.c_str()
                                      : "unchanged");
     }
 }
@@ -95,21 +92,29 @@ int apply(const Options& o) {
     if (daemon_in_the_way(o, "apply")) {
         return 1;
     }
-    auto backend = make_iptc_backend();
-    const Report report = Guard(*backend).reconcile(policy, FirstLook::locked);
-    print_report(report);
-    if (const auto revocation = revoke_unallowed(report, policy);
-        revocation.cut.deleted > 0 || !revocation.revoked.empty()) {
-        std::printf("%s\n", revocation.describe().c_str());
+    Guard guard(policy.backend);
+    std::printf("backend: %s (%s)\n", std::string(guard.backend_name()).c_str(),
+                guard.backend_why().c_str());
+    const Pass pass = guard.pass(policy, PassKind::apply);
+    print_report(pass.report);
+    if (pass.revocation &&
+        (pass.revocation->cut.deleted > 0 || !pass.revocation->revoked.empty())) {
+        std::printf("%s\n", pass.revocation->describe().c_str());
     }
-    return report.failed() ? 1 : 0;
+    if (!pass.revocation_error.empty()) {
+        std::fprintf(stderr, "memguardd: cutting connections not allowed failed: %s\n",
+                     pass.revocation_error.c_str());
+    }
+    if (!pass.retired.empty()) {
+        std::printf("took out the other backend's rules: %s\n", pass.retired.c_str());
+    }
+    return pass.report.failed() ? 1 : 0;
 }
 
 int diff(const Options& o) {
     try {
         const Policy policy = load_config(o.config);
-        auto backend = make_iptc_backend();
-        const Report report = Guard(*backend).compare_only(policy);
+        const Report report = Guard(policy.backend).compare(policy);
         for (const auto& f : report.families) {
             for (const auto& d : f.drift) {
                 std::printf("%s\n", d.describe().c_str());
@@ -130,59 +135,22 @@ int diff(const Options& o) {
     }
 }
 
-std::string removed_parts(const KernelView& before, const FamilyReport& after) {
-    std::size_t jumps = 0;
-    for (const auto& r : before.input) {
-        jumps += r.ours() ? 1 : 0;
-    }
-    const Claims claims = claim(before);
-    std::string removed;
-    auto add = [&removed](const std::string& part) {
-        removed += (removed.empty() ? "removed " : " and ") + part;
-    };
-    if (jumps > 0) {
-        add(std::to_string(jumps) + " rule(s) in " + std::string(input_chain));
-    }
-    if (before.chain_exists && claims.chain) {
-        add("chain " + std::string(chain_name));
-    }
-    if (before.set && claims.set) {
-        add("ipset " + set_name(before.family));
-    }
-    if (!after.committed || removed.empty()) {
-        return "nothing of memguardd's was there";
-    }
-    return removed;
-}
-
 // Each family on its own: one that fails does not keep the other's rules in.
 int remove(const Options& o) {
     if (daemon_in_the_way(o, "remove")) {
         return 1;
     }
-    auto backend = make_iptc_backend();
-    Guard guard(*backend);
-    std::vector<KernelView> before;
-    for (const auto family : both_families) {
-        try {
-            before.push_back(guard.read_family(family));
-        } catch (const std::exception&) {
-            KernelView unreadable; // remove() reports why
-            unreadable.family = family;
-            before.push_back(std::move(unreadable));
-        }
-    }
-    const Report report = guard.remove();
     bool complete = true;
-    for (std::size_t i = 0; i < report.families.size(); ++i) {
-        const auto& f = report.families[i];
-        print_family_notes(f);
-        // A failure may come after the commit (our set, say): what is left is for status to say.
-        const char* outcome =
-            !f.error.empty() ? "FAILED; memguardd status shows what is left" : nullptr;
-        std::printf("%s: %s\n", std::string(to_string(f.family)).c_str(),
-                    outcome != nullptr ? outcome : removed_parts(before[i], f).c_str());
-        complete = complete && f.error.empty() && f.refused.empty();
+    for (const auto& removal : remove_everywhere()) {
+        for (const auto& f : removal.report.families) {
+            print_family_notes(f);
+            // A failure may come after the commit (our set, say): what is left is for status.
+            std::printf("%s %s: %s\n", removal.backend.c_str(),
+                        std::string(to_string(f.family)).c_str(),
+                        !f.error.empty() ? "FAILED; memguardd status shows what is left"
+                                         : f.actions.c_str());
+            complete = complete && f.error.empty() && f.refused.empty();
+        }
     }
     return complete ? 0 : 1;
 }

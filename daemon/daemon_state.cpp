@@ -63,6 +63,11 @@ void DaemonState::record_repair(const Report& report) {
     }
 }
 
+void DaemonState::record_backend(std::string_view name, std::string_view why) {
+    backend_ = name;
+    backend_why_ = why;
+}
+
 bool DaemonState::fail_closed() const {
     return config_invalid_ || std::ranges::any_of(families_, [](const nlohmann::json& f) {
                return f["fail_closed"].get<bool>();
@@ -88,7 +93,8 @@ nlohmann::json DaemonState::to_json() const {
     return {{"pid", ::getpid()},
             {"version", MEMGUARD_VERSION},
             {"config", config_path_},
-            {"backend", "iptables-legacy"},
+            {"backend", backend_},
+            {"backend_why", backend_why_},
             {"started", started_},
             {"last_apply", last_apply_},
             {"last_repair", last_repair_},

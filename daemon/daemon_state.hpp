@@ -24,8 +24,11 @@ public:
     // `config_invalid`: the config could not be used, so the daemon enforces the fail-closed
     // policy.
     void record_apply(bool config_invalid);
+    // Which backend programs the rules, and why that one.
+    void record_backend(std::string_view name, std::string_view why);
     // When, how many, and the first drift of a pass that repaired something.
     void record_repair(const Report& report);
+    [[nodiscard]] const std::string& backend() const { return backend_; }
     [[nodiscard]] bool fail_closed() const;
     // Every family is guarded as asked or failing closed: no port is open to everybody.
     [[nodiscard]] bool all_closed() const;
@@ -40,6 +43,8 @@ private:
     std::string last_apply_ = "never";
     std::string last_repair_ = "never";
     std::string last_drift_;
+    std::string backend_;
+    std::string backend_why_;
     std::uint64_t repairs_ = 0;
     bool config_invalid_ = false;
     nlohmann::json families_ = nlohmann::json::array();

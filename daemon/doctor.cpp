@@ -2,7 +2,6 @@
 // exit status is 0 when there is nothing to report, 1 otherwise.
 #include "status.hpp"
 
-#include "backend.hpp"
 #include "config.hpp"
 #include "config_warnings.hpp"
 #include "guard.hpp"
@@ -97,7 +96,10 @@ void check_listeners(Doctor& d, const Policy& policy) {
 
 // iptables-nft keeps its rules in nftables; `iptables -L` shows those, never ours.
 void check_nftables(Doctor& d) {
-    const auto tables = netlink::nft_tables();
+    auto tables = netlink::nft_tables();
+    std::erase_if(tables, [](const netlink::NftTable& t) {
+        return t.family == "inet" && t.name.starts_with("memguard"); // ours: status shows them
+    });
     if (tables.empty()) {
         ok("no nftables tables: `iptables -L` (iptables-nft) shows nothing to confuse");
         return;
@@ -149,25 +151,42 @@ std::optional<Policy> check_config(Doctor& d, const std::string& config_path) {
     }
 }
 
-// Whether the kernel has the legacy filter tables memguardd programs.
-bool check_tables(Doctor& d, Backend& backend) {
-    bool available = true;
-    for (const auto family : both_families) {
-        try {
-            (void)backend.begin(family)->read();
-            ok("the legacy " + std::string(to_string(family)) + " filter table is available");
-        } catch (const LegacyTablesMissing& e) {
-            d.finding(e.what(), "modprobe ip_tables iptable_filter ip6_tables ip6table_filter "
-                                "(/lib/modules-load.d/memguardd.conf loads them at boot), or "
-                                "boot a kernel built with them");
-            available = false;
-        } catch (const KernelError& e) {
-            d.finding(e.what(), "run memguardd doctor as root, in the network namespace of the "
-                                "memcached to guard");
-            available = false;
-        }
+// Whether the backend can read the kernel's rules at all.
+bool check_backend(Doctor& d, Guard& guard) {
+    try {
+        (void)guard.read();
+        ok("the " + std::string(guard.backend_name()) + " backend can read the kernel's rules");
+        return true;
+    } catch (const std::exception& e) {
+        d.finding(e.what(), "run memguardd doctor as root, in the network namespace of the "
+                            "memcached to guard; on a kernel without legacy x_tables, "
+                            "\"backend\": \"nftables\" (or \"auto\")");
+        return false;
     }
-    return available;
+}
+
+// Rules of ours left in the backend that does not run: they still filter, with an old list.
+void check_leftovers(Doctor& d, Guard& guard) {
+    const auto other = make_other_backend(guard.backend());
+    if (!other) {
+        return;
+    }
+    try {
+        for (const auto& family : other->read()) {
+            if (family.has_ours()) {
+                d.finding(std::string(to_string(family.family)) + ": rules of memguardd's are "
+                              "left in " + std::string(other->name()) + ", which does not run; "
+                              "they still drop what their old allowlist did not allow",
+                          "memguardd takes them out after its next successful start or reload "
+                          "(systemctl reload memguardd); or memguardd remove, then systemctl "
+                          "restart memguardd");
+                return;
+            }
+        }
+        ok("nothing of memguardd's left in " + std::string(other->name()));
+    } catch (const std::exception&) {
+        // The other kernel interface cannot be read here: nothing of ours can be in it either.
+    }
 }
 
 // The kernel against what the daemon would program: the config's rules, or when it is missing
@@ -176,7 +195,7 @@ void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured
     const std::string rules =
         configured ? "the rules the config asks for" : "the fail-closed rules (loopback only)";
     std::string differences;
-    for (const auto& f : guard.compare_only(policy).families) {
+    for (const auto& f : guard.compare(policy).families) {
         for (const auto& drift : f.drift) {
             differences += "\n  " + drift.describe();
         }
@@ -197,15 +216,13 @@ void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured
 
 int run_doctor(const std::string& config_path) {
     Doctor d;
-    std::printf(
-        "memguardd programs the legacy iptables tables (x_tables) through libiptc.\n"
-        "Debian 12's plain `iptables` is iptables-nft and does not show them: use\n"
-        "iptables-legacy -L -n -v / ip6tables-legacy -L -n -v to see memguardd's rules.\n\n");
-    auto backend = make_iptc_backend();
-    Guard guard(*backend);
     const auto config = check_config(d, config_path);
     Policy policy = config.value_or(Policy{});
-    if (check_tables(d, *backend)) {
+    Guard guard(policy.backend);
+    std::printf("backend %s (%s): %s\n", std::string(guard.backend_name()).c_str(),
+                guard.backend_why().c_str(), std::string(guard.backend().how_to_see()).c_str());
+    check_leftovers(d, guard);
+    if (check_backend(d, guard)) {
         if (!config) {
             // What the daemon would enforce: loopback only, the broken file's ports included.
             policy = guard.fail_closed_policy(ports_named_in_file(config_path));

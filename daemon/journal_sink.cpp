@@ -25,35 +25,6 @@ int priority(spdlog::level::level_enum level) {
     }
 }
 
-// One stable MESSAGE_ID per kind of event, so `journalctl MESSAGE_ID=...` finds them all.
-std::string_view message_id(Event e) {
-    switch (e) {
-    case Event::start:
-        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a01";
-    case Event::apply:
-        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a02";
-    case Event::drift:
-        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a03";
-    case Event::repair:
-        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a04";
-    case Event::conflict:
-        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a05";
-    case Event::reload:
-        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a06";
-    case Event::config:
-        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a07";
-    case Event::error:
-        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a08";
-    case Event::stop:
-        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a09";
-    case Event::revoke:
-        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0a";
-    case Event::blocked:
-        return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0b";
-    }
-    return "5b0e7e8f1c2a4a51b1f3a9d2c6e40a00";
-}
-
 } // namespace
 
 void JournalSink::sink_it_(const spdlog::details::log_msg& msg) {

@@ -6,35 +6,36 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <iterator>
 
 namespace memguard {
 
+namespace {
+
+struct EventName {
+    std::string_view name;
+    std::string_view message_id; // `journalctl MESSAGE_ID=...` finds every event of the kind
+};
+
+// In Event's order.
+constexpr EventName event_names[] = {
+    {"start", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a01"},    {"apply", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a02"},
+    {"drift", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a03"},    {"repair", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a04"},
+    {"conflict", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a05"}, {"reload", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a06"},
+    {"config", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a07"},   {"error", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a08"},
+    {"stop", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a09"},     {"revoke", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0a"},
+    {"blocked", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0b"},  {"backend", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0c"},
+};
+static_assert(std::size(event_names) == static_cast<std::size_t>(Event::backend) + 1);
+
+} // namespace
+
 std::string_view to_string(Event e) {
-    switch (e) {
-    case Event::start:
-        return "start";
-    case Event::apply:
-        return "apply";
-    case Event::drift:
-        return "drift";
-    case Event::repair:
-        return "repair";
-    case Event::conflict:
-        return "conflict";
-    case Event::reload:
-        return "reload";
-    case Event::config:
-        return "config";
-    case Event::error:
-        return "error";
-    case Event::stop:
-        return "stop";
-    case Event::revoke:
-        return "revoke";
-    case Event::blocked:
-        return "blocked";
-    }
-    return "unknown";
+    return event_names[static_cast<std::size_t>(e)].name;
+}
+
+std::string_view message_id(Event e) {
+    return event_names[static_cast<std::size_t>(e)].message_id;
 }
 
 namespace {

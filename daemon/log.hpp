@@ -24,10 +24,13 @@ enum class Event {
     error,
     stop,
     revoke,
-    blocked
+    blocked,
+    backend,
 };
 
+// The event's MEMGUARD_EVENT name ("drift") and its stable journald MESSAGE_ID, from one table.
 std::string_view to_string(Event e);
+std::string_view message_id(Event e);
 
 struct LogFields {
     Event event = Event::start;

@@ -2,7 +2,6 @@
 
 #include "config_warnings.hpp"
 #include "netlink/socket.hpp"
-#include "revocation.hpp"
 
 #include <cstdlib>
 
@@ -29,7 +28,7 @@ void log_repair(const Report& report) {
             log_event(warn,
                       {Event::drift,
                        f.family,
-                       {{"DRIFT_KIND", std::string(to_string(d.kind))}, {"CHAIN", d.chain}}},
+                       {{"DRIFT_KIND", d.kind}, {"CHAIN", d.where}}},
                       "drift: " + d.describe());
         }
         if (f.committed) {
@@ -144,22 +143,28 @@ void log_verdict(ConflictTracker& conflicts, const Report& report, bool drifted)
     }
 }
 
-void revoke(const Report& report, const Policy& policy) {
-    try {
-        const Revocation revocation = revoke_unallowed(report, policy);
-        if (revocation.cut.deleted == 0 && revocation.revoked.empty()) {
-            return;
-        }
+void log_revocation(const Pass& pass) {
+    if (!pass.revocation_error.empty()) {
+        log_event(err, {Event::error, std::nullopt, {}},
+                  "could not cut the open connections of sources not allowed: " +
+                      pass.revocation_error);
+    }
+    if (pass.revocation &&
+        (pass.revocation->cut.deleted > 0 || !pass.revocation->revoked.empty())) {
+        const Revocation& r = *pass.revocation;
         log_event(info,
                   {Event::revoke,
                    std::nullopt,
-                   {{"NETWORKS", first_few(revocation.revoked, revocation.revoked.size())},
-                    {"CONNECTIONS", std::to_string(revocation.cut.deleted)}}},
-                  revocation.describe());
-    } catch (const std::exception& e) {
+                   {{"NETWORKS", first_few(r.revoked, r.revoked.size())},
+                    {"CONNECTIONS", std::to_string(r.cut.deleted)}}},
+                  r.describe());
+    }
+    if (!pass.retire_error.empty()) {
         log_event(err, {Event::error, std::nullopt, {}},
-                  std::string("could not cut the open connections of sources not allowed: ") +
-                      e.what());
+                  "could not take out the other backend's rules of ours: " + pass.retire_error);
+    } else if (!pass.retired.empty()) {
+        log_event(info, {Event::apply, std::nullopt, {}},
+                  "took out the other backend's rules of ours: " + pass.retired);
     }
 }
 

@@ -30,9 +30,8 @@ void log_failure(const Report& report, std::chrono::seconds retry_after);
 // After a verify pass: the drift repaired, or the conflict tracker's summary of it.
 void log_verdict(ConflictTracker& conflicts, const Report& report, bool drifted);
 
-// Cuts the open connections to our ports of every source not allowed (revocation.hpp), and logs
-// what it cut. Never throws.
-void revoke(const Report& report, const Policy& policy);
+// The connections a pass cut (revocation.hpp), and the other backend's rules it took out.
+void log_revocation(const Pass& pass);
 
 // Objects under our names that are not ours, logged when first seen and when they go, not at
 // every pass.

@@ -1,7 +1,6 @@
 #include "service.hpp"
 
 #include "audit.hpp"
-#include "backend.hpp"
 #include "checkpoint.hpp"
 #include "config.hpp"
 #include "conflict.hpp"
@@ -12,7 +11,6 @@
 #include "log.hpp"
 #include "netlink/socket.hpp"
 #include "passes.hpp"
-#include "revocation.hpp"
 #include "timer.hpp"
 
 #include <systemd/sd-daemon.h>
@@ -21,7 +19,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <malloc.h>
 #include <stdexcept>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -45,8 +42,7 @@ constexpr std::chrono::seconds last_retry{60};
 class Service {
 public:
     explicit Service(std::string config_path)
-        : config_path_(std::move(config_path)), backend_(make_iptc_backend()), guard_(*backend_),
-          state_(config_path_) {}
+        : config_path_(std::move(config_path)), state_(config_path_) {}
 
     int run();
 
@@ -58,7 +54,8 @@ private:
         audit_source,
         audit_timer_source,
         retry_source,
-        control_source
+        control_source,
+        change_source
     };
 
     void setup_loop();
@@ -66,7 +63,8 @@ private:
     void configure_audit();
     void load_initial_policy();
     void apply(Event why);
-    void after_pass(const Report& report);
+    void after_pass(const Pass& pass);
+    void follow_backend();
     Report verify();
     void reload();
     void rearm_verify();
@@ -76,8 +74,8 @@ private:
     [[nodiscard]] std::string answer(const std::string& request);
 
     std::string config_path_;
-    std::unique_ptr<Backend> backend_;
-    Guard guard_;
+    std::optional<Guard> guard_; // made once the config says which backend
+    int watched_change_fd_ = -1;
     Policy policy_;
     bool config_invalid_ = false;
     bool ready_ = false;
@@ -136,11 +134,13 @@ void Service::load_initial_policy() {
         log_event(info, {Event::config, std::nullopt, {}},
                   "loaded " + config_path_ + ": " + summary(policy_));
         log_warnings(policy_);
+        guard_.emplace(policy_.backend);
     } catch (const ConfigError& e) {
         for (const auto& problem : e.problems()) {
             log_event(err, {Event::config, std::nullopt, {}}, problem);
         }
-        policy_ = guard_.fail_closed_policy(ports_named_in_file(config_path_));
+        guard_.emplace(BackendChoice::automatic);
+        policy_ = guard_->fail_closed_policy(ports_named_in_file(config_path_));
         config_invalid_ = true;
         log_event(err, {Event::config, std::nullopt, {{"FAIL_CLOSED", "1"}}},
                   "no valid configuration: failing closed on port(s) " + join_ports(policy_.ports) +
@@ -149,22 +149,35 @@ void Service::load_initial_policy() {
 }
 
 void Service::apply(Event why) {
-    // Start and reload usually change the rules: read under the lock straight away.
-    const Report report = guard_.reconcile(policy_, FirstLook::locked);
-    log_apply(report, why, config_invalid_);
+    const Pass pass = guard_->pass(policy_, PassKind::apply);
+    follow_backend();
+    log_apply(pass.report, why, config_invalid_);
     state_.record_apply(config_invalid_);
-    state_.record_pass(report);
-    after_pass(report);
+    state_.record_pass(pass.report);
+    after_pass(pass);
+}
+
+// The backend may have changed with the config: say which runs, and listen to its kernel.
+void Service::follow_backend() {
+    const std::string name(guard_->backend_name());
+    if (name != state_.backend()) {
+        log_event(info, {Event::backend, std::nullopt, {{"BACKEND", name}}},
+                  "backend " + name + ": " + guard_->backend_why());
+        state_.record_backend(name, guard_->backend_why());
+    }
+    // The old backend's descriptor left the epoll set when it was closed.
+    const int fd = guard_->backend().change_fd();
+    if (fd >= 0 && fd != watched_change_fd_) {
+        watch(fd, change_source);
+    }
+    watched_change_fd_ = fd;
 }
 
 // What every pass that may have written ends with: refusals, revocation, the retry timer.
-void Service::after_pass(const Report& report) {
+void Service::after_pass(const Pass& pass) {
+    const Report& report = pass.report;
     refusals_.log(report);
-    checkpoint("before_revocation");
-    revoke(report, policy_);
-    // libiptc held a parsed copy of the whole table (megabytes on a busy host) and freed it;
-    // hand those pages back rather than keep them for the daemon's whole life.
-    ::malloc_trim(0);
+    log_revocation(pass);
     if (!report.failed()) {
         retry_timer_.reset();
         retry_after_ = first_retry;
@@ -194,7 +207,8 @@ void Service::configure_audit() {
 }
 
 Report Service::verify() {
-    auto report = guard_.reconcile(policy_);
+    const Pass pass = guard_->pass(policy_, PassKind::verify);
+    const Report& report = pass.report;
     const bool drifted = report.drift_count() > 0;
     log_verdict(conflicts_, report, drifted);
     state_.record_pass(report);
@@ -202,7 +216,7 @@ Report Service::verify() {
         state_.record_repair(report);
     }
     if (drifted || report.failed()) {
-        after_pass(report);
+        after_pass(pass);
     }
     notify_ready();
     return report;
@@ -312,6 +326,11 @@ void Service::dispatch(Source source) {
         break;
     case control_source:
         control_->serve_one([this](const std::string& request) { return answer(request); });
+        break;
+    case change_source: // the kernel told of a change to our rules: look now
+        if (guard_->backend().changed()) {
+            verify();
+        }
         break;
     case signal_source:
         break;

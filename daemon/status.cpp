@@ -1,6 +1,5 @@
 #include "status.hpp"
 
-#include "backend.hpp"
 #include "config.hpp"
 #include "control.hpp"
 #include "guard.hpp"
@@ -17,30 +16,26 @@ namespace {
 
 using nlohmann::json;
 
-json rule_json(const KernelRule& k, std::size_t position) {
-    return {{"position", position},
-            {"rule", k.rule ? to_string(*k.rule) : "(not memguardd's) -j " + k.target},
-            {"ours", k.ours()},
-            {"packets", k.packets},
-            {"bytes", k.bytes}};
-}
-
-json view_json(const KernelView& v) {
-    json out{{"family", to_string(v.family)}, {"chain_exists", v.chain_exists}};
-    out["input"] = json::array(); // every INPUT rule ("ours" tells), so scripts see what is above
-    for (std::size_t i = 0; i < v.input.size(); ++i) {
-        out["input"].push_back(rule_json(v.input[i], i + 1));
+json view_json(const FamilyView& v) {
+    json out{{"family", to_string(v.family)}, {"chains", json::array()}, {"sets", json::array()}};
+    for (const auto& c : v.chains) {
+        json rules = json::array(); // every rule of a chain we share ("ours" tells)
+        for (const auto& r : c.rules) {
+            rules.push_back({{"position", r.position},
+                             {"rule", r.text},
+                             {"ours", r.ours},
+                             {"packets", r.packets},
+                             {"bytes", r.bytes}});
+        }
+        out["chains"].push_back(
+            {{"name", c.name}, {"exists", c.exists}, {"ours", c.ours}, {"rules", rules}});
     }
-    out["chain"] = json::array();
-    for (std::size_t i = 0; i < v.chain.size(); ++i) {
-        out["chain"].push_back(rule_json(v.chain[i], i + 1));
-    }
-    out["set"] = nullptr; // our ipset, when the allowlist is long enough to need one
-    if (v.set) {
-        out["set"] = {{"name", set_name(v.family)},
-                      {"usable", v.set->usable},
-                      {"members", v.set->members.size()},
-                      {"references", v.set->references}};
+    for (const auto& set : v.sets) {
+        out["sets"].push_back({{"name", set.name},
+                               {"ours", set.ours},
+                               {"usable", set.usable},
+                               {"members", set.members},
+                               {"references", set.references}});
     }
     return out;
 }
@@ -102,47 +97,72 @@ void print_rules(const char* title, const json& rules, bool ours_only = false) {
     }
 }
 
+bool any_of_ours(const json& f) {
+    return std::ranges::any_of(f["chains"],
+                               [](const json& c) {
+                                   return (c["exists"].get<bool>() && c["ours"].get<bool>()) ||
+                                          std::ranges::any_of(c["rules"], [](const json& r) {
+                                              return r["ours"].get<bool>();
+                                          });
+                               }) ||
+           !f["sets"].empty();
+}
+
 void print_family(const json& f) {
-    const auto& input = f["input"];
-    const bool any =
-        f["chain_exists"].get<bool>() || f["set"].is_object() ||
-        std::ranges::any_of(input, [](const json& r) { return r["ours"].get<bool>(); });
     const auto family = f["family"].get<std::string>();
-    if (!any) {
+    if (!any_of_ours(f)) {
         std::printf("%s: nothing of memguardd's in the kernel\n", family.c_str());
         return;
     }
-    std::printf("%s:%s\n", family.c_str(),
-                f["chain_exists"].get<bool>() ? "" : " (no MEMGUARD chain)");
-    print_rules("INPUT (memguardd's rules; position in INPUT):", input, true);
-    if (f["chain_exists"].get<bool>()) {
-        print_rules("MEMGUARD:", f["chain"]);
+    std::printf("%s:\n", family.c_str());
+    for (const auto& c : f["chains"]) {
+        const auto name = c["name"].get<std::string>();
+        if (!c["exists"].get<bool>()) {
+            std::printf("  %s: missing\n", name.c_str());
+        } else if (c["ours"].get<bool>()) {
+            print_rules((name + ":").c_str(), c["rules"]);
+        } else {
+            print_rules((name + " (memguardd's rules; position in " + name + "):").c_str(),
+                        c["rules"], true);
+        }
     }
-    if (const auto& set = f["set"]; set.is_object()) {
-        std::printf("  ipset %s: %zu member(s)%s (ipset list %s)\n",
-                    set["name"].get<std::string>().c_str(), set["members"].get<std::size_t>(),
-                    set["usable"].get<bool>() ? "" : ", NOT a hash:net set of this family",
-                    set["name"].get<std::string>().c_str());
+    for (const auto& set : f["sets"]) {
+        std::printf("  set %s: %zu member(s)%s%s\n", set["name"].get<std::string>().c_str(),
+                    set["members"].get<std::size_t>(),
+                    set["usable"].get<bool>() ? "" : ", NOT a set of plain networks of this family",
+                    set["ours"].get<bool>() ? "" : ", NOT memguardd's");
     }
 }
 
 // The kernel, the config and the daemon, in one JSON document.
 json gather(const std::string& config_path, const json& daemon) {
-    auto backend = make_iptc_backend();
-    Guard guard(*backend);
-    json out{{"version", MEMGUARD_VERSION},
-             {"backend", "iptables-legacy"},
-             {"config", config_path},
-             {"daemon", daemon},
-             {"families", json::array()}};
-    for (const auto& view : guard.read()) {
-        out["families"].push_back(view_json(view));
-    }
+    std::optional<Policy> policy;
+    json out{{"version", MEMGUARD_VERSION}, {"config", config_path}, {"daemon", daemon}};
     try {
-        out["in_sync"] = guard.compare_only(load_config(config_path)).drift_count() == 0;
+        policy = load_config(config_path);
     } catch (const ConfigError& e) {
         out["in_sync"] = nullptr;
         out["config_error"] = e.what();
+    }
+    // The running daemon's backend; without one, the one the config would pick.
+    BackendChoice choice = policy ? policy->backend : BackendChoice::automatic;
+    const std::string running = daemon.is_object() ? daemon.value("backend", "") : "";
+    if (running == to_string(BackendChoice::nftables)) {
+        choice = BackendChoice::nftables;
+    } else if (running == to_string(BackendChoice::iptables_legacy)) {
+        choice = BackendChoice::iptables_legacy;
+    }
+    Guard guard(choice);
+    out["backend"] = guard.backend_name();
+    out["backend_why"] = guard.backend_why();
+    out["how_to_see"] = guard.backend().how_to_see();
+    out["families"] = json::array();
+    for (const auto& view : guard.read()) {
+        out["families"].push_back(view_json(view));
+    }
+    if (policy) {
+        policy->backend = choice;
+        out["in_sync"] = guard.compare(*policy).drift_count() == 0;
     }
     return out;
 }
@@ -175,8 +195,9 @@ int print_status(const std::string& config_path, bool as_json, bool config_given
                                                : "DIFFERS from the kernel (see memguardd diff)");
     }
     print_daemon(daemon);
-    std::printf("(the rules are in the legacy tables: iptables-legacy -L -n -v shows them; "
-                "Debian's plain `iptables` is the nft variant)\n");
+    std::printf("backend %s (%s); %s\n", out["backend"].get<std::string>().c_str(),
+                out["backend_why"].get<std::string>().c_str(),
+                out["how_to_see"].get<std::string>().c_str());
     return code;
 }
 

@@ -53,9 +53,8 @@ int run_verify(const Options& o) {
         if (const auto answer = ask_daemon("verify")) {
             return print_pass(json::parse(*answer), o.json, true);
         }
-        auto backend = make_iptc_backend();
-        return print_pass(pass_json(Guard(*backend).compare_only(load_config(o.config))), o.json,
-                          false);
+        const Policy policy = load_config(o.config);
+        return print_pass(pass_json(Guard(policy.backend).compare(policy)), o.json, false);
     } catch (const ConfigError& e) {
         for (const auto& p : e.problems()) {
             std::fprintf(stderr, "memguardd: %s\n", p.c_str());

@@ -1,15 +1,18 @@
-// The one small interface between the guard and the kernel: read the rules we care about,
-// apply a plan, commit it as one transaction. libiptc (legacy x_tables) is the first backend.
+// The seam between the library and a kernel: what memguardd wants (desired.hpp) goes in, what a
+// pass found and did (report.hpp) comes out. Each backend owns how its kernel holds the rules,
+// how it reads them back, what drift means, how it commits atomically and what marks an object
+// as its own: legacy/ (libiptc and ipset: x_tables) and nft/ (libnftnl: an owned nftables table).
 #pragma once
 
-#include "diff.hpp"
-#include "kernel_view.hpp"
+#include "desired.hpp"
+#include "report.hpp"
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace memguard {
@@ -23,43 +26,45 @@ private:
     int errno_;
 };
 
-// The kernel has no legacy x_tables for this family (built without
-// CONFIG_NETFILTER_XTABLES_LEGACY / CONFIG_IP_NF_IPTABLES): nothing can be enforced.
-class LegacyTablesMissing : public KernelError {
-    using KernelError::KernelError;
-};
-
-// Another writer replaced the table between our read and our commit; read again and retry.
+// Another writer changed the rules between our read and our commit; read again and retry.
 class CommitRace : public KernelError {
     using KernelError::KernelError;
 };
 
-// Another program has held the xtables lock past our wait.
-class LockBusy : public KernelError {
-    using KernelError::KernelError;
+// Why a pass looks at the kernel: the timer's verify expects nothing to do and should cost
+// little when so; an apply (start, reload, retry) expects to write.
+enum class PassKind : std::uint8_t { verify, apply };
+
+// The kernel's rules as a person reads them, for `status`.
+struct ViewRule {
+    std::size_t position = 0; // 1-based, within its chain
+    std::string text;         // as the backend's own tool prints it (iptables-save, nft)
+    bool ours = false;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
 };
 
-// How a transaction takes the xtables lock.
-enum class LockWait : std::uint8_t {
-    wait,        // up to 10 s, then LockBusy
-    or_unlocked, // 1 s, then without it: for a port that is open until we write (a lock held
-                 // for minutes must not keep it open)
+struct ViewChain {
+    std::string name; // "INPUT", "MEMGUARD", "input"
+    bool exists = false;
+    bool ours = false; // false: somebody else's chain (INPUT) that holds rules of ours
+    std::vector<ViewRule> rules; // in order; the family's own only, where chains are shared
 };
 
-// One snapshot of one family's filter table, with the lock held for its whole life.
-class Transaction {
-public:
-    Transaction() = default;
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
-    Transaction(Transaction&&) = delete;
-    Transaction& operator=(Transaction&&) = delete;
-    virtual ~Transaction() = default;
-    [[nodiscard]] virtual KernelView read() const = 0;
-    virtual void apply(const Plan& plan) = 0;
-    virtual void commit() = 0;
-    // True when LockWait::or_unlocked gave up on the lock: this transaction holds none.
-    [[nodiscard]] virtual bool unlocked() const = 0;
+struct ViewSet {
+    std::string name;
+    bool ours = false;
+    bool usable = false; // holds plain networks we can compare with the allowlist
+    std::size_t members = 0;
+    std::uint32_t references = 0; // rules that match on it
+};
+
+struct FamilyView {
+    Family family = Family::ipv4;
+    std::vector<ViewChain> chains;
+    std::vector<ViewSet> sets;
+    // Anything of ours in this family: a rule, chain, set or table.
+    [[nodiscard]] bool has_ours() const;
 };
 
 class Backend {
@@ -70,18 +75,43 @@ public:
     Backend(Backend&&) = delete;
     Backend& operator=(Backend&&) = delete;
     virtual ~Backend() = default;
-    // The table as it is now, read without the lock: the kernel copies it atomically, so this
-    // is a consistent table, but a commit must not be based on it (use begin()).
-    virtual KernelView snapshot(Family family) = 0;
-    virtual std::unique_ptr<Transaction> begin(Family family, LockWait wait = LockWait::wait) = 0;
-    // Our ipset for the family (allowset.hpp). Not part of a transaction: ipset has its own
-    // atomic swap, and the xtables lock does not cover it.
-    virtual std::optional<SetState> read_set(Family family) = 0;
-    virtual void load_set(Family family, const std::vector<Network>& members,
-                          const std::optional<SetState>& current) = 0;
-    virtual void drop_set(Family family) = 0;
+
+    // "iptables-legacy" or "nftables": the config key's value, and what logs and status print.
+    [[nodiscard]] virtual std::string_view name() const = 0;
+    // Where an admin sees our rules with the usual tools, for `status`.
+    [[nodiscard]] virtual std::string_view how_to_see() const = 0;
+
+    // Brings the kernel to `desired`: reads, compares and, if anything differs, repairs it in one
+    // atomic commit, retrying a commit that lost a race. Whatever fails, the family (or both)
+    // gets the fail-closed rules instead (loopback only, on `desired`'s ports, the default ports
+    // and every port our rules already guard) and the report says why. Never throws.
+    virtual Report reconcile(const Desired& desired, PassKind kind) = 0;
+    // Compares only; never writes. Throws KernelError (or a netlink error) when it cannot read.
+    virtual Report compare(const Desired& desired) = 0;
+    // Takes out what is ours, and nothing else; `actions` says what went. Never throws.
+    virtual Report remove() = 0;
+    // Our rules and their neighbours as the kernel holds them, per family. Throws when unreadable.
+    virtual std::vector<FamilyView> read() = 0;
+    // The ports our rules guard now, so failing closed never opens a port an earlier run
+    // closed. Best effort: {} when the kernel cannot be read.
+    virtual std::vector<std::uint16_t> guarded_ports() = 0;
+
+    // A backend the kernel tells about changes gives a descriptor to poll; -1: none (polling
+    // only). When it is readable, changed() reads what arrived and says whether our objects
+    // changed or events were lost: a verify pass is due at once.
+    [[nodiscard]] virtual int change_fd() const { return -1; }
+    virtual bool changed() { return false; }
 };
 
-std::unique_ptr<Backend> make_iptc_backend();
+std::string_view to_string(BackendChoice choice);
+
+struct BackendPick {
+    BackendChoice kind = BackendChoice::iptables_legacy; // never automatic
+    std::string why; // "the config asks for it", "the kernel has legacy x_tables", ...
+};
+
+// `automatic`: iptables-legacy where the kernel has legacy x_tables, else nftables.
+BackendPick pick_backend(BackendChoice choice);
+std::unique_ptr<Backend> make_backend(BackendChoice kind); // kind: not automatic
 
 } // namespace memguard

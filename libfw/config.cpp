@@ -228,6 +228,18 @@ void read_action(Reader& r, const json& v, Policy& p) {
     p.action = v == "drop" ? Action::drop : Action::reject;
 }
 
+void read_backend(Reader& r, const json& v, Policy& p) {
+    if (v == "auto") {
+        p.backend = BackendChoice::automatic;
+    } else if (v == "iptables-legacy") {
+        p.backend = BackendChoice::iptables_legacy;
+    } else if (v == "nftables") {
+        p.backend = BackendChoice::nftables;
+    } else {
+        r.problem("backend", v, "is not \"auto\", \"iptables-legacy\" or \"nftables\"");
+    }
+}
+
 void read_interval(Reader& r, const json& v, Policy& p) {
     if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 3600) {
         r.problem("verify_interval_s", v, "is not a whole number of seconds from 1 to 3600");
@@ -328,6 +340,8 @@ Policy parse_config(std::string_view text) {
             read_action(r, value, p);
         } else if (key == "verify_interval_s") {
             read_interval(r, value, p);
+        } else if (key == "backend") {
+            read_backend(r, value, p);
         } else if (key == "log_blocked") {
             read_bool(r, value, "log_blocked", p.log_blocked);
         } else if (key == "log_group") {
@@ -337,7 +351,7 @@ Policy parse_config(std::string_view text) {
         } else {
             r.problem(json(key).dump(), "unknown key (known: ports, protocols, allow, "
                                         "allow_loopback, accept_established, action, "
-                                        "verify_interval_s, log_blocked, log_group, "
+                                        "backend, verify_interval_s, log_blocked, log_group, "
                                         "log_rate_per_s)");
         }
     }

@@ -1,5 +1,7 @@
 #include "desired.hpp"
 
+#include <algorithm>
+
 namespace memguard {
 
 FamilyDesired desired_family(const Policy& policy, Family family) {
@@ -23,6 +25,16 @@ FamilyDesired desired_family(const Policy& policy, Family family) {
 
 Desired desired_state(const Policy& policy) {
     return {desired_family(policy, Family::ipv4), desired_family(policy, Family::ipv6)};
+}
+
+Desired fail_closed_state(const std::vector<std::uint16_t>& ports) {
+    Policy closing = fail_closed_policy();
+    for (const auto port : ports) {
+        if (std::ranges::find(closing.ports, port) == closing.ports.end()) {
+            closing.ports.push_back(port);
+        }
+    }
+    return desired_state(closing);
 }
 
 } // namespace memguard

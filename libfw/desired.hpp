@@ -40,4 +40,8 @@ struct Desired {
 FamilyDesired desired_family(const Policy& policy, Family family);
 Desired desired_state(const Policy& policy);
 
+// The most closed state there is: loopback only, tcp and udp, on the default ports and `ports`.
+// What a backend programs when the wanted rules cannot be had.
+Desired fail_closed_state(const std::vector<std::uint16_t>& ports);
+
 } // namespace memguard

@@ -1,234 +1,173 @@
 #include "guard.hpp"
 
 #include "checkpoint.hpp"
-#include "ownership.hpp"
-#include "ruleset.hpp"
+#include "legacy/legacy_backend.hpp"
 
 #include <algorithm>
+#include <malloc.h>
 
 namespace memguard {
 
 namespace {
 
-constexpr unsigned max_attempts = 5;
+BackendChoice kind_of(const Backend& backend) {
+    return backend.name() == to_string(BackendChoice::nftables) ? BackendChoice::nftables
+                                                                : BackendChoice::iptables_legacy;
+}
 
-void add_port(std::vector<std::uint16_t>& ports, std::uint16_t port) {
-    if (std::ranges::find(ports, port) == ports.end()) {
-        ports.push_back(port);
+BackendChoice other_than(BackendChoice kind) {
+    return kind == BackendChoice::nftables ? BackendChoice::iptables_legacy
+                                           : BackendChoice::nftables;
+}
+
+// The other backend, when this kernel has it at all.
+std::unique_ptr<Backend> other_backend(BackendChoice kind) {
+    const BackendChoice other = other_than(kind);
+    if (other == BackendChoice::iptables_legacy && !legacy_tables_present()) {
+        return nullptr;
+    }
+    try {
+        return make_backend(other);
+    } catch (const std::exception&) {
+        return nullptr; // no nf_tables here: nothing of ours can be in it
     }
 }
 
-// The ports our rules in INPUT guard, jumps and fail-closed rules alike.
-void add_guarded_ports(const KernelView& view, std::vector<std::uint16_t>& ports) {
-    for (const auto& k : view.input) {
-        if (k.ours() && k.rule && k.rule->dport) {
-            add_port(ports, *k.rule->dport);
+bool has_ours(Backend& backend) {
+    for (const auto& family : backend.read()) {
+        if (family.has_ours()) {
+            return true;
         }
     }
+    return false;
+}
+
+std::string removed_text(const Backend& backend, const Report& report) {
+    std::string out;
+    for (const auto& f : report.families) {
+        out += (out.empty() ? "" : "; ") + std::string(to_string(f.family)) + " " +
+               (f.error.empty() ? f.actions : "FAILED: " + f.error);
+    }
+    return std::string(backend.name()) + ": " + out;
 }
 
 } // namespace
 
-bool Report::changed() const {
-    return std::ranges::any_of(families, [](const FamilyReport& f) { return f.committed; });
+Guard::Guard(BackendChoice choice) : choice_(choice) {
+    BackendPick pick = pick_backend(choice);
+    backend_ = make_backend(pick.kind);
+    why_ = std::move(pick.why);
 }
 
-std::size_t Report::drift_count() const {
-    std::size_t n = 0;
-    for (const auto& f : families) {
-        n += f.drift.size();
+Guard::Guard(std::unique_ptr<Backend> backend, std::string why)
+    : backend_(std::move(backend)), choice_(kind_of(*backend_)), why_(std::move(why)) {}
+
+// A new choice of backend: from here on the new one is ours, and the old one's rules are the
+// other backend's leftovers, retired once the new rules are in.
+void Guard::follow(BackendChoice choice) {
+    if (choice == choice_) {
+        return;
     }
-    return n;
-}
-
-bool Report::failed() const {
-    return std::ranges::any_of(families, [](const FamilyReport& f) { return !f.error.empty(); });
-}
-
-// Under the lock when it can be had. A port that none of our rules guards yet is not kept open
-// for a lock another program holds: after a second the table is read and written without it.
-// The set is read when the policy wants one or our chain matches on one.
-KernelView Guard::with_set(bool want_set, KernelView view) {
-    if (want_set || matches_on_set(view)) {
-        view.set = backend_.read_set(view.family);
+    choice_ = choice;
+    BackendPick pick = pick_backend(choice);
+    if (pick.kind != kind_of(*backend_)) {
+        backend_ = make_backend(pick.kind);
+        other_checked_ = false;
     }
-    return view;
+    why_ = std::move(pick.why);
 }
 
-std::unique_ptr<Transaction> Guard::begin_locked(Family family, bool want_set, KernelView& view) {
-    checkpoint("before_lock");
-    auto txn = backend_.begin(family, LockWait::or_unlocked);
-    view = with_set(want_set, txn->read());
-    if (txn->unlocked() && guarded(view)) {
-        txn.reset();
-        txn = backend_.begin(family, LockWait::wait);
-        view = with_set(want_set, txn->read());
+void Guard::retire_other(Pass& pass) {
+    if (other_checked_ || pass.report.failed()) {
+        return; // the old rules stay until ours are in as asked
     }
-    checkpoint("after_lock");
-    return txn;
-}
-
-template <class Planner>
-FamilyReport Guard::run(Family family, Planner planner, bool want_set, bool write,
-                        FirstLook first) {
-    FamilyReport fr;
-    fr.family = family;
-    Comparison cmp;
-    bool again = write;
-    if (first == FirstLook::snapshot || !write) {
-        cmp = planner(with_set(want_set, backend_.snapshot(family)));
-        again = write && !cmp.plan.empty();
-    }
-    // The commit must rest on a read made under the lock; after a lost race, read again.
-    while (again) {
-        again = false;
-        KernelView view;
-        auto txn = begin_locked(family, want_set, view);
-        cmp = planner(view);
-        if (cmp.plan.empty()) {
-            break; // somebody else repaired it meanwhile
-        }
-        if (cmp.plan.load_set) { // before the rules that match on it
-            backend_.load_set(family, *cmp.plan.load_set, view.set);
-            checkpoint("after_set_load");
-        }
-        if (!cmp.plan.table_empty()) {
-            txn->apply(cmp.plan);
-            ++fr.attempts;
-            try {
-                txn->commit();
-            } catch (const CommitRace&) {
-                if (fr.attempts >= max_attempts) {
-                    throw;
-                }
-                again = true;
-                continue;
-            }
-            checkpoint("after_commit");
-        }
-        if (cmp.plan.drop_set) { // after the last rule that matched on it
-            backend_.drop_set(family);
-        }
-        fr.committed = true;
-        fr.unlocked = fr.unlocked || txn->unlocked();
-    }
-    fr.drift = std::move(cmp.drift);
-    fr.revoked = std::move(cmp.revoked);
-    return fr;
-}
-
-FamilyReport Guard::reconcile_family(const Policy& policy, Family family, FirstLook first) {
-    Claims claims;
-    auto planner = [&](const KernelView& view) {
-        claims = claim(view);
-        return compare(build_ruleset(policy, family, claims), view);
-    };
-    FamilyReport fr = run(family, planner, wants_set(policy, family), true, first);
-    fr.refused = std::move(claims.refused);
-    fr.fail_closed = !claims.chain; // loopback-only rules in INPUT
-    if (fr.fail_closed) {
-        fr.error = "chain " + std::string(chain_name) + " is not memguardd's";
-    }
-    return fr;
-}
-
-// The wanted rules could not be had: program the most closed rules we can instead.
-void Guard::fall_back(const Policy& policy, FamilyReport& report) {
+    other_checked_ = true;
     try {
-        Policy closing = memguard::fail_closed_policy();
-        for (const auto port : policy.ports) {
-            add_port(closing.ports, port);
+        const auto other = other_backend(kind_of(*backend_));
+        if (other && has_ours(*other)) {
+            const Report removed = other->remove();
+            pass.retired = removed_text(*other, removed);
+            if (removed.failed()) {
+                pass.retire_error = pass.retired;
+                other_checked_ = false; // try again next pass
+            }
         }
-        add_guarded_ports(backend_.snapshot(report.family), closing.ports);
-        const FamilyReport closed = reconcile_family(closing, report.family, FirstLook::locked);
-        report.fail_closed = true;
-        report.committed = report.committed || closed.committed;
-        report.unlocked = report.unlocked || closed.unlocked;
-        report.refused = closed.refused;
     } catch (const std::exception& e) {
-        report.error += std::string("; failing closed failed too: ") + e.what();
+        pass.retire_error = e.what();
     }
 }
 
-Report Guard::reconcile(const Policy& policy, FirstLook first) {
-    Report report;
-    for (const auto family : both_families) {
-        FamilyReport fr;
+Pass Guard::pass(const Policy& policy, PassKind kind) {
+    follow(policy.backend);
+    Pass pass;
+    pass.report = backend_->reconcile(desired_state(policy), kind);
+    if (kind == PassKind::apply || pass.report.drift_count() > 0 || pass.report.failed()) {
+        checkpoint("before_revocation");
         try {
-            fr = reconcile_family(policy, family, first);
+            pass.revocation = revoke_unallowed(pass.report, policy);
         } catch (const std::exception& e) {
-            fr = FamilyReport{};
-            fr.family = family;
-            fr.error = e.what();
-            fall_back(policy, fr);
+            pass.revocation_error = e.what();
         }
-        report.families.push_back(std::move(fr));
     }
-    return report;
+    if (kind == PassKind::apply) {
+        retire_other(pass);
+    }
+    // libiptc held a parsed copy of the whole table (megabytes on a busy host) and freed it;
+    // hand those pages back rather than keep them for the daemon's whole life.
+    ::malloc_trim(0);
+    return pass;
 }
 
-Report Guard::compare_only(const Policy& policy) {
-    Report report;
-    for (const auto family : both_families) {
-        auto planner = [&](const KernelView& view) {
-            return compare(build_ruleset(policy, family, claim(view)), view);
-        };
-        report.families.push_back(
-            run(family, planner, wants_set(policy, family), false, FirstLook::snapshot));
-    }
-    return report;
+Report Guard::compare(const Policy& policy) {
+    follow(policy.backend);
+    return backend_->compare(desired_state(policy));
 }
 
-Report Guard::remove() {
-    Report report;
-    for (const auto family : both_families) {
-        std::vector<std::string> refused;
-        auto planner = [&](const KernelView& v) {
-            Comparison c;
-            c.plan = removal_plan(v);
-            refused = claim(v).refused;
-            return c;
-        };
-        FamilyReport fr;
-        try {
-            fr = run(family, planner, true, true, FirstLook::locked);
-            fr.refused = std::move(refused);
-        } catch (const std::exception& e) {
-            fr.family = family;
-            fr.error = e.what();
-        }
-        report.families.push_back(std::move(fr));
-    }
-    return report;
+std::vector<FamilyView> Guard::read() {
+    return backend_->read();
 }
 
 Policy Guard::fail_closed_policy(const std::vector<std::uint16_t>& also) {
     Policy policy = memguard::fail_closed_policy();
-    for (const auto port : also) {
-        add_port(policy.ports, port);
-    }
-    for (const auto family : both_families) {
-        try {
-            add_guarded_ports(backend_.snapshot(family), policy.ports);
-        } catch (const std::exception&) {
-            // A table we cannot read guards nothing we could learn from; the pass will say why.
+    policy.backend = choice_;
+    std::vector<std::uint16_t> ports = also;
+    const auto guarded = backend_->guarded_ports();
+    ports.insert(ports.end(), guarded.begin(), guarded.end());
+    for (const auto port : ports) {
+        if (std::ranges::find(policy.ports, port) == policy.ports.end()) {
+            policy.ports.push_back(port);
         }
     }
     return policy;
 }
 
-KernelView Guard::read_family(Family family) {
-    KernelView view = backend_.snapshot(family);
-    view.set = backend_.read_set(family);
-    return view;
+std::unique_ptr<Backend> make_other_backend(const Backend& than) {
+    return other_backend(kind_of(than));
 }
 
-std::vector<KernelView> Guard::read() {
-    std::vector<KernelView> views;
-    for (const auto family : both_families) {
-        views.push_back(read_family(family));
+std::vector<Removal> remove_everywhere() {
+    std::vector<Removal> removals;
+    for (const auto kind : {BackendChoice::iptables_legacy, BackendChoice::nftables}) {
+        if (kind == BackendChoice::iptables_legacy && !legacy_tables_present()) {
+            continue;
+        }
+        std::unique_ptr<Backend> backend;
+        try {
+            backend = make_backend(kind);
+        } catch (const std::exception& e) {
+            Removal failed{std::string(to_string(kind)), {}};
+            for (const auto family : both_families) {
+                FamilyReport fr;
+                fr.family = family;
+                fr.error = e.what();
+                failed.report.families.push_back(std::move(fr));
+            }
+            removals.push_back(std::move(failed));
+            continue;
+        }
+        removals.push_back({std::string(backend->name()), backend->remove()});
     }
-    return views;
+    return removals;
 }
 
 } // namespace memguard

@@ -1,77 +1,71 @@
-// The one entry point: bring the kernel to the policy, or take our rules out.
-// `apply --once`, `diff`, `remove` and the daemon's timer all come through here.
+// The library's face: one call per pass. Policy → desired state → the backend's reconcile →
+// revocation of connections the rules no longer allow. The daemon and the CLI come through
+// here and know the backend only by its name.
 #pragma once
 
 #include "backend.hpp"
-#include "diff.hpp"
 #include "policy.hpp"
+#include "revocation.hpp"
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace memguard {
 
-struct FamilyReport {
-    Family family = Family::ipv4;
-    std::vector<Drift> drift;     // what differed before this pass
-    std::vector<Network> revoked; // sources the chain accepted before this pass, and no longer
-    bool committed = false;       // a transaction was committed
-    unsigned attempts = 0;        // commits tried (more than 1: another writer raced us)
-    bool unlocked = false;        // written without the xtables lock, held while the port was open
-    // The wanted rules could not be programmed (`error` says why), so this family runs the
-    // fail-closed rules instead: loopback only on every port we know of.
-    bool fail_closed = false;
-    std::string error;                // empty: the pass did what it set out to do
-    std::vector<std::string> refused; // objects under our names that are not ours, left alone
+struct Pass {
+    Report report;
+    // The connections cut after a pass that applied, repaired or failed; none after a verify
+    // pass that found nothing. `revocation_error` says why the sweep itself failed.
+    std::optional<Revocation> revocation;
+    std::string revocation_error;
+    // The other backend's rules of ours, taken out after this pass put ours in (a switch of
+    // backend, or leftovers from before one); empty when there were none.
+    std::string retired;
+    std::string retire_error;
 };
-
-struct Report {
-    std::vector<FamilyReport> families;
-    [[nodiscard]] bool changed() const;
-    [[nodiscard]] std::size_t drift_count() const;
-    // A family whose pass failed (even if it then failed closed).
-    [[nodiscard]] bool failed() const;
-};
-
-inline constexpr Family both_families[] = {Family::ipv4, Family::ipv6};
-
-// How a writing pass looks at the table first. A lock-free snapshot costs one more copy of the
-// table when there is something to write, and saves libiptc and the lock when there is not:
-// right for the timer's verify passes, wrong for an apply that is expected to change things.
-enum class FirstLook : std::uint8_t { snapshot, locked };
 
 class Guard {
 public:
-    explicit Guard(Backend& backend) : backend_(backend) {}
+    // The backend `choice` picks (pick_backend).
+    explicit Guard(BackendChoice choice);
+    explicit Guard(std::unique_ptr<Backend> backend, std::string why = "given");
 
-    // Per family, independently: reads the table, compares it with the policy and, if anything
-    // differs, repairs it in one commit (retrying a commit that lost a race with another
-    // writer). With FirstLook::snapshot the first read takes no lock; only a pass that has to
-    // write takes it and reads again. A family whose pass fails for any reason gets the
-    // fail-closed rules instead, and its report says why. Never throws for a kernel error.
-    Report reconcile(const Policy& policy, FirstLook first = FirstLook::snapshot);
-    // Compares only; never writes. Throws what the kernel reads throw.
-    Report compare_only(const Policy& policy);
-    // Takes out what is ours (ownership.hpp), each family on its own; a family that fails says
-    // why in its report's `error`.
-    Report remove();
-    // The kernel's rules as they are, and our set if there is one, per family.
-    std::vector<KernelView> read();
-    KernelView read_family(Family family);
-    // The policy for failing closed: loopback only, on the default ports, on `also`, and on
-    // every port our rules already guard, so failing closed never opens a port an earlier run
-    // closed.
+    // One pass. With a policy that asks for another backend, the new backend's rules go in
+    // first and the old one's come out after, so the port is never open in between.
+    Pass pass(const Policy& policy, PassKind kind);
+    // Compares only; never writes. Throws when the kernel cannot be read.
+    Report compare(const Policy& policy);
+    std::vector<FamilyView> read();
+    // Loopback only, on the default ports, on `also`, and on every port our rules guard now.
     Policy fail_closed_policy(const std::vector<std::uint16_t>& also = {});
 
+    [[nodiscard]] Backend& backend() { return *backend_; }
+    [[nodiscard]] std::string_view backend_name() const { return backend_->name(); }
+    // Why this backend: "the config asks for it", "\"auto\" and the kernel has legacy x_tables".
+    [[nodiscard]] const std::string& backend_why() const { return why_; }
+
 private:
-    FamilyReport reconcile_family(const Policy& policy, Family family, FirstLook first);
-    void fall_back(const Policy& policy, FamilyReport& report);
-    template <class Planner>
-    FamilyReport run(Family family, Planner planner, bool want_set, bool write, FirstLook first);
-    KernelView with_set(bool want_set, KernelView view);
-    std::unique_ptr<Transaction> begin_locked(Family family, bool want_set, KernelView& view);
-    Backend& backend_;
+    void follow(BackendChoice choice);
+    void retire_other(Pass& pass);
+    std::unique_ptr<Backend> backend_;
+    BackendChoice choice_ = BackendChoice::automatic;
+    std::string why_;
+    bool other_checked_ = false; // the other backend's leftovers were looked for
 };
+
+// The backend that is not `than`, when this kernel has it; nullptr otherwise.
+std::unique_ptr<Backend> make_other_backend(const Backend& than);
+
+struct Removal {
+    std::string backend; // its name
+    Report report;       // per family: `actions` says what went, `error` what could not
+};
+
+// Takes out what is ours, from every backend this kernel has (iptables-legacy only where the
+// kernel has legacy x_tables), and nothing else.
+std::vector<Removal> remove_everywhere();
 
 } // namespace memguard

@@ -11,6 +11,8 @@ namespace memguard {
 
 enum class Protocol : std::uint8_t { tcp, udp };
 enum class Action : std::uint8_t { drop, reject };
+// Which kernel interface programs the rules (backend.hpp); automatic: legacy where it exists.
+enum class BackendChoice : std::uint8_t { automatic, iptables_legacy, nftables };
 
 std::string_view to_string(Protocol p);
 std::string_view to_string(Action a);
@@ -22,6 +24,7 @@ struct Policy {
     bool allow_loopback = true;
     bool accept_established = true;
     Action action = Action::drop;
+    BackendChoice backend = BackendChoice::automatic;
     std::chrono::seconds verify_interval{5};
     // Blocked packets go to NFLOG group `log_group` first, at most `log_rate_per_s` a second,
     // for the daemon's audit log.

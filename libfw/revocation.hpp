@@ -4,7 +4,7 @@
 // tamper). The RELATED,ESTABLISHED rule would otherwise keep them in.
 #pragma once
 
-#include "guard.hpp"
+#include "report.hpp"
 #include "netlink/conntrack.hpp"
 #include "policy.hpp"
 

@@ -3,7 +3,7 @@
 // ours, or without a name.
 #pragma once
 
-#include "iptc/entry.hpp"
+#include "legacy/iptc/entry.hpp"
 
 #include <optional>
 #include <string>

@@ -2,7 +2,7 @@
 // outside the bytes (ASan checks that). A decoded rule must encode back to an entry that
 // decodes to the same rule.
 #include "fake_sets.hpp"
-#include "iptc/entry.hpp"
+#include "legacy/iptc/entry.hpp"
 
 #include <array>
 #include <cstdint>

@@ -3,8 +3,8 @@
 // Input: a family byte, INPUT's first and policy offsets (4 bytes each, little-endian), then
 // the entries as IPT_SO_GET_ENTRIES returns them (make_snapshot_seeds writes real ones).
 #include "fake_sets.hpp"
-#include "iptc/entry.hpp"
-#include "iptc/snapshot.hpp"
+#include "legacy/iptc/entry.hpp"
+#include "legacy/iptc/snapshot.hpp"
 
 #include <cstdint>
 #include <cstring>

@@ -1,6 +1,6 @@
 // Writes one seed file per rule the ruleset can produce: family byte, target byte, entry.
-#include "iptc/entry.hpp"
-#include "ruleset.hpp"
+#include "legacy/iptc/entry.hpp"
+#include "legacy/ruleset.hpp"
 
 #include <cstdio>
 #include <fstream>

@@ -5,7 +5,7 @@
 # everybody), with an iptables-nft rule beside ours (nftables holds a table), and with an
 # allowlist of 0.0.0.0/0 (a config warning, and the port not called behind the allowlist), and
 # with no config file at all (a finding).
-# Every run prints the iptables-legacy note and "N finding(s)" matching its WARNING lines.
+# Every run prints the backend, where to see its rules, and "N finding(s)" matching its WARNING lines.
 # Usage: doctor.sh PATH/TO/memguardd     (root, memcached; runs in its own network namespace)
 set -euo pipefail
 if [ -z "${IN_NETNS:-}" ]; then exec env IN_NETNS="outer:$(readlink /proc/self/ns/net)" unshare -n "$0" "$@"; fi
@@ -124,10 +124,10 @@ doctor() {
     local label=$1 config=$2 want_rc=$3 warnings
     mg_run doctor --config "$config"
     assert_eq "$label: doctor exits $want_rc" "$want_rc" "$MG_RC"
-    assert_match "$label: doctor prints the iptables-legacy note" \
-        '^iptables-legacy -L -n -v / ip6tables-legacy -L -n -v to see memguardd.s rules' "$MG_OUT"
-    assert_match "$label: the note says plain iptables is iptables-nft and does not show our rules" \
-        'iptables` is iptables-nft and does not show them' "$MG_OUT"
+    assert_match "$label: doctor names the backend and why" \
+        '^backend iptables-legacy \("backend": "auto" and the kernel has legacy x_tables\)' "$MG_OUT"
+    assert_match "$label: the note says where to see our rules, and that plain iptables does not" \
+        'iptables-legacy -L -n -v shows them; Debian.s plain `iptables` is the nft variant' "$MG_OUT"
     warnings=$(grep -c '^WARNING: ' <<<"$MG_OUT" || true)
     assert_match "$label: \"$warnings finding(s)\" closes the report" "^$warnings finding\\(s\\)\$" "$MG_OUT"
     assert_eq "$label: every finding says what to do (one \"  fix:\" line each)" "$warnings" \

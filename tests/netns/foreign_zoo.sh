@@ -222,7 +222,7 @@ not_ours_to_name() {
 # apply_not_ours TEXT : what an apply report says it did to a rule of INPUT that is not ours
 # (it may only have moved ours above one), and any line that is not one family's report.
 apply_not_ours() {
-    grep -Ev '^ipv[46]: ' <<<"$1" || true
+    grep -Ev '^(ipv[46]|backend): ' <<<"$1" || true
     grep -oE 'deleted [a-z]+ rule [0-9]+ of INPUT \("[^"]*"\)' <<<"$1" | grep -Ev -- "--comment memguard|rule of memguardd's" || true
 }
 
@@ -296,14 +296,13 @@ status_checks() {
     assert_eq "$label: status --json says in sync" true "$(jq -c .in_sync <<<"$json")"
     for fam in 4 6; do
         assert_eq "$label: status --json ipv$fam jumps at INPUT positions 1 and 2" "[1,2]" \
-            "$(jq -c --arg f "ipv$fam" '[.families[] | select(.family == $f) | .input[] | select(.ours) | .position]' <<<"$json")"
+            "$(jq -c --arg f "ipv$fam" '[.families[] | select(.family == $f) | .chains[] | select(.name == "INPUT") | .rules[] | select(.ours) | .position]' <<<"$json")"
         assert_eq "$label: status --json ipv$fam MEMGUARD chain lists each of our rules as ours" \
             "$(expected "$fam" "$ACTION" "${ALLOW[@]}" | grep -c '^-A MEMGUARD ')" \
-            "$(jq --arg f "ipv$fam" '[.families[] | select(.family == $f) | .chain[] | select(.ours)] | length' <<<"$json")"
-        # Every rule of INPUT that is not ours, each as an object with "ours": false somewhere
-        # under the family (whatever the key of that list is).
+            "$(jq --arg f "ipv$fam" '[.families[] | select(.family == $f) | .chains[] | select(.name == "MEMGUARD") | .rules[] | select(.ours)] | length' <<<"$json")"
+        # Every rule of INPUT that is not ours, each with "ours": false.
         n_foreign=$(input_rules "$fam" | foreign | wc -l)
-        listed=$(jq --arg f "ipv$fam" '[.families[] | select(.family == $f) | .. | objects | select(has("ours") and .ours == false)] | length' <<<"$json")
+        listed=$(jq --arg f "ipv$fam" '[.families[] | select(.family == $f) | .chains[].rules[] | select(.ours == false)] | length' <<<"$json")
         assert_eq "$label: status --json lists the $n_foreign foreign ipv$fam INPUT rules" "$n_foreign" "$listed"
     done
     mg_run status --config "$CONF"

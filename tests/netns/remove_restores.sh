@@ -95,8 +95,8 @@ assert_match "repair apply: ipv6 replaces the rules" '^ipv6: replaced rule 1 of 
 
 mg_run remove
 assert_eq "remove exits 0" 0 "$MG_RC"
-assert_match "remove says what it removed (ipv4)" '^ipv4: .*removed' "$MG_OUT"
-assert_match "remove says what it removed (ipv6)" '^ipv6: .*removed' "$MG_OUT"
+assert_match "remove says what it removed (ipv4)" '^iptables-legacy ipv4: .*removed' "$MG_OUT"
+assert_match "remove says what it removed (ipv6)" '^iptables-legacy ipv6: .*removed' "$MG_OUT"
 assert_eq "remove: iptables-legacy-save -c identical to before the first apply" "$orig4" "$(save 4 -c)"
 assert_eq "remove: ip6tables-legacy-save -c identical to before the first apply" "$orig6" "$(save 6 -c)"
 for fam in 4 6; do

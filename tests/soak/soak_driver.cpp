@@ -11,9 +11,8 @@
 // Usage: soak_driver --config FILE --alt-config FILE [--passes N] [--drift-every N]
 //                    [--rss-margin-kib N | --no-rss-check]
 // Exit: 0 all good, 1 a check failed, 2 usage or environment error.
-#include "backend.hpp"
 #include "config.hpp"
-#include "guard.hpp"
+#include "legacy/legacy_backend.hpp"
 
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -216,7 +215,7 @@ constexpr std::size_t kind_count = sizeof kinds / sizeof kinds[0];
 
 class Soak {
 public:
-    Soak(memguard::Guard& guard, memguard::Policy policy, memguard::Policy alt)
+    Soak(memguard::Backend& guard, memguard::Policy policy, memguard::Policy alt)
         : guard_(guard), policy_(std::move(policy)), alt_(std::move(alt)) {}
 
     // Injects drift of kind k; returns false if the injection itself failed.
@@ -227,7 +226,7 @@ public:
             return check(committed(r) == (v4 | v6), "remove commits both families", r);
         }
         case 1: {
-            const auto r = guard_.reconcile(alt_);
+            const auto r = guard_.reconcile(memguard::desired_state(alt_), memguard::PassKind::verify);
             return check(committed(r) == (v4 | v6), "the other policy commits both families", r);
         }
         case 2:
@@ -257,7 +256,7 @@ public:
 
     // One verify pass; `expect` is the set of families that must be repaired by it.
     bool pass(unsigned expect) {
-        const auto r = guard_.reconcile(policy_);
+        const auto r = guard_.reconcile(memguard::desired_state(policy_), memguard::PassKind::verify);
         ++passes_;
         commits_[0] += (committed(r) & v4) != 0 ? 1 : 0;
         commits_[1] += (committed(r) & v6) != 0 ? 1 : 0;
@@ -293,7 +292,7 @@ private:
         return false;
     }
 
-    memguard::Guard& guard_;
+    memguard::Backend& guard_;
     memguard::Policy policy_;
     memguard::Policy alt_;
     long passes_ = 0;
@@ -313,14 +312,14 @@ int soak(const Options& o) {
     if (policy == alt) {
         usage("--config and --alt-config must differ");
     }
-    auto backend = memguard::make_iptc_backend();
-    memguard::Guard guard(*backend);
+    auto backend = memguard::make_legacy_backend();
+    memguard::Backend& guard = *backend;
     Soak s(guard, policy, alt);
 
     // Warm-up: the first apply, then every kind of drift once, so that every code path (and
     // its share of libc and libiptc) has run before the first measurement.
     {
-        const auto first = guard.reconcile(policy);
+        const auto first = guard.reconcile(memguard::desired_state(policy), memguard::PassKind::verify);
         std::printf("soak: first apply committed in %s\n", families(committed(first)));
     }
     for (std::size_t k = 0; k < kind_count; ++k) {

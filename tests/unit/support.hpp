@@ -4,11 +4,11 @@
 
 #include <catch2/catch.hpp>
 
-#include "kernel_view.hpp"
+#include "legacy/kernel_view.hpp"
 #include "net.hpp"
 #include "policy.hpp"
-#include "rule.hpp"
-#include "ruleset.hpp"
+#include "legacy/rule.hpp"
+#include "legacy/ruleset.hpp"
 
 #include <optional>
 #include <string>

@@ -1,15 +1,14 @@
 #include "support.hpp"
 
-#include "actions.hpp"
-#include "diff.hpp"
-#include "ruleset.hpp"
+#include "legacy/actions.hpp"
+#include "legacy/diff.hpp"
+#include "legacy/ruleset.hpp"
 
 #include <string>
 
 using memguard::compare;
 using memguard::describe_actions;
 using memguard::Family;
-using memguard::FamilyReport;
 using memguard::KernelView;
 using memguard::Rule;
 using unit::kernel;
@@ -36,11 +35,7 @@ KernelView in_sync(const memguard::Ruleset& want) {
 
 // What apply --once prints after the pass that found this drift.
 std::string actions(const memguard::Ruleset& want, const KernelView& have) {
-    FamilyReport report;
-    report.family = want.family;
-    report.drift = compare(want, have).drift;
-    report.committed = true;
-    return describe_actions(report);
+    return describe_actions(compare(want, have).drift);
 }
 
 Rule foreign_accept(std::uint16_t port) {
@@ -97,22 +92,16 @@ TEST_CASE("actions: unexpected and stale rules are deleted, shadowed jumps moved
 }
 
 TEST_CASE("actions: our ipset created, reloaded and destroyed") {
-    memguard::Drift created{
+    memguard::ChainDrift created{
         Family::ipv4, memguard::DriftKind::set_members, "memguard4", 0, "20 networks", "missing"};
-    memguard::Drift reloaded = created;
+    memguard::ChainDrift reloaded = created;
     reloaded.actual = "1 missing (10.0.0.0/24…), 0 not in the allowlist";
-    memguard::Drift stale{Family::ipv4, memguard::DriftKind::set_stale, "memguard4", 0, "",
+    memguard::ChainDrift stale{Family::ipv4, memguard::DriftKind::set_stale, "memguard4", 0, "",
                           "stale"};
-    FamilyReport report;
-    report.committed = true;
-    report.drift = {created};
-    CHECK(describe_actions(report) == "created ipset memguard4 with 20 networks");
-    report.drift = {reloaded};
-    CHECK(describe_actions(report) == "reloaded ipset memguard4 with 20 networks (found: 1 missing "
+    CHECK(describe_actions({created}) == "created ipset memguard4 with 20 networks");
+    CHECK(describe_actions({reloaded}) == "reloaded ipset memguard4 with 20 networks (found: 1 missing "
                                       "(10.0.0.0/24…), 0 not in the allowlist)");
-    report.drift = {stale};
-    CHECK(describe_actions(report) ==
+    CHECK(describe_actions({stale}) ==
           "destroyed ipset memguard4 (the allowlist no longer needs it)");
-    report.drift.clear();
-    CHECK(describe_actions(report) == "applied");
+    CHECK(describe_actions({}) == "applied");
 }

@@ -1,8 +1,8 @@
 #include "support.hpp"
 
-#include "diff.hpp"
-#include "kernel_view.hpp"
-#include "ruleset.hpp"
+#include "legacy/diff.hpp"
+#include "legacy/kernel_view.hpp"
+#include "legacy/ruleset.hpp"
 
 #include <algorithm>
 #include <string>
@@ -10,7 +10,7 @@
 
 using memguard::compare;
 using memguard::Comparison;
-using memguard::Drift;
+using memguard::ChainDrift;
 using memguard::DriftKind;
 using memguard::Family;
 using memguard::KernelRule;
@@ -200,7 +200,7 @@ TEST_CASE("diff: a replaced rule is reported as changed and swapped back") {
     const auto c = compare(want, view);
     INFO(describe_all(c));
     REQUIRE(c.drift.size() == 1);
-    const Drift& d = c.drift[0];
+    const ChainDrift& d = c.drift[0];
     CHECK(d.kind == DriftKind::rule_changed);
     CHECK(d.position == 3);
     CHECK(d.expected == "-s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT");

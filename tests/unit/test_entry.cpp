@@ -1,8 +1,8 @@
 #include "support.hpp"
 
-#include "diff.hpp"
-#include "iptc/entry.hpp"
-#include "ruleset.hpp"
+#include "legacy/diff.hpp"
+#include "legacy/iptc/entry.hpp"
+#include "legacy/ruleset.hpp"
 
 #include <libiptc/libiptc.h>
 extern "C" {

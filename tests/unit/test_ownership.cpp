@@ -1,7 +1,7 @@
 // What memguardd takes as its own (ownership.hpp), and what it builds around what it may not.
-#include "diff.hpp"
-#include "ownership.hpp"
-#include "ruleset.hpp"
+#include "legacy/diff.hpp"
+#include "legacy/ownership.hpp"
+#include "legacy/ruleset.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,7 +1,7 @@
 #include "support.hpp"
 
 #include "config.hpp"
-#include "ruleset.hpp"
+#include "legacy/ruleset.hpp"
 
 #include <string>
 #include <vector>

@@ -2,10 +2,10 @@
 // members the diff compares and the plan loads, swaps or drops; and the xt_set match bytes.
 #include "support.hpp"
 
-#include "diff.hpp"
-#include "iptc/entry.hpp"
-#include "kernel_view.hpp"
-#include "ruleset.hpp"
+#include "legacy/diff.hpp"
+#include "legacy/iptc/entry.hpp"
+#include "legacy/kernel_view.hpp"
+#include "legacy/ruleset.hpp"
 
 #include <algorithm>
 #include <string>

@@ -25,17 +25,18 @@ Rule our_rule(Family family, Verdict verdict) {
 // When MEMGUARD is somebody else's, per protocol and port:
 //   -A INPUT -i lo -p tcp -m tcp --dport 11211 -m comment --comment memguard -j ACCEPT
 //   -A INPUT -p tcp -m tcp --dport 11211 -m comment --comment memguard -j DROP
-Ruleset inline_closed(const Policy& policy, Family family) {
+Ruleset inline_closed(const FamilyDesired& want) {
+    const Family family = want.family;
     Ruleset out;
     out.family = family;
     out.use_chain = false;
-    for (const auto proto : policy.protocols) {
-        for (const auto port : policy.ports) {
+    for (const auto proto : want.protocols) {
+        for (const auto port : want.ports) {
             Rule lo = our_rule(family, Verdict::accept);
             lo.in_iface = "lo";
             lo.proto = proto;
             lo.dport = port;
-            if (policy.allow_loopback) {
+            if (want.allow_loopback) {
                 out.jumps.push_back(lo);
             }
             lo.in_iface.clear();
@@ -46,39 +47,20 @@ Ruleset inline_closed(const Policy& policy, Family family) {
     return out;
 }
 
-std::vector<Network> allowed_in(const Policy& policy, Family family) {
-    std::vector<Network> allowed;
-    for (const auto& net : policy.allow) {
-        if (net.family == family) {
-            allowed.push_back(net.canonical());
-        }
-    }
-    return allowed;
-}
-
 } // namespace
 
 // hash:net cannot hold a /0, and a list with one needs no set: it lets everybody in.
-bool wants_set(const Policy& policy, Family family) {
-    std::size_t count = 0;
-    for (const auto& net : policy.allow) {
-        if (net.family != family) {
-            continue;
-        }
-        if (net.prefix == 0) {
-            return false;
-        }
-        ++count;
-    }
-    return count > set_threshold;
+bool wants_set(const FamilyDesired& want) {
+    const bool any_source = std::ranges::any_of(want.allow, [](const Network& n) { return n.prefix == 0; });
+    return !any_source && want.allow.size() > set_threshold;
 }
 
 namespace {
 
 // The allowlist's accept rules: one per network, or one matching on our set.
-void add_allowed(const Policy& policy, const Claims& claims, Ruleset& out) {
-    std::vector<Network> allowed = allowed_in(policy, out.family);
-    if (wants_set(policy, out.family) && claims.set) {
+void add_allowed(const FamilyDesired& want, const Claims& claims, Ruleset& out) {
+    std::vector<Network> allowed = want.allow;
+    if (wants_set(want) && claims.set) {
         // -A MEMGUARD -m set --match-set memguard4 src -m comment --comment memguard -j ACCEPT
         std::ranges::sort(allowed);
         allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
@@ -99,23 +81,23 @@ void add_allowed(const Policy& policy, const Claims& claims, Ruleset& out) {
 }
 
 // What ends the chain: the audit's NFLOG rule if asked for, then drop or reject.
-void add_closing(const Policy& policy, Ruleset& out) {
+void add_closing(const FamilyDesired& want, Ruleset& out) {
     auto rule = [&](Verdict verdict) { return our_rule(out.family, verdict); };
     // -A MEMGUARD -m limit --limit 10/sec --limit-burst 10 -m comment --comment memguard
     //   -j NFLOG --nflog-prefix memguard --nflog-group 11211
-    if (policy.log_blocked) {
+    if (want.log_blocked) {
         Rule log = rule(Verdict::nflog);
-        log.limit = RateLimit{kernel_rate(policy.log_rate_per_s), policy.log_rate_per_s};
-        log.nflog_group = policy.log_group;
+        log.limit = RateLimit{kernel_rate(want.log_rate_per_s), want.log_rate_per_s};
+        log.nflog_group = want.log_group;
         out.chain.push_back(log);
     }
-    if (policy.action == Action::drop) {
+    if (want.action == Action::drop) {
         // -A MEMGUARD -m comment --comment memguard -j DROP
         out.chain.push_back(rule(Verdict::drop));
         return;
     }
     // -A MEMGUARD -p tcp -m comment --comment memguard -j REJECT --reject-with tcp-reset
-    const auto& protos = policy.protocols;
+    const auto& protos = want.protocols;
     if (std::find(protos.begin(), protos.end(), Protocol::tcp) != protos.end()) {
         Rule reset = rule(Verdict::reject);
         reset.proto = Protocol::tcp;
@@ -128,17 +110,18 @@ void add_closing(const Policy& policy, Ruleset& out) {
 
 } // namespace
 
-Ruleset build_ruleset(const Policy& policy, Family family, const Claims& claims) {
+Ruleset build_ruleset(const FamilyDesired& want, const Claims& claims) {
     if (!claims.chain) {
-        return inline_closed(policy, family);
+        return inline_closed(want);
     }
+    const Family family = want.family;
     Ruleset out;
     out.family = family;
     auto rule = [&](Verdict verdict) { return our_rule(family, verdict); };
 
     // -A INPUT -p tcp -m tcp --dport 11211 -m comment --comment memguard -j MEMGUARD
-    for (const auto proto : policy.protocols) {
-        for (const auto port : policy.ports) {
+    for (const auto proto : want.protocols) {
+        for (const auto port : want.ports) {
             Rule jump = rule(Verdict::jump_memguard);
             jump.proto = proto;
             jump.dport = port;
@@ -146,20 +129,20 @@ Ruleset build_ruleset(const Policy& policy, Family family, const Claims& claims)
         }
     }
     // -A MEMGUARD -i lo -m comment --comment memguard -j ACCEPT
-    if (policy.allow_loopback) {
+    if (want.allow_loopback) {
         Rule lo = rule(Verdict::accept);
         lo.in_iface = "lo";
         out.chain.push_back(lo);
     }
     // -A MEMGUARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment memguard -j
     // ACCEPT
-    if (policy.accept_established) {
+    if (want.accept_established) {
         Rule established = rule(Verdict::accept);
         established.related_established = true;
         out.chain.push_back(established);
     }
-    add_allowed(policy, claims, out);
-    add_closing(policy, out);
+    add_allowed(want, claims, out);
+    add_closing(want, out);
     return out;
 }
 

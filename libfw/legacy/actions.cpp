@@ -10,12 +10,12 @@ std::string rules(std::size_t n) {
     return std::to_string(n) + (n == 1 ? " rule" : " rules");
 }
 
-std::string rule_of(const Drift& d) {
+std::string rule_of(const ChainDrift& d) {
     return "rule " + std::to_string(d.position) + " of " + d.chain;
 }
 
 // The phrase for one difference; empty for a missing rule, which describe_actions counts.
-std::string action(const Drift& d) {
+std::string action(const ChainDrift& d) {
     switch (d.kind) {
     case DriftKind::chain_missing:
         return "created chain " + d.chain + " with " + d.expected;
@@ -45,12 +45,12 @@ std::string action(const Drift& d) {
 
 } // namespace
 
-std::string describe_actions(const FamilyReport& family) {
+std::string describe_actions(const std::vector<ChainDrift>& drift) {
     std::vector<std::string> phrases;
     std::size_t to_chain = 0;
     std::size_t to_input = 0;
     std::vector<std::string> others;
-    for (const auto& d : family.drift) {
+    for (const auto& d : drift) {
         if (d.kind == DriftKind::chain_missing) {
             phrases.push_back(action(d));
         } else if (d.kind == DriftKind::rule_missing) {

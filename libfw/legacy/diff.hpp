@@ -26,7 +26,7 @@ enum class DriftKind : std::uint8_t {
 
 std::string_view to_string(DriftKind kind);
 
-struct Drift {
+struct ChainDrift {
     Family family = Family::ipv4;
     DriftKind kind = DriftKind::chain_missing;
     std::string chain;    // MEMGUARD or INPUT, or the ipset's name
@@ -65,7 +65,7 @@ struct Plan {
 };
 
 struct Comparison {
-    std::vector<Drift> drift;
+    std::vector<ChainDrift> drift;
     Plan plan;
     // Sources our chain accepted that the desired chain does not: their open connections are to
     // be cut (conntrack), or the RELATED,ESTABLISHED rule would keep them in.

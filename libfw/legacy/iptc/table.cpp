@@ -221,7 +221,7 @@ private:
     Table table_;
 };
 
-class IptcBackend final : public Backend {
+class IptcTables final : public Tables {
 public:
     KernelView snapshot(Family family) override { return read_snapshot(family); }
     std::optional<SetState> read_set(Family family) override { return memguard::read_set(family); }
@@ -240,7 +240,7 @@ public:
 } // namespace memguard::iptc
 
 namespace memguard {
-std::unique_ptr<Backend> make_iptc_backend() {
-    return std::make_unique<iptc::IptcBackend>();
+std::unique_ptr<Tables> make_iptc_tables() {
+    return std::make_unique<iptc::IptcTables>();
 }
 } // namespace memguard

@@ -22,7 +22,7 @@ struct Claims {
     std::vector<std::string> refused;
 };
 
-// `view.set` must have been read (Backend::read_set) for the set to be judged.
+// `view.set` must have been read (Tables::read_set) for the set to be judged.
 Claims claim(const KernelView& view);
 
 // How many rules of ours in MEMGUARD match on our set (set_name of the family).

@@ -1,4 +1,4 @@
-#include "../netlink/ipset.hpp"
+#include "netlink/ipset.hpp"
 #include "entry.hpp"
 
 #include <map>

@@ -1,6 +1,6 @@
 #include "lock.hpp"
 
-#include "../backend.hpp"
+#include "../tables.hpp"
 
 #include <cerrno>
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // A libiptc snapshot of one family's filter table, as a move-only handle.
 #pragma once
 
-#include "../backend.hpp"
+#include "../tables.hpp"
 
 #include <memory>
 

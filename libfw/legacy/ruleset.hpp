@@ -2,7 +2,7 @@
 #pragma once
 
 #include "ownership.hpp"
-#include "policy.hpp"
+#include "desired.hpp"
 #include "rule.hpp"
 
 #include <cstddef>
@@ -30,10 +30,18 @@ struct Ruleset {
 };
 
 // Whether the family's allowlist goes into our set (more than set_threshold networks, none /0).
-bool wants_set(const Policy& policy, Family family);
+bool wants_set(const FamilyDesired& want);
 
 // What `claims` refuses is not used: a set that is not ours turns into one rule per network, a
 // chain that is not ours into loopback-only rules in INPUT.
-Ruleset build_ruleset(const Policy& policy, Family family, const Claims& claims = {});
+Ruleset build_ruleset(const FamilyDesired& want, const Claims& claims = {});
+
+// The same, straight from a policy (tests, tools).
+inline bool wants_set(const Policy& policy, Family family) {
+    return wants_set(desired_family(policy, family));
+}
+inline Ruleset build_ruleset(const Policy& policy, Family family, const Claims& claims = {}) {
+    return build_ruleset(desired_family(policy, family), claims);
+}
 
 } // namespace memguard

@@ -8,7 +8,7 @@
 // no parse of the thousands of foreign rules a busy host may hold.
 #pragma once
 
-#include "../backend.hpp"
+#include "../tables.hpp"
 #include "entry.hpp"
 
 #include <array>

@@ -3,7 +3,7 @@
 // holds it, or a concurrent iptables edit that kept the count would be silently undone.
 #pragma once
 
-#include "../fd.hpp"
+#include "fd.hpp"
 
 #include <chrono>
 #include <string>

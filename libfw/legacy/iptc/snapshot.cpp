@@ -1,6 +1,6 @@
 #include "snapshot.hpp"
 
-#include "../fd.hpp"
+#include "fd.hpp"
 #include "bytes.hpp"
 #include "entry.hpp"
 

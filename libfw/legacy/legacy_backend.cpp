@@ -1,0 +1,231 @@
+#include "legacy_backend.hpp"
+
+#include "actions.hpp"
+#include "checkpoint.hpp"
+#include "ownership.hpp"
+#include "ruleset.hpp"
+
+#include <algorithm>
+
+namespace memguard {
+
+namespace {
+
+constexpr unsigned max_attempts = 5;
+
+FirstLook first_look(PassKind kind) {
+    return kind == PassKind::verify ? FirstLook::snapshot : FirstLook::locked;
+}
+
+// The ports our rules in INPUT guard, jumps and fail-closed rules alike.
+void add_guarded_ports(const KernelView& view, std::vector<std::uint16_t>& ports) {
+    for (const auto& k : view.input) {
+        if (k.ours() && k.rule && k.rule->dport &&
+            std::ranges::find(ports, *k.rule->dport) == ports.end()) {
+            ports.push_back(*k.rule->dport);
+        }
+    }
+}
+
+} // namespace
+
+std::vector<Drift> in_words(const std::vector<ChainDrift>& drift) {
+    std::vector<Drift> out;
+    out.reserve(drift.size());
+    for (const auto& d : drift) {
+        out.push_back({d.family, std::string(to_string(d.kind)), d.chain, d.describe()});
+    }
+    return out;
+}
+
+// Under the lock when it can be had. A port that none of our rules guards yet is not kept open
+// for a lock another program holds: after a second the table is read and written without it.
+// The set is read when the policy wants one or our chain matches on one.
+KernelView LegacyBackend::with_set(bool want_set, KernelView view) {
+    if (want_set || matches_on_set(view)) {
+        view.set = tables_->read_set(view.family);
+    }
+    return view;
+}
+
+std::unique_ptr<Transaction> LegacyBackend::begin_locked(Family family, bool want_set,
+                                                         KernelView& view) {
+    checkpoint("before_lock");
+    auto txn = tables_->begin(family, LockWait::or_unlocked);
+    view = with_set(want_set, txn->read());
+    if (txn->unlocked() && guarded(view)) {
+        txn.reset();
+        txn = tables_->begin(family, LockWait::wait);
+        view = with_set(want_set, txn->read());
+    }
+    checkpoint("after_lock");
+    return txn;
+}
+
+template <class Planner>
+FamilyReport LegacyBackend::run(Family family, Planner planner, bool want_set, bool write,
+                                FirstLook first) {
+    FamilyReport fr;
+    fr.family = family;
+    Comparison cmp;
+    bool again = write;
+    if (first == FirstLook::snapshot || !write) {
+        cmp = planner(with_set(want_set, tables_->snapshot(family)));
+        again = write && !cmp.plan.empty();
+    }
+    // The commit must rest on a read made under the lock; after a lost race, read again.
+    while (again) {
+        again = false;
+        KernelView view;
+        auto txn = begin_locked(family, want_set, view);
+        cmp = planner(view);
+        if (cmp.plan.empty()) {
+            break; // somebody else repaired it meanwhile
+        }
+        if (cmp.plan.load_set) { // before the rules that match on it
+            tables_->load_set(family, *cmp.plan.load_set, view.set);
+            checkpoint("after_set_load");
+        }
+        if (!cmp.plan.table_empty()) {
+            txn->apply(cmp.plan);
+            ++fr.attempts;
+            try {
+                txn->commit();
+            } catch (const CommitRace&) {
+                if (fr.attempts >= max_attempts) {
+                    throw;
+                }
+                again = true;
+                continue;
+            }
+            checkpoint("after_commit");
+        }
+        if (cmp.plan.drop_set) { // after the last rule that matched on it
+            tables_->drop_set(family);
+        }
+        fr.committed = true;
+        fr.unlocked = fr.unlocked || txn->unlocked();
+    }
+    fr.actions = fr.committed ? describe_actions(cmp.drift) : "";
+    fr.drift = in_words(cmp.drift);
+    fr.revoked = std::move(cmp.revoked);
+    return fr;
+}
+
+FamilyReport LegacyBackend::reconcile_family(const FamilyDesired& want, FirstLook first) {
+    Claims claims;
+    auto planner = [&](const KernelView& view) {
+        claims = claim(view);
+        return memguard::compare(build_ruleset(want, claims), view);
+    };
+    FamilyReport fr = run(want.family, planner, wants_set(want), true, first);
+    fr.refused = std::move(claims.refused);
+    fr.fail_closed = !claims.chain; // loopback-only rules in INPUT
+    if (fr.fail_closed) {
+        fr.error = "chain " + std::string(chain_name) + " is not memguardd's";
+    }
+    return fr;
+}
+
+// The wanted rules could not be had: program the most closed rules we can instead.
+void LegacyBackend::fall_back(const FamilyDesired& want, FamilyReport& report) {
+    try {
+        std::vector<std::uint16_t> ports = want.ports;
+        add_guarded_ports(tables_->snapshot(report.family), ports);
+        const FamilyDesired closing = fail_closed_state(ports).of(report.family);
+        const FamilyReport closed = reconcile_family(closing, FirstLook::locked);
+        report.fail_closed = true;
+        report.committed = report.committed || closed.committed;
+        report.unlocked = report.unlocked || closed.unlocked;
+        report.refused = closed.refused;
+    } catch (const std::exception& e) {
+        report.error += std::string("; failing closed failed too: ") + e.what();
+    }
+}
+
+Report LegacyBackend::reconcile(const Desired& desired, PassKind kind) {
+    Report report;
+    for (const auto family : both_families) {
+        FamilyReport fr;
+        try {
+            fr = reconcile_family(desired.of(family), first_look(kind));
+        } catch (const std::exception& e) {
+            fr = FamilyReport{};
+            fr.family = family;
+            fr.error = e.what();
+            fall_back(desired.of(family), fr);
+        }
+        report.families.push_back(std::move(fr));
+    }
+    return report;
+}
+
+Report LegacyBackend::compare(const Desired& desired) {
+    Report report;
+    for (const auto family : both_families) {
+        const FamilyDesired& want = desired.of(family);
+        auto planner = [&](const KernelView& view) {
+            return memguard::compare(build_ruleset(want, claim(view)), view);
+        };
+        report.families.push_back(run(family, planner, wants_set(want), false, FirstLook::snapshot));
+    }
+    return report;
+}
+
+Report LegacyBackend::remove() {
+    Report report;
+    for (const auto family : both_families) {
+        std::vector<std::string> refused;
+        KernelView before;
+        auto planner = [&](const KernelView& v) {
+            Comparison c;
+            c.plan = removal_plan(v);
+            refused = claim(v).refused;
+            before = v;
+            return c;
+        };
+        FamilyReport fr;
+        try {
+            fr = run(family, planner, true, true, FirstLook::locked);
+            fr.refused = std::move(refused);
+            fr.actions = removed_parts(before, fr.committed);
+        } catch (const std::exception& e) {
+            fr.family = family;
+            fr.error = e.what();
+        }
+        report.families.push_back(std::move(fr));
+    }
+    return report;
+}
+
+std::vector<std::uint16_t> LegacyBackend::guarded_ports() {
+    std::vector<std::uint16_t> ports;
+    for (const auto family : both_families) {
+        try {
+            add_guarded_ports(tables_->snapshot(family), ports);
+        } catch (const std::exception&) {
+            // A table we cannot read guards nothing we could learn from; the pass will say why.
+        }
+    }
+    return ports;
+}
+
+KernelView LegacyBackend::read_family(Family family) {
+    KernelView view = tables_->snapshot(family);
+    view.set = tables_->read_set(family);
+    return view;
+}
+
+std::vector<FamilyView> LegacyBackend::read() {
+    std::vector<FamilyView> views;
+    for (const auto family : both_families) {
+        views.push_back(view_of(read_family(family)));
+    }
+    return views;
+}
+
+std::unique_ptr<Backend> make_legacy_backend() {
+    return std::make_unique<LegacyBackend>(make_iptc_tables());
+}
+
+} // namespace memguard

@@ -1,0 +1,65 @@
+// The iptables-legacy backend: our MEMGUARD chain with jumps at the top of INPUT, the allowlist
+// in `-s` rules or (past set_threshold networks) our ipset, each family its own libiptc
+// transaction under the xtables lock. Polling is its only way to see drift.
+#pragma once
+
+#include "backend.hpp"
+#include "diff.hpp"
+#include "tables.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace memguard {
+
+// How a writing pass looks at the table first. A lock-free snapshot costs one more copy of the
+// table when there is something to write, and saves libiptc and the lock when there is not:
+// right for the timer's verify passes, wrong for an apply that is expected to change things.
+enum class FirstLook : std::uint8_t { snapshot, locked };
+
+class LegacyBackend final : public Backend {
+public:
+    explicit LegacyBackend(std::unique_ptr<Tables> tables) : tables_(std::move(tables)) {}
+
+    [[nodiscard]] std::string_view name() const override { return "iptables-legacy"; }
+    [[nodiscard]] std::string_view how_to_see() const override {
+        return "the rules are in the legacy tables: iptables-legacy -L -n -v shows them; "
+               "Debian's plain `iptables` is the nft variant";
+    }
+    Report reconcile(const Desired& desired, PassKind kind) override;
+    Report compare(const Desired& desired) override;
+    Report remove() override;
+    std::vector<FamilyView> read() override;
+    std::vector<std::uint16_t> guarded_ports() override;
+
+    // The kernel's rules as they are, and our set if there is one.
+    KernelView read_family(Family family);
+
+private:
+    FamilyReport reconcile_family(const FamilyDesired& want, FirstLook first);
+    void fall_back(const FamilyDesired& want, FamilyReport& report);
+    template <class Planner>
+    FamilyReport run(Family family, Planner planner, bool want_set, bool write, FirstLook first);
+    KernelView with_set(bool want_set, KernelView view);
+    std::unique_ptr<Transaction> begin_locked(Family family, bool want_set, KernelView& view);
+    std::unique_ptr<Tables> tables_;
+};
+
+std::unique_ptr<Backend> make_legacy_backend();
+
+// Whether the kernel has legacy x_tables here (the IPv4 filter table can be opened).
+bool legacy_tables_present();
+
+// The report's words for what a comparison found.
+std::vector<Drift> in_words(const std::vector<ChainDrift>& drift);
+
+// What remove() took out of one family, from the view before it: "removed 2 rule(s) in INPUT
+// and chain MEMGUARD", or that nothing of ours was there.
+std::string removed_parts(const KernelView& before, bool committed);
+
+// `status`'s picture of one family.
+FamilyView view_of(const KernelView& view);
+
+} // namespace memguard
