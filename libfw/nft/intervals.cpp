@@ -44,7 +44,7 @@ bool is_top(const Address& a, std::size_t size) {
 }
 
 // Joins sorted ranges that overlap or touch.
-std::vector<Range> join(std::vector<Range> sorted, std::size_t size) {
+std::vector<Range> join(const std::vector<Range>& sorted, std::size_t size) {
     std::vector<Range> out;
     for (const Range& r : sorted) {
         if (!out.empty()) {
@@ -80,7 +80,7 @@ std::vector<Range> merged_ranges(Family family, std::span<const Network> network
     }
     std::sort(ranges.begin(), ranges.end(),
               [size](const Range& a, const Range& b) { return less(a.first, b.first, size); });
-    return join(std::move(ranges), size);
+    return join(ranges, size);
 }
 
 std::vector<IntervalElement> interval_elements(Family family, std::span<const Range> ranges) {
@@ -125,7 +125,7 @@ std::vector<Range> ranges_from_elements(Family family, std::vector<IntervalEleme
     if (open) {
         ranges.push_back({family, start, fill_host_bits(start, 0, size, true)});
     }
-    return join(std::move(ranges), size);
+    return join(ranges, size);
 }
 
 std::vector<Network> range_networks(const Range& range) {

@@ -65,7 +65,7 @@ private:
     [[nodiscard]] PassResult compare_with(const Desired& desired, const Snapshot& snap) const;
     void rebuild(std::string_view table, const Desired& desired, const Snapshot& snap);
     bool fail_closed_once(const Desired& desired, const Snapshot& snap);
-    void fail_closed(const Desired& desired, const std::optional<Snapshot>& snap,
+    void fail_closed(const Desired& desired, const std::optional<Snapshot>& known,
                      PassResult& result);
     [[nodiscard]] std::uint32_t table_flags() const;
     [[nodiscard]] Ownership ownership() const { return {owned_, kernel_.portid()}; }
