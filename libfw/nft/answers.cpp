@@ -1,0 +1,108 @@
+// Reading what the kernel says to one of our batches. nfnetlink runs the whole batch while we
+// are still in sendmsg, so every answer is queued by the time it returns; we still wait (up to
+// a few seconds) for any that are missing rather than assume.
+#include "kernel.hpp"
+
+#include "netlink/detail.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace memguard::nft {
+
+namespace {
+
+namespace detail = netlink::detail;
+
+constexpr int kAnswerTimeoutMs = 5000;
+constexpr std::size_t kBufferSize = 65536;
+
+struct Answers {
+    std::size_t acks = 0;
+    int error = 0;
+    std::uint32_t error_seq = 0;
+    std::string kernel_message;
+};
+
+std::string extack_message(const nlmsghdr* nlh, std::size_t offset) {
+    if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) == 0) {
+        return {};
+    }
+    static constexpr detail::AttrPolicy<NLMSGERR_ATTR_MAX + 1> kPolicy = [] {
+        detail::AttrPolicy<NLMSGERR_ATTR_MAX + 1> p{};
+        p[NLMSGERR_ATTR_MSG] = {MNL_TYPE_NUL_STRING, 0};
+        return p;
+    }();
+    detail::AttrTable table(kPolicy);
+    if (!table.parse(nlh, offset) || table[NLMSGERR_ATTR_MSG] == nullptr) {
+        return {};
+    }
+    return mnl_attr_get_str(table[NLMSGERR_ATTR_MSG]);
+}
+
+void take(const nlmsghdr* nlh, const Batch& batch, Answers& out) {
+    nlmsgerr err{};
+    if (nlh->nlmsg_type != NLMSG_ERROR || mnl_nlmsg_get_payload_len(nlh) < sizeof err) {
+        return;
+    }
+    if (nlh->nlmsg_seq < batch.first_seq() ||
+        nlh->nlmsg_seq > batch.first_seq() + batch.commands() + 1) {
+        return; // answers something else
+    }
+    std::memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof err);
+    if (err.error == 0) {
+        ++out.acks;
+        return;
+    }
+    if (out.error == 0) {
+        out.error = err.error < 0 ? -err.error : err.error;
+        out.error_seq = nlh->nlmsg_seq;
+        std::size_t offset = sizeof err;
+        if ((nlh->nlmsg_flags & NLM_F_CAPPED) == 0 && err.msg.nlmsg_len >= sizeof(nlmsghdr)) {
+            offset += MNL_ALIGN(err.msg.nlmsg_len - sizeof(nlmsghdr));
+        }
+        out.kernel_message = extack_message(nlh, offset);
+    }
+}
+
+} // namespace
+
+void Kernel::read_answers(const Batch& batch) {
+    std::vector<std::uint32_t> buffer(kBufferSize / sizeof(std::uint32_t));
+    Answers answers;
+    while (answers.error == 0 && answers.acks < batch.commands()) {
+        const ssize_t n = recv(socket_.fd(), buffer.data(), kBufferSize, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            pollfd pfd{socket_.fd(), POLLIN, 0};
+            if (poll(&pfd, 1, kAnswerTimeoutMs) == 0) {
+                throw netlink::NetlinkError("commit nftables batch: no answer from the kernel",
+                                            ETIMEDOUT);
+            }
+            continue;
+        }
+        if (n < 0) {
+            throw netlink::NetlinkError("commit nftables batch: receive", errno);
+        }
+        auto len = static_cast<int>(n);
+        for (const auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data());
+             mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+            take(nlh, batch, answers);
+        }
+    }
+    if (answers.error == ERESTART) {
+        throw GenerationMoved("commit nftables batch: another process changed the ruleset first",
+                              answers.error, answers.kernel_message);
+    }
+    if (answers.error != 0) {
+        throw BatchRefused(batch.what(answers.error_seq), answers.error, answers.kernel_message);
+    }
+}
+
+} // namespace memguard::nft

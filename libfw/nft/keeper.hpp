@@ -1,0 +1,93 @@
+// Keeps our nftables table in the state Desired asks for: read (one generation), compare,
+// rebuild in one atomic batch, fail closed. Both families live in one table and one batch, so
+// they succeed or fail together. The Backend adapter (nft_backend.hpp) turns its results into
+// the seam's Report.
+#pragma once
+
+#include "compare.hpp"
+#include "desired.hpp"
+#include "events.hpp"
+#include "kernel.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace memguard::nft {
+
+struct NftOptions {
+    // Create the table with NFT_TABLE_F_OWNER|PERSIST (only our socket may change it). Off for
+    // tests that tamper through the nft CLI (MEMGUARD_TEST_NFT_UNOWNED=1) and where the kernel
+    // lacks it.
+    bool own_table = true;
+};
+
+// What one pass found and did, for both families.
+struct PassResult {
+    std::vector<Drift> drift;     // before the pass
+    std::vector<Network> revoked; // networks our sets held before the pass, no longer allowed
+    bool committed = false;
+    unsigned attempts = 0;
+    bool fail_closed = false;
+    std::string error;
+    std::vector<std::string> refused;
+    std::string actions;
+};
+
+class Keeper {
+public:
+    explicit Keeper(NftOptions options = {}); // throws netlink::NetlinkError
+
+    // Never throws: on any failure the fail-closed rules go in instead, and the result says why.
+    PassResult reconcile(const Desired& desired, bool verify);
+    // Reads and compares; never writes. Throws netlink::NetlinkError.
+    PassResult compare(const Desired& desired);
+    // Deletes our tables, nothing else. Never throws.
+    PassResult remove();
+    // Our tables as the kernel holds them. Throws netlink::NetlinkError.
+    Snapshot read();
+    // Ports our tables' jumps guard now; {} when unreadable.
+    std::vector<std::uint16_t> guarded_ports();
+
+    // False when the kernel refused OWNER|PERSIST (before 6.9) or the options said so.
+    [[nodiscard]] bool owned() const { return owned_; }
+    // Set once when the kernel refused the owner flags: the daemon says so once.
+    [[nodiscard]] const std::string& ownership_note() const { return ownership_note_; }
+    [[nodiscard]] int change_fd() const { return events_.fd(); }
+    bool changed();
+    [[nodiscard]] std::uint32_t portid() const { return kernel_.portid(); }
+    // For tests: table dumps made so far (a verify with nothing changed makes none).
+    [[nodiscard]] std::uint64_t dumps() const { return kernel_.dumps(); }
+
+private:
+    void apply(const Desired& desired, PassResult& result);
+    [[nodiscard]] PassResult compare_with(const Desired& desired, const Snapshot& snap) const;
+    void rebuild(std::string_view table, const Desired& desired, const Snapshot& snap);
+    bool fail_closed_once(const Desired& desired, const Snapshot& snap);
+    void fail_closed(const Desired& desired, const std::optional<Snapshot>& known,
+                     PassResult& result);
+    [[nodiscard]] std::uint32_t table_flags() const;
+    [[nodiscard]] Ownership ownership() const { return {owned_, kernel_.portid()}; }
+
+    EventWatch events_; // before kernel_: joined before any dump
+    Kernel kernel_;
+    bool owned_;
+    std::string ownership_note_;
+    // The last pass found everything as `in_sync_desired_` wants at this generation.
+    std::optional<std::uint32_t> in_sync_generation_;
+    std::optional<Desired> in_sync_desired_;
+};
+
+inline constexpr std::string_view kRefused =
+    "table inet memguard is not memguardd's (no memguard marker); left alone";
+
+bool ours(const std::optional<TableModel>& table);
+// Takes out an existing table of ours inside `batch`; an orphaned persistent one must be adopted
+// (NEWTABLE with OWNER|PERSIST) before it may be deleted.
+void delete_ours(Batch& batch, const TableModel& table, std::uint32_t portid);
+
+// The ports the jump rules of our tables in `snap` guard.
+std::vector<std::uint16_t> guarded_ports(const Snapshot& snap);
+
+} // namespace memguard::nft

@@ -1,0 +1,112 @@
+// The two passes that may only take away: failing closed and removing our tables.
+#include "keeper.hpp"
+
+#include "plan.hpp"
+
+namespace memguard::nft {
+
+namespace {
+
+constexpr unsigned kCommitAttempts = 5;
+
+std::string ports_text(const Desired& d) {
+    std::string out;
+    for (const std::uint16_t p : d.ipv4.ports) {
+        out.append(out.empty() ? "" : ",").append(std::to_string(p));
+    }
+    return out;
+}
+
+} // namespace
+
+// The fail-closed rules into our table, or into inet memguard_closed when the name is taken by
+// somebody else's table. False: they were already in place, nothing committed.
+bool Keeper::fail_closed_once(const Desired& desired, const Snapshot& snap) {
+    const Desired closed = fail_closed_desired(desired, nft::guarded_ports(snap));
+    if (snap.main && !snap.main->ours()) {
+        const TableModel wanted = model_of(plan_table(kClosedTableName, closed));
+        if (compare_tables(wanted, snap.closed, ownership()).empty()) {
+            return false;
+        }
+        rebuild(kClosedTableName, closed, snap);
+        return true;
+    }
+    rebuild(kTableName, closed, snap);
+    return true;
+}
+
+void Keeper::fail_closed(const Desired& desired, const std::optional<Snapshot>& known,
+                         PassResult& result) {
+    result.fail_closed = true;
+    in_sync_generation_.reset();
+    const bool foreign = known && known->main && !known->main->ours();
+    if (result.error.empty() && foreign) {
+        result.error = kRefused;
+    }
+    try {
+        for (unsigned attempt = 1;; ++attempt) {
+            const Snapshot snap = attempt == 1 && known ? *known : kernel_.snapshot();
+            try {
+                result.attempts = attempt;
+                result.committed = fail_closed_once(desired, snap) || result.committed;
+                if (result.committed) {
+                    const Desired closed = fail_closed_desired(desired, nft::guarded_ports(snap));
+                    result.actions = std::string("failed closed in table inet ") +
+                                     std::string(foreign ? kClosedTableName : kTableName) +
+                                     ": loopback only on ports " + ports_text(closed);
+                }
+                return;
+            } catch (const GenerationMoved&) {
+                if (attempt == kCommitAttempts) {
+                    throw;
+                }
+            }
+        }
+    } catch (const std::exception& e) {
+        result.error.append(result.error.empty() ? "" : "; ").append("failing closed: ");
+        result.error.append(e.what());
+    }
+}
+
+PassResult Keeper::remove() {
+    PassResult result;
+    in_sync_generation_.reset();
+    try {
+        for (unsigned attempt = 1;; ++attempt) {
+            const Snapshot snap = kernel_.snapshot();
+            result.refused.clear();
+            if (snap.main && !snap.main->ours()) {
+                result.refused.emplace_back(kRefused);
+            }
+            Batch batch(kernel_.next_seq(), snap.generation);
+            std::string actions;
+            for (const auto* t : {&snap.main, &snap.closed}) {
+                if (ours(*t)) {
+                    delete_ours(batch, **t, kernel_.portid());
+                    actions.append(actions.empty() ? "" : ", ").append("deleted table inet ");
+                    actions.append((*t)->name);
+                }
+            }
+            if (actions.empty()) {
+                return result;
+            }
+            batch.end();
+            try {
+                result.attempts = attempt;
+                kernel_.commit(batch);
+                result.committed = true;
+                result.actions = actions;
+                return result;
+            } catch (const GenerationMoved&) {
+                if (attempt == kCommitAttempts) {
+                    throw;
+                }
+            }
+        }
+    } catch (const std::exception& e) {
+        result.error = std::string("remove: ") + e.what();
+    }
+    return result;
+}
+
+} // namespace memguard::nft

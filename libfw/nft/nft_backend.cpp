@@ -1,0 +1,85 @@
+#include "nft_backend.hpp"
+
+#include <cstdlib>
+#include <string_view>
+
+namespace memguard {
+
+namespace {
+
+// KernelError is what the seam promises; the netlink layer's own error carries the same errno.
+template <typename F> auto kernel_call(F f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const netlink::NetlinkError& e) {
+        throw KernelError(e.what(), e.error());
+    }
+}
+
+nft::Keeper make_keeper(nft::NftOptions options) {
+    return kernel_call([&] { return nft::Keeper(options); });
+}
+
+} // namespace
+
+NftBackend::NftBackend(nft::NftOptions options) : keeper_(make_keeper(options)) {}
+
+Report report_of(const nft::PassResult& result) {
+    Report report;
+    for (const Family family : both_families) {
+        FamilyReport f;
+        f.family = family;
+        for (const nft::Drift& d : result.drift) {
+            if (!d.family || *d.family == family) {
+                f.drift.push_back({family, d.kind, d.where, d.text});
+            }
+        }
+        for (const Network& n : result.revoked) {
+            if (n.family == family) {
+                f.revoked.push_back(n);
+            }
+        }
+        f.committed = result.committed;
+        f.attempts = result.attempts;
+        f.fail_closed = result.fail_closed;
+        f.error = result.error;
+        f.refused = result.refused;
+        f.actions = result.actions;
+        report.families.push_back(std::move(f));
+    }
+    return report;
+}
+
+Report NftBackend::reconcile(const Desired& desired, PassKind kind) {
+    return report_of(keeper_.reconcile(desired, kind == PassKind::verify));
+}
+
+Report NftBackend::compare(const Desired& desired) {
+    return report_of(kernel_call([&] { return keeper_.compare(desired); }));
+}
+
+Report NftBackend::remove() {
+    return report_of(keeper_.remove());
+}
+
+std::vector<FamilyView> NftBackend::read() {
+    const nft::Snapshot snap = kernel_call([&] { return keeper_.read(); });
+    return {view_of(snap, Family::ipv4), view_of(snap, Family::ipv6)};
+}
+
+std::vector<std::uint16_t> NftBackend::guarded_ports() {
+    return keeper_.guarded_ports();
+}
+
+bool NftBackend::changed() {
+    return kernel_call([&] { return keeper_.changed(); });
+}
+
+std::unique_ptr<Backend> make_nft_backend() {
+    nft::NftOptions options;
+    const char* unowned = std::getenv("MEMGUARD_TEST_NFT_UNOWNED");
+    options.own_table = unowned == nullptr || std::string_view(unowned) != "1";
+    return std::make_unique<NftBackend>(options);
+}
+
+} // namespace memguard

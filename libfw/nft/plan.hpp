@@ -1,0 +1,51 @@
+// Desired → the objects of our table, as libnftnl objects ready to go into a batch: the base
+// chain `input`, per family a regular chain guardN and an interval set allowN, and the rules.
+// Internal to libfw/nft.
+#pragma once
+
+#include "desired.hpp"
+#include "handles.hpp"
+#include "model.hpp"
+
+#include <span>
+#include <string>
+#include <vector>
+
+namespace memguard::nft {
+
+struct PlannedChain {
+    std::string name;
+    bool base = false; // type filter hook input priority -10; policy accept
+};
+
+struct PlannedSet {
+    std::string name;
+    Family family = Family::ipv4;
+    std::uint32_t id = 0; // NFTNL_SET_ID: how a rule in the same batch names it
+    std::vector<Range> ranges;
+};
+
+struct PlannedRule {
+    std::string chain;
+    RulePtr rule;
+};
+
+struct TablePlan {
+    std::string table;
+    std::vector<PlannedChain> chains; // in the order they must be created
+    std::vector<PlannedSet> sets;
+    std::vector<PlannedRule> rules; // in order within each chain
+};
+
+inline constexpr std::int32_t kInputPriority = -10; // filter - 10: before the usual filter chains
+
+TablePlan plan_table(std::string_view table, const Desired& desired);
+
+// The plan as the kernel would dump it, for comparing.
+TableModel model_of(const TablePlan& plan);
+
+// What we enforce when the wanted rules cannot be had: loopback only, no allowlist, drop, on
+// `desired`'s ports, the default port 11211 and every port in `guarded`.
+Desired fail_closed_desired(const Desired& desired, std::span<const std::uint16_t> guarded);
+
+} // namespace memguard::nft

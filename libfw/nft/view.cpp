@@ -1,0 +1,71 @@
+// Our nftables tables as `status` shows them, one family at a time: the base chain's jumps of
+// that family, its guard chain and its allow set.
+#include "nft_backend.hpp"
+
+#include <algorithm>
+
+namespace memguard {
+
+namespace {
+
+ViewChain chain_view(const nft::TableModel& table, const std::string& name, Family family,
+                     bool only_jumps) {
+    ViewChain view;
+    view.name = table.name == nft::kTableName ? name : table.name + "/" + name;
+    const nft::ChainModel* chain = table.chain(name);
+    if (chain == nullptr) {
+        return view;
+    }
+    view.exists = true;
+    view.ours = table.ours();
+    for (std::size_t i = 0; i < chain->rules.size(); ++i) {
+        const nft::RuleModel& r = chain->rules[i];
+        if (only_jumps && r.jump != nft::guard_chain(family)) {
+            continue;
+        }
+        view.rules.push_back(
+            {i + 1, r.text, table.ours() && r.comment == nft::kComment, r.packets, r.bytes});
+    }
+    return view;
+}
+
+std::uint32_t references(const nft::TableModel& table, const std::string& set) {
+    std::uint32_t n = 0;
+    for (const nft::ChainModel& c : table.chains) {
+        n +=
+            static_cast<std::uint32_t>(std::ranges::count_if(c.rules, [&](const nft::RuleModel& r) {
+                return r.text.find("@" + set) != std::string::npos;
+            }));
+    }
+    return n;
+}
+
+void add_table(FamilyView& out, const nft::TableModel& table, Family family) {
+    out.chains.push_back(chain_view(table, std::string(nft::kInputChain), family, true));
+    out.chains.push_back(chain_view(table, nft::guard_chain(family), family, false));
+    const std::string name = nft::allow_set(family);
+    if (const nft::SetModel* set = table.set(name)) {
+        ViewSet view;
+        view.name = set->name;
+        view.ours = table.ours() && set->comment == nft::kComment;
+        view.usable = set->family == family && (set->flags & 0x1) != 0; // NFT_SET_INTERVAL
+        view.members = nft::range_networks(set->ranges).size();
+        view.references = references(table, name);
+        out.sets.push_back(std::move(view));
+    }
+}
+
+} // namespace
+
+FamilyView view_of(const nft::Snapshot& snap, Family family) {
+    FamilyView view;
+    view.family = family;
+    for (const auto* table : {&snap.main, &snap.closed}) {
+        if (*table) {
+            add_table(view, **table, family);
+        }
+    }
+    return view;
+}
+
+} // namespace memguard

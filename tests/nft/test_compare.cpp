@@ -1,0 +1,109 @@
+// Wanted vs found → drift in words.
+#include "compare.hpp"
+#include "plan.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace memguard;
+using namespace memguard::nft;
+
+namespace {
+
+Desired sample() {
+    Desired d;
+    for (auto* f : {&d.ipv4, &d.ipv6}) {
+        f->family = f == &d.ipv4 ? Family::ipv4 : Family::ipv6;
+        f->ports = {11211};
+        f->protocols = {Protocol::tcp};
+    }
+    d.ipv4.allow = {*parse_network("10.0.0.0/8"), *parse_network("192.168.0.0/16"),
+                    *parse_network("172.16.0.0/12")};
+    return d;
+}
+
+const Ownership kUnowned{false, 0};
+
+std::vector<std::string> kinds(const std::vector<Drift>& drift) {
+    std::vector<std::string> out;
+    for (const auto& d : drift) {
+        out.push_back(d.kind);
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("a table equal to the plan has no drift", "[nft][compare]") {
+    const TableModel want = model_of(plan_table(kTableName, sample()));
+    CHECK(compare_tables(want, want, kUnowned).empty());
+}
+
+TEST_CASE("missing, foreign and unowned tables", "[nft][compare]") {
+    const TableModel want = model_of(plan_table(kTableName, sample()));
+    CHECK(kinds(compare_tables(want, std::nullopt, kUnowned)) ==
+          std::vector<std::string>{"table_missing"});
+    TableModel foreign = want;
+    foreign.comment = "";
+    const auto d = compare_tables(want, foreign, kUnowned);
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].kind == "table_not_owned");
+    CHECK(d[0].text == "table inet memguard is not memguardd's (no memguard marker); left alone");
+    const auto orphan = compare_tables(want, want, Ownership{true, 42});
+    REQUIRE(orphan.size() == 1);
+    CHECK(orphan[0].kind == "table_owner");
+    TableModel held = want;
+    held.flags = kTableFlagOwner | kTableFlagPersist;
+    held.owner = 42;
+    CHECK(compare_tables(want, held, Ownership{true, 42}).empty());
+}
+
+TEST_CASE("set members: missing and extra networks in words", "[nft][compare]") {
+    const TableModel want = model_of(plan_table(kTableName, sample()));
+    TableModel found = want;
+    const std::vector<Network> had{*parse_network("10.0.0.0/8"), *parse_network("203.0.113.7")};
+    found.set("allow4")->ranges = merged_ranges(Family::ipv4, had);
+    const auto d = compare_tables(want, found, kUnowned);
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].kind == "set_members");
+    CHECK(d[0].where == "allow4");
+    CHECK(d[0].family == Family::ipv4);
+    CHECK(d[0].text ==
+          "ipv4 set allow4: 2 missing (172.16.0.0/12, 192.168.0.0/16), 1 extra (203.0.113.7)");
+    CHECK(revoked_networks(want, found, Family::ipv4) ==
+          std::vector<Network>{*parse_network("203.0.113.7")});
+    CHECK(revoked_networks(want, found, Family::ipv6).empty());
+}
+
+TEST_CASE("rules: inserted, deleted, reordered; counters and handles do not count",
+          "[nft][compare]") {
+    const TableModel want = model_of(plan_table(kTableName, sample()));
+    TableModel found = want;
+    auto& rules = found.chain("guard4")->rules;
+    rules.back().packets = 99;
+    rules.back().handle = 7;
+    CHECK(compare_tables(want, found, kUnowned).empty());
+
+    RuleModel accept_all;
+    accept_all.chain = "guard4";
+    accept_all.key = "[ immediate reg 0 accept ]";
+    accept_all.text = "accept";
+    rules.insert(rules.begin(), accept_all);
+    auto d = compare_tables(want, found, kUnowned);
+    CHECK(kinds(d) == std::vector<std::string>{"rule_extra"});
+    CHECK(d[0].text == "chain guard4 rule 1 is not ours: accept");
+
+    rules.erase(rules.begin(), rules.begin() + 2); // the accept and our loopback rule
+    d = compare_tables(want, found, kUnowned);
+    CHECK(kinds(d) == std::vector<std::string>{"rule_missing"});
+    CHECK(d[0].text == "chain guard4 lacks rule: iifname \"lo\" accept comment \"memguard\"");
+
+    found = want;
+    std::swap(found.chain("guard6")->rules[0], found.chain("guard6")->rules[1]);
+    CHECK(kinds(compare_tables(want, found, kUnowned)) == std::vector<std::string>{"rule_order"});
+
+    found = want;
+    found.chains.pop_back();
+    d = compare_tables(want, found, kUnowned);
+    CHECK(kinds(d) == std::vector<std::string>{"chain_missing"});
+    CHECK(d[0].family == Family::ipv6);
+}

@@ -1,0 +1,160 @@
+// The parsers, fed messages built with libnftnl and libmnl as the kernel would send them.
+#include "decode.hpp"
+#include "handles.hpp"
+#include "plan.hpp"
+#include "render.hpp"
+
+#include <arpa/inet.h> // before the linux/ headers
+#include <catch2/catch.hpp>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include <vector>
+
+using namespace memguard;
+using namespace memguard::nft;
+
+namespace {
+
+constexpr std::size_t kBuf = 65536;
+
+struct Message {
+    std::vector<std::uint32_t> storage = std::vector<std::uint32_t>(kBuf / 4);
+    nlmsghdr* start(std::uint16_t type, std::uint32_t pid = 0) {
+        auto* nlh = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(storage.data()), type,
+                                          NFPROTO_INET, 0, 1);
+        nlh->nlmsg_pid = pid;
+        return nlh;
+    }
+    [[nodiscard]] Bytes bytes() const {
+        const auto* nlh = reinterpret_cast<const nlmsghdr*>(storage.data());
+        return {reinterpret_cast<const std::uint8_t*>(storage.data()), nlh->nlmsg_len};
+    }
+};
+
+Message table_message(const char* name, const char* comment, std::uint32_t flags,
+                      std::uint32_t pid = 0) {
+    Message m;
+    auto t = make<TablePtr>(nftnl_table_alloc);
+    nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, name);
+    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, flags);
+    if (comment != nullptr) {
+        auto u = comment_udata(NFTNL_UDATA_TABLE_COMMENT, comment);
+        nftnl_table_set_data(t.get(), NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(u.get()),
+                             nftnl_udata_buf_len(u.get()));
+    }
+    nftnl_table_nlmsg_build_payload(m.start(NFT_MSG_NEWTABLE, pid), t.get());
+    return m;
+}
+
+Desired one_port() {
+    Desired d;
+    d.ipv4.ports = d.ipv6.ports = {11211};
+    d.ipv4.protocols = d.ipv6.protocols = {Protocol::tcp};
+    d.ipv6.family = Family::ipv6;
+    return d;
+}
+
+} // namespace
+
+TEST_CASE("a table message gives name, flags and our marker", "[nft][decode]") {
+    const auto m = table_message("memguard", "memguardd", kTableFlagOwner | kTableFlagPersist);
+    const auto t = decode_table(m.bytes());
+    REQUIRE(t);
+    CHECK(t->family == NFPROTO_INET);
+    CHECK(t->table.name == "memguard");
+    CHECK(t->table.flags == 0x6);
+    CHECK(t->table.ours());
+    const auto foreign = decode_table(table_message("memguard", nullptr, 0).bytes());
+    REQUIRE(foreign);
+    CHECK_FALSE(foreign->table.ours());
+}
+
+TEST_CASE("cut or mistyped messages decode to nothing", "[nft][decode]") {
+    const auto m = table_message("memguard", "memguardd", 0);
+    const Bytes whole = m.bytes();
+    for (std::size_t n = 0; n < whole.size(); n += 4) {
+        CHECK_FALSE(decode_table(whole.first(n)));
+    }
+    CHECK_FALSE(decode_chain(whole));
+    CHECK_FALSE(decode_rule(whole));
+    CHECK_FALSE(decode_gen(whole));
+    CHECK_FALSE(decode_elements(whole));
+}
+
+TEST_CASE("a rule message decodes to the rule we planned", "[nft][decode]") {
+    const TablePlan plan = plan_table(kTableName, one_port());
+    for (const PlannedRule& r : plan.rules) {
+        Message m;
+        nftnl_rule_nlmsg_build_payload(m.start(NFT_MSG_NEWRULE), r.rule.get());
+        const auto decoded = decode_rule(m.bytes());
+        REQUIRE(decoded);
+        const RuleModel want = render_rule(r.rule.get());
+        CHECK(decoded->table == "memguard");
+        CHECK(decoded->rule.chain == r.chain);
+        CHECK(decoded->rule.key == want.key);
+        CHECK(decoded->rule.text == want.text);
+    }
+}
+
+TEST_CASE("set and element messages", "[nft][decode]") {
+    Message sm;
+    auto s = make<SetPtr>(nftnl_set_alloc);
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, "memguard");
+    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, "allow6");
+    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, 8);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, 16);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
+    nftnl_set_nlmsg_build_payload(sm.start(NFT_MSG_NEWSET), s.get());
+    const auto set = decode_set(sm.bytes());
+    REQUIRE(set);
+    CHECK(set->set.family == Family::ipv6);
+    CHECK(set->set.flags == NFT_SET_INTERVAL);
+
+    // Built as the kernel dumps them (nf_tables_fill_setelem), with libmnl.
+    const auto ranges =
+        merged_ranges(Family::ipv6, std::vector<Network>{*parse_network("fd00::/8")});
+    Message em;
+    nlmsghdr* nlh = em.start(NFT_MSG_NEWSETELEM);
+    mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, "memguard");
+    mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, "allow6");
+    nlattr* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+    for (const auto& e : interval_elements(Family::ipv6, ranges)) {
+        nlattr* elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+        nlattr* key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+        mnl_attr_put(nlh, NFTA_DATA_VALUE, 16, e.key.data());
+        mnl_attr_nest_end(nlh, key);
+        if (e.end) {
+            mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+        }
+        mnl_attr_nest_end(nlh, elem);
+    }
+    mnl_attr_nest_end(nlh, list);
+    const auto elems = decode_elements(em.bytes());
+    REQUIRE(elems);
+    CHECK(elems->set == "allow6");
+    CHECK(elems->key_len == 16);
+    CHECK(ranges_from_elements(Family::ipv6, elems->elements) == ranges);
+}
+
+TEST_CASE("a NEWGEN message gives the generation id", "[nft][decode]") {
+    Message m;
+    nlmsghdr* nlh = m.start(NFT_MSG_NEWGEN);
+    mnl_attr_put_u32(nlh, NFTA_GEN_ID, htonl(4242));
+    CHECK(decode_gen(m.bytes()) == 4242U);
+}
+
+TEST_CASE("events are sorted by table and by who made them", "[nft][decode]") {
+    CHECK(classify_event(table_message("memguard", nullptr, 0, 77).bytes(), 77) == EventClass::own);
+    CHECK(classify_event(table_message("memguard", nullptr, 0, 78).bytes(), 77) ==
+          EventClass::foreign);
+    CHECK(classify_event(table_message("memguard_closed", nullptr, 0, 0).bytes(), 77) ==
+          EventClass::foreign);
+    CHECK(classify_event(table_message("filter", nullptr, 0, 78).bytes(), 77) ==
+          EventClass::unrelated);
+    Message gen;
+    mnl_attr_put_u32(gen.start(NFT_MSG_NEWGEN, 78), NFTA_GEN_ID, htonl(1));
+    CHECK(classify_event(gen.bytes(), 77) == EventClass::unrelated);
+}

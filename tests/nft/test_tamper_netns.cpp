@@ -1,0 +1,79 @@
+// Unowned mode (MEMGUARD_TEST_NFT_UNOWNED): tampering through the nft CLI is seen at once
+// through events, described by compare, and repaired by reconcile; our own batches are quiet.
+#include "nft_netns.hpp"
+
+#include <poll.h>
+
+#include <chrono>
+
+using memguard::nft::Keeper;
+
+namespace {
+
+// Waits up to `timeout` for changed() to say so.
+bool changed_within(Keeper& keeper, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        pollfd pfd{keeper.change_fd(), POLLIN, 0};
+        poll(&pfd, 1, 50);
+        if (keeper.changed()) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool has_kind(const memguard::nft::PassResult& r, const std::string& kind) {
+    for (const auto& d : r.drift) {
+        if (d.kind == kind) {
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("our own batches do not count as changes", "[netns][nft]") {
+    test::fresh_netns();
+    Keeper keeper(memguard::nft::NftOptions{false});
+    REQUIRE(keeper.reconcile(test::desired_with(3), false).committed);
+    REQUIRE(keeper.reconcile(test::desired_with(4), false).committed);
+    CHECK_FALSE(changed_within(keeper, std::chrono::milliseconds(200)));
+    // Other tables' churn does not either.
+    REQUIRE(test::run("nft add table inet other && nft add chain inet other c") == 0);
+    CHECK_FALSE(changed_within(keeper, std::chrono::milliseconds(200)));
+}
+
+TEST_CASE("tampering through nft is seen, described and repaired", "[netns][nft]") {
+    struct Tamper {
+        const char* command;
+        const char* kind;
+    };
+    const auto tamper =
+        GENERATE(Tamper{"nft flush chain inet memguard guard4", "rule_missing"},
+                 Tamper{"nft delete table inet memguard", "table_missing"},
+                 Tamper{"nft insert rule inet memguard guard4 accept", "rule_extra"},
+                 Tamper{"nft add element inet memguard allow4 '{ 203.0.113.7 }'", "set_members"});
+    test::fresh_netns();
+    Keeper keeper(memguard::nft::NftOptions{false});
+    const auto desired = test::desired_with(3);
+    REQUIRE(keeper.reconcile(desired, false).committed);
+    CHECK_FALSE(keeper.changed());
+    INFO(tamper.command);
+    REQUIRE(test::run(tamper.command) == 0);
+    CHECK(changed_within(keeper, std::chrono::seconds(2)));
+    const auto found = keeper.compare(desired);
+    INFO(test::describe(found));
+    CHECK(has_kind(found, tamper.kind));
+    const auto repaired = keeper.reconcile(desired, true);
+    INFO(test::describe(repaired));
+    CHECK(repaired.committed);
+    CHECK(repaired.error.empty());
+    if (std::string(tamper.kind) == "set_members") {
+        REQUIRE(repaired.revoked.size() == 1);
+        CHECK(repaired.revoked[0].to_string() == "203.0.113.7");
+    }
+    CHECK(keeper.compare(desired).drift.empty());
+    CHECK_FALSE(changed_within(keeper, std::chrono::milliseconds(200)));
+}
