@@ -5,7 +5,7 @@
 #   b_init MEMGUARDD BACKEND : h_init, then B_BACKEND=iptables-legacy|nftables
 #   b_config FILE INTERVAL NETWORK... : h_config plus "backend": B_BACKEND
 #   b_ours : prints our rules as the backend's own tool shows them (iptables-legacy-save lines
-#       of ours, or `nft list table inet memguard`); empty when there are none
+#       of ours, or `nft list table inet memguard` without counters and owner); empty when none
 #   b_allowed FAMILY NETWORK : the kernel's rules of ours accept NETWORK (an -s rule or a set
 #       member; an element of allow4/allow6)
 #   b_udp SRC DST : one memcached UDP "version" request from the client namespace; prints
@@ -39,7 +39,10 @@ b_nft() { h_tool nft "$@"; }
 
 b_ours() {
     if [ "$B_BACKEND" = nftables ]; then
-        b_nft list table inet memguard 2>/dev/null || true
+        # Counters move with every blocked packet, and the table's owner (flags owner, "#
+        # progname memguardd") goes with the daemon that held it: neither is compared.
+        b_nft list table inet memguard 2>/dev/null |
+            sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/; s/ # progname .*//; /^\tflags ?(owner)? *$/d' || true
     else
         mg_save ipv4 | grep -E "$MG_TAG|MEMGUARD" || true
         mg_save ipv6 | grep -E "$MG_TAG|MEMGUARD" || true

@@ -57,7 +57,8 @@ check "(a) before: our legacy rules are in" test -n "$(legacy_ours)"
 switch_to "(a) legacy → nftables" nftables 2
 check "(a) our nftables table is in" test -n "$(nft_ours)"
 check "(a) nothing of ours is left in the legacy tables" test -z "$(legacy_ours)"
-check "(a) the daemon says nftables" test "$(mg_daemon_field backend)" = nftables
+h_mg status --json --config "$CONF"
+check "(a) the daemon says nftables" test "$(jq -r .daemon.backend <<<"$H_OUT")" = nftables
 
 switch_to "(b) nftables → legacy" iptables-legacy 3
 check "(b) our legacy rules are in" test -n "$(legacy_ours)"
