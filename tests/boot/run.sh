@@ -11,7 +11,11 @@
 # the booted container. The private client's connection must keep working and
 # new ones get in; the public client's connection is cut and new ones fail.
 # Boot 2 (after `systemctl reboot`, --private-network: fresh, empty tables)
-# checks that the rules are back before memcached starts.
+# checks that the rules are back before memcached starts, then switches to the
+# nftables backend by reload and turns Debian's nftables.service on (its
+# `flush ruleset` at start and restart must leave our table). Boot 3, with both
+# enabled, checks our table comes up after nftables.service's flush, then
+# purges.
 #
 # Usage: run.sh [memguardd_*.deb]    (no argument: build the .deb from this tree)
 # Env:   MEMGUARD_BOOT_CACHE  cached debootstrap root (default /var/cache/memguardd-boot)
@@ -24,7 +28,7 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${MEMGUARD_BOOT_CACHE:-/var/cache/memguardd-boot}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # procps: the package depends on it (ExecReload uses /bin/kill).
-PKGS=systemd,systemd-sysv,dbus,iptables,memcached,procps
+PKGS=systemd,systemd-sysv,dbus,iptables,memcached,procps,nftables
 STAMP="$PKGS +apt-lists"     # change to force a rebuild of the cached root
 PASSED=0 FAILED=0 WORK='' NSPAWN_PID='' CT='' NS_CT='' NS_CLI='' CLIENT_PIDS=()
 
@@ -282,11 +286,15 @@ check "rules stay after stop" has4 '-j MEMGUARD'
 ct systemctl start memguardd
 check "start again" [ "$(ct systemctl is-active memguardd)" = active ]
 
-log "reboot"
-ct systemctl reboot 2>/dev/null    # may report "Connection reset": systemd went away
-until_ok 60 not kill -0 "$NSPAWN_PID" || stop_container
-wait "$NSPAWN_PID"; rc=$?; NSPAWN_PID='' CT=''
-check "nspawn exits 133 on reboot" [ $rc = 133 ]
+# reboot_container: systemctl reboot inside; nspawn exits 133 when it has
+reboot_container() {
+    log "reboot"
+    ct systemctl reboot 2>/dev/null    # may report "Connection reset": systemd went away
+    until_ok 60 not kill -0 "$NSPAWN_PID" || stop_container
+    wait "$NSPAWN_PID"; local rc=$?; NSPAWN_PID='' CT=''
+    check "nspawn exits 133 on reboot" [ $rc = 133 ]
+}
+reboot_container
 for pid in "${CLIENT_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
 CLIENT_PIDS=()
 ip netns del "$NS_CLI"; ip netns del "$NS_CT"; NS_CLI='' NS_CT=''
@@ -336,9 +344,46 @@ first_input() { "$1" | grep -m1 -- '^-A INPUT'; }
 check "IPv4 jump still first in INPUT" eval 'first_input save4 | grep -q -- "-j MEMGUARD"'
 check "IPv6 jump still first in INPUT" eval 'first_input save6 | grep -q -- "-j MEMGUARD"'
 
+log "switch to the nftables backend by reload"
+nftl() { ct nft list table inet memguard 2>/dev/null; }
+ct sh -c 'sed "0,/{/s//{\"backend\": \"nftables\",/" /root/memguard.json.good >/etc/memguard.json'
+check "systemctl reload (backend nftables)" ct systemctl reload memguardd
+check "our nftables table holds the allowlist" until_ok 10 eval 'nftl | grep -q "198.51.100.0/24"'
+check "no legacy rule of ours left" until_ok 10 not has4 'memguard'
+check "foreign IPv4 rule kept through the switch" has4 '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT'
+check "status names the nftables backend" eval 'ct memguardd status | grep -q "^backend nftables"'
+check "memguardd diff: in sync on nftables" ct memguardd diff
+
+log "Debian's nftables.service: its flush ruleset leaves our table"
+check "systemctl enable --now nftables" ct systemctl enable --now nftables
+check "nftables.service's own table is in" ct nft list table inet filter
+check "our table survived its start (flush ruleset)" eval 'nftl | grep -q "198.51.100.0/24"'
+check "systemctl restart nftables" ct systemctl restart nftables
+check "our table survived its restart" eval 'nftl | grep -q "198.51.100.0/24"'
+check "still in sync" ct memguardd diff
+reboot_container
+
+# --- boot 3: both services enabled, nftables backend --------------------------
+log "boot 3"
+check "boot 3 reaches running" boot || { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+check "memguardd active (boot 3)" [ "$(ct systemctl is-active memguardd)" = active ]
+check "nftables.service active (boot 3)" [ "$(ct systemctl is-active nftables)" = active ]
+check "our table is in after nftables.service's flush" until_ok 10 eval 'nftl | grep -q "198.51.100.0/24"'
+check "memguardd diff: in sync (boot 3)" ct memguardd diff
+nft_done=$(mono nftables.service ActiveEnterTimestampMonotonic)
+guard_start=$(mono memguardd.service ExecMainStartTimestampMonotonic)
+log "monotonic us: nftables.service active $nft_done, memguardd started $guard_start"
+check "memguardd starts after nftables.service has run" before "$nft_done" "$guard_start"
+check "memguardd ready before memcached starts (boot 3)" \
+    before "$(mono memguardd.service ActiveEnterTimestampMonotonic)" "$(mono memcached.service ExecMainStartTimestampMonotonic)"
+
 log "purge removes exactly our rules"
+ct iptables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT
+ct ip6tables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT
 ct dpkg --purge memguardd >"$WORK/purge.log" 2>&1
 check "purge succeeds" [ $? = 0 ] || cat "$WORK/purge.log"
+check "our nftables table gone" not eval 'nftl | grep -q memguard'
+check "nftables.service's table kept" ct nft list table inet filter
 check "IPv4 rules gone" not has4 'MEMGUARD'
 check "IPv6 rules gone" not has6 'MEMGUARD'
 check "foreign IPv4 rule kept" has4 '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT'
