@@ -147,8 +147,9 @@ int remove(const Options& o) {
             // A failure may come after the commit (our set, say): what is left is for status.
             std::printf("%s %s: %s\n", removal.backend.c_str(),
                         std::string(to_string(f.family)).c_str(),
-                        !f.error.empty() ? "FAILED; memguardd status shows what is left"
-                                         : f.actions.c_str());
+                        !f.error.empty()    ? "FAILED; memguardd status shows what is left"
+                        : f.actions.empty() ? "nothing of memguardd's was there"
+                                            : f.actions.c_str());
             complete = complete && f.error.empty() && f.refused.empty();
         }
     }

@@ -28,7 +28,7 @@ void log_repair(const Report& report) {
             log_event(warn, {Event::drift, f.family, {{"DRIFT_KIND", d.kind}, {"CHAIN", d.where}}},
                       "drift: " + d.describe());
         }
-        if (f.committed) {
+        if (f.committed && !f.drift.empty()) { // one commit may serve both families
             log_event(warn,
                       {Event::repair,
                        f.family,
@@ -160,7 +160,7 @@ void log_revocation(const Pass& pass) {
         log_event(err, {Event::error, std::nullopt, {}},
                   "could not take out the other backend's rules of ours: " + pass.retire_error);
     } else if (!pass.retired.empty()) {
-        log_event(info, {Event::apply, std::nullopt, {}},
+        log_event(info, {Event::backend, std::nullopt, {}},
                   "took out the other backend's rules of ours: " + pass.retired);
     }
 }
