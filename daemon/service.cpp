@@ -73,6 +73,7 @@ private:
     std::string config_path_;
     std::optional<Guard> guard_; // made once the config says which backend
     int watched_change_fd_ = -1;
+    std::string caveat_; // the backend's, as last logged
     Policy policy_;
     bool config_invalid_ = false;
     bool ready_ = false;
@@ -168,6 +169,12 @@ void Service::follow_backend() {
         log_event(info, {Event::backend, std::nullopt, {{"BACKEND", name}}},
                   "backend " + name + ": " + guard_->backend_why());
         state_.record_backend(name, guard_->backend_why());
+    }
+    if (const std::string caveat = guard_->backend().caveat(); caveat != caveat_) {
+        if (!caveat.empty()) {
+            log_event(warn, {Event::backend, std::nullopt, {{"BACKEND", name}}}, caveat);
+        }
+        caveat_ = caveat;
     }
     // The old backend's descriptor left the epoll set when it was closed.
     const int fd = guard_->backend().change_fd();

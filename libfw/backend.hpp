@@ -80,6 +80,9 @@ public:
     [[nodiscard]] virtual std::string_view name() const = 0;
     // Where an admin sees our rules with the usual tools, for `status`.
     [[nodiscard]] virtual std::string_view how_to_see() const = 0;
+    // What an admin should know about how this kernel holds our rules (an nftables table that
+    // cannot be owned on a kernel before 6.9); empty when nothing. Known after the first pass.
+    [[nodiscard]] virtual std::string caveat() const { return {}; }
 
     // Brings the kernel to `desired`: reads, compares and, if anything differs, repairs it in one
     // atomic commit, retrying a commit that lost a race. Whatever fails, the family (or both)
