@@ -1,22 +1,18 @@
+// Ipset's requests: each IPSET_CMD_* message built and sent through the one socket.
 #include "ipset.hpp"
 
 // glibc's netinet/in.h must come before the kernel's headers (linux/netfilter.h pulls in
 // linux/in.h), which otherwise define in_addr a second time.
 #include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "detail.hpp"
-#include "fd.hpp"
 #include "ipset_wire.hpp"
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/ipset/ip_set.h>
-#include <linux/netfilter/ipset/ip_set_hash.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
-#include <limits>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -25,9 +21,14 @@ namespace memguard::netlink {
 
 namespace {
 
+using ipset_wire::check_name;
+using ipset_wire::explain;
+using ipset_wire::Explained;
 using ipset_wire::family_name;
+using ipset_wire::hashsize_for;
 using ipset_wire::ipset_type;
 using ipset_wire::kHashNet;
+using ipset_wire::maxelem_for;
 using ipset_wire::parse_list;
 using ipset_wire::parse_type_answer;
 
@@ -52,70 +53,9 @@ static_assert(kMemberBytes == 36);
 // The IPSET_ATTR_ADT nest's length is a u16.
 static_assert(kAddMessageBytes < 0xFFFF);
 
-// Sizing of a new set (see Ipset::create).
-constexpr std::size_t kMinMaxelem = 65536;
-constexpr std::size_t kMinHashsize = 1024;
-constexpr std::size_t kMaxHashsize = std::size_t{1} << 24;
-
 std::uint8_t nfproto(Family family) {
     return family == Family::ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
 }
-
-void check_name(const std::string& what, const std::string& name) {
-    if (name.empty() || name.size() > IPSET_MAXNAMELEN - 1 ||
-        name.find('\0') != std::string::npos) {
-        // Empty matters most: IPSET_CMD_DESTROY without a name destroys every set.
-        throw std::invalid_argument(what + ": a set name is 1 to " +
-                                    std::to_string(IPSET_MAXNAMELEN - 1) +
-                                    " characters without NUL (IPSET_MAXNAMELEN), not '" + name +
-                                    "' (" + std::to_string(name.size()) + " bytes)");
-    }
-}
-
-// ipset's private error codes (ip_set.h, ip_set_hash.h) → the nearest errno and what it means.
-// strerror knows none of them ("Unknown error 4100"), so the reason goes into the message.
-struct Explained {
-    int error;
-    std::string why;
-};
-Explained explain(int code) {
-    switch (code) {
-    case IPSET_ERR_PROTOCOL:
-        return {EPROTO, "the kernel refused the request as malformed (IPSET_ERR_PROTOCOL)"};
-    case IPSET_ERR_FIND_TYPE:
-        return {EOPNOTSUPP, "set type or revision unknown to the kernel (IPSET_ERR_FIND_TYPE)"};
-    case IPSET_ERR_MAX_SETS:
-        return {ENOSPC, "the kernel's table of sets is full (IPSET_ERR_MAX_SETS)"};
-    case IPSET_ERR_BUSY:
-        return {EBUSY, "set in use by an iptables rule or a list:set (IPSET_ERR_BUSY)"};
-    case IPSET_ERR_EXIST_SETNAME2:
-        // Swap's meaning; rename (which we never send) uses it for "the new name is taken".
-        return {ENOENT, "the second set does not exist (IPSET_ERR_EXIST_SETNAME2)"};
-    case IPSET_ERR_TYPE_MISMATCH:
-        return {EINVAL, "the sets differ in type or family (IPSET_ERR_TYPE_MISMATCH)"};
-    case IPSET_ERR_EXIST:
-        return {EEXIST, "member already in the set (IPSET_ERR_EXIST)"};
-    case IPSET_ERR_INVALID_CIDR:
-        return {EINVAL, "invalid CIDR (IPSET_ERR_INVALID_CIDR)"};
-    case IPSET_ERR_INVALID_NETMASK:
-        return {EINVAL, "invalid netmask (IPSET_ERR_INVALID_NETMASK)"};
-    case IPSET_ERR_INVALID_FAMILY:
-        return {EAFNOSUPPORT, "invalid family (IPSET_ERR_INVALID_FAMILY)"};
-    case IPSET_ERR_REFERENCED:
-        return {EBUSY, "set is referenced (IPSET_ERR_REFERENCED)"};
-    case IPSET_ERR_IPADDR_IPV4:
-    case IPSET_ERR_IPADDR_IPV6:
-        return {EINVAL, "invalid address (IPSET_ERR_IPADDR_IPV4/6)"};
-    case IPSET_ERR_HASH_FULL:
-        return {ENOSPC, "the set is full: maxelem reached (IPSET_ERR_HASH_FULL)"};
-    case IPSET_ERR_HASH_ELEM:
-        return {EINVAL, "null-valued member (IPSET_ERR_HASH_ELEM)"};
-    default:
-        return {EPROTO, "ipset error " + std::to_string(code)};
-    }
-}
-
-// ---- Requests ------------------------------------------------------------------------------
 
 // Every ipset request starts alike: the header, nfgenmsg (AF_INET like libipset's; the kernel
 // ignores it), and IPSET_ATTR_PROTOCOL, which every command checks (protocol_min_failed).
@@ -151,51 +91,6 @@ void put_member(nlmsghdr* nlh, const Network& n) {
         mnl_attr_put_u8(nlh, IPSET_ATTR_CIDR, static_cast<std::uint8_t>(n.prefix));
     }
     mnl_attr_nest_end(nlh, data);
-}
-
-std::uint32_t maxelem_for(std::size_t count) {
-    const std::size_t wanted = count > std::numeric_limits<std::uint32_t>::max() / 2
-                                   ? std::numeric_limits<std::uint32_t>::max()
-                                   : std::max(kMinMaxelem, 2 * count);
-    return static_cast<std::uint32_t>(wanted);
-}
-
-std::uint32_t hashsize_for(std::size_t count) {
-    std::size_t size = kMinHashsize;
-    while (size < count && size < kMaxHashsize) {
-        size *= 2;
-    }
-    return static_cast<std::uint32_t>(size);
-}
-
-// ---- getsockopt(SO_IP_SET) -----------------------------------------------------------------
-
-// One getsockopt on the ipset socket; the answer must be exactly the request's size (libxt_set
-// checks the same).
-template <typename Request>
-void ipset_sockopt(const Fd& fd, Request& request, const std::string& what) {
-    socklen_t len = sizeof request;
-    if (getsockopt(fd.get(), SOL_IP, SO_IP_SET, &request, &len) != 0) {
-        throw NetlinkError(what, errno);
-    }
-    if (len != sizeof request) {
-        throw NetlinkError(what + ": answer of " + std::to_string(len) + " bytes, not " +
-                               std::to_string(sizeof request),
-                           EPROTO);
-    }
-}
-
-// A raw IPv4 socket (as libxt_set's get_version opens it) and the protocol version the kernel
-// speaks, which every later request must carry (ip_set_sockfn_get refuses < 6 with EPROTO).
-std::pair<Fd, unsigned> open_ipset_sockopt(const std::string& what) {
-    Fd fd(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
-    if (!fd) {
-        throw NetlinkError(what + ": open raw socket", errno);
-    }
-    ip_set_req_version version{};
-    version.op = IP_SET_OP_VERSION;
-    ipset_sockopt(fd, version, what + ": IP_SET_OP_VERSION");
-    return {std::move(fd), version.version};
 }
 
 } // namespace
@@ -388,49 +283,6 @@ void Ipset::destroy(const std::string& name) {
     nlmsghdr* nlh = start(request, IPSET_CMD_DESTROY, NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL);
     mnl_attr_put_strz(nlh, IPSET_ATTR_SETNAME, name.c_str());
     transact(request.bytes(), what, name);
-}
-
-std::optional<std::uint16_t> ipset_index(const std::string& name) {
-    const std::string what = "ipset index of " + name;
-    // A longer name would be cut by the kernel to its first 31 bytes: another set's name.
-    check_name(what, name);
-    auto [fd, version] = open_ipset_sockopt(what);
-    ip_set_req_get_set request{};
-    request.op = IP_SET_OP_GET_BYNAME;
-    request.version = version;
-    std::memcpy(request.set.name, name.data(), name.size());
-    ipset_sockopt(fd, request, what + ": IP_SET_OP_GET_BYNAME");
-    if (request.set.index == IPSET_INVALID_ID) {
-        return std::nullopt;
-    }
-    return request.set.index;
-}
-
-std::optional<std::string> ipset_name(std::uint16_t index) {
-    const std::string what = "ipset name of index " + std::to_string(index);
-    if (index == IPSET_INVALID_ID) {
-        return std::nullopt;
-    }
-    auto [fd, version] = open_ipset_sockopt(what);
-    ip_set_req_get_set request{};
-    request.op = IP_SET_OP_GET_BYINDEX;
-    request.version = version;
-    request.set.index = index;
-    try {
-        ipset_sockopt(fd, request, what + ": IP_SET_OP_GET_BYINDEX");
-    } catch (const NetlinkError& e) {
-        // The kernel's answer for an index beyond its table of sets (ip_set_sockfn_get); the
-        // request's size, the only other cause, is fixed by the header.
-        if (e.error() == EINVAL) {
-            return std::nullopt;
-        }
-        throw;
-    }
-    const std::size_t len = strnlen(request.set.name, sizeof request.set.name);
-    if (len == 0) {
-        return std::nullopt; // an empty slot
-    }
-    return std::string(request.set.name, len);
 }
 
 } // namespace memguard::netlink

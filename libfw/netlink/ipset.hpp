@@ -4,8 +4,9 @@
 //
 // Split in two like conntrack.hpp: a pure parser for one IPSET_CMD_LIST reply message
 // (ipset_parse.cpp), which unit tests and the fuzzer call with bytes, and `Ipset`, which talks
-// to the kernel (ipset.cpp). Plus the set's kernel index by name and back (the legacy getsockopt
-// interface iptables itself uses), because a rule stores the index, not the name.
+// to the kernel (ipset.cpp). Plus the set's kernel index by name and back (ipset_sockopt.cpp: the
+// legacy getsockopt interface iptables itself uses), because a rule stores the index, not the
+// name.
 #pragma once
 
 #include "net.hpp"
