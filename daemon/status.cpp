@@ -122,8 +122,9 @@ void print_family(const json& f) {
         } else if (c["ours"].get<bool>()) {
             print_rules((name + ":").c_str(), c["rules"]);
         } else {
-            const std::string title = name + " (memguardd's rules; position in " + name;
-            print_rules((title + "):").c_str(), c["rules"], true);
+            std::string title = name;
+            title.append(" (memguardd's rules; position in ").append(name).append("):");
+            print_rules(title.c_str(), c["rules"], true);
         }
     }
     for (const auto& set : f["sets"]) {
