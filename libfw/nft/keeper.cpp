@@ -70,13 +70,15 @@ std::vector<std::uint16_t> Keeper::guarded_ports() {
     }
 }
 
-// One batch: our old tables out (the fail-closed one included), `table` rebuilt from `desired`.
+// One batch: `table` rebuilt from `desired`, our old tables out first (the fail-closed one
+// included). The fail-closed table is built beside inet memguard and never touches it.
 void Keeper::rebuild(std::string_view table, const Desired& desired, const Snapshot& snap) {
     const TablePlan plan = plan_table(table, desired);
+    const bool main_too = table == kTableName;
     for (;;) {
         Batch batch(kernel_.next_seq(), snap.generation);
         for (const auto* t : {&snap.main, &snap.closed}) {
-            if (ours(*t)) {
+            if (ours(*t) && (main_too || t == &snap.closed)) {
                 delete_ours(batch, **t, kernel_.portid());
             }
         }

@@ -64,7 +64,8 @@ private:
     void apply(const Desired& desired, PassResult& result);
     [[nodiscard]] PassResult compare_with(const Desired& desired, const Snapshot& snap) const;
     void rebuild(std::string_view table, const Desired& desired, const Snapshot& snap);
-    bool fail_closed_once(const Desired& desired, const Snapshot& snap);
+    std::optional<std::string_view> fail_closed_once(const Desired& desired, const Snapshot& snap,
+                                                     PassResult& result);
     void fail_closed(const Desired& desired, const std::optional<Snapshot>& known,
                      PassResult& result);
     [[nodiscard]] std::uint32_t table_flags() const;

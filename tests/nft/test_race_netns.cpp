@@ -51,4 +51,8 @@ TEST_CASE("a failed apply fails closed and says why", "[netns][nft]") {
     CHECK(result.fail_closed);
     CHECK_FALSE(result.error.empty());
     CHECK(test::nft_text().find("10.0.0.0") != std::string::npos); // the owner's table stands
+    // and the port is closed beside it all the same
+    CHECK(result.committed);
+    CHECK(result.actions.find("inet memguard_closed") != std::string::npos);
+    CHECK(test::nft_text("memguard_closed").find("iifname \"lo\" accept") != std::string::npos);
 }
