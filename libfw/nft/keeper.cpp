@@ -22,8 +22,10 @@ bool ours(const std::optional<TableModel>& t) {
 }
 
 void delete_ours(Batch& batch, const TableModel& table, std::uint32_t portid) {
-    const bool owned = (table.flags & kTableFlagOwner) != 0;
-    if (owned && table.owner != portid) {
+    // An orphan (PERSIST, its owner gone) is adopted, as the kernel lets any process do; a table
+    // another live process owns refuses this with EPERM, and the batch with it.
+    const bool owned_or_orphan = (table.flags & (kTableFlagOwner | kTableFlagPersist)) != 0;
+    if (owned_or_orphan && table.owner != portid) {
         add_new_table(batch, table.name, kTableFlagOwner | kTableFlagPersist, true);
     }
     add_delete_table(batch, table.name);

@@ -84,8 +84,8 @@ inline constexpr std::string_view kRefused =
     "table inet memguard is not memguardd's (no memguard marker); left alone";
 
 bool ours(const std::optional<TableModel>& table);
-// Takes out an existing table of ours inside `batch`; an orphaned persistent one must be adopted
-// (NEWTABLE with OWNER|PERSIST) before it may be deleted.
+// Takes out an existing table of ours inside `batch`, adopting it first (NEWTABLE with
+// OWNER|PERSIST, no NLM_F_EXCL) when it is persistent or owned and not by us.
 void delete_ours(Batch& batch, const TableModel& table, std::uint32_t portid);
 
 // The ports the jump rules of our tables in `snap` guard.
