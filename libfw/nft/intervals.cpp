@@ -166,13 +166,18 @@ std::vector<Network> range_networks(std::span<const Range> ranges) {
 
 std::vector<Range> subtract(std::span<const Range> from, std::span<const Range> minus) {
     std::vector<Range> out;
+    std::size_t first_overlap = 0; // both lists are sorted: one merge-like pass, not n × m
     for (const Range& r : from) {
         const std::size_t size = address_size(r.family);
+        while (first_overlap < minus.size() && less(minus[first_overlap].last, r.first, size)) {
+            ++first_overlap;
+        }
         Address cursor = r.first;
         bool done = false;
-        for (const Range& m : minus) {
-            if (done || less(r.last, m.first, size) || less(m.last, cursor, size)) {
-                continue; // no overlap with what is left of r
+        for (std::size_t k = first_overlap; k < minus.size() && !done; ++k) {
+            const Range& m = minus[k];
+            if (less(r.last, m.first, size)) {
+                break;
             }
             if (less(cursor, m.first, size)) {
                 Address before = m.first;
