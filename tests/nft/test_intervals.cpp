@@ -135,5 +135,7 @@ TEST_CASE("subtract and merge agree with address-by-address sets", "[nft][interv
             REQUIRE(diff[x] == (in_a[x] && !in_b[x]));
         }
         REQUIRE(ranges_from_elements(Family::ipv4, interval_elements(Family::ipv4, a)) == a);
+        const auto rest = subtract(a, b);
+        REQUIRE(merged_ranges(Family::ipv4, range_networks(rest)) == rest);
     }
 }
