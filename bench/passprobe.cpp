@@ -10,12 +10,12 @@
 //                                      init, read, compare, plan into snapshot, iptc_commit
 // Output: one line per metric: "<name> <median_us> <p10_us> <p90_us>".
 #include "config.hpp"
-#include "legacy/legacy_backend.hpp"
-#include "legacy/iptc/lock.hpp"
 #include "legacy/allowset.hpp"
 #include "legacy/iptc/entry.hpp"
+#include "legacy/iptc/lock.hpp"
 #include "legacy/iptc/snapshot.hpp"
 #include "legacy/iptc/table.hpp"
+#include "legacy/legacy_backend.hpp"
 #include "legacy/ruleset.hpp"
 
 #include <netinet/in.h> // before the kernel headers, as libiptc's own headers do

@@ -174,8 +174,11 @@ void check_leftovers(Doctor& d, Guard& guard) {
     try {
         for (const auto& family : other->read()) {
             if (family.has_ours()) {
-                d.finding(std::string(to_string(family.family)) + ": rules of memguardd's are "
-                              "left in " + std::string(other->name()) + ", which does not run; "
+                d.finding(std::string(to_string(family.family)) +
+                              ": rules of memguardd's are "
+                              "left in " +
+                              std::string(other->name()) +
+                              ", which does not run; "
                               "they still drop what their old allowlist did not allow",
                           "memguardd takes them out after its next successful start or reload "
                           "(systemctl reload memguardd); or memguardd remove, then systemctl "

@@ -19,12 +19,18 @@ struct EventName {
 
 // In Event's order.
 constexpr EventName event_names[] = {
-    {"start", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a01"},    {"apply", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a02"},
-    {"drift", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a03"},    {"repair", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a04"},
-    {"conflict", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a05"}, {"reload", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a06"},
-    {"config", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a07"},   {"error", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a08"},
-    {"stop", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a09"},     {"revoke", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0a"},
-    {"blocked", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0b"},  {"backend", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0c"},
+    {"start", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a01"},
+    {"apply", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a02"},
+    {"drift", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a03"},
+    {"repair", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a04"},
+    {"conflict", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a05"},
+    {"reload", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a06"},
+    {"config", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a07"},
+    {"error", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a08"},
+    {"stop", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a09"},
+    {"revoke", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0a"},
+    {"blocked", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0b"},
+    {"backend", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0c"},
 };
 static_assert(std::size(event_names) == static_cast<std::size_t>(Event::backend) + 1);
 

@@ -25,10 +25,7 @@ std::string first_drift(const Report& report) {
 void log_repair(const Report& report) {
     for (const auto& f : report.families) {
         for (const auto& d : f.drift) {
-            log_event(warn,
-                      {Event::drift,
-                       f.family,
-                       {{"DRIFT_KIND", d.kind}, {"CHAIN", d.where}}},
+            log_event(warn, {Event::drift, f.family, {{"DRIFT_KIND", d.kind}, {"CHAIN", d.where}}},
                       "drift: " + d.describe());
         }
         if (f.committed) {

@@ -47,19 +47,10 @@ public:
     int run();
 
 private:
-    enum Source : std::uint64_t {
-        signal_source,
-        verify_source,
-        watchdog_source,
-        audit_source,
-        audit_timer_source,
-        retry_source,
-        control_source,
-        change_source
-    };
-
+    // One handler per event source; epoll hands back the handler's index in handlers_.
+    using Handler = void (Service::*)();
     void setup_loop();
-    void watch(int fd, Source source);
+    void watch(int fd, Handler handler);
     void configure_audit();
     void load_initial_policy();
     void apply(Event why);
@@ -69,8 +60,14 @@ private:
     void reload();
     void rearm_verify();
     void notify_ready();
-    bool on_signal(); // false: stop
-    void dispatch(Source source);
+    void on_signal();
+    void on_verify_timer();
+    void on_retry_timer();
+    void on_audit();
+    void on_audit_timer();
+    void on_watchdog();
+    void on_control();
+    void on_change();
     [[nodiscard]] std::string answer(const std::string& request);
 
     std::string config_path_;
@@ -86,13 +83,20 @@ private:
     RefusalLog refusals_;
     BlockedAudit audit_;
     std::optional<ControlSocket> control_;
+    std::vector<Handler> handlers_;
+    bool stopping_ = false;
     Fd epoll_, signal_fd_, verify_timer_, watchdog_timer_, retry_timer_;
 };
 
-void Service::watch(int fd, Source source) {
+void Service::watch(int fd, Handler handler) {
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = source;
+    // A descriptor made again (a rearmed timer) keeps its handler's index.
+    auto at = std::ranges::find(handlers_, handler);
+    if (at == handlers_.end()) {
+        at = handlers_.insert(at, handler);
+    }
+    ev.data.u64 = static_cast<std::uint64_t>(at - handlers_.begin());
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
         throw_errno("epoll_ctl");
     }
@@ -112,20 +116,20 @@ void Service::setup_loop() {
     if (!signal_fd_ || !epoll_) {
         throw_errno("signalfd/epoll_create1");
     }
-    watch(signal_fd_.get(), signal_source);
-    watch(control_->fd(), control_source);
+    watch(signal_fd_.get(), &Service::on_signal);
+    watch(control_->fd(), &Service::on_control);
     std::uint64_t watchdog_usec = 0;
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
         // Ping at half the interval, as sd_watchdog_enabled(3) advises.
         watchdog_timer_ = make_periodic_timer(std::chrono::microseconds(watchdog_usec / 2));
-        watch(watchdog_timer_.get(), watchdog_source);
+        watch(watchdog_timer_.get(), &Service::on_watchdog);
     }
 }
 
 // Closing the old timer takes it out of the epoll set as well.
 void Service::rearm_verify() {
     verify_timer_ = make_periodic_timer(policy_.verify_interval);
-    watch(verify_timer_.get(), verify_source);
+    watch(verify_timer_.get(), &Service::on_verify_timer);
 }
 
 void Service::load_initial_policy() {
@@ -168,7 +172,7 @@ void Service::follow_backend() {
     // The old backend's descriptor left the epoll set when it was closed.
     const int fd = guard_->backend().change_fd();
     if (fd >= 0 && fd != watched_change_fd_) {
-        watch(fd, change_source);
+        watch(fd, &Service::on_change);
     }
     watched_change_fd_ = fd;
 }
@@ -188,7 +192,7 @@ void Service::after_pass(const Pass& pass) {
     }
     log_failure(report, retry_after_);
     retry_timer_ = make_oneshot_timer(retry_after_);
-    watch(retry_timer_.get(), retry_source);
+    watch(retry_timer_.get(), &Service::on_retry_timer);
     retry_after_ = std::min(retry_after_ * 2, last_retry);
 }
 
@@ -196,8 +200,8 @@ void Service::after_pass(const Pass& pass) {
 void Service::configure_audit() {
     try {
         if (audit_.configure(policy_) && audit_.active()) {
-            watch(audit_.fd(), audit_source);
-            watch(audit_.timer_fd(), audit_timer_source);
+            watch(audit_.fd(), &Service::on_audit);
+            watch(audit_.timer_fd(), &Service::on_audit_timer);
         }
     } catch (const netlink::NetlinkError& e) {
         log_event(
@@ -279,61 +283,60 @@ std::string Service::answer(const std::string& request) {
            "\n";
 }
 
-bool Service::on_signal() {
+void Service::on_signal() {
     signalfd_siginfo si{};
     while (::read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGHUP) {
             reload();
-            continue;
-        }
-        if (si.ssi_signo == SIGUSR1) { // memguardd verify, for scripts: a pass now
+        } else if (si.ssi_signo == SIGUSR1) { // memguardd verify, for scripts: a pass now
             verify();
-            continue;
+        } else {
+            sd_notify(0, "STOPPING=1");
+            log_event(info, {Event::stop, std::nullopt, {}},
+                      "stopping; the rules stay in place (memguardd remove takes them out)");
+            stopping_ = true;
+            return;
         }
-        sd_notify(0, "STOPPING=1");
-        log_event(info, {Event::stop, std::nullopt, {}},
-                  "stopping; the rules stay in place (memguardd remove takes them out)");
-        return false;
     }
-    return true;
 }
 
-void Service::dispatch(Source source) {
-    switch (source) {
-    case verify_source:
-        acknowledge_timer(verify_timer_);
+void Service::on_verify_timer() {
+    acknowledge_timer(verify_timer_);
+    verify();
+}
+
+void Service::on_retry_timer() {
+    retry_timer_.reset();
+    apply(Event::apply);
+    notify_ready();
+}
+
+void Service::on_audit() {
+    try {
+        audit_.on_readable();
+    } catch (const netlink::NetlinkError& e) {
+        log_event(err, {Event::error, std::nullopt, {}},
+                  std::string("reading blocked attempts failed: ") + e.what());
+    }
+}
+
+void Service::on_audit_timer() {
+    audit_.on_timer();
+}
+
+void Service::on_watchdog() {
+    acknowledge_timer(watchdog_timer_);
+    sd_notify(0, "WATCHDOG=1");
+}
+
+void Service::on_control() {
+    control_->serve_one([this](const std::string& request) { return answer(request); });
+}
+
+// The kernel told of a change to our rules (a backend with change events): look now.
+void Service::on_change() {
+    if (guard_->backend().changed()) {
         verify();
-        break;
-    case retry_source:
-        retry_timer_.reset();
-        apply(Event::apply);
-        notify_ready();
-        break;
-    case audit_source:
-        try {
-            audit_.on_readable();
-        } catch (const netlink::NetlinkError& e) {
-            log_event(err, {Event::error, std::nullopt, {}},
-                      std::string("reading blocked attempts failed: ") + e.what());
-        }
-        break;
-    case audit_timer_source:
-        audit_.on_timer();
-        break;
-    case watchdog_source:
-        acknowledge_timer(watchdog_timer_);
-        sd_notify(0, "WATCHDOG=1");
-        break;
-    case control_source:
-        control_->serve_one([this](const std::string& request) { return answer(request); });
-        break;
-    case change_source: // the kernel told of a change to our rules: look now
-        if (guard_->backend().changed()) {
-            verify();
-        }
-        break;
-    case signal_source:
-        break;
     }
 }
 
@@ -355,12 +358,11 @@ int Service::run() {
         if (n < 0) {
             throw_errno("epoll_wait");
         }
-        for (int i = 0; i < n; ++i) {
-            const auto source = static_cast<Source>(events[i].data.u64);
-            if (source == signal_source && !on_signal()) {
-                return 0;
-            }
-            dispatch(source);
+        for (int i = 0; i < n && !stopping_; ++i) {
+            (this->*handlers_.at(events[i].data.u64))();
+        }
+        if (stopping_) {
+            return 0;
         }
     }
 }

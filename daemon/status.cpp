@@ -122,8 +122,8 @@ void print_family(const json& f) {
         } else if (c["ours"].get<bool>()) {
             print_rules((name + ":").c_str(), c["rules"]);
         } else {
-            print_rules((name + " (memguardd's rules; position in " + name + "):").c_str(),
-                        c["rules"], true);
+            const std::string title = name + " (memguardd's rules; position in " + name;
+            print_rules((title + "):").c_str(), c["rules"], true);
         }
     }
     for (const auto& set : f["sets"]) {

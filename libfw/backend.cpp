@@ -31,15 +31,14 @@ std::string_view to_string(BackendChoice choice) {
 
 BackendPick pick_backend(BackendChoice choice) {
     if (choice != BackendChoice::automatic) {
-        return {choice, "the config asks for it (\"backend\": \"" + std::string(to_string(choice)) +
-                            "\")"};
+        return {choice,
+                "the config asks for it (\"backend\": \"" + std::string(to_string(choice)) + "\")"};
     }
     if (legacy_tables_present()) {
         return {BackendChoice::iptables_legacy,
                 "\"backend\": \"auto\" and the kernel has legacy x_tables"};
     }
-    return {BackendChoice::nftables,
-            "\"backend\": \"auto\" and the kernel has no legacy x_tables"};
+    return {BackendChoice::nftables, "\"backend\": \"auto\" and the kernel has no legacy x_tables"};
 }
 
 std::unique_ptr<Backend> make_backend(BackendChoice kind) {

@@ -47,7 +47,7 @@ struct ViewRule {
 struct ViewChain {
     std::string name; // "INPUT", "MEMGUARD", "input"
     bool exists = false;
-    bool ours = false; // false: somebody else's chain (INPUT) that holds rules of ours
+    bool ours = false;           // false: somebody else's chain (INPUT) that holds rules of ours
     std::vector<ViewRule> rules; // in order; the family's own only, where chains are shared
 };
 

@@ -34,12 +34,7 @@ std::unique_ptr<Backend> other_backend(BackendChoice kind) {
 }
 
 bool has_ours(Backend& backend) {
-    for (const auto& family : backend.read()) {
-        if (family.has_ours()) {
-            return true;
-        }
-    }
-    return false;
+    return std::ranges::any_of(backend.read(), &FamilyView::has_ours);
 }
 
 std::string removed_text(const Backend& backend, const Report& report) {

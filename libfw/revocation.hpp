@@ -4,9 +4,9 @@
 // tamper). The RELATED,ESTABLISHED rule would otherwise keep them in.
 #pragma once
 
-#include "report.hpp"
 #include "netlink/conntrack.hpp"
 #include "policy.hpp"
+#include "report.hpp"
 
 #include <string>
 #include <vector>

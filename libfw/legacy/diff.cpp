@@ -50,7 +50,8 @@ void compare_chain(const Ruleset& desired, const KernelView& actual, Comparison&
     const std::size_t want_mid = want.size() - head - tail;
     for (std::size_t i = 0; i < std::max(have_mid, want_mid); ++i) {
         const std::size_t pos = head + i;
-        ChainDrift d{desired.family, DriftKind::rule_changed, std::string(chain_name), pos + 1, "", ""};
+        ChainDrift d{
+            desired.family, DriftKind::rule_changed, std::string(chain_name), pos + 1, "", ""};
         if (i < want_mid) {
             d.expected = to_string(want[pos]);
         }

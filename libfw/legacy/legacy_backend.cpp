@@ -167,7 +167,8 @@ Report LegacyBackend::compare(const Desired& desired) {
         auto planner = [&](const KernelView& view) {
             return memguard::compare(build_ruleset(want, claim(view)), view);
         };
-        report.families.push_back(run(family, planner, wants_set(want), false, FirstLook::snapshot));
+        report.families.push_back(
+            run(family, planner, wants_set(want), false, FirstLook::snapshot));
     }
     return report;
 }

@@ -51,7 +51,8 @@ Ruleset inline_closed(const FamilyDesired& want) {
 
 // hash:net cannot hold a /0, and a list with one needs no set: it lets everybody in.
 bool wants_set(const FamilyDesired& want) {
-    const bool any_source = std::ranges::any_of(want.allow, [](const Network& n) { return n.prefix == 0; });
+    const bool any_source =
+        std::ranges::any_of(want.allow, [](const Network& n) { return n.prefix == 0; });
     return !any_source && want.allow.size() > set_threshold;
 }
 

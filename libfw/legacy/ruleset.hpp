@@ -1,8 +1,8 @@
 // Policy → the rules we want in the kernel, per address family.
 #pragma once
 
-#include "ownership.hpp"
 #include "desired.hpp"
+#include "ownership.hpp"
 #include "rule.hpp"
 
 #include <cstddef>

@@ -1,8 +1,8 @@
 // The legacy backend's words for people: `status`'s picture of a family and what remove took.
+#include "allowset.hpp"
 #include "iptc/snapshot.hpp"
 #include "legacy_backend.hpp"
 #include "ownership.hpp"
-#include "allowset.hpp"
 
 #include <algorithm>
 

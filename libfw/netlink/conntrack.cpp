@@ -168,11 +168,7 @@ std::optional<ConntrackTuple> parse_conntrack_message(std::span<const std::uint8
     if (nlh == nullptr || (nlh->nlmsg_type != kCtNew && nlh->nlmsg_type != kCtDelete)) {
         return std::nullopt;
     }
-    nfgenmsg gen{};
-    if (!view.extra_header(gen)) {
-        return std::nullopt;
-    }
-    const auto family = detail::family_from(gen.nfgen_family);
+    const auto family = view.nfgen_family();
     if (!family) {
         return std::nullopt;
     }

@@ -116,6 +116,13 @@ public:
         return true;
     }
 
+    // The address family a netfilter message (its nfgenmsg) is about; nullopt for a message
+    // without one, or about another family (bridge, arp, netdev).
+    [[nodiscard]] std::optional<Family> nfgen_family() const {
+        nfgenmsg gen{};
+        return extra_header(gen) ? family_from(gen.nfgen_family) : std::nullopt;
+    }
+
 private:
     std::vector<std::uint32_t> storage_;
     const nlmsghdr* nlh_ = nullptr;

@@ -93,13 +93,9 @@ std::optional<ParsedPacket> parse_packet(std::span<const std::uint8_t> nlmsg,
     if (nlh == nullptr || nlh->nlmsg_type != kPacket) {
         return std::nullopt;
     }
-    nfgenmsg gen{};
-    if (!view.extra_header(gen)) {
-        return std::nullopt;
-    }
-    const auto family = detail::family_from(gen.nfgen_family);
+    const auto family = view.nfgen_family();
     if (!family) {
-        return std::nullopt; // bridge, arp, netdev: not ours
+        return std::nullopt;
     }
     detail::AttrTable attrs(kPacketPolicy);
     if (!attrs.parse(nlh, sizeof(nfgenmsg)) || attrs[NFULA_PAYLOAD] == nullptr) {

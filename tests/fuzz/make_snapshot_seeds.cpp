@@ -1,8 +1,8 @@
 // Writes the kernel's current filter tables (both families) as seeds for fuzz_snapshot:
 // family byte, INPUT's first and policy offsets, entries. Run it in a namespace holding
 // memguardd's rules and some foreign ones (tests/fuzz/corpus/snapshot was made that way).
-#include "legacy/legacy_backend.hpp"
 #include "legacy/iptc/snapshot.hpp"
+#include "legacy/legacy_backend.hpp"
 
 #include <cstdio>
 #include <fstream>

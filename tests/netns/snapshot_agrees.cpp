@@ -2,11 +2,11 @@
 // the lock-free snapshot (what verify passes look at), and fails unless both decode to the
 // same INPUT chain and MEMGUARD chain, rule by rule, counters and target names included.
 // Run by the netns tests on their own tables while nothing sends packets.
-#include "legacy/tables.hpp"
-#include "legacy/legacy_backend.hpp"
 #include "legacy/iptc/snapshot.hpp"
 #include "legacy/iptc/table.hpp"
+#include "legacy/legacy_backend.hpp"
 #include "legacy/rule.hpp"
+#include "legacy/tables.hpp"
 
 #include <cstdio>
 #include <exception>

@@ -38,6 +38,9 @@ schema = {
     "allow_loopback": {"type": "boolean", "default": True},
     "accept_established": {"type": "boolean", "default": True},
     "action": {"enum": ["drop", "reject"], "default": "drop"},
+    "backend": {"enum": ["auto", "iptables-legacy", "nftables"], "default": "auto",
+                "description": "which kernel interface programs the rules; auto: iptables-legacy "
+                               "where the kernel has legacy x_tables, nftables where it has not"},
     "verify_interval_s": {"type": "integer", "minimum": 1, "maximum": 3600, "default": 5},
     "log_blocked": {"type": "boolean", "default": False,
                     "description": "NFLOG (rate-limited) the packets the final rule drops or rejects"},

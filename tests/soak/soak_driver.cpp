@@ -226,7 +226,8 @@ public:
             return check(committed(r) == (v4 | v6), "remove commits both families", r);
         }
         case 1: {
-            const auto r = guard_.reconcile(memguard::desired_state(alt_), memguard::PassKind::verify);
+            const auto r =
+                guard_.reconcile(memguard::desired_state(alt_), memguard::PassKind::verify);
             return check(committed(r) == (v4 | v6), "the other policy commits both families", r);
         }
         case 2:
@@ -256,7 +257,8 @@ public:
 
     // One verify pass; `expect` is the set of families that must be repaired by it.
     bool pass(unsigned expect) {
-        const auto r = guard_.reconcile(memguard::desired_state(policy_), memguard::PassKind::verify);
+        const auto r =
+            guard_.reconcile(memguard::desired_state(policy_), memguard::PassKind::verify);
         ++passes_;
         commits_[0] += (committed(r) & v4) != 0 ? 1 : 0;
         commits_[1] += (committed(r) & v6) != 0 ? 1 : 0;
@@ -319,7 +321,8 @@ int soak(const Options& o) {
     // Warm-up: the first apply, then every kind of drift once, so that every code path (and
     // its share of libc and libiptc) has run before the first measurement.
     {
-        const auto first = guard.reconcile(memguard::desired_state(policy), memguard::PassKind::verify);
+        const auto first =
+            guard.reconcile(memguard::desired_state(policy), memguard::PassKind::verify);
         std::printf("soak: first apply committed in %s\n", families(committed(first)));
     }
     for (std::size_t k = 0; k < kind_count; ++k) {

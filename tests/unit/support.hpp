@@ -5,10 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include "legacy/kernel_view.hpp"
-#include "net.hpp"
-#include "policy.hpp"
 #include "legacy/rule.hpp"
 #include "legacy/ruleset.hpp"
+#include "net.hpp"
+#include "policy.hpp"
 
 #include <optional>
 #include <string>

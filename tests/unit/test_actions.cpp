@@ -97,10 +97,11 @@ TEST_CASE("actions: our ipset created, reloaded and destroyed") {
     memguard::ChainDrift reloaded = created;
     reloaded.actual = "1 missing (10.0.0.0/24…), 0 not in the allowlist";
     memguard::ChainDrift stale{Family::ipv4, memguard::DriftKind::set_stale, "memguard4", 0, "",
-                          "stale"};
+                               "stale"};
     CHECK(describe_actions({created}) == "created ipset memguard4 with 20 networks");
-    CHECK(describe_actions({reloaded}) == "reloaded ipset memguard4 with 20 networks (found: 1 missing "
-                                      "(10.0.0.0/24…), 0 not in the allowlist)");
+    CHECK(describe_actions({reloaded}) ==
+          "reloaded ipset memguard4 with 20 networks (found: 1 missing "
+          "(10.0.0.0/24…), 0 not in the allowlist)");
     CHECK(describe_actions({stale}) ==
           "destroyed ipset memguard4 (the allowlist no longer needs it)");
     CHECK(describe_actions({}) == "applied");

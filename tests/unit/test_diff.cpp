@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+using memguard::ChainDrift;
 using memguard::compare;
 using memguard::Comparison;
-using memguard::ChainDrift;
 using memguard::DriftKind;
 using memguard::Family;
 using memguard::KernelRule;
@@ -81,7 +81,9 @@ std::vector<DriftKind> kinds(const Comparison& c) {
     return out;
 }
 
-Ruleset seed(Family family) { return memguard::build_ruleset(unit::seed_policy(), family); }
+Ruleset seed(Family family) {
+    return memguard::build_ruleset(unit::seed_policy(), family);
+}
 
 void check_chain_untouched(const Plan& plan) {
     CHECK_FALSE(plan.create_chain);
@@ -226,8 +228,8 @@ TEST_CASE("diff: a replaced rule is reported as changed and swapped back") {
 
 TEST_CASE("diff: a foreign rule inserted into our chain is erased - only it") {
     const auto want = seed(Family::ipv4);
-    const auto at = GENERATE(std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3},
-                             std::size_t{4});
+    const auto at =
+        GENERATE(std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{4});
     INFO("foreign rule inserted at position " << at + 1);
     auto view = in_sync(want);
     const auto intruder = foreign_accept(Family::ipv4, 11211);
@@ -287,7 +289,8 @@ TEST_CASE("diff: a deleted jump is put back - foreign INPUT rules stay") {
         view.input.erase(view.input.begin());
         const auto c2 = compare(want, view);
         INFO(describe_all(c2));
-        CHECK(kinds(c2) == std::vector<DriftKind>{DriftKind::jump_missing, DriftKind::jump_missing});
+        CHECK(kinds(c2) ==
+              std::vector<DriftKind>{DriftKind::jump_missing, DriftKind::jump_missing});
         CHECK(c2.plan.input_deletes.empty());
         CHECK(c2.plan.jumps == want.jumps);
     }
@@ -395,11 +398,13 @@ TEST_CASE("diff: a jump for a port no longer in the policy is stale") {
     REQUIRE(c.drift.size() == 2);
     CHECK(c.drift[0].kind == DriftKind::jump_stale);
     CHECK(c.drift[0].position == 2);
-    CHECK(c.drift[0].actual == "-p tcp -m tcp --dport 11212 -m comment --comment memguard -j MEMGUARD");
+    CHECK(c.drift[0].actual ==
+          "-p tcp -m tcp --dport 11212 -m comment --comment memguard -j MEMGUARD");
     CHECK(c.drift[0].expected.empty());
     CHECK(c.drift[1].kind == DriftKind::jump_stale);
     CHECK(c.drift[1].position == 4);
-    CHECK(c.drift[1].actual == "-p udp -m udp --dport 11212 -m comment --comment memguard -j MEMGUARD");
+    CHECK(c.drift[1].actual ==
+          "-p udp -m udp --dport 11212 -m comment --comment memguard -j MEMGUARD");
     CHECK(c.plan.input_deletes == Positions{3, 2, 1, 0});
     CHECK(c.plan.jumps == want.jumps);
     check_chain_untouched(c.plan);

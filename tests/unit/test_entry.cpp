@@ -9,8 +9,8 @@ extern "C" {
 #include <libiptc/libip6tc.h>
 }
 #include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_NFLOG.h>
+#include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_limit.h>
 #include <linux/netfilter/xt_tcpudp.h>
@@ -20,9 +20,9 @@ extern "C" {
 
 #include <algorithm>
 #include <cstring>
-#include <utility>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 using memguard::Family;
@@ -31,16 +31,18 @@ using memguard::Protocol;
 using memguard::Rule;
 using memguard::Verdict;
 using memguard::iptc::decode_entry;
+using memguard::iptc::encode_entry;
 using memguard::iptc::EntryBytes;
 using memguard::iptc::EntryError;
-using memguard::iptc::encode_entry;
 using unit::net;
 using unit::target_of;
 using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-Bytes raw(const EntryBytes& e) { return {e.bytes().begin(), e.bytes().end()}; }
+Bytes raw(const EntryBytes& e) {
+    return {e.bytes().begin(), e.bytes().end()};
+}
 
 template <class T> T get(const Bytes& b, std::size_t at) {
     REQUIRE(at + sizeof(T) <= b.size());
@@ -54,7 +56,9 @@ template <class T> void put(Bytes& b, std::size_t at, const T& value) {
     std::memcpy(b.data() + at, &value, sizeof(T));
 }
 
-std::size_t entry_size(Family f) { return f == Family::ipv4 ? sizeof(ipt_entry) : sizeof(ip6t_entry); }
+std::size_t entry_size(Family f) {
+    return f == Family::ipv4 ? sizeof(ipt_entry) : sizeof(ip6t_entry);
+}
 
 // target_offset and next_offset sit at different places in the two entry structs.
 std::uint16_t target_offset(const Bytes& b, Family f) {
@@ -90,8 +94,8 @@ std::vector<Policy> policies() {
     Policy p;
     p.ports = {1, 11211, 65535};
     p.protocols = {Protocol::udp, Protocol::tcp};
-    p.allow = {net("192.168.1.0/24"), net("10.0.0.0/8"), net("203.0.113.7"), net("128.0.0.0/1"),
-               net("fd12:3456::/48"), net("2001:db8::1"), net("fe80::/10"), net("8000::/1")};
+    p.allow = {net("192.168.1.0/24"), net("10.0.0.0/8"),  net("203.0.113.7"), net("128.0.0.0/1"),
+               net("fd12:3456::/48"), net("2001:db8::1"), net("fe80::/10"),   net("8000::/1")};
     p.action = memguard::Action::reject;
     out.push_back(p);
     p.protocols = {Protocol::udp};
@@ -105,7 +109,7 @@ std::vector<Policy> policies() {
     logged.log_blocked = true;
     out.push_back(logged); // 10/sec, group 11211
     for (const auto& [rate, group] : {std::pair{1u, 1}, std::pair{2u, 65535}, std::pair{16u, 7},
-                                     std::pair{1000u, 42}, std::pair{10000u, 100}}) {
+                                      std::pair{1000u, 42}, std::pair{10000u, 100}}) {
         logged.log_rate_per_s = rate;
         logged.log_group = static_cast<std::uint16_t>(group);
         logged.action = rate % 2 == 0 ? memguard::Action::reject : memguard::Action::drop;
@@ -133,8 +137,10 @@ Rule find_rule(Family f, const std::string& spec) {
     return {};
 }
 
-const std::string tcp_jump = "-p tcp -m tcp --dport 11211 -m comment --comment memguard -j MEMGUARD";
-const std::string udp_jump = "-p udp -m udp --dport 11211 -m comment --comment memguard -j MEMGUARD";
+const std::string tcp_jump =
+    "-p tcp -m tcp --dport 11211 -m comment --comment memguard -j MEMGUARD";
+const std::string udp_jump =
+    "-p udp -m udp --dport 11211 -m comment --comment memguard -j MEMGUARD";
 const std::string lo_accept = "-i lo -m comment --comment memguard -j ACCEPT";
 const std::string established =
     "-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment memguard -j ACCEPT";
@@ -261,9 +267,9 @@ TEST_CASE("entry: truncated bytes are refused") {
     const auto family = GENERATE(Family::ipv4, Family::ipv6);
     INFO(memguard::to_string(family));
     const Bytes b = raw(encode_entry(find_rule(family, tcp_jump)));
-    for (const std::size_t keep : {std::size_t{0}, std::size_t{1}, entry_size(family) - 1,
-                                   entry_size(family), entry_size(family) + 8, b.size() - 8,
-                                   b.size() - 1}) {
+    for (const std::size_t keep :
+         {std::size_t{0}, std::size_t{1}, entry_size(family) - 1, entry_size(family),
+          entry_size(family) + 8, b.size() - 8, b.size() - 1}) {
         INFO("keep " << keep << " of " << b.size());
         const Bytes cut(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(keep));
         CHECK_THROWS_AS(decode(family, cut, "MEMGUARD"), EntryError);
@@ -392,10 +398,18 @@ TEST_CASE("entry: a port range or source port is not ours") {
     Bytes b = raw(encode_entry(find_rule(family, tcp_jump)));
     const std::size_t info_at = entry_size(family) + sizeof(xt_entry_match);
     auto tcp = get<xt_tcp>(b, info_at);
-    SECTION("dport range") { tcp.dpts[1] = 11300; }
-    SECTION("sport") { tcp.spts[0] = tcp.spts[1] = 1024; }
-    SECTION("inverted dport") { tcp.invflags = XT_TCP_INV_DSTPT; }
-    SECTION("tcp flags") { tcp.flg_mask = tcp.flg_cmp = 0x02; }
+    SECTION("dport range") {
+        tcp.dpts[1] = 11300;
+    }
+    SECTION("sport") {
+        tcp.spts[0] = tcp.spts[1] = 1024;
+    }
+    SECTION("inverted dport") {
+        tcp.invflags = XT_TCP_INV_DSTPT;
+    }
+    SECTION("tcp flags") {
+        tcp.flg_mask = tcp.flg_cmp = 0x02;
+    }
     put(b, info_at, tcp);
     const auto d = decode(family, b, "MEMGUARD");
     CHECK_FALSE(d.rule.has_value());
@@ -539,9 +553,9 @@ TEST_CASE("entry: an unknown target makes the rule unreadable - the comment stay
 
 TEST_CASE("entry: a REJECT with another icmp type is not ours") {
     SECTION("ipv4 host-unreachable") {
-        Bytes b = raw(encode_entry(find_rule(
-            Family::ipv4, "-m comment --comment memguard -j REJECT --reject-with "
-                          "icmp-port-unreachable")));
+        Bytes b = raw(encode_entry(
+            find_rule(Family::ipv4, "-m comment --comment memguard -j REJECT --reject-with "
+                                    "icmp-port-unreachable")));
         const auto target = target_offset(b, Family::ipv4);
         put(b, target + sizeof(xt_entry_target), ipt_reject_info{IPT_ICMP_HOST_UNREACHABLE});
         const auto d = decode(Family::ipv4, b, "REJECT");
@@ -549,9 +563,9 @@ TEST_CASE("entry: a REJECT with another icmp type is not ours") {
         CHECK(d.comment == "memguard");
     }
     SECTION("ipv6 adm-prohibited") {
-        Bytes b = raw(encode_entry(find_rule(
-            Family::ipv6, "-m comment --comment memguard -j REJECT --reject-with "
-                          "icmp6-port-unreachable")));
+        Bytes b = raw(encode_entry(
+            find_rule(Family::ipv6, "-m comment --comment memguard -j REJECT --reject-with "
+                                    "icmp6-port-unreachable")));
         const auto target = target_offset(b, Family::ipv6);
         put(b, target + sizeof(xt_entry_target), ip6t_reject_info{IP6T_ICMP6_ADM_PROHIBITED});
         CHECK_FALSE(decode(Family::ipv6, b, "REJECT").rule.has_value());
@@ -577,7 +591,9 @@ TEST_CASE("entry: an NFLOG target that is not ours is unreadable") {
         info.flags = XT_NFLOG_F_COPY_LEN;
         info.len = 128;
     }
-    SECTION("a threshold") { info.threshold = 5; }
+    SECTION("a threshold") {
+        info.threshold = 5;
+    }
     put(b, info_at, info);
     const auto d = decode(Family::ipv4, b, "NFLOG");
     CHECK_FALSE(d.rule.has_value());
@@ -738,7 +754,8 @@ TEST_CASE("entry: the conntrack match is revision 3 with RELATED+ESTABLISHED") {
 
 TEST_CASE("entry: the standard target is exactly XT_ALIGN(sizeof(xt_standard_target))") {
     for (const auto family : {Family::ipv4, Family::ipv6}) {
-        for (const auto& spec : {tcp_jump, lo_accept, std::string("-m comment --comment memguard -j DROP")}) {
+        for (const auto& spec :
+             {tcp_jump, lo_accept, std::string("-m comment --comment memguard -j DROP")}) {
             INFO(memguard::to_string(family) << " " << spec);
             const Bytes b = raw(encode_entry(find_rule(family, spec)));
             const auto target = target_offset(b, family);

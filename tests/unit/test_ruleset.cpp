@@ -20,13 +20,16 @@ using Specs = std::vector<std::string>;
 
 namespace {
 
-const std::string tcp_jump = "-p tcp -m tcp --dport 11211 -m comment --comment memguard -j MEMGUARD";
-const std::string udp_jump = "-p udp -m udp --dport 11211 -m comment --comment memguard -j MEMGUARD";
+const std::string tcp_jump =
+    "-p tcp -m tcp --dport 11211 -m comment --comment memguard -j MEMGUARD";
+const std::string udp_jump =
+    "-p udp -m udp --dport 11211 -m comment --comment memguard -j MEMGUARD";
 const std::string lo_accept = "-i lo -m comment --comment memguard -j ACCEPT";
 const std::string established =
     "-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment memguard -j ACCEPT";
 const std::string drop = "-m comment --comment memguard -j DROP";
-const std::string tcp_reset = "-p tcp -m comment --comment memguard -j REJECT --reject-with tcp-reset";
+const std::string tcp_reset =
+    "-p tcp -m comment --comment memguard -j REJECT --reject-with tcp-reset";
 const std::string unreachable4 =
     "-m comment --comment memguard -j REJECT --reject-with icmp-port-unreachable";
 const std::string unreachable6 =
@@ -59,9 +62,9 @@ TEST_CASE("ruleset: the seed policy gives exactly the design's rules") {
     const auto v4 = build_ruleset(p, Family::ipv4);
     CHECK(v4.family == Family::ipv4);
     CHECK(specs(v4.jumps) == Specs{tcp_jump, udp_jump});
-    CHECK(specs(v4.chain) ==
-          Specs{lo_accept, established,
-                "-s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT", drop});
+    CHECK(specs(v4.chain) == Specs{lo_accept, established,
+                                   "-s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT",
+                                   drop});
     check_family_and_tag(v4);
 
     // IPv6 is guarded too, with the same jumps, even with no IPv6 network allowed.
@@ -95,16 +98,14 @@ TEST_CASE("ruleset: each network goes to its own family only - in order") {
     p.allow = {net("192.168.1.0/24"), net("fd12:3456::/48"), net("10.0.0.5"), net("2001:db8::1"),
                net("172.16.0.0/12")};
     const auto v4 = build_ruleset(p, Family::ipv4);
-    CHECK(specs(v4.chain) == Specs{lo_accept, established,
-                                   "-s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT",
-                                   "-s 10.0.0.5/32 -m comment --comment memguard -j ACCEPT",
-                                   "-s 172.16.0.0/12 -m comment --comment memguard -j ACCEPT",
-                                   drop});
+    CHECK(specs(v4.chain) ==
+          Specs{lo_accept, established, "-s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT",
+                "-s 10.0.0.5/32 -m comment --comment memguard -j ACCEPT",
+                "-s 172.16.0.0/12 -m comment --comment memguard -j ACCEPT", drop});
     const auto v6 = build_ruleset(p, Family::ipv6);
-    CHECK(specs(v6.chain) == Specs{lo_accept, established,
-                                   "-s fd12:3456::/48 -m comment --comment memguard -j ACCEPT",
-                                   "-s 2001:db8::1/128 -m comment --comment memguard -j ACCEPT",
-                                   drop});
+    CHECK(specs(v6.chain) ==
+          Specs{lo_accept, established, "-s fd12:3456::/48 -m comment --comment memguard -j ACCEPT",
+                "-s 2001:db8::1/128 -m comment --comment memguard -j ACCEPT", drop});
     for (const auto& set : {v4, v6}) {
         check_family_and_tag(set);
         for (const auto& r : set.chain) {

@@ -1,5 +1,5 @@
-#include "netlink/ipset.hpp"
 #include "entry.hpp"
+#include "netlink/ipset.hpp"
 
 #include <map>
 #include <memory>

@@ -1,8 +1,8 @@
 #include "snapshot.hpp"
 
-#include "fd.hpp"
 #include "bytes.hpp"
 #include "entry.hpp"
+#include "fd.hpp"
 
 #include <libiptc/libiptc.h>
 extern "C" {

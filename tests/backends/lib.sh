@@ -1,0 +1,81 @@
+# shellcheck shell=bash disable=SC2034  # variables read by the sourcing scripts
+# Shared harness for the tests that run against both backends (sourced, not run). Builds on
+# tests/hostile/lib.sh (namespaces, the veth pair, memcached, probes, the daemon).
+#
+#   b_init MEMGUARDD BACKEND : h_init, then B_BACKEND=iptables-legacy|nftables
+#   b_config FILE INTERVAL NETWORK... : h_config plus "backend": B_BACKEND
+#   b_ours : prints our rules as the backend's own tool shows them (iptables-legacy-save lines
+#       of ours, or `nft list table inet memguard` without counters and owner); empty when none
+#   b_allowed FAMILY NETWORK : the kernel's rules of ours accept NETWORK (an -s rule or a set
+#       member; an element of allow4/allow6)
+#   b_udp SRC DST : one memcached UDP "version" request from the client namespace; prints
+#       answered|silent
+#   b_nft ARGS... : the nft tool in the server namespace
+
+B_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../hostile/lib.sh
+. "$B_DIR/../hostile/lib.sh"
+
+b_init() {
+    # mg_init re-executes the script with MEMGUARDD only: the backend goes through the env.
+    [ "${2:-}" != --private-run ] && export B_BACKEND=${2:-}
+    B_BACKEND=${B_BACKEND:-}
+    case $B_BACKEND in
+    iptables-legacy | nftables) ;;
+    *) echo "usage: $0 MEMGUARDD iptables-legacy|nftables" >&2; exit 2 ;;
+    esac
+    h_need nft jq memcached nc python3
+    h_init "$1"
+    echo "backend: $B_BACKEND"
+}
+
+b_config() {
+    local file=$1
+    h_config "$@"
+    sed -i "s/^{/{\n  \"backend\": \"$B_BACKEND\",/" "$file"
+}
+
+b_nft() { h_tool nft "$@"; }
+
+b_ours() {
+    if [ "$B_BACKEND" = nftables ]; then
+        # Counters move with every blocked packet, and the table's owner (flags owner, "#
+        # progname memguardd") goes with the daemon that held it: neither is compared.
+        b_nft list table inet memguard 2>/dev/null |
+            sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/; s/ # progname .*//; /^\tflags ?(owner)? *$/d' || true
+    else
+        mg_save ipv4 | grep -E "$MG_TAG|MEMGUARD" || true
+        mg_save ipv6 | grep -E "$MG_TAG|MEMGUARD" || true
+        ipset save 2>/dev/null | grep -E '^(create|add) memguard[46] ' || true
+    fi
+}
+
+b_allowed() {
+    local fam=$1 net=$2
+    if [ "$B_BACKEND" = nftables ]; then
+        b_nft -j list set inet memguard "allow${fam#ipv}" 2>/dev/null |
+            jq -e --arg n "$net" '[.nftables[].set.elem? // empty | .[] |
+                if type == "object" then "\(.prefix.addr)/\(.prefix.len)" else . end] |
+                any(. == $n or . + "/32" == $n or . + "/128" == $n)' >/dev/null
+    else
+        mg_save "$fam" | grep -q -- "-s $net .*--comment $MG_TAG -j ACCEPT" ||
+            ipset save 2>/dev/null | grep -q "^add memguard${fam#ipv} $net\$"
+    fi
+}
+
+b_udp() {
+    local src=$1 dst=$2
+    timeout 3 nsenter -t "$H_CLI" -n -- "$MG_PYTHON" - "$src" "$dst" "$MG_PORT" <<'PY'
+import socket, sys
+src, dst, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((src, 0))
+s.settimeout(1.0)
+s.sendto(b"\x00\x01\x00\x00\x00\x01\x00\x00version\r\n", (dst, port))
+try:
+    s.recvfrom(2048)
+    print("answered")
+except socket.timeout:
+    print("silent")
+PY
+}
