@@ -69,7 +69,7 @@ private:
     void fail_closed(const Desired& desired, const std::optional<Snapshot>& known,
                      PassResult& result);
     [[nodiscard]] std::uint32_t table_flags() const;
-    [[nodiscard]] Ownership ownership() const { return {owned_, kernel_.portid()}; }
+    [[nodiscard]] Ownership ownership() const { return {owned_}; }
 
     EventWatch events_; // before kernel_: joined before any dump
     Kernel kernel_;
