@@ -40,16 +40,19 @@ std::string hex32(std::uint32_t v) {
     return buf.data();
 }
 
+// An owned table is in order whoever holds it: `status` and `diff` run in processes of their own,
+// and a table held by another live socket cannot be taken anyway (the kernel says EPERM). What is
+// drift is a table nobody holds: an orphan (PERSIST, its owner gone) or one made unowned.
 void compare_table_head(const TableModel& wanted, const TableModel& found, const Ownership& own,
                         std::vector<Drift>& out) {
     const std::string where = "inet " + wanted.name;
     const bool owned = (found.flags & kTableFlagOwner) != 0;
     const bool persist = (found.flags & kTableFlagPersist) != 0;
-    if (own.owned && (!owned || !persist || found.owner != own.portid)) {
-        out.push_back({std::nullopt, "table_owner", wanted.name,
-                       "table " + where + " is not held by this process (flags " +
-                           hex32(found.flags) + ", owner " +
-                           (found.owner ? std::to_string(*found.owner) : "none") + ")"});
+    if (own.owned && !owned) {
+        out.push_back({std::nullopt, persist ? "table_orphaned" : "table_unowned", wanted.name,
+                       "table " + where +
+                           (persist ? " is orphaned (its owner is gone)" : " is unowned") +
+                           ", so anybody may change it (flags " + hex32(found.flags) + ")"});
     } else if (!own.owned && owned) {
         out.push_back(
             {std::nullopt, "table_owner", wanted.name,

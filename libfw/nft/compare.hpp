@@ -19,10 +19,9 @@ struct Drift {
 };
 
 struct Ownership {
-    // Flags and owner the table must have: OWNER|PERSIST and our batch socket's portid, or
-    // (unowned mode) no OWNER flag at all.
+    // The table must be owned (OWNER|PERSIST, held by a live socket, ours or not), or (unowned
+    // mode) carry no OWNER flag at all.
     bool owned = true;
-    std::uint32_t portid = 0;
 };
 
 // `found` is nullopt when the kernel has no such table.

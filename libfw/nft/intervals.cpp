@@ -1,6 +1,7 @@
 #include "intervals.hpp"
 
 #include <algorithm>
+#include <bit>
 
 namespace memguard::nft {
 
@@ -36,6 +37,17 @@ Address fill_host_bits(Address a, unsigned prefix, std::size_t size, bool one) {
         a[bit / 8] = static_cast<std::uint8_t>(one ? (a[bit / 8] | mask) : (a[bit / 8] & ~mask));
     }
     return a;
+}
+
+unsigned trailing_zero_bits(const Address& a, std::size_t size) {
+    unsigned n = 0;
+    for (std::size_t i = size; i-- > 0;) {
+        if (a[i] != 0) {
+            return n + static_cast<unsigned>(std::countr_zero(a[i]));
+        }
+        n += 8;
+    }
+    return n;
 }
 
 bool is_top(const Address& a, std::size_t size) {
@@ -134,10 +146,10 @@ std::vector<Network> range_networks(const Range& range) {
     std::vector<Network> out;
     Address first = range.first;
     while (!less(range.last, first, size)) {
-        unsigned prefix = 0;
-        while (prefix < bits &&
-               (fill_host_bits(first, prefix, size, false) != first ||
-                less(range.last, fill_host_bits(first, prefix, size, true), size))) {
+        // The widest block starting at `first` is bounded by its trailing zero bits, then
+        // narrowed until it ends within the range.
+        unsigned prefix = bits - trailing_zero_bits(first, size);
+        while (prefix < bits && less(range.last, fill_host_bits(first, prefix, size, true), size)) {
             ++prefix;
         }
         Network n;
@@ -166,13 +178,18 @@ std::vector<Network> range_networks(std::span<const Range> ranges) {
 
 std::vector<Range> subtract(std::span<const Range> from, std::span<const Range> minus) {
     std::vector<Range> out;
+    std::size_t first_overlap = 0; // both lists are sorted: one merge-like pass, not n × m
     for (const Range& r : from) {
         const std::size_t size = address_size(r.family);
+        while (first_overlap < minus.size() && less(minus[first_overlap].last, r.first, size)) {
+            ++first_overlap;
+        }
         Address cursor = r.first;
         bool done = false;
-        for (const Range& m : minus) {
-            if (done || less(r.last, m.first, size) || less(m.last, cursor, size)) {
-                continue; // no overlap with what is left of r
+        for (std::size_t k = first_overlap; k < minus.size() && !done; ++k) {
+            const Range& m = minus[k];
+            if (less(r.last, m.first, size)) {
+                break;
             }
             if (less(cursor, m.first, size)) {
                 Address before = m.first;

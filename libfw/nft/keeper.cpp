@@ -22,8 +22,10 @@ bool ours(const std::optional<TableModel>& t) {
 }
 
 void delete_ours(Batch& batch, const TableModel& table, std::uint32_t portid) {
-    const bool owned = (table.flags & kTableFlagOwner) != 0;
-    if (owned && table.owner != portid) {
+    // An orphan (PERSIST, its owner gone) is adopted, as the kernel lets any process do; a table
+    // another live process owns refuses this with EPERM, and the batch with it.
+    const bool owned_or_orphan = (table.flags & (kTableFlagOwner | kTableFlagPersist)) != 0;
+    if (owned_or_orphan && table.owner != portid) {
         add_new_table(batch, table.name, kTableFlagOwner | kTableFlagPersist, true);
     }
     add_delete_table(batch, table.name);
@@ -70,13 +72,15 @@ std::vector<std::uint16_t> Keeper::guarded_ports() {
     }
 }
 
-// One batch: our old tables out (the fail-closed one included), `table` rebuilt from `desired`.
+// One batch: `table` rebuilt from `desired`, our old tables out first (the fail-closed one
+// included). The fail-closed table is built beside inet memguard and never touches it.
 void Keeper::rebuild(std::string_view table, const Desired& desired, const Snapshot& snap) {
     const TablePlan plan = plan_table(table, desired);
+    const bool main_too = table == kTableName;
     for (;;) {
         Batch batch(kernel_.next_seq(), snap.generation);
         for (const auto* t : {&snap.main, &snap.closed}) {
-            if (ours(*t)) {
+            if (ours(*t) && (main_too || t == &snap.closed)) {
                 delete_ours(batch, **t, kernel_.portid());
             }
         }

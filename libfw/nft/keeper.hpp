@@ -64,11 +64,12 @@ private:
     void apply(const Desired& desired, PassResult& result);
     [[nodiscard]] PassResult compare_with(const Desired& desired, const Snapshot& snap) const;
     void rebuild(std::string_view table, const Desired& desired, const Snapshot& snap);
-    bool fail_closed_once(const Desired& desired, const Snapshot& snap);
+    std::optional<std::string_view> fail_closed_once(const Desired& desired, const Snapshot& snap,
+                                                     PassResult& result);
     void fail_closed(const Desired& desired, const std::optional<Snapshot>& known,
                      PassResult& result);
     [[nodiscard]] std::uint32_t table_flags() const;
-    [[nodiscard]] Ownership ownership() const { return {owned_, kernel_.portid()}; }
+    [[nodiscard]] Ownership ownership() const { return {owned_}; }
 
     EventWatch events_; // before kernel_: joined before any dump
     Kernel kernel_;
@@ -83,8 +84,8 @@ inline constexpr std::string_view kRefused =
     "table inet memguard is not memguardd's (no memguard marker); left alone";
 
 bool ours(const std::optional<TableModel>& table);
-// Takes out an existing table of ours inside `batch`; an orphaned persistent one must be adopted
-// (NEWTABLE with OWNER|PERSIST) before it may be deleted.
+// Takes out an existing table of ours inside `batch`, adopting it first (NEWTABLE with
+// OWNER|PERSIST, no NLM_F_EXCL) when it is persistent or owned and not by us.
 void delete_ours(Batch& batch, const TableModel& table, std::uint32_t portid);
 
 // The ports the jump rules of our tables in `snap` guard.

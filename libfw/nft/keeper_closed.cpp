@@ -19,28 +19,33 @@ std::string ports_text(const Desired& d) {
 
 } // namespace
 
-// The fail-closed rules into our table, or into inet memguard_closed when the name is taken by
-// somebody else's table. False: they were already in place, nothing committed.
-bool Keeper::fail_closed_once(const Desired& desired, const Snapshot& snap) {
+// The fail-closed rules into our table; into inet memguard_closed when the name is taken by
+// somebody else's table, or when our table cannot be written (another live owner holds it).
+// Returns the table written; nullopt when the rules were in place already.
+std::optional<std::string_view> Keeper::fail_closed_once(const Desired& desired,
+                                                         const Snapshot& snap, PassResult& result) {
     const Desired closed = fail_closed_desired(desired, nft::guarded_ports(snap));
-    if (snap.main && !snap.main->ours()) {
-        const TableModel wanted = model_of(plan_table(kClosedTableName, closed));
-        if (compare_tables(wanted, snap.closed, ownership()).empty()) {
-            return false;
+    if (!snap.main || snap.main->ours()) {
+        try {
+            rebuild(kTableName, closed, snap);
+            return kTableName;
+        } catch (const BatchRefused& e) {
+            result.error.append(result.error.empty() ? "" : "; ").append(e.what());
         }
-        rebuild(kClosedTableName, closed, snap);
-        return true;
     }
-    rebuild(kTableName, closed, snap);
-    return true;
+    const TableModel wanted = model_of(plan_table(kClosedTableName, closed));
+    if (compare_tables(wanted, snap.closed, ownership()).empty()) {
+        return std::nullopt;
+    }
+    rebuild(kClosedTableName, closed, snap);
+    return kClosedTableName;
 }
 
 void Keeper::fail_closed(const Desired& desired, const std::optional<Snapshot>& known,
                          PassResult& result) {
     result.fail_closed = true;
     in_sync_generation_.reset();
-    const bool foreign = known && known->main && !known->main->ours();
-    if (result.error.empty() && foreign) {
+    if (result.error.empty() && known && known->main && !known->main->ours()) {
         result.error = kRefused;
     }
     try {
@@ -48,11 +53,10 @@ void Keeper::fail_closed(const Desired& desired, const std::optional<Snapshot>& 
             const Snapshot snap = attempt == 1 && known ? *known : kernel_.snapshot();
             try {
                 result.attempts = attempt;
-                result.committed = fail_closed_once(desired, snap) || result.committed;
-                if (result.committed) {
+                if (const auto table = fail_closed_once(desired, snap, result)) {
                     const Desired closed = fail_closed_desired(desired, nft::guarded_ports(snap));
-                    result.actions = std::string("failed closed in table inet ") +
-                                     std::string(foreign ? kClosedTableName : kTableName) +
+                    result.committed = true;
+                    result.actions = "failed closed in table inet " + std::string(*table) +
                                      ": loopback only on ports " + ports_text(closed);
                 }
                 return;

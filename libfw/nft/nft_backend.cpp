@@ -72,7 +72,11 @@ std::vector<std::uint16_t> NftBackend::guarded_ports() {
 }
 
 bool NftBackend::changed() {
-    return kernel_call([&] { return keeper_.changed(); });
+    try {
+        return keeper_.changed();
+    } catch (const std::exception&) {
+        return true; // the event socket failed us: only a full read tells the truth now
+    }
 }
 
 std::unique_ptr<Backend> make_nft_backend() {

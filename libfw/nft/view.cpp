@@ -2,6 +2,8 @@
 // that family, its guard chain and its allow set.
 #include "nft_backend.hpp"
 
+#include <linux/netfilter/nf_tables.h>
+
 #include <algorithm>
 
 namespace memguard {
@@ -48,7 +50,7 @@ void add_table(FamilyView& out, const nft::TableModel& table, Family family) {
         ViewSet view;
         view.name = set->name;
         view.ours = table.ours() && set->comment == nft::kComment;
-        view.usable = set->family == family && (set->flags & 0x1) != 0; // NFT_SET_INTERVAL
+        view.usable = set->family == family && (set->flags & NFT_SET_INTERVAL) != 0;
         view.members = nft::range_networks(set->ranges).size();
         view.references = references(table, name);
         out.sets.push_back(std::move(view));

@@ -103,6 +103,8 @@ int main(int argc, char** argv) {
         const memguard::Desired want = desired(n);
         std::vector<double> ours;
         std::vector<double> nft;
+        std::vector<double> verify_dump;
+        std::vector<double> verify_gen;
         for (int run = 0; run < kRuns; ++run) {
             fresh_netns();
             memguard::nft::Keeper keeper;
@@ -113,6 +115,12 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "apply failed: %s\n", result.error.c_str());
                 return 1;
             }
+            start = Clock::now();
+            (void)keeper.reconcile(want, true); // dumps once: our commit moved the generation
+            verify_dump.push_back(ms_since(start));
+            start = Clock::now();
+            (void)keeper.reconcile(want, true); // nothing moved: one GETGEN
+            verify_gen.push_back(ms_since(start));
             fresh_netns();
             start = Clock::now();
             if (std::system(("nft -f " + path).c_str()) != 0) {
@@ -122,6 +130,8 @@ int main(int argc, char** argv) {
         }
         std::printf("%zu networks: memguard %.1f ms, nft -f %.1f ms (median of %d), ratio %.2f\n",
                     n, median(ours), median(nft), kRuns, median(ours) / median(nft));
+        std::printf("%zu networks: verify with a dump %.2f ms, verify with nothing moved %.3f ms\n",
+                    n, median(verify_dump), median(verify_gen));
         std::remove(path.c_str());
     }
     return 0;

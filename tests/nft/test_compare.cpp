@@ -21,7 +21,7 @@ Desired sample() {
     return d;
 }
 
-const Ownership kUnowned{false, 0};
+const Ownership kUnowned{false};
 
 std::vector<std::string> kinds(const std::vector<Drift>& drift) {
     std::vector<std::string> out;
@@ -48,13 +48,19 @@ TEST_CASE("missing, foreign and unowned tables", "[nft][compare]") {
     REQUIRE(d.size() == 1);
     CHECK(d[0].kind == "table_not_owned");
     CHECK(d[0].text == "table inet memguard is not memguardd's (no memguard marker); left alone");
-    const auto orphan = compare_tables(want, want, Ownership{true, 42});
-    REQUIRE(orphan.size() == 1);
-    CHECK(orphan[0].kind == "table_owner");
+    TableModel orphan = want;
+    orphan.flags = kTableFlagPersist;
+    const auto orphaned = compare_tables(want, orphan, Ownership{true});
+    REQUIRE(orphaned.size() == 1);
+    CHECK(orphaned[0].kind == "table_orphaned");
+    CHECK(orphaned[0].text == "table inet memguard is orphaned (its owner is gone), so anybody may "
+                              "change it (flags 0x4)");
+    CHECK(compare_tables(want, want, Ownership{true})[0].kind == "table_unowned");
+    // Held by a live socket, ours or another process's (status runs in its own): in order.
     TableModel held = want;
     held.flags = kTableFlagOwner | kTableFlagPersist;
     held.owner = 42;
-    CHECK(compare_tables(want, held, Ownership{true, 42}).empty());
+    CHECK(compare_tables(want, held, Ownership{true}).empty());
 }
 
 TEST_CASE("set members: missing and extra networks in words", "[nft][compare]") {

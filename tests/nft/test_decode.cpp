@@ -158,3 +158,28 @@ TEST_CASE("events are sorted by table and by who made them", "[nft][decode]") {
     mnl_attr_put_u32(gen.start(NFT_MSG_NEWGEN, 78), NFTA_GEN_ID, htonl(1));
     CHECK(classify_event(gen.bytes(), 77) == EventClass::unrelated);
 }
+
+TEST_CASE("a rule libnftnl would choke on is kept as an opaque rule", "[nft][decode]") {
+    Message m;
+    nlmsghdr* nlh = m.start(NFT_MSG_NEWRULE);
+    mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "memguard");
+    mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, "guard4");
+    nlattr* list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+    nlattr* elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+    mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "immediate");
+    nlattr* data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+    mnl_attr_put_u32(nlh, NFTA_IMMEDIATE_DREG, htonl(NFT_REG_VERDICT));
+    nlattr* reg = mnl_attr_nest_start(nlh, NFTA_IMMEDIATE_DATA);
+    nlattr* verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+    mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl(static_cast<std::uint32_t>(NFT_JUMP)));
+    mnl_attr_nest_end(nlh, verdict); // a jump without its chain: libnftnl strdup()s NULL
+    mnl_attr_nest_end(nlh, reg);
+    mnl_attr_nest_end(nlh, data);
+    mnl_attr_nest_end(nlh, elem);
+    mnl_attr_nest_end(nlh, list);
+    const auto r = decode_rule(m.bytes());
+    REQUIRE(r);
+    CHECK(r->rule.chain == "guard4");
+    CHECK(r->rule.text == "[a rule memguardd does not read]");
+    CHECK(r->rule.key.starts_with("opaque "));
+}

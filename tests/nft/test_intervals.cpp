@@ -100,3 +100,42 @@ TEST_CASE("a range that is not a CIDR splits into the fewest networks", "[nft][i
     CHECK(texts(range_networks(r)) ==
           std::vector<std::string>{"10.0.0.1", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6"});
 }
+
+TEST_CASE("subtract and merge agree with address-by-address sets", "[nft][intervals]") {
+    // Random networks within 10.0.0.0/24, checked against a bitmap of its 256 addresses.
+    std::uint32_t seed = 12345;
+    const auto next = [&seed] { return seed = seed * 1103515245U + 12345U; };
+    const auto random_list = [&] {
+        std::vector<Network> out;
+        const std::size_t count = next() % 12;
+        for (std::size_t i = 0; i < count; ++i) {
+            Network n;
+            n.addr = {10, 0, 0, static_cast<std::uint8_t>(next() & 0xFF)};
+            n.prefix = 24 + next() % 9;
+            out.push_back(n.canonical());
+        }
+        return out;
+    };
+    const auto bitmap = [](const std::vector<Range>& ranges) {
+        std::array<bool, 256> bits{};
+        for (const Range& r : ranges) {
+            for (unsigned a = r.first[3]; a <= r.last[3]; ++a) {
+                bits[a] = true;
+            }
+        }
+        return bits;
+    };
+    for (int round = 0; round < 500; ++round) {
+        const auto a = merged_ranges(Family::ipv4, random_list());
+        const auto b = merged_ranges(Family::ipv4, random_list());
+        const auto diff = bitmap(subtract(a, b));
+        const auto in_a = bitmap(a);
+        const auto in_b = bitmap(b);
+        for (unsigned x = 0; x < 256; ++x) {
+            REQUIRE(diff[x] == (in_a[x] && !in_b[x]));
+        }
+        REQUIRE(ranges_from_elements(Family::ipv4, interval_elements(Family::ipv4, a)) == a);
+        const auto rest = subtract(a, b);
+        REQUIRE(merged_ranges(Family::ipv4, range_networks(rest)) == rest);
+    }
+}

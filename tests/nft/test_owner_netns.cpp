@@ -44,6 +44,9 @@ TEST_CASE("other processes are refused while the backend lives", "[netns][nft]")
     INFO(test::describe(again));
     CHECK(again.drift.empty());
     CHECK_FALSE(again.committed);
+    // Another process (status, diff) sees the owned table as in order.
+    Keeper reader;
+    CHECK(reader.compare(desired).drift.empty());
 }
 
 TEST_CASE("a new backend adopts the orphaned table and rebuilds it in one batch", "[netns][nft]") {
@@ -66,7 +69,7 @@ TEST_CASE("a new backend adopts the orphaned table and rebuilds it in one batch"
     CHECK(result.committed);
     CHECK(result.attempts == 1);
     REQUIRE(result.drift.size() == 1);
-    CHECK(result.drift[0].kind == "table_owner");
+    CHECK(result.drift[0].kind == "table_orphaned");
     CHECK(probe.generation() == generation + 1); // one batch
     const auto adopted = table_now();
     CHECK(adopted.flags == 0x6);

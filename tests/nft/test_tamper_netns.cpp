@@ -77,3 +77,28 @@ TEST_CASE("tampering through nft is seen, described and repaired", "[netns][nft]
     CHECK(keeper.compare(desired).drift.empty());
     CHECK_FALSE(changed_within(keeper, std::chrono::milliseconds(200)));
 }
+
+TEST_CASE("a 10000-network apply of ours stays quiet; a big foreign change is seen",
+          "[netns][nft]") {
+    test::fresh_netns();
+    Keeper keeper(memguard::nft::NftOptions{false});
+    const auto desired = test::desired_with(10000);
+    REQUIRE(keeper.reconcile(desired, false).committed);
+    CHECK_FALSE(changed_within(keeper, std::chrono::milliseconds(200)));
+    // 5,000 foreign elements: seen as events or, past the receive buffer, as lost events.
+    std::string elements;
+    for (int i = 0; i < 5000; ++i) {
+        elements += (i == 0 ? "" : ", ") + std::string("172.16.") + std::to_string(i / 256) + "." +
+                    std::to_string(i % 256);
+    }
+    const std::string file = "/tmp/memguard-nft-test-" + std::to_string(getpid()) + ".nft";
+    REQUIRE(test::run("echo 'add element inet memguard allow4 { " + elements + " }' > " + file) ==
+            0);
+    REQUIRE(test::run("nft -f " + file) == 0);
+    std::remove(file.c_str());
+    CHECK(changed_within(keeper, std::chrono::seconds(2)));
+    const auto repaired = keeper.reconcile(desired, true);
+    CHECK(repaired.committed);
+    // 172.16.0.0 … 172.16.19.135 as CIDRs: /20, /23, /24, /25, /29
+    CHECK(repaired.revoked.size() == 5);
+}

@@ -1,0 +1,58 @@
+// A batch computed from an old generation is refused (ERESTART), and reconcile retries it.
+#include "nft_netns.hpp"
+
+using memguard::nft::Batch;
+using memguard::nft::GenerationMoved;
+using memguard::nft::Keeper;
+using memguard::nft::Kernel;
+
+TEST_CASE("a batch pinned to an old generation is refused as a race", "[netns][nft]") {
+    test::fresh_netns();
+    Kernel kernel;
+    const auto generation = kernel.generation();
+    REQUIRE(test::run("nft add table inet other") == 0);
+    Batch batch(kernel.next_seq(), generation);
+    memguard::nft::add_new_table(batch, "memguard", 0);
+    batch.end();
+    CHECK_THROWS_AS(kernel.commit(batch), GenerationMoved);
+    CHECK(test::run("nft list table inet memguard >/dev/null 2>&1") != 0); // nothing committed
+
+    Batch fresh(kernel.next_seq(), kernel.generation());
+    memguard::nft::add_new_table(fresh, "memguard", 0);
+    fresh.end();
+    CHECK_NOTHROW(kernel.commit(fresh));
+}
+
+TEST_CASE("a refused message names what it was", "[netns][nft]") {
+    test::fresh_netns();
+    Kernel kernel;
+    Batch batch(kernel.next_seq(), std::nullopt);
+    memguard::nft::add_delete_table(batch, "memguard"); // there is none
+    batch.end();
+    try {
+        kernel.commit(batch);
+        FAIL("deleting a missing table was accepted");
+    } catch (const memguard::nft::BatchRefused& e) {
+        CHECK(e.error() == ENOENT);
+        CHECK(e.message() == "delete table inet memguard");
+        CHECK(std::string(e.what()).starts_with(
+            "commit nftables batch: delete table inet memguard: "));
+    }
+}
+
+TEST_CASE("a failed apply fails closed and says why", "[netns][nft]") {
+    test::fresh_netns();
+    // Another live owner holds the table: nothing of ours can change it.
+    Keeper other;
+    REQUIRE(other.reconcile(test::desired_with(1), false).committed);
+    Keeper keeper;
+    const auto result = keeper.reconcile(test::desired_with(2), false);
+    INFO(test::describe(result));
+    CHECK(result.fail_closed);
+    CHECK_FALSE(result.error.empty());
+    CHECK(test::nft_text().find("10.0.0.0") != std::string::npos); // the owner's table stands
+    // and the port is closed beside it all the same
+    CHECK(result.committed);
+    CHECK(result.actions.find("inet memguard_closed") != std::string::npos);
+    CHECK(test::nft_text("memguard_closed").find("iifname \"lo\" accept") != std::string::npos);
+}
