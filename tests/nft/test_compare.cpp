@@ -80,7 +80,7 @@ TEST_CASE("set members: missing and extra networks in words", "[nft][compare]") 
     CHECK(revoked_networks(want, found, Family::ipv6).empty());
 }
 
-TEST_CASE("rules: inserted, deleted, reordered; counters and handles do not count",
+TEST_CASE("rules inserted, deleted or reordered are drift, counters and handles are not",
           "[nft][compare]") {
     const TableModel want = model_of(plan_table(kTableName, sample()));
     TableModel found = want;

@@ -53,7 +53,8 @@ TEST_CASE("each range is a start and an end at last + 1", "[nft][intervals]") {
           std::vector<std::string>{"10.0.0.0", "11.0.0.0 end", "192.168.1.7", "192.168.1.8 end"});
 }
 
-TEST_CASE("a range reaching the top has no end element; /0 is one start at 0", "[nft][intervals]") {
+TEST_CASE("a range reaching the top has no end element and /0 is one start at 0",
+          "[nft][intervals]") {
     auto top =
         interval_elements(Family::ipv4, merged_ranges(Family::ipv4, nets({"255.255.255.0/24"})));
     REQUIRE(top.size() == 1);

@@ -78,7 +78,7 @@ TEST_CASE("tampering through nft is seen, described and repaired", "[netns][nft]
     CHECK_FALSE(changed_within(keeper, std::chrono::milliseconds(200)));
 }
 
-TEST_CASE("a 10000-network apply of ours stays quiet; a big foreign change is seen",
+TEST_CASE("our own 10000-network apply stays quiet and a big foreign change is seen",
           "[netns][nft]") {
     test::fresh_netns();
     Keeper keeper(memguard::nft::NftOptions{false});
