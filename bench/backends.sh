@@ -47,7 +47,7 @@ PY
     chmod 600 "$1"
 }
 clean() { "$MG" remove --force >/dev/null 2>&1 || true; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.1f\n", us / 1000 }'; }
 
 {
 echo "# Backends side by side"
@@ -99,8 +99,8 @@ if [ -x "$NFT_BENCH" ]; then
     } >>"$OUT"
 fi
 
-# cpu_ticks PID : utime + stime of PID, in clock ticks
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# cpu_ns PID : the CPU time PID has run, in ns (schedstat: finer than the clock ticks of stat)
+cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }
 {
 echo
 echo "## 2. Idle CPU of the daemon (nothing to repair), share of one core over ${IDLE_S} s"
@@ -108,7 +108,6 @@ echo
 echo "| N | interval (s) | nftables | iptables-legacy | nftables / legacy |"
 echo "|---:|---:|---:|---:|---:|"
 } >>"$OUT"
-hz=$(getconf CLK_TCK)
 for n in $SIZES; do
     for interval in 1 5; do
         declare -A share=()
@@ -117,10 +116,10 @@ for n in $SIZES; do
             clean
             "$MG" run --config "$W/idle.json" 2>/dev/null &
             pid=$!
-            sleep 3
-            t0=$(cpu_ticks "$pid"); sleep "$IDLE_S"; t1=$(cpu_ticks "$pid")
+            sleep $((interval + 3)) # past the start and the first verify pass (a full read)
+            t0=$(cpu_ns "$pid"); sleep "$IDLE_S"; t1=$(cpu_ns "$pid")
             kill "$pid"; wait "$pid" || true
-            share[$backend]=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$IDLE_S" 'BEGIN { printf "%.3f", 100 * d / hz / s }')
+            share[$backend]=$(awk -v d=$((t1 - t0)) -v s="$IDLE_S" 'BEGIN { printf "%.4f", 100 * d / 1e9 / s }')
         done
         printf '| %s | %s | %s %% | %s %% | %s |\n' "$n" "$interval" "${share[nftables]}" "${share[iptables-legacy]}" \
             "$(awk -v a="${share[nftables]}" -v b="${share[iptables-legacy]}" 'BEGIN { if (b == 0) print "-"; else printf "%.2f×", a / b }')" >>"$OUT"

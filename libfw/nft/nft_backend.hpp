@@ -33,6 +33,7 @@ public:
     // 6.9; ownership_note() says so, once) or the options asked for it.
     [[nodiscard]] bool owned() const { return keeper_.owned(); }
     [[nodiscard]] const std::string& ownership_note() const { return keeper_.ownership_note(); }
+    [[nodiscard]] std::string caveat() const override { return keeper_.ownership_note(); }
     // For tests: table dumps made so far.
     [[nodiscard]] std::uint64_t dumps() const { return keeper_.dumps(); }
 
