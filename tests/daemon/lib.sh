@@ -402,9 +402,11 @@ mg_config() { mg_write_config "$@" && mg_backend_config "$1"; }
 
 # Counters move with every blocked packet; the table's flags (owner) and its owner's name go
 # with the daemon that holds it (an unowned table has no flags line, and nft prints a blank
-# line after one): none of these is compared.
+# line after one): none of these is compared. nft wraps a long list of elements where it likes:
+# the list is joined on one line.
 mg_nft_strip() {
-    sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/; s/ # progname .*//; /^\tflags( .*)?$/d; /^$/d'
+    sed -E ':a; /,$/{N; s/,\n[[:space:]]*/, /; ba}
+        s/counter packets [0-9]+ bytes [0-9]+/counter/; s/ # progname .*//; /^\tflags( .*)?$/d; /^$/d'
 }
 # mg_nft_table : our table as `nft list table inet memguard` shows it, stripped
 mg_nft_table() { nft list table inet memguard 2>/dev/null | mg_nft_strip; }
