@@ -1,4 +1,5 @@
 #!/bin/bash
+# Runs against iptables-legacy only, not parametrized yet (see CMakeLists.txt).
 # daemon_conflict: another program that keeps undoing our rules is reported
 # once as a conflict (not once per repair); the daemon keeps repairing, and
 # says when the fight is over.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Runs against iptables-legacy only, not parametrized yet (see CMakeLists.txt).
 # daemon_fail_closed: with no usable config at start the daemon programs the
 # chain with loopback-only access (lo ACCEPT + DROP, both families), logs an
 # error, still says READY=1 (it is guarding), and takes the full rules on

@@ -371,3 +371,166 @@ mg_wait_exit() {
 # Log lines written since byte offset OFF of FILE.
 mg_log_since() { tail -c +"$(($2 + 1))" "$1"; }
 mg_log_size() { stat -c %s "$1"; }
+
+# ---- both backends --------------------------------------------------------------
+# Added for the tests that run against either backend. tests/hostile and tests/backends source
+# this file too: the functions above keep their behaviour, these only add to them.
+#
+# Such a test takes the backend after the binary and starts with
+#     . "$(dirname "$0")/lib.sh"; mg_backend "$@"; mg_init "$1" [MODE]
+# mg_init re-executes the script with the binary (and the mode) only, so the backend goes
+# through the environment: MG_BACKEND. None named: iptables-legacy, as before nftables.
+mg_backend() {
+    case ${2:-} in
+    iptables-legacy | nftables) export MG_BACKEND=$2 ;;
+    '' | --*) ;;
+    *) echo "usage: $0 MEMGUARDD [iptables-legacy|nftables]" >&2; exit 2 ;;
+    esac
+    export MG_BACKEND=${MG_BACKEND:-iptables-legacy}
+    if [ "$MG_BACKEND" = nftables ]; then
+        command -v nft >/dev/null || mg_skip "nft not installed"
+    fi
+}
+mg_is_nft() { [ "${MG_BACKEND:-}" = nftables ]; }
+
+# mg_backend_config FILE : puts "backend": MG_BACKEND first in the config in FILE
+mg_backend_config() {
+    mg_write_raw "$1" "$(sed "0,/{/s//{\"backend\": \"$MG_BACKEND\", /" "$1")"
+}
+# mg_config FILE INTERVAL NETWORK... : mg_write_config, for the test's backend
+mg_config() { mg_write_config "$@" && mg_backend_config "$1"; }
+
+# Counters move with every blocked packet; the table's flags (owner) and its owner's name go
+# with the daemon that holds it (an unowned table has no flags line, and nft prints a blank
+# line after one): none of these is compared. nft wraps a long list of elements where it likes:
+# the list is joined on one line.
+mg_nft_strip() {
+    sed -E ':a; /,$/{N; s/,\n[[:space:]]*/, /; ba}
+        s/counter packets [0-9]+ bytes [0-9]+/counter/; s/ # progname .*//; /^\tflags( .*)?$/d; /^$/d'
+}
+# mg_nft_table : our table as `nft list table inet memguard` shows it, stripped
+mg_nft_table() { nft list table inet memguard 2>/dev/null | mg_nft_strip; }
+
+# mg_ours_text : everything of ours in the kernel, in the words of the backend's own tool
+mg_ours_text() {
+    if mg_is_nft; then
+        mg_nft_table
+    else
+        mg_ours ipv4
+        mg_ours ipv6
+        ipset save 2>/dev/null | grep -E '^(create|add) memguard[46] '
+    fi
+    return 0
+}
+
+# mg_nft_expect NETWORK... : the table (as mg_nft_table prints it) for port 11211, tcp+udp,
+# loopback and established accepted, drop; the networks in allow4/allow6, in address order.
+mg_nft_expect() {
+    local fam ip saddr proto
+    local -a nets
+    printf 'table inet memguard {\n\tcomment "memguardd"\n'
+    for fam in 4 6; do
+        mapfile -t nets < <("$MG_PYTHON" -c '
+import ipaddress, sys
+fam = int(sys.argv[1])
+nets = [ipaddress.ip_network(n) for n in sys.argv[2:] if ipaddress.ip_network(n).version == fam]
+print("\n".join(str(n) for n in sorted(nets)))' "$fam" "$@")
+        printf '\tset allow%s {\n\t\ttype ipv%s_addr\n\t\tflags interval\n\t\tcomment "memguard"\n' $fam $fam
+        if [ -n "${nets[0]:-}" ]; then
+            printf '\t\telements = { %s }\n' "$(printf '%s, ' "${nets[@]}" | sed 's/, $//')"
+        fi
+        printf '\t}\n'
+    done
+    printf '\tchain input {\n\t\tcomment "memguard"\n'
+    printf '\t\ttype filter hook input priority filter - 10; policy accept;\n'
+    for fam in 4 6; do
+        for proto in tcp udp; do
+            printf '\t\tmeta nfproto ipv%s %s dport %s jump guard%s comment "memguard"\n' $fam $proto "$MG_PORT" $fam
+        done
+    done
+    printf '\t}\n'
+    for fam in 4 6; do
+        ip=ip
+        [ $fam = 6 ] && ip=ip6
+        printf '\tchain guard%s {\n\t\tcomment "memguard"\n' $fam
+        printf '\t\tiifname "lo" accept comment "memguard"\n'
+        printf '\t\tct state established,related accept comment "memguard"\n'
+        printf '\t\t%s saddr @allow%s accept comment "memguard"\n' $ip $fam
+        printf '\t\tcounter drop comment "memguard"\n\t}\n'
+    done
+    printf '}\n'
+}
+
+# mg_want FILE [--fail-closed] NETWORK... : what the backend should hold: FILE.ipv4 and
+# FILE.ipv6 (mg_expect) for iptables-legacy; FILE.nft (mg_nft_expect) and FILE.nets for
+# nftables (there the fail-closed rules are not covered: our fail-closed daemon picks the backend
+# by "auto").
+mg_want() {
+    local file=$1
+    shift
+    mg_expect ipv4 "$@" >"$file.ipv4"
+    mg_expect ipv6 "$@" >"$file.ipv6"
+    [ "${1:-}" = --fail-closed ] && shift
+    mg_nft_expect "$@" >"$file.nft"
+    printf '%s\n' "$@" >"$file.nets"
+}
+# mg_want_ok FILE : our rules are exactly FILE's (legacy: mg_rules_ok, jumps on top of INPUT,
+# both families; nftables: the table, text for text)
+mg_want_ok() {
+    if mg_is_nft; then
+        [ "$(mg_nft_table)" = "$(cat "$1.nft")" ]
+    else
+        mg_rules_ok ipv4 "$1.ipv4" && mg_rules_ok ipv6 "$1.ipv6"
+    fi
+}
+# mg_want_report FILE : how our rules differ from FILE's
+mg_want_report() {
+    if mg_is_nft; then
+        mg_diff_report "$1.nft" "$(mg_nft_table)"
+    else
+        mg_diff_report "$1.ipv4" "$(mg_ours ipv4)"
+        mg_diff_report "$1.ipv6" "$(mg_ours ipv6)"
+    fi
+}
+# mg_want_C FILE : the kernel finds each rule by itself: iptables -C of every rule
+# (mg_check_C), or `nft get element` of every allowed network in its set
+mg_want_C() {
+    local net set missing=0
+    if ! mg_is_nft; then
+        mg_check_C ipv4 "$1.ipv4" && mg_check_C ipv6 "$1.ipv6"
+        return
+    fi
+    while read -r net; do
+        case $net in '' | --*) continue ;; *:*) set=allow6 ;; *) set=allow4 ;; esac
+        nft get element inet memguard $set "{ $net }" >/dev/null 2>&1 ||
+            { echo "     nft get element $set { $net } failed"; missing=1; }
+    done <"$1.nets"
+    return $missing
+}
+
+# Foreign rules of both kinds: the legacy ones of mg_add_foreign (both families) and, for
+# nftables, a table of somebody else's with an accept for port 22. Ours must leave them all.
+mg_add_foreign_all() {
+    mg_add_foreign ipv4 && mg_add_foreign ipv6 || return 1
+    mg_is_nft || return 0
+    nft -f - <<'NFT'
+table inet foreign {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        tcp dport 22 accept
+    }
+}
+NFT
+}
+mg_foreign_all_present() {
+    mg_foreign_present ipv4 && mg_foreign_present ipv6 || return 1
+    mg_is_nft || return 0
+    nft list chain inet foreign input 2>/dev/null | grep -q 'tcp dport 22 accept'
+}
+# mg_kernel_all : the whole of netfilter that a backend can touch, to compare byte for byte:
+# both legacy save outputs, and for nftables the whole ruleset (stripped as mg_nft_strip does)
+mg_kernel_all() {
+    mg_save_all ipv4
+    mg_save_all ipv6
+    if mg_is_nft; then nft list ruleset | mg_nft_strip; fi
+}

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Runs against iptables-legacy only, not parametrized yet (see CMakeLists.txt).
 # daemon_tamper_repair: every kind of drift, in both families, is repaired by
 # the next verify pass (verify_interval_s=1), in one commit, and logged with
 # its drift kind; rules that are not memguardd's are left exactly as they are.

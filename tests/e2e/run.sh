@@ -4,7 +4,10 @@
 # veth pairs. Every address used below is one this script configures inside its own
 # namespaces; the host's interfaces and netfilter tables are never touched.
 #
-#   usage: sudo tests/e2e/run.sh path/to/memguardd
+#   usage: sudo tests/e2e/run.sh path/to/memguardd [iptables-legacy|nftables]
+#
+# The same scenarios run against either backend (iptables-legacy when none is named); only the
+# oracles that read the rules back, and the tamper of section 4, differ.
 #
 # Prints one "PASS|FAIL <scenario>: <detail>" line per check, "INFO ..." lines for facts that
 # are reported but not asserted, and "N passed, N failed" at the end. Exit status: 0 all
@@ -14,8 +17,9 @@ set -u -o pipefail
 export LC_ALL=C
 
 MG=${1:-}
-if [[ -z $MG || ! -x $MG ]]; then
-    echo "usage: $0 path/to/memguardd" >&2
+BACKEND=${2:-iptables-legacy}
+if [[ -z $MG || ! -x $MG || ! $BACKEND =~ ^(iptables-legacy|nftables)$ ]]; then
+    echo "usage: $0 path/to/memguardd [iptables-legacy|nftables]" >&2
     exit 2
 fi
 MG=$(readlink -f "$MG")
@@ -29,6 +33,7 @@ skip() { echo "SKIP e2e: $*"; exit 77; }
 for tool in ip iptables-legacy ip6tables-legacy memcached memcping memccp memccat memcstat nc timeout "$PY"; do
     command -v "$tool" >/dev/null 2>&1 || skip "missing $tool (apt-get install memcached netcat-openbsd libmemcached-tools iproute2 iptables python3)"
 done
+[[ $BACKEND == nftables ]] && ! command -v nft >/dev/null 2>&1 && skip "missing nft (apt-get install nftables)"
 MC_USER=nobody
 id memcache >/dev/null 2>&1 && MC_USER=memcache
 
@@ -152,8 +157,8 @@ write_config() { # action allow-json-array
     local tmp=$CFG.tmp
     (
         umask 077
-        printf '{"ports":[%d],"protocols":["tcp","udp"],"allow":%s,"allow_loopback":true,"accept_established":true,"action":"%s","verify_interval_s":%d}\n' \
-            "$PORT" "$2" "$1" "$INTERVAL" >"$tmp"
+        printf '{"backend":"%s","ports":[%d],"protocols":["tcp","udp"],"allow":%s,"allow_loopback":true,"accept_established":true,"action":"%s","verify_interval_s":%d}\n' \
+            "$BACKEND" "$PORT" "$2" "$1" "$INTERVAL" >"$tmp"
     )
     chown root:root "$tmp" && chmod 600 "$tmp" && mv -f "$tmp" "$CFG"
 }
@@ -166,11 +171,11 @@ ready_count() {
 ready_above() { (($(ready_count) > $1)); }
 daemon_alive() { [[ -n $MG_PID ]] && kill -0 "$MG_PID" 2>/dev/null; }
 
-start_daemon() {
+start_daemon() { # [VAR=value...] : more environment for the daemon
     local before
     before=$(ready_count)
-    echo "=== memguardd run started at +$(elapsed_s "$T_START")s" >>"$MG_LOG"
-    ip netns exec "$SRV" env -u JOURNAL_STREAM NOTIFY_SOCKET="$NOTIFY_SOCK" RUNTIME_DIRECTORY="$WORK/state" \
+    echo "=== memguardd run started at +$(elapsed_s "$T_START")s $*" >>"$MG_LOG"
+    ip netns exec "$SRV" env -u JOURNAL_STREAM NOTIFY_SOCKET="$NOTIFY_SOCK" RUNTIME_DIRECTORY="$WORK/state" "$@" \
         "$MG" run --config "$CFG" 2>>"$MG_LOG" &
     MG_PID=$!
     wait_until 10 ready_above "$before" && daemon_alive
@@ -196,13 +201,38 @@ reload() {
     wait_until 10 ready_above "$before" && wait_until 5 "$@"
 }
 
-chain() { in_srv "$1" -w 5 -S MEMGUARD 2>/dev/null; }
-both_have() { chain iptables-legacy | grep -q -- "$1" && chain ip6tables-legacy | grep -q -- "$1"; }
-both_lack() { ! chain iptables-legacy | grep -q -- "$1" && ! chain ip6tables-legacy | grep -q -- "$1"; }
-is_drop() { both_have '-j DROP' && both_lack 'REJECT'; }
-is_reject() { both_have 'REJECT' && both_lack '-j DROP'; }
-v4_revoked() { is_drop && ! chain iptables-legacy | grep -q 192.168.1.0/24 && chain ip6tables-legacy | grep -q fd12:3456::/48; }
-all_allowed() { is_drop && chain iptables-legacy | grep -q 192.168.1.0/24 && chain ip6tables-legacy | grep -q fd12:3456::/48; }
+# The rules as the backend's own tool shows them. chain 4|6 is what guards one family: the
+# MEMGUARD chain (iptables-legacy -S), or the chain guard4/guard6 and the set allow4/allow6 it
+# takes the allowed networks from (nft list; counters left out, they move with every drop).
+# ours is everything of ours in the kernel, for before/after comparisons: both MEMGUARD chains,
+# or the whole table inet memguard without counters, the table's flags and the owner's name (a
+# restarted daemon owns it under another pid; the unowned table of section 4 has no flags, and
+# nft prints a blank line after the flags line when there is one: blank lines go too).
+nft_strip() { sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/; s/ # progname .*//; /^\tflags /d; /^\tflags$/d; /^$/d'; }
+if [[ $BACKEND == nftables ]]; then
+    chain() {
+        { in_srv nft list chain inet memguard "guard$1" && in_srv nft list set inet memguard "allow$1"; } 2>/dev/null | nft_strip
+    }
+    ours() { in_srv nft list table inet memguard 2>/dev/null | nft_strip; }
+    DROP_RE='counter drop' REJECT_RE=' reject'
+    # The chain takes its accepts from the set: a network in the set counts only with that rule.
+    set_used() { chain 4 | grep -q 'ip saddr @allow4 accept' && chain 6 | grep -q 'ip6 saddr @allow6 accept'; }
+else
+    chain() {
+        local tool=iptables-legacy
+        [[ $1 == 6 ]] && tool=ip6tables-legacy
+        in_srv "$tool" -w 5 -S MEMGUARD 2>/dev/null
+    }
+    ours() { chain 4; echo; chain 6; }
+    DROP_RE='-j DROP' REJECT_RE='REJECT'
+    set_used() { true; }
+fi
+both_have() { chain 4 | grep -q -- "$1" && chain 6 | grep -q -- "$1"; }
+both_lack() { ! chain 4 | grep -q -- "$1" && ! chain 6 | grep -q -- "$1"; }
+is_drop() { both_have "$DROP_RE" && both_lack "$REJECT_RE"; }
+is_reject() { both_have "$REJECT_RE" && both_lack "$DROP_RE"; }
+v4_revoked() { is_drop && set_used && ! chain 4 | grep -q 192.168.1.0/24 && chain 6 | grep -q fd12:3456::/48; }
+all_allowed() { is_drop && set_used && chain 4 | grep -q 192.168.1.0/24 && chain 6 | grep -q fd12:3456::/48; }
 
 # Clients. srv4/srv6 give memcached server specs as libmemcached wants them.
 probe() { # ns host timeout -> prints "outcome ms"
@@ -256,7 +286,7 @@ NOTIFY_PID=$!
 wait_until 5 test -S "$NOTIFY_SOCK" || abort "sd_notify listener did not start"
 write_config drop "$ALLOW_ALL"
 start_daemon || abort "memguardd did not send READY=1 within 10 s (log: $(tail -n 3 "$MG_LOG" | tr '\n' ' '))"
-all_allowed || abort "after READY=1 the MEMGUARD chains are not as configured: $(chain iptables-legacy | tr '\n' ';')"
+all_allowed || abort "after READY=1 the MEMGUARD chains are not as configured: $(chain 4 | tr '\n' ';')"
 
 ip netns exec "$SRV" memcached -u "$MC_USER" -l '0.0.0.0,[::]' -p "$PORT" -U "$PORT" -m 16 -t 2 -c 256 \
     2>>"$WORK/memcached.log" &
@@ -313,7 +343,7 @@ for host in "$SRV_OUT4" "$SRV_OUT6"; do
 done
 
 if reload reject "$ALLOW_ALL" is_reject; then
-    pass "2 reload-to-reject" "SIGHUP applied; chains now end in: $(chain iptables-legacy | grep REJECT | sed 's/.*-j //' | tr '\n' ';')"
+    pass "2 reload-to-reject" "SIGHUP applied; chains now end in: $(chain 4 | grep -- "$REJECT_RE" | sed -E 's/.*-j //; s/^[[:space:]]+//' | tr '\n' ';')"
     for host in "$SRV_OUT4" "$SRV_OUT6"; do
         out=$(probe "$OUT" "$host" 2)
         ms=${out#* }
@@ -328,14 +358,14 @@ if reload reject "$ALLOW_ALL" is_reject; then
     out=$(nc_get "$IN" "$SRV_IN4" seed)
     check "2 inside-under-reject" "inside client still served: $(tr '\n' ' ' <<<"$out")" "inside get: '$out'" grep -qx seed <<<"$out"
 else
-    fail "2 reload-to-reject" "no READY=1 or no REJECT in both chains 10 s after SIGHUP: $(chain iptables-legacy | tr '\n' ';')"
+    fail "2 reload-to-reject" "no READY=1 or no REJECT in both chains 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
 fi
 if reload drop "$ALLOW_ALL" all_allowed; then
     out=$(probe "$OUT" "$SRV_OUT4" 1)
     check "2 reload-back-to-drop" "chains end in DROP again; outside IPv4 connect: $out" "outside IPv4 connect: $out (expected timeout)" \
         test "${out%% *}" = timeout
 else
-    fail "2 reload-back-to-drop" "chains not back to DROP 10 s after SIGHUP: $(chain iptables-legacy | tr '\n' ';')"
+    fail "2 reload-back-to-drop" "chains not back to DROP 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -355,11 +385,31 @@ done
 # ---------------------------------------------------------------------------------------------
 # 4. Drift repair under load: flush MEMGUARD (both families) while the inside client runs a
 #    TCP get every 50 ms; the outside client must be blocked again within interval + margin.
+#    nftables: the kernel refuses the flush of a table the daemon owns, so the daemon is
+#    restarted with the test-only unowned table first, and guard4 and guard6 are flushed.
 MARGIN_MS=1500
 LIMIT_MS=$((INTERVAL * 1000 + MARGIN_MS))
 MAX_INSIDE_FAILURES=2
-snap4=$(chain iptables-legacy)
-snap6=$(chain ip6tables-legacy)
+flush_ours() {
+    if [[ $BACKEND == nftables ]]; then
+        in_srv nft flush chain inet memguard guard4
+        in_srv nft flush chain inet memguard guard6
+    else
+        in_srv iptables-legacy -w 5 -F MEMGUARD
+        in_srv ip6tables-legacy -w 5 -F MEMGUARD
+    fi
+}
+if [[ $BACKEND == nftables ]]; then
+    refused=$(in_srv nft flush chain inet memguard guard4 2>&1)
+    check "4 owned-flush-refused" "the kernel refuses to flush guard4 of the owned table: $refused" \
+        "nft flush chain guard4 of the owned table: '$refused' (expected Operation not permitted)" \
+        grep -q 'Operation not permitted' <<<"$refused"
+    all_allowed || fail "4 owned-flush-refused" "the table changed: $(chain 4 | tr '\n' ';')"
+    stop_daemon || fail "4 unowned-restart" "memguardd exit status $? at SIGTERM"
+    start_daemon MEMGUARD_TEST_NFT_UNOWNED=1 || abort "memguardd (unowned table) did not send READY=1 within 10 s"
+    all_allowed || abort "after READY=1 (unowned table) the chains are not as configured: $(chain 4 | tr '\n' ';')"
+fi
+snap=$(ours)
 rm -f "$WORK/steady.stop"
 ip netns exec "$IN" "${CLIENT[@]}" steady "$SRV_IN4" "$PORT" seed --stop "$WORK/steady.stop" --interval 0.05 --max 20 >"$WORK/steady4.out" &
 st4=$!
@@ -368,8 +418,7 @@ st6=$!
 BG_PIDS+=("$st4" "$st6")
 sleep 0.5
 t0=$EPOCHREALTIME
-in_srv iptables-legacy -w 5 -F MEMGUARD
-in_srv ip6tables-legacy -w 5 -F MEMGUARD
+flush_ours
 blocked=$(in_out "${CLIENT[@]}" until-blocked --t0 "$t0" --max 10 --timeout 0.25 "$SRV_OUT4" "$SRV_OUT6")
 blocked_rc=$?
 sleep 0.5
@@ -386,10 +435,11 @@ fi
 if [[ $last_open == none ]]; then
     info "4 flush-window" "the repair came before the first outside probe, so the open window was not observed"
 fi
-if [[ $(chain iptables-legacy) == "$snap4" && $(chain ip6tables-legacy) == "$snap6" ]]; then
-    pass "4 chain-restored" "both MEMGUARD chains read back identical to before the flush ($(wc -l <<<"$snap4") lines each via -S)"
+if [[ $(ours) == "$snap" ]]; then
+    pass "4 chain-restored" "both families' rules read back identical to before the flush ($(wc -l <<<"$snap") lines)"
 else
-    fail "4 chain-restored" "after repair: $(chain iptables-legacy | tr '\n' ';') / $(chain ip6tables-legacy | tr '\n' ';')"
+    fail "4 chain-restored" "after repair, what differs from before the flush:"
+    diff <(echo "$snap") <(ours) | sed 's/^/     /'
 fi
 drift_lines=$(grep -c 'drift' "$MG_LOG" || true)
 info "4 daemon-log" "$drift_lines log line(s) mention drift; last: $(grep 'repaired' "$MG_LOG" | tail -n 2 | tr '\n' ' ')"
@@ -424,7 +474,7 @@ info "5 held-connections" "ipv4: $(cat "$WORK/hold4.ready" 2>/dev/null || echo '
 if reload drop "$ALLOW_V6_ONLY" v4_revoked; then
     pass "5 reload-revoke" "SIGHUP applied; 192.168.1.0/24 gone from the IPv4 chain, fd12:3456::/48 still in the IPv6 chain"
 else
-    fail "5 reload-revoke" "chains not as expected 10 s after SIGHUP: $(chain iptables-legacy | tr '\n' ';')"
+    fail "5 reload-revoke" "chains not as expected 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
 fi
 out=$(probe "$IN" "$SRV_IN4" 1)
 check "5 inside-ipv4-revoked" "new connection from $IN4: $out (dropped)" "new connection from $IN4: $out (expected timeout)" \
@@ -456,13 +506,12 @@ if reload drop "$ALLOW_ALL" all_allowed; then
     out=$(nc_get "$IN" "$SRV_IN4" seed)
     check "5 reload-restore" "192.168.1.0/24 allowed again: $(tr '\n' ' ' <<<"$out")" "IPv4 get after restore: '$out'" grep -qx seed <<<"$out"
 else
-    fail "5 reload-restore" "chains not restored 10 s after SIGHUP: $(chain iptables-legacy | tr '\n' ';')"
+    fail "5 reload-restore" "chains not restored 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
 fi
 
 # ---------------------------------------------------------------------------------------------
 # 6. Restart (SIGTERM, pause, start) while the outside client keeps trying: never let in.
-snap4=$(chain iptables-legacy)
-snap6=$(chain ip6tables-legacy)
+snap=$(ours)
 rm -f "$WORK/attempts.stop"
 ip netns exec "$OUT" "${CLIENT[@]}" attempts --stop "$WORK/attempts.stop" --timeout 0.2 --interval 0.02 --max 30 "$SRV_OUT4" >"$WORK/attempts4.out" &
 at4=$!
@@ -474,10 +523,10 @@ t0=${EPOCHREALTIME/./}
 stop_daemon
 stop_rc=$?
 check "6 sigterm" "memguardd exited with status $stop_rc after SIGTERM in $(elapsed_s "$t0")s" "memguardd exit status $stop_rc" test "$stop_rc" = 0
-if [[ $(chain iptables-legacy) == "$snap4" && $(chain ip6tables-legacy) == "$snap6" ]] && all_allowed; then
-    pass "6 rules-while-stopped" "both MEMGUARD chains unchanged while the daemon is stopped"
+if [[ $(ours) == "$snap" ]] && all_allowed; then
+    pass "6 rules-while-stopped" "both families' rules unchanged while the daemon is stopped"
 else
-    fail "6 rules-while-stopped" "chains while stopped: $(chain iptables-legacy | tr '\n' ';')"
+    fail "6 rules-while-stopped" "chains while stopped: $(chain 4 | tr '\n' ';')"
 fi
 sleep 1.5
 udp_out=$(udp_get "$OUT" "$SRV_OUT4" seed 0.5)
