@@ -21,6 +21,7 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace memguard::netlink::detail {
@@ -228,6 +229,24 @@ inline void put_nfgenmsg(nlmsghdr* nlh, std::uint8_t family, std::uint16_t res_i
     nfg->nfgen_family = family;
     nfg->version = NFNETLINK_V0;
     nfg->res_id = to_be16(res_id);
+}
+
+// Extended ACK (NETLINK_EXT_ACK): after the error code the kernel may append attributes, of
+// which NLMSGERR_ATTR_MSG is a human-readable reason. Best effort: none on older kernels.
+inline std::string extack_message(const nlmsghdr* nlh, std::size_t offset) {
+    if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) == 0) {
+        return {};
+    }
+    static constexpr detail::AttrPolicy<NLMSGERR_ATTR_MAX + 1> kPolicy = [] {
+        detail::AttrPolicy<NLMSGERR_ATTR_MAX + 1> p{};
+        p[NLMSGERR_ATTR_MSG] = {MNL_TYPE_NUL_STRING, 0};
+        return p;
+    }();
+    detail::AttrTable table(kPolicy);
+    if (!table.parse(nlh, offset) || table[NLMSGERR_ATTR_MSG] == nullptr) {
+        return {};
+    }
+    return mnl_attr_get_str(table[NLMSGERR_ATTR_MSG]);
 }
 
 } // namespace memguard::netlink::detail

@@ -65,24 +65,6 @@ struct Exchange {
     std::exception_ptr failure;
 };
 
-// Extended ACK (NETLINK_EXT_ACK): after the error code the kernel may append attributes, of
-// which NLMSGERR_ATTR_MSG is a human-readable reason. Best effort: none on older kernels.
-std::string extack_message(const nlmsghdr* nlh, std::size_t offset) {
-    if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) == 0) {
-        return {};
-    }
-    static constexpr detail::AttrPolicy<NLMSGERR_ATTR_MAX + 1> kPolicy = [] {
-        detail::AttrPolicy<NLMSGERR_ATTR_MAX + 1> p{};
-        p[NLMSGERR_ATTR_MSG] = {MNL_TYPE_NUL_STRING, 0};
-        return p;
-    }();
-    detail::AttrTable table(kPolicy);
-    if (!table.parse(nlh, offset) || table[NLMSGERR_ATTR_MSG] == nullptr) {
-        return {};
-    }
-    return mnl_attr_get_str(table[NLMSGERR_ATTR_MSG]);
-}
-
 // Data messages (type >= NLMSG_MIN_TYPE): route by sequence number.
 int on_data(const nlmsghdr* nlh, void* data) {
     auto& ex = *static_cast<Exchange*>(data);

@@ -28,22 +28,6 @@ struct Answers {
     std::string kernel_message;
 };
 
-std::string extack_message(const nlmsghdr* nlh, std::size_t offset) {
-    if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) == 0) {
-        return {};
-    }
-    static constexpr detail::AttrPolicy<NLMSGERR_ATTR_MAX + 1> kPolicy = [] {
-        detail::AttrPolicy<NLMSGERR_ATTR_MAX + 1> p{};
-        p[NLMSGERR_ATTR_MSG] = {MNL_TYPE_NUL_STRING, 0};
-        return p;
-    }();
-    detail::AttrTable table(kPolicy);
-    if (!table.parse(nlh, offset) || table[NLMSGERR_ATTR_MSG] == nullptr) {
-        return {};
-    }
-    return mnl_attr_get_str(table[NLMSGERR_ATTR_MSG]);
-}
-
 void take(const nlmsghdr* nlh, const Batch& batch, Answers& out) {
     nlmsgerr err{};
     if (nlh->nlmsg_type != NLMSG_ERROR || mnl_nlmsg_get_payload_len(nlh) < sizeof err) {

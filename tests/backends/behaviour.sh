@@ -16,12 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 b_init "$@"
 
-h_netns SRV
-h_netns CLI
-h_link "$SRV" "$CLI"
-H_NS=$SRV
-h_memcached "$SRV" "$MG_PORT"
-CONF=$TMP/memguard.json
+b_topology
 b_config "$CONF" 1 "$H_OK4/32" "$H_OK6/128"
 
 # reach LABEL SRC DST : tcp and udp both answer

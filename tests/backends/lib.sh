@@ -3,6 +3,7 @@
 # tests/hostile/lib.sh (namespaces, the veth pair, memcached, probes, the daemon).
 #
 #   b_init MEMGUARDD BACKEND : h_init, then B_BACKEND=iptables-legacy|nftables
+#   b_topology : the server and client namespaces, memcached, CONF
 #   b_config FILE INTERVAL NETWORK... : h_config plus "backend": B_BACKEND
 #   b_ours : prints our rules as the backend's own tool shows them (iptables-legacy-save lines
 #       of ours, or `nft list table inet memguard` without counters and owner); empty when none
@@ -27,6 +28,17 @@ b_init() {
     h_need nft jq memcached nc python3
     h_init "$1"
     echo "backend: $B_BACKEND"
+}
+
+# b_topology : namespaces SRV (memcached, the daemon: H_NS) and CLI joined by the veth pair;
+# CONF names the config file
+b_topology() {
+    h_netns SRV
+    h_netns CLI
+    h_link "$SRV" "$CLI"
+    H_NS=$SRV
+    h_memcached "$SRV" "$MG_PORT"
+    CONF=$TMP/memguard.json
 }
 
 b_config() {

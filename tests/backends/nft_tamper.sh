@@ -14,12 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 b_init "$1" nftables
 
-h_netns SRV
-h_netns CLI
-h_link "$SRV" "$CLI"
-H_NS=$SRV
-h_memcached "$SRV" "$MG_PORT"
-CONF=$TMP/memguard.json
+b_topology
 b_config "$CONF" 30 "$H_OK4/32" "$H_OK6/128"
 mg_start_listener notify
 

@@ -12,12 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 b_init "$1" iptables-legacy
 
-h_netns SRV
-h_netns CLI
-h_link "$SRV" "$CLI"
-H_NS=$SRV
-h_memcached "$SRV" "$MG_PORT"
-CONF=$TMP/memguard.json
+b_topology
 
 legacy_ours() { B_BACKEND=iptables-legacy b_ours; }
 nft_ours() { B_BACKEND=nftables b_ours; }
