@@ -113,7 +113,7 @@ int on_error(const nlmsghdr* nlh, void* data) {
     if ((nlh->nlmsg_flags & NLM_F_CAPPED) == 0 && err.msg.nlmsg_len >= sizeof(nlmsghdr)) {
         offset += MNL_ALIGN(err.msg.nlmsg_len - sizeof(nlmsghdr));
     }
-    ex.kernel_message = extack_message(nlh, offset);
+    ex.kernel_message = detail::extack_message(nlh, offset);
     return MNL_CB_ERROR;
 }
 
@@ -132,7 +132,7 @@ int on_done(const nlmsghdr* nlh, void* data) {
     }
     if (status < 0) {
         ex.error = -status;
-        ex.kernel_message = extack_message(nlh, sizeof status);
+        ex.kernel_message = detail::extack_message(nlh, sizeof status);
         return MNL_CB_ERROR;
     }
     ex.done = true;

@@ -49,7 +49,7 @@ void take(const nlmsghdr* nlh, const Batch& batch, Answers& out) {
         if ((nlh->nlmsg_flags & NLM_F_CAPPED) == 0 && err.msg.nlmsg_len >= sizeof(nlmsghdr)) {
             offset += MNL_ALIGN(err.msg.nlmsg_len - sizeof(nlmsghdr));
         }
-        out.kernel_message = extack_message(nlh, offset);
+        out.kernel_message = detail::extack_message(nlh, offset);
     }
 }
 
