@@ -144,7 +144,7 @@ void Service::load_initial_policy() {
         for (const auto& problem : e.problems()) {
             log_event(err, {Event::config, std::nullopt, {}}, problem);
         }
-        guard_.emplace(BackendChoice::automatic);
+        guard_.emplace(backend_holding_ours()); // the last good run's backend, if any
         policy_ = guard_->fail_closed_policy(ports_named_in_file(config_path_));
         config_invalid_ = true;
         log_event(err, {Event::config, std::nullopt, {{"FAIL_CLOSED", "1"}}},

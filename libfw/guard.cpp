@@ -48,11 +48,12 @@ std::string removed_text(const Backend& backend, const Report& report) {
 
 } // namespace
 
-Guard::Guard(BackendChoice choice) : choice_(choice) {
-    BackendPick pick = pick_backend(choice);
-    backend_ = make_backend(pick.kind);
-    why_ = std::move(pick.why);
+Guard::Guard(BackendChoice choice) : Guard(pick_backend(choice)) {
+    choice_ = choice;
 }
+
+Guard::Guard(BackendPick pick)
+    : backend_(make_backend(pick.kind)), choice_(pick.kind), why_(std::move(pick.why)) {}
 
 Guard::Guard(std::unique_ptr<Backend> backend, std::string why)
     : backend_(std::move(backend)), choice_(kind_of(*backend_)), why_(std::move(why)) {}
@@ -134,6 +135,26 @@ Policy Guard::fail_closed_policy(const std::vector<std::uint16_t>& also) {
         }
     }
     return policy;
+}
+
+BackendPick backend_holding_ours() {
+    std::vector<BackendChoice> holding;
+    for (const auto kind : {BackendChoice::iptables_legacy, BackendChoice::nftables}) {
+        try {
+            if (kind == BackendChoice::nftables || legacy_tables_present()) {
+                if (has_ours(*make_backend(kind))) {
+                    holding.push_back(kind);
+                }
+            }
+        } catch (const std::exception&) {
+            // Unreadable here: it holds nothing we could keep to.
+        }
+    }
+    if (holding.size() != 1) {
+        return pick_backend(BackendChoice::automatic);
+    }
+    return {holding.front(), "no valid config; the rules of ours already in the kernel are in " +
+                                 std::string(to_string(holding.front()))};
 }
 
 std::unique_ptr<Backend> make_other_backend(const Backend& than) {

@@ -31,6 +31,7 @@ class Guard {
 public:
     // The backend `choice` picks (pick_backend).
     explicit Guard(BackendChoice choice);
+    explicit Guard(BackendPick pick);
     explicit Guard(std::unique_ptr<Backend> backend, std::string why = "given");
 
     // One pass. With a policy that asks for another backend, the new backend's rules go in
@@ -55,6 +56,10 @@ private:
     std::string why_;
     bool other_checked_ = false; // the other backend's leftovers were looked for
 };
+
+// The backend whose rules of ours are in the kernel (a previous run's), when only one holds
+// any; pick_backend(automatic) otherwise. Failing closed without a readable config keeps to it.
+BackendPick backend_holding_ours();
 
 // The backend that is not `than`, when this kernel has it; nullptr otherwise.
 std::unique_ptr<Backend> make_other_backend(const Backend& than);

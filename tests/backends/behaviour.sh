@@ -10,7 +10,8 @@
 #       connection it held open.
 #   (d) an invalid config at reload is refused, the rules stay; an invalid config at start
 #       fails closed (loopback only).
-#   (e) SIGTERM: the daemon exits 0 and the rules stay; remove takes them all out.
+#   (e) SIGTERM: the daemon exits 0 and the rules stay; started again with a broken config it
+#       fails closed in the backend that holds them; remove takes them all out.
 # Usage: behaviour.sh MEMGUARDD iptables-legacy|nftables   (root)
 # shellcheck disable=SC2034 # H_NS and MG_* are read by lib.sh functions
 . "$(dirname "$0")/lib.sh"
@@ -98,17 +99,19 @@ h_stop_daemon
 check "(e) SIGTERM: exit 0 (got ${MG_EXIT_STATUS:-none})" test "${MG_EXIT_STATUS:-}" = 0
 h_same "(e) SIGTERM: the rules stay" "$before" "$(b_ours)"
 blocked "(e) after SIGTERM" $H_OUT4 $H_SRV4
-h_mg remove
-check "(e) remove exits 0: $H_OUT $H_ERR" test "$H_RC" = 0
-check "(e) remove: nothing of ours is left" test -z "$(b_ours)"
-check "(e) remove: the foreign table is still there" b_nft list table inet foreign_fw
-
-# --- (d) at start: fail closed --------------------------------------------------------------
+# --- (d) at start: fail closed, in the backend that holds our rules -------------------------
 echo '{"allow": [' >"$TMP/broken.json" && chmod 600 "$TMP/broken.json"
-sed -i "s/^{/{\"backend\": \"$B_BACKEND\", /" "$TMP/broken.json"
 h_start_daemon broken "$TMP/broken.json"
 mg_wait_notify READY=1 4 10 || fail "(d) no READY=1 when failing closed"
 blocked "(d) failing closed" $H_OK6 $H_SRV6
 check "(d) failing closed: loopback reaches memcached" h_loopback_reaches "$MG_PORT"
+h_mg status --json --config "$TMP/broken.json"
+check "(d) failing closed in the backend our rules were in ($B_BACKEND)" \
+    test "$(jq -r .daemon.backend <<<"$H_OUT")" = "$B_BACKEND"
 h_stop_daemon
+
+h_mg remove
+check "(e) remove exits 0: $H_OUT $H_ERR" test "$H_RC" = 0
+check "(e) remove: nothing of ours is left" test -z "$(b_ours)"
+check "(e) remove: the foreign table is still there" b_nft list table inet foreign_fw
 mg_finish
