@@ -46,29 +46,57 @@ std::string removed_text(const Backend& backend, const Report& report) {
     return std::string(backend.name()) + ": " + out;
 }
 
+// The fail-closed rules on `desired`'s ports, in a backend that is not the one asked for.
+Report fail_closed_in(Backend& backend, const Policy& policy, const std::string& why) {
+    std::vector<std::uint16_t> ports = policy.ports;
+    const auto guarded = backend.guarded_ports();
+    ports.insert(ports.end(), guarded.begin(), guarded.end());
+    Report report = backend.reconcile(fail_closed_state(ports), PassKind::apply);
+    for (auto& f : report.families) {
+        f.error = why + (f.error.empty() ? "" : "; " + f.error);
+        f.fail_closed = true;
+    }
+    return report;
+}
+
 } // namespace
 
 Guard::Guard(BackendChoice choice) : Guard(pick_backend(choice)) {
     choice_ = choice;
 }
 
-Guard::Guard(BackendPick pick)
-    : backend_(make_backend(pick.kind)), choice_(pick.kind), why_(std::move(pick.why)) {}
+Guard::Guard(BackendPick pick) : choice_(pick.kind), why_(std::move(pick.why)) {
+    use(pick.kind);
+}
 
 Guard::Guard(std::unique_ptr<Backend> backend, std::string why)
     : backend_(std::move(backend)), choice_(kind_of(*backend_)), why_(std::move(why)) {}
 
+// The backend `kind`, or, when this kernel cannot give it (no nf_tables, say), the other one
+// with `unusable_` saying why: passes then fail closed there, and try `kind` again each time.
+void Guard::use(BackendChoice kind) {
+    try {
+        backend_ = make_backend(kind);
+        unusable_.clear();
+    } catch (const std::exception& e) {
+        unusable_ = "cannot use the " + std::string(to_string(kind)) + " backend: " + e.what();
+        if (!backend_) {
+            backend_ = make_backend(other_than(kind));
+        }
+    }
+    other_checked_ = false;
+}
+
 // A new choice of backend: from here on the new one is ours, and the old one's rules are the
 // other backend's leftovers, retired once the new rules are in.
 void Guard::follow(BackendChoice choice) {
-    if (choice == choice_) {
+    if (choice == choice_ && unusable_.empty()) {
         return;
     }
     choice_ = choice;
     BackendPick pick = pick_backend(choice);
-    if (pick.kind != kind_of(*backend_)) {
-        backend_ = make_backend(pick.kind);
-        other_checked_ = false;
+    if (pick.kind != kind_of(*backend_) || !unusable_.empty()) {
+        use(pick.kind);
     }
     why_ = std::move(pick.why);
 }
@@ -85,7 +113,7 @@ void Guard::retire_other(Pass& pass) {
             pass.retired = removed_text(*other, removed);
             if (removed.failed()) {
                 pass.retire_error = pass.retired;
-                other_checked_ = false; // try again next pass
+                other_checked_ = false; // try again at the next apply
             }
         }
     } catch (const std::exception& e) {
@@ -96,7 +124,8 @@ void Guard::retire_other(Pass& pass) {
 Pass Guard::pass(const Policy& policy, PassKind kind) {
     follow(policy.backend);
     Pass pass;
-    pass.report = backend_->reconcile(desired_state(policy), kind);
+    pass.report = unusable_.empty() ? backend_->reconcile(desired_state(policy), kind)
+                                    : fail_closed_in(*backend_, policy, unusable_);
     if (kind == PassKind::apply || pass.report.drift_count() > 0 || pass.report.failed()) {
         checkpoint("before_revocation");
         try {

@@ -49,11 +49,13 @@ public:
     [[nodiscard]] const std::string& backend_why() const { return why_; }
 
 private:
+    void use(BackendChoice kind);
     void follow(BackendChoice choice);
     void retire_other(Pass& pass);
     std::unique_ptr<Backend> backend_;
     BackendChoice choice_ = BackendChoice::automatic;
     std::string why_;
+    std::string unusable_;       // why the backend asked for could not be had; empty: it is in use
     bool other_checked_ = false; // the other backend's leftovers were looked for
 };
 
