@@ -124,7 +124,7 @@ void Guard::retire_other(Pass& pass) {
 Pass Guard::pass(const Policy& policy, PassKind kind) {
     follow(policy.backend);
     Pass pass;
-    pass.report = unusable_.empty() ? backend_->reconcile(desired_state(policy), kind)
+    pass.report = unusable_.empty() ? backend_->reconcile(desired_for(policy), kind)
                                     : fail_closed_in(*backend_, policy, unusable_);
     if (kind == PassKind::apply || pass.report.drift_count() > 0 || pass.report.failed()) {
         checkpoint("before_revocation");
@@ -137,15 +137,26 @@ Pass Guard::pass(const Policy& policy, PassKind kind) {
     if (kind == PassKind::apply) {
         retire_other(pass);
     }
-    // libiptc held a parsed copy of the whole table (megabytes on a busy host) and freed it;
-    // hand those pages back rather than keep them for the daemon's whole life.
-    ::malloc_trim(0);
+    // A commit through libiptc held a parsed copy of the whole table (megabytes on a busy host)
+    // and freed it: hand those pages back rather than keep them for the daemon's whole life. A
+    // pass that only looked would hand back what the next one takes again.
+    if (kind == PassKind::apply || pass.report.changed()) {
+        ::malloc_trim(0);
+    }
     return pass;
 }
 
 Report Guard::compare(const Policy& policy) {
     follow(policy.backend);
-    return backend_->compare(desired_state(policy));
+    return backend_->compare(desired_for(policy));
+}
+
+// The timer's passes run with the same policy for hours: its desired state is made once.
+const Desired& Guard::desired_for(const Policy& policy) {
+    if (!desired_ || desired_->first != policy) {
+        desired_.emplace(policy, desired_state(policy));
+    }
+    return desired_->second;
 }
 
 std::vector<FamilyView> Guard::read() {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace memguard {
@@ -49,13 +50,15 @@ public:
     [[nodiscard]] const std::string& backend_why() const { return why_; }
 
 private:
+    const Desired& desired_for(const Policy& policy);
     void use(BackendChoice kind);
     void follow(BackendChoice choice);
     void retire_other(Pass& pass);
     std::unique_ptr<Backend> backend_;
     BackendChoice choice_ = BackendChoice::automatic;
     std::string why_;
-    std::string unusable_;       // why the backend asked for could not be had; empty: it is in use
+    std::string unusable_; // why the backend asked for could not be had; empty: it is in use
+    std::optional<std::pair<Policy, Desired>> desired_; // the last policy's
     bool other_checked_ = false; // the other backend's leftovers were looked for
 };
 
