@@ -17,7 +17,6 @@ namespace memguard::nft {
 
 namespace {
 
-constexpr std::uint32_t kLimitBurst = 10;         // as the legacy rules' --limit-burst
 constexpr std::uint8_t kIcmpPortUnreachable = 3;  // ICMP_PORT_UNREACH, RFC 792
 constexpr std::uint8_t kIcmp6PortUnreachable = 4; // ICMPV6_PORT_UNREACH, RFC 4443
 
@@ -98,10 +97,12 @@ RulePtr allow_rule(std::string_view table, Family f) {
     return r;
 }
 
-// limit rate N/second burst 10 packets log prefix "memguard" group G
+// limit rate N/second burst N packets log prefix "memguard" group G: the burst is the rate, as
+// the legacy rule's --limit-burst, so both backends let the same packets through to the log.
 RulePtr log_rule(std::string_view table, const FamilyDesired& d) {
     auto r = new_rule(table, guard_chain(d.family));
-    expr::limit(r.get(), std::max<std::uint32_t>(d.log_rate_per_s, 1), kLimitBurst);
+    const std::uint32_t rate = std::max<std::uint32_t>(d.log_rate_per_s, 1);
+    expr::limit(r.get(), rate, rate);
     expr::log(r.get(), kComment, d.log_group);
     return r;
 }
