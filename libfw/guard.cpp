@@ -61,11 +61,11 @@ Report fail_closed_in(Backend& backend, const Policy& policy, const std::string&
 
 } // namespace
 
-Guard::Guard(BackendChoice choice) : Guard(pick_backend(choice)) {
-    choice_ = choice;
-}
+Guard::Guard(BackendChoice choice) : Guard(pick_backend(choice), choice) {}
 
-Guard::Guard(BackendPick pick) : choice_(pick.kind), why_(std::move(pick.why)) {
+Guard::Guard(const BackendPick& pick) : Guard(pick, pick.kind) {}
+
+Guard::Guard(const BackendPick& pick, BackendChoice choice) : choice_(choice), why_(pick.why) {
     use(pick.kind);
 }
 

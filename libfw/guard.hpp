@@ -32,7 +32,7 @@ class Guard {
 public:
     // The backend `choice` picks (pick_backend).
     explicit Guard(BackendChoice choice);
-    explicit Guard(BackendPick pick);
+    explicit Guard(const BackendPick& pick);
     explicit Guard(std::unique_ptr<Backend> backend, std::string why = "given");
 
     // One pass. With a policy that asks for another backend, the new backend's rules go in
@@ -50,6 +50,7 @@ public:
     [[nodiscard]] const std::string& backend_why() const { return why_; }
 
 private:
+    Guard(const BackendPick& pick, BackendChoice choice);
     const Desired& desired_for(const Policy& policy);
     void use(BackendChoice kind);
     void follow(BackendChoice choice);
