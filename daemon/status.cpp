@@ -155,7 +155,9 @@ json gather(const std::string& config_path, const json& daemon) {
     }
     Guard guard(choice);
     out["backend"] = guard.backend_name();
-    out["backend_why"] = guard.backend_why();
+    // A running daemon's backend was its choice: say its reason, not ours for following it.
+    out["backend_why"] =
+        running.empty() ? guard.backend_why() : daemon.value("backend_why", guard.backend_why());
     out["how_to_see"] = guard.backend().how_to_see();
     out["families"] = json::array();
     for (const auto& view : guard.read()) {
