@@ -91,13 +91,8 @@ Policy judging_policy(const std::string& config_path) {
         }
         std::fprintf(stderr, "memguardd: judging the clients by an empty allowlist, as a daemon "
                              "failing closed would (loopback only)\n");
-        Policy policy = fail_closed_policy();
-        for (const auto port : ports_named_in_file(config_path)) {
-            policy.ports.push_back(port);
-        }
+        Policy policy = fail_closed_policy(ports_named_in_file(config_path));
         std::ranges::sort(policy.ports);
-        policy.ports.erase(std::unique(policy.ports.begin(), policy.ports.end()),
-                           policy.ports.end());
         return policy;
     }
 }

@@ -28,13 +28,7 @@ Desired desired_state(const Policy& policy) {
 }
 
 Desired fail_closed_state(const std::vector<std::uint16_t>& ports) {
-    Policy closing = fail_closed_policy();
-    for (const auto port : ports) {
-        if (std::ranges::find(closing.ports, port) == closing.ports.end()) {
-            closing.ports.push_back(port);
-        }
-    }
-    return desired_state(closing);
+    return desired_state(fail_closed_policy(ports));
 }
 
 } // namespace memguard

@@ -69,9 +69,6 @@ Guard::Guard(const BackendPick& pick, BackendChoice choice) : choice_(choice), w
     use(pick.kind);
 }
 
-Guard::Guard(std::unique_ptr<Backend> backend, std::string why)
-    : backend_(std::move(backend)), choice_(kind_of(*backend_)), why_(std::move(why)) {}
-
 // The backend `kind`, or, when this kernel cannot give it (no nf_tables, say), the other one
 // with `unusable_` saying why: passes then fail closed there, and try `kind` again each time.
 void Guard::use(BackendChoice kind) {
@@ -164,16 +161,11 @@ std::vector<FamilyView> Guard::read() {
 }
 
 Policy Guard::fail_closed_policy(const std::vector<std::uint16_t>& also) {
-    Policy policy = memguard::fail_closed_policy();
-    policy.backend = choice_;
     std::vector<std::uint16_t> ports = also;
     const auto guarded = backend_->guarded_ports();
     ports.insert(ports.end(), guarded.begin(), guarded.end());
-    for (const auto port : ports) {
-        if (std::ranges::find(policy.ports, port) == policy.ports.end()) {
-            policy.ports.push_back(port);
-        }
-    }
+    Policy policy = memguard::fail_closed_policy(ports);
+    policy.backend = choice_;
     return policy;
 }
 

@@ -33,7 +33,6 @@ public:
     // The backend `choice` picks (pick_backend).
     explicit Guard(BackendChoice choice);
     explicit Guard(const BackendPick& pick);
-    explicit Guard(std::unique_ptr<Backend> backend, std::string why = "given");
 
     // One pass. With a policy that asks for another backend, the new backend's rules go in
     // first and the old one's come out after, so the port is never open in between.

@@ -1,5 +1,7 @@
 #include "policy.hpp"
 
+#include <algorithm>
+
 namespace memguard {
 
 std::string_view to_string(Protocol p) {
@@ -9,8 +11,13 @@ std::string_view to_string(Action a) {
     return a == Action::drop ? "drop" : "reject";
 }
 
-Policy fail_closed_policy() {
+Policy fail_closed_policy(const std::vector<std::uint16_t>& also) {
     Policy p;
+    for (const auto port : also) {
+        if (std::ranges::find(p.ports, port) == p.ports.end()) {
+            p.ports.push_back(port);
+        }
+    }
     p.allow.clear();
     p.allow_loopback = true;
     p.accept_established = false;

@@ -37,6 +37,7 @@ struct Policy {
 
 // What the guard enforces when it has no valid configuration: the default ports closed to
 // everybody but loopback. Closing is always safe; guessing an allowlist is not.
-Policy fail_closed_policy();
+// `also`: more ports to close the same way (the defaults stay first, no port twice).
+Policy fail_closed_policy(const std::vector<std::uint16_t>& also = {});
 
 } // namespace memguard

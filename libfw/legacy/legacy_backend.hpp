@@ -34,10 +34,9 @@ public:
     std::vector<FamilyView> read() override;
     std::vector<std::uint16_t> guarded_ports() override;
 
+private:
     // The kernel's rules as they are, and our set if there is one.
     KernelView read_family(Family family);
-
-private:
     FamilyReport reconcile_family(const FamilyDesired& want, FirstLook first);
     void fall_back(const FamilyDesired& want, FamilyReport& report);
     template <class Planner>
