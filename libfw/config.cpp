@@ -134,25 +134,53 @@ void read_ports(Reader& r, const json& v, Policy& p) {
     }
 }
 
-void read_protocols(Reader& r, const json& v, Policy& p) {
-    if (!v.is_array() || v.empty()) {
-        r.problem("protocols", v, "is not a non-empty array of \"tcp\" and \"udp\"");
+// A list of "tcp" and "udp", each at most once; `may_be_empty` for a list that can turn
+// something off.
+void read_protocol_list(Reader& r, const json& v, const std::string& name, bool may_be_empty,
+                        std::vector<Protocol>& out) {
+    if (!v.is_array() || (v.empty() && !may_be_empty)) {
+        r.problem(name, v,
+                  may_be_empty ? "is not an array of \"tcp\" and \"udp\""
+                               : "is not a non-empty array of \"tcp\" and \"udp\"");
         return;
     }
-    p.protocols.clear();
+    out.clear();
     for (std::size_t i = 0; i < v.size(); ++i) {
-        const std::string path = "protocols[" + std::to_string(i) + "]";
+        const std::string path = name + "[" + std::to_string(i) + "]";
         const auto& e = v[i];
         if (e != "tcp" && e != "udp") {
             r.problem(path, e, "is not a protocol (\"tcp\" or \"udp\")");
             continue;
         }
         const auto proto = e == "tcp" ? Protocol::tcp : Protocol::udp;
-        if (std::find(p.protocols.begin(), p.protocols.end(), proto) != p.protocols.end()) {
+        if (std::find(out.begin(), out.end(), proto) != out.end()) {
             r.problem(path, e, "is listed twice");
             continue;
         }
-        p.protocols.push_back(proto);
+        out.push_back(proto);
+    }
+}
+
+// reverse_path_check names protocols the ports are guarded for; unset, it is udp where udp is
+// guarded. Checked once every key is read: "protocols" may come after it.
+void settle_reverse_path(Reader& r, const std::optional<std::vector<Protocol>>& given,
+                         Policy& p) {
+    const auto guarded = [&](Protocol proto) { return std::ranges::count(p.protocols, proto) > 0; };
+    if (!given) {
+        p.reverse_path.clear();
+        if (guarded(Protocol::udp)) {
+            p.reverse_path.push_back(Protocol::udp);
+        }
+        return;
+    }
+    p.reverse_path = *given;
+    for (std::size_t i = 0; i < given->size(); ++i) {
+        const Protocol proto = (*given)[i];
+        if (!guarded(proto)) {
+            r.problem("reverse_path_check[" + std::to_string(i) + "]",
+                      "\"" + std::string(to_string(proto)) +
+                          "\" is not guarded (it is not in \"protocols\")");
+        }
     }
 }
 
@@ -325,11 +353,14 @@ Policy parse_config(std::string_view text) {
         r.problem(key, "is given more than once");
     }
     Policy p;
+    std::optional<std::vector<Protocol>> reverse_path;
     for (const auto& [key, value] : doc.items()) {
         if (key == "ports") {
             read_ports(r, value, p);
         } else if (key == "protocols") {
-            read_protocols(r, value, p);
+            read_protocol_list(r, value, "protocols", false, p.protocols);
+        } else if (key == "reverse_path_check") {
+            read_protocol_list(r, value, "reverse_path_check", true, reverse_path.emplace());
         } else if (key == "allow") {
             read_allow(r, value, p);
         } else if (key == "allow_loopback") {
@@ -352,9 +383,10 @@ Policy parse_config(std::string_view text) {
             r.problem(json(key).dump(), "unknown key (known: ports, protocols, allow, "
                                         "allow_loopback, accept_established, action, "
                                         "backend, verify_interval_s, log_blocked, log_group, "
-                                        "log_rate_per_s)");
+                                        "log_rate_per_s, reverse_path_check)");
         }
     }
+    settle_reverse_path(r, reverse_path, p);
     if (!r.problems().empty()) {
         throw ConfigError(r.problems());
     }

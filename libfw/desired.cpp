@@ -20,6 +20,7 @@ FamilyDesired desired_family(const Policy& policy, Family family) {
     out.log_blocked = policy.log_blocked;
     out.log_group = policy.log_group;
     out.log_rate_per_s = policy.log_rate_per_s;
+    out.reverse_path = policy.reverse_path;
     return out;
 }
 

@@ -23,6 +23,8 @@ struct FamilyDesired {
     bool log_blocked = false;
     std::uint16_t log_group = 0;
     std::uint32_t log_rate_per_s = 0;
+    // Protocols whose packets must pass the strict reverse-path check (Policy::reverse_path).
+    std::vector<Protocol> reverse_path;
 
     friend bool operator==(const FamilyDesired&, const FamilyDesired&) = default;
 };

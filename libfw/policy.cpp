@@ -22,6 +22,7 @@ Policy fail_closed_policy(const std::vector<std::uint16_t>& also) {
     p.allow_loopback = true;
     p.accept_established = false;
     p.action = Action::drop;
+    p.reverse_path.clear(); // loopback only: nothing a forged source could pass as
     return p;
 }
 

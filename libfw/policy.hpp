@@ -31,6 +31,10 @@ struct Policy {
     bool log_blocked = false;
     std::uint16_t log_group = 11211;
     std::uint32_t log_rate_per_s = 10;
+    // Packets of these protocols to a guarded port are dropped unless their source would be
+    // routed back out of the interface they came in on (strict reverse-path check): a forged
+    // allowed source cannot reach memcached's handshake-free UDP. Always a subset of protocols.
+    std::vector<Protocol> reverse_path{Protocol::udp};
 
     friend bool operator==(const Policy&, const Policy&) = default;
 };

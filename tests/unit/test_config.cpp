@@ -180,6 +180,7 @@ TEST_CASE("config: missing keys take their defaults") {
     CHECK_FALSE(empty.log_blocked);
     CHECK(empty.log_group == 11211);
     CHECK(empty.log_rate_per_s == 10);
+    CHECK(empty.reverse_path == std::vector<Protocol>{Protocol::udp});
     CHECK(empty == Policy{});
 
     Policy want;
@@ -225,6 +226,25 @@ TEST_CASE("config: every key set to a non-default value") {
     CHECK(parse_config(R"({"allow": []})").allow.empty());
     CHECK(parse_config(R"({"protocols": ["udp", "tcp"]})").protocols ==
           std::vector<Protocol>{Protocol::udp, Protocol::tcp});
+}
+
+TEST_CASE("config: reverse_path_check is udp where udp is guarded, and only guarded protocols") {
+    using P = std::vector<Protocol>;
+    CHECK(parse_config(R"({"protocols": ["tcp"]})").reverse_path.empty());
+    CHECK(parse_config(R"({"reverse_path_check": []})").reverse_path.empty());
+    CHECK(parse_config(R"({"reverse_path_check": ["tcp", "udp"]})").reverse_path ==
+          P{Protocol::tcp, Protocol::udp});
+    // The key may come before the protocols it is checked against.
+    CHECK(parse_config(R"({"reverse_path_check": ["tcp"], "protocols": ["tcp"]})").reverse_path ==
+          P{Protocol::tcp});
+    CHECK_PROBLEM(R"({"protocols": ["tcp"], "reverse_path_check": ["udp"]})",
+                  "reverse_path_check[0]", "\"udp\" is not guarded");
+    CHECK_PROBLEM(R"({"reverse_path_check": ["icmp"]})", "reverse_path_check[0]", "icmp",
+                  "is not a protocol");
+    CHECK_PROBLEM(R"({"reverse_path_check": ["udp", "udp"]})", "reverse_path_check[1]",
+                  "is listed twice");
+    CHECK_PROBLEM(R"({"reverse_path_check": "udp"})", "reverse_path_check", "is not an array");
+    CHECK(memguard::fail_closed_policy().reverse_path.empty());
 }
 
 TEST_CASE("config: valid UTF-8 and a byte order mark are not mistaken for bad bytes") {
