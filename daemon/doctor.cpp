@@ -1,6 +1,6 @@
 // `memguardd doctor`: is the port really guarded? Each finding says what to do about it; the
 // exit status is 0 when there is nothing to report, 1 otherwise. The checks of #17 (DNAT,
-// ...) are in doctor_*.cpp.
+// memcached on other ports, ...) are in doctor_*.cpp.
 #include "doctor.hpp"
 #include "status.hpp"
 
@@ -260,6 +260,7 @@ int run_doctor(const std::string& config_path) {
     const KernelRules kernel = read_rules(d);
     try {
         check_listeners(d, policy, kernel.forwards);
+        check_memcached_ports(d, policy, config_path);
         check_nftables(d);
     } catch (const netlink::NetlinkError& e) {
         d.finding(std::string("cannot inspect sockets or nftables: ") + e.what(),

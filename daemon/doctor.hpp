@@ -67,4 +67,6 @@ KernelRules read_kernel_rules();
 // Finding 1: each DNAT/REDIRECT of a guarded port, or to one, guarded on its path or not.
 void check_dnat(Doctor& d, const Policy& policy, const KernelRules& kernel,
                 const std::string& config_path);
+// Finding 2: memcached processes listening in this namespace on ports the config does not list.
+void check_memcached_ports(Doctor& d, const Policy& policy, const std::string& config_path);
 } // namespace memguard::doctor
