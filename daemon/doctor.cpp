@@ -1,6 +1,6 @@
 // `memguardd doctor`: is the port really guarded? Each finding says what to do about it; the
 // exit status is 0 when there is nothing to report, 1 otherwise. The checks of #17 (DNAT,
-// memcached on other ports, ...) are in doctor_*.cpp.
+// memcached on other ports, reverse path) are in doctor_*.cpp.
 #include "doctor.hpp"
 #include "status.hpp"
 
@@ -268,6 +268,7 @@ int run_doctor(const std::string& config_path) {
                   "tcp_diag, udp_diag) and nf_tables netlink");
     }
     check_dnat(d, policy, kernel, config_path);
+    check_reverse_path(d, policy, kernel, config.has_value(), config_path);
     std::printf("%d finding(s)\n", d.findings());
     return d.findings() == 0 ? 0 : 1;
 }

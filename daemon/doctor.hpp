@@ -69,4 +69,9 @@ void check_dnat(Doctor& d, const Policy& policy, const KernelRules& kernel,
                 const std::string& config_path);
 // Finding 2: memcached processes listening in this namespace on ports the config does not list.
 void check_memcached_ports(Doctor& d, const Policy& policy, const std::string& config_path);
+// Finding 3: the strict reverse-path check per protocol, in the config and in the kernel, and the
+// kernel's own rp_filter. `configured`: the policy is the config's, not the fail-closed one.
+void check_reverse_path(Doctor& d, const Policy& policy, const KernelRules& kernel, bool configured,
+                        const std::string& config_path);
+
 } // namespace memguard::doctor
