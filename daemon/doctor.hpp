@@ -37,10 +37,11 @@ std::string then_reload(const std::string& config_path);
 
 // A rule of memguardd's outside INPUT that guards `ports` of `protocol` (nullopt: tcp and udp).
 struct GuardRule {
+    std::optional<Family> family; // nullopt: IPv4 and IPv6
     std::optional<Protocol> protocol;
     netlink::PortRange ports;
-    [[nodiscard]] bool covers(Protocol p, std::uint16_t port) const {
-        return (!protocol || *protocol == p) && ports.contains(port);
+    [[nodiscard]] bool covers(Family f, Protocol p, std::uint16_t port) const {
+        return (!family || family == f) && (!protocol || *protocol == p) && ports.contains(port);
     }
 };
 

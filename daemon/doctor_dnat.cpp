@@ -38,14 +38,17 @@ std::string describe(const NatForward& f, std::uint16_t port) {
 // elsewhere goes through FORWARD, where our legacy mangle jump finds it by its original port.
 bool guarded_on_path(const Policy& policy, const KernelRules& k, const NatForward& f, Protocol p,
                      std::uint16_t port) {
-    const auto covers = [&](const GuardRule& g) { return g.covers(p, port); };
-    if (std::ranges::any_of(k.prerouting, covers)) {
+    if (f.to.kind == "REDIRECT" && guarded(policy, p, f.port_after(port))) {
         return true;
     }
-    if (f.to.kind == "REDIRECT") {
-        return guarded(policy, p, f.port_after(port));
-    }
-    return std::ranges::any_of(k.forward_path, covers);
+    // A rule without a family is seen in both: each family needs a rule of ours.
+    const auto families =
+        f.family ? std::vector{*f.family} : std::vector{Family::ipv4, Family::ipv6};
+    return std::ranges::all_of(families, [&](Family family) {
+        const auto covers = [&](const GuardRule& g) { return g.covers(family, p, port); };
+        return std::ranges::any_of(k.prerouting, covers) ||
+               (f.to.kind == "DNAT" && std::ranges::any_of(k.forward_path, covers));
+    });
 }
 
 // `f` matches `port`, which the config guards.

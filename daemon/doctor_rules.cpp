@@ -11,9 +11,10 @@ namespace memguard::doctor {
 
 namespace {
 
-// Our rules carry the comment "memguard" (legacy) or live in table inet memguard (nftables).
+// Our rules carry the comment "memguard" or jump to our chain (legacy), or live in table inet
+// memguard (nftables).
 bool ours(const netlink::XtRule& rule) {
-    return rule.comment.starts_with("memguard");
+    return rule.comment.starts_with("memguard") || rule.target == "MEMGUARD";
 }
 bool ours(const netlink::NftRule& rule) {
     return rule.family == "inet" && rule.table == "memguard";
@@ -48,7 +49,8 @@ void read_legacy_ours(KernelRules& k) {
                     continue;
                 }
                 if (rule.chain == "FORWARD" && rule.ct_orig_dport) {
-                    k.forward_path.push_back({one_protocol(rule.protocol), *rule.ct_orig_dport});
+                    k.forward_path.push_back(
+                        {family, one_protocol(rule.protocol), *rule.ct_orig_dport});
                 }
                 if (rule.rpfilter_invert) {
                     for (const auto p : protocols_of(rule.protocol)) {
@@ -68,8 +70,9 @@ void read_nft_ours(KernelRules& k, const std::vector<netlink::NftRule>& rules) {
             continue;
         }
         if (rule.chain == "prerouting" && rule.dport) {
-            k.prerouting.push_back(
-                {rule.l4proto ? one_protocol(*rule.l4proto) : std::nullopt, *rule.dport});
+            k.prerouting.push_back({rule.nfproto,
+                                    rule.l4proto ? one_protocol(*rule.l4proto) : std::nullopt,
+                                    *rule.dport});
         }
         if (rule.reverse_path_missing) {
             std::vector<Family> families{Family::ipv4, Family::ipv6};

@@ -43,6 +43,17 @@ std::optional<Protocol> protocol_of(std::uint8_t ipproto) {
     return std::nullopt;
 }
 
+// The family an nftables NAT rule acts on: its match, its table's, or its address's.
+std::optional<Family> family_of(const NftRule& rule) {
+    if (rule.nfproto) {
+        return rule.nfproto;
+    }
+    if (rule.family == "ip" || rule.family == "ip6") {
+        return rule.family == "ip" ? Family::ipv4 : Family::ipv6;
+    }
+    return rule.nat && rule.nat->address ? std::optional(rule.nat->address->family) : std::nullopt;
+}
+
 } // namespace
 
 std::string PortRange::to_string() const {
@@ -109,7 +120,7 @@ std::vector<NatForward> legacy_nat_forwards() {
             if (protocol && rule.dport && to) {
                 out.push_back({"iptables-legacy " + std::string(to_string(family)) +
                                    " table nat, chain " + rule.chain,
-                               protocol, *rule.dport, *to});
+                               family, protocol, *rule.dport, *to});
             }
         }
     }
@@ -127,7 +138,7 @@ std::vector<NatForward> nft_nat_forwards(const std::vector<NftRule>& rules) {
             continue; // sctp, dccp: not memcached's
         }
         out.push_back({"nft table " + rule.family + " " + rule.table + ", chain " + rule.chain,
-                       protocol, *rule.dport, *rule.nat});
+                       family_of(rule), protocol, *rule.dport, *rule.nat});
     }
     return out;
 }

@@ -35,6 +35,7 @@ struct NatTarget {
 // One rule that forwards a destination port: `-p tcp --dport 11211 -j DNAT --to 172.17.0.2`.
 struct NatForward {
     std::string where;                // "nft table ip nat, chain DOCKER", "iptables-legacy ..."
+    std::optional<Family> family;     // nullopt: IPv4 and IPv6 (an inet table's redirect)
     std::optional<Protocol> protocol; // nullopt: tcp and udp (nft `th dport`)
     PortRange dport;                  // the destination ports it matches
     NatTarget to;

@@ -41,8 +41,10 @@ std::uint16_t from_be16(std::uint16_t be) {
     return static_cast<std::uint16_t>((b[0] << 8) | b[1]);
 }
 
-// --ctorigdstport of a conntrack match (revisions 1 to 3 share the layout up to invert_flags;
-// revision 3 adds the upper end of the range after state and status).
+// --ctorigdstport of a conntrack match. Revisions 1 to 3 share the layout up to invert_flags;
+// 1 and 2 keep the port in network order, 3 in host order with the range's upper end after state
+// and status (linux/netfilter/xt_conntrack.h; the kernel's ct_proto_port_check_v3 compares it
+// with ntohs of the tuple's port).
 std::optional<PortRange> ct_orig_dport(std::span<const std::uint8_t> data, unsigned revision) {
     xt_conntrack_mtinfo1 info{};
     if (!read_at(data, 0, info) || revision < 1 ||
@@ -50,12 +52,14 @@ std::optional<PortRange> ct_orig_dport(std::span<const std::uint8_t> data, unsig
         (info.invert_flags & XT_CONNTRACK_ORIGDST_PORT) != 0) {
         return std::nullopt;
     }
-    PortRange range{from_be16(info.origdst_port), from_be16(info.origdst_port)};
-    xt_conntrack_mtinfo3 v3{};
-    if (revision >= 3 && read_at(data, 0, v3)) {
-        range.max = std::max(range.min, from_be16(v3.origdst_port_high));
+    if (revision < 3) {
+        return PortRange{from_be16(info.origdst_port), from_be16(info.origdst_port)};
     }
-    return range;
+    xt_conntrack_mtinfo3 v3{};
+    if (!read_at(data, 0, v3)) {
+        return std::nullopt;
+    }
+    return PortRange{v3.origdst_port, std::max(v3.origdst_port, v3.origdst_port_high)};
 }
 
 // One match of an entry into `rule`: the ones doctor reads, the others skipped.
