@@ -107,7 +107,6 @@ iptables-nft -t nat -N DOCKER
 iptables-nft -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
 iptables-nft -t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport 11211 -j DNAT --to-destination 172.17.0.2:11211
 netlink=$(nft --debug=netlink list table ip nat 2>/dev/null)
-# shellcheck disable=SC2016
 assert_match "(b) oracle: the port is a native payload/cmp (0x2bcb = 11211)" \
     'cmp eq reg 1 0x0000cb2b' "$netlink"
 echo "# iptables-nft wrote the DNAT as: $(grep -Eo 'target name DNAT rev [0-9]+|nat dnat[^]]*' <<<"$netlink" | head -n 1)"
