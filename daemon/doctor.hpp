@@ -54,6 +54,8 @@ struct KernelRules {
     std::vector<GuardRule> forward_path;
     // nftables: our prerouting chain, before any DNAT or REDIRECT.
     std::vector<GuardRule> prerouting;
+    // This host's own addresses: a DNAT to one of them lands in INPUT.
+    std::vector<Network> local;
     // Our strict reverse-path drops (`-m rpfilter --invert`, `fib saddr . iif oif missing`).
     std::vector<std::pair<Family, Protocol>> reverse_path;
     // Why a part could not be read ("ipv4: read the legacy nat table: Permission denied"); what

@@ -33,12 +33,27 @@ std::string describe(const NatForward& f, std::uint16_t port) {
            f.destination(port) + " (" + f.where + ")";
 }
 
+// Whether packets `f` forwards stay on this host: a REDIRECT, or a DNAT to one of its own
+// addresses (loopback too, with route_localnet). They go through INPUT, not FORWARD.
+bool lands_here(const KernelRules& k, const NatForward& f) {
+    if (f.to.kind == "REDIRECT") {
+        return true;
+    }
+    if (!f.to.address) {
+        return false;
+    }
+    const std::string a = f.to.address->to_string();
+    return a.starts_with("127.") || a == "::1" ||
+           std::ranges::find(k.local, *f.to.address) != k.local.end();
+}
+
 // Whether memguardd's rules see a packet to `port` that `f` forwards: our nftables prerouting
-// chain sees it before any DNAT; a REDIRECT lands in INPUT on the port it redirects to; a DNAT
+// chain sees it before any DNAT; what lands here meets INPUT on the port it was sent to; a DNAT
 // elsewhere goes through FORWARD, where our legacy mangle jump finds it by its original port.
 bool guarded_on_path(const Policy& policy, const KernelRules& k, const NatForward& f, Protocol p,
                      std::uint16_t port) {
-    if (f.to.kind == "REDIRECT" && guarded(policy, p, f.port_after(port))) {
+    const bool here = lands_here(k, f);
+    if (here && guarded(policy, p, f.port_after(port))) {
         return true;
     }
     // A rule without a family is seen in both: each family needs a rule of ours.
@@ -47,7 +62,7 @@ bool guarded_on_path(const Policy& policy, const KernelRules& k, const NatForwar
     return std::ranges::all_of(families, [&](Family family) {
         const auto covers = [&](const GuardRule& g) { return g.covers(family, p, port); };
         return std::ranges::any_of(k.prerouting, covers) ||
-               (f.to.kind == "DNAT" && std::ranges::any_of(k.forward_path, covers));
+               (!here && std::ranges::any_of(k.forward_path, covers));
     });
 }
 
@@ -68,8 +83,8 @@ void check_forwarded_port(Doctor& d, const Policy& policy, const KernelRules& k,
     }
     if (all) {
         ok(what + ": guarded on the DNAT path by memguardd's rules");
-    } else if (f.to.kind == "REDIRECT") {
-        d.finding(what + ": NOT guarded: redirected packets reach INPUT on port " +
+    } else if (lands_here(k, f)) {
+        d.finding(what + ": NOT guarded: the packets reach INPUT on port " +
                       std::to_string(f.port_after(port)) + ", which memguardd does not guard",
                   "add " + std::to_string(f.port_after(port)) + " to \"ports\" in " + config_path +
                       ", or run a memguardd that guards the DNAT path");
@@ -84,10 +99,10 @@ void check_forwarded_port(Doctor& d, const Policy& policy, const KernelRules& k,
 }
 
 // `f` forwards ports the config does not list to `to_port`, which it does.
-void check_forwarded_to(Doctor& d, const NatForward& f, std::uint16_t to_port,
+void check_forwarded_to(Doctor& d, const KernelRules& k, const NatForward& f, std::uint16_t to_port,
                         const std::string& config_path) {
     const std::string what = describe(f, f.dport.min);
-    if (f.to.kind == "REDIRECT") {
+    if (lands_here(k, f)) {
         ok(what + ": lands in INPUT on port " + std::to_string(to_port) + ", guarded there");
         return;
     }
@@ -111,7 +126,7 @@ void check_dnat(Doctor& d, const Policy& policy, const KernelRules& kernel,
             }
         }
         if (!matched && f.to.port && listed(policy, f.to.port->min)) {
-            check_forwarded_to(d, f, f.to.port->min, config_path);
+            check_forwarded_to(d, kernel, f, f.to.port->min, config_path);
         }
     }
 }

@@ -2,6 +2,7 @@
 // rules of memguardd's on the DNAT path and for the reverse-path check, in either backend.
 #include "doctor.hpp"
 
+#include "netlink/addresses.hpp"
 #include "netlink/nft_rules.hpp"
 #include "netlink/xt_rules.hpp"
 
@@ -105,6 +106,11 @@ KernelRules read_kernel_rules() {
         const auto nft = netlink::nft_nat_forwards(rules);
         k.forwards.insert(k.forwards.end(), nft.begin(), nft.end());
         read_nft_ours(k, rules);
+    } catch (const std::exception& e) {
+        k.unreadable.push_back(e.what());
+    }
+    try {
+        k.local = netlink::local_addresses();
     } catch (const std::exception& e) {
         k.unreadable.push_back(e.what());
     }

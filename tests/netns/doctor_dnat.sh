@@ -3,7 +3,8 @@
 # it goes and whether memguardd's rules guard the path DNATed packets take (they skip INPUT), in
 # the legacy nat tables (IPv4 and IPv6) and as iptables-nft writes Docker's rule (nft table
 # ip nat, chain DOCKER); a DNAT from an unguarded port to the guarded one (docker run
-# -p 11300:11211) is reported too, and the port nothing listens on is called forwarded.
+# -p 11300:11211) is reported too, a DNAT to an address of this host is judged by the INPUT
+# rules, and the port nothing listens on is called forwarded.
 # Our rules on the DNAT path are first written by hand as the backends write them (that half
 # passes on main), then by `memguardd apply --once` (that half needs the DNAT-path guarding of
 # the legacy and nft17 branches: the assertions marked [needs DNAT-path rules] fail before).
@@ -161,5 +162,18 @@ doctor "(c) hand-written mangle rule for 11300" "$BOTH_PORTS"
 assert_match "(c) with our rule for 11300, that DNAT is guarded" \
     "^ok: DNAT: tcp port 11300 → 172\\.17\\.0\\.2:11211 .*: $GUARDED" "$MG_OUT"
 iptables-legacy -t mangle -F FORWARD
+iptables-nft -t nat -F DOCKER
+
+# --- (d) DNAT to an address of this host: the packets meet INPUT on the port they are sent to ----
+ip addr add 10.1.1.1/32 dev lo
+iptables-legacy -t nat -A PREROUTING -p tcp --dport 11400 -j DNAT --to-destination 10.1.1.1:11211
+iptables-legacy -t nat -A PREROUTING -p tcp --dport 11211 -j DNAT --to-destination 10.1.1.1:11300
+mg_run apply --once --config "$LEGACY"
+assert_eq "(d) apply --once exits 0" 0 "$MG_RC"
+doctor "(d) DNAT to a local address" "$LEGACY"
+assert_match "(d) 11400 → a local 11211: guarded by the INPUT rules" \
+    '^ok: DNAT: tcp port 11400 → 10\.1\.1\.1:11211 \(iptables-legacy ipv4 table nat, chain PREROUTING\): lands in INPUT on port 11211, guarded there$' "$MG_OUT"
+assert_match "(d) 11211 → a local 11300: reaches INPUT on an unguarded port" \
+    '^WARNING: DNAT: tcp port 11211 → 10\.1\.1\.1:11300 \(iptables-legacy ipv4 table nat, chain PREROUTING\): NOT guarded: the packets reach INPUT on port 11300, which memguardd does not guard$' "$MG_OUT"
 
 finish
