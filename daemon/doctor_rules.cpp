@@ -12,10 +12,11 @@ namespace memguard::doctor {
 
 namespace {
 
-// Our rules carry the comment "memguard" or jump to our chain (legacy), or live in table inet
-// memguard (nftables).
+// Our rules carry the comment "memguard", jump to our chain or are in it (legacy), or live in
+// table inet memguard (nftables).
 bool ours(const netlink::XtRule& rule) {
-    return rule.comment.starts_with("memguard") || rule.target == "MEMGUARD";
+    return rule.comment.starts_with("memguard") || rule.target == "MEMGUARD" ||
+           rule.chain == "MEMGUARD";
 }
 bool ours(const netlink::NftRule& rule) {
     return rule.family == "inet" && rule.table == "memguard";
