@@ -1,5 +1,8 @@
 #include "actions.hpp"
 
+#include <algorithm>
+#include <iterator>
+#include <utility>
 #include <vector>
 
 namespace memguard {
@@ -45,29 +48,52 @@ std::string action(const ChainDrift& d) {
 
 } // namespace
 
-std::string describe_actions(const std::vector<ChainDrift>& drift) {
-    std::vector<std::string> phrases;
-    std::size_t to_chain = 0;
-    std::size_t to_input = 0;
+namespace {
+
+bool in_mangle(const ChainDrift& d) {
+    return d.chain.starts_with("mangle ");
+}
+
+// One table's phrases: chains created, then rules added per chain (in the order the chains
+// first come up), then everything else.
+void table_phrases(const std::vector<ChainDrift>& drift, bool mangle,
+                   std::vector<std::string>& phrases) {
+    std::vector<std::pair<std::string, std::size_t>> added; // chain → rules added to it
     std::vector<std::string> others;
     for (const auto& d : drift) {
+        if (in_mangle(d) != mangle) {
+            continue;
+        }
         if (d.kind == DriftKind::chain_missing) {
             phrases.push_back(action(d));
-        } else if (d.kind == DriftKind::rule_missing) {
-            ++to_chain;
-        } else if (d.kind == DriftKind::jump_missing) {
-            ++to_input;
+        } else if (d.kind == DriftKind::rule_missing || d.kind == DriftKind::jump_missing) {
+            auto it =
+                std::ranges::find(added, d.chain, &std::pair<std::string, std::size_t>::first);
+            if (it == added.end()) {
+                added.emplace_back(d.chain, 0);
+                it = std::prev(added.end());
+            }
+            ++it->second;
         } else {
             others.push_back(action(d));
         }
     }
-    if (to_chain > 0) {
-        phrases.push_back("added " + rules(to_chain) + " to " + std::string(chain_name));
-    }
-    if (to_input > 0) {
-        phrases.push_back("added " + rules(to_input) + " to " + std::string(input_chain));
+    // The chain's rules before the built-in chains' (as before there was a mangle part).
+    std::ranges::stable_partition(added,
+                                  [](const auto& a) { return a.first.ends_with("MEMGUARD"); });
+    for (const auto& [chain, n] : added) {
+        phrases.push_back("added " + rules(n) + " to " + chain);
     }
     phrases.insert(phrases.end(), others.begin(), others.end());
+}
+
+} // namespace
+
+std::string describe_actions(const std::vector<ChainDrift>& drift) {
+    // The filter table's first, then the mangle table's: the order they are committed in.
+    std::vector<std::string> phrases;
+    table_phrases(drift, false, phrases);
+    table_phrases(drift, true, phrases);
     std::string out;
     for (const auto& p : phrases) {
         out += (out.empty() ? "" : ", ") + p;

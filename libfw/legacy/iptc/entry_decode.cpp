@@ -21,6 +21,24 @@ namespace memguard::iptc {
 
 namespace {
 
+// The two conntrack matches memguardd writes: --ctstate RELATED,ESTABLISHED, or --ctstate DNAT
+// --ctorigdstport P --ctdir ORIGINAL. False for any other.
+bool decode_conntrack(const xt_conntrack_mtinfo3& info, Rule& rule) {
+    if (info.match_flags != dnat_flags) {
+        rule.related_established = true;
+        return info.match_flags == XT_CONNTRACK_STATE && info.invert_flags == 0 &&
+               info.state_mask == related_established;
+    }
+    rule.dnat_port = info.origdst_port;
+    // The bytes entry.cpp writes for that port, compared whole: nothing else may be set.
+    xt_conntrack_mtinfo3 ours;
+    std::memset(&ours, 0, sizeof ours); // the tail padding too, as iptables' calloc leaves it
+    ours.match_flags = dnat_flags;
+    ours.state_mask = dnat_state;
+    ours.origdst_port = ours.origdst_port_high = info.origdst_port;
+    return std::memcmp(&ours, &info, sizeof info) == 0;
+}
+
 // Reads one match into `rule`; returns false for anything memguardd does not write.
 bool decode_match(std::span<const std::uint8_t> bytes, std::size_t at, const xt_entry_match& m,
                   const SetNames& sets, Rule& rule, std::string& comment) {
@@ -35,11 +53,19 @@ bool decode_match(std::span<const std::uint8_t> bytes, std::size_t at, const xt_
     }
     if (name == "conntrack" && m.u.user.revision == conntrack_revision &&
         sized(sizeof(xt_conntrack_mtinfo3))) {
-        auto info = read_at<xt_conntrack_mtinfo3>(bytes, data);
-        const bool ours = info.match_flags == XT_CONNTRACK_STATE && info.invert_flags == 0 &&
-                          info.state_mask == related_established;
-        rule.related_established = true;
-        return ours;
+        return decode_conntrack(read_at<xt_conntrack_mtinfo3>(bytes, data), rule);
+    }
+    if (name == "addrtype" && m.u.user.revision == addrtype_revision &&
+        sized(sizeof(xt_addrtype_info_v1))) {
+        const auto info = read_at<xt_addrtype_info_v1>(bytes, data);
+        rule.dst_local = true;
+        return info.source == 0 && info.dest == XT_ADDRTYPE_LOCAL && info.flags == 0;
+    }
+    if (name == "rpfilter" && m.u.user.revision == rpfilter_revision &&
+        sized(sizeof(xt_rpfilter_info))) {
+        const auto info = read_at<xt_rpfilter_info>(bytes, data);
+        rule.rpfilter_failed = true;
+        return info.flags == XT_RPFILTER_INVERT;
     }
     if (name == "set" && m.u.user.revision == set_revision && sized(sizeof(xt_set_info_match_v4))) {
         const auto info = read_at<xt_set_info_match_v4>(bytes, data);
