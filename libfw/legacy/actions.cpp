@@ -1,6 +1,7 @@
 #include "actions.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 #include <utility>
 #include <vector>
@@ -50,18 +51,23 @@ std::string action(const ChainDrift& d) {
 
 namespace {
 
-bool in_mangle(const ChainDrift& d) {
-    return d.chain.starts_with("mangle ");
+enum class Part : std::uint8_t { filter, mangle, set };
+
+Part part_of(const ChainDrift& d) {
+    if (d.kind == DriftKind::set_members || d.kind == DriftKind::set_stale) {
+        return Part::set;
+    }
+    return d.chain.starts_with("mangle ") ? Part::mangle : Part::filter;
 }
 
-// One table's phrases: chains created, then rules added per chain (in the order the chains
+// One part's phrases: chains created, then rules added per chain (in the order the chains
 // first come up), then everything else.
-void table_phrases(const std::vector<ChainDrift>& drift, bool mangle,
+void table_phrases(const std::vector<ChainDrift>& drift, Part part,
                    std::vector<std::string>& phrases) {
     std::vector<std::pair<std::string, std::size_t>> added; // chain → rules added to it
     std::vector<std::string> others;
     for (const auto& d : drift) {
-        if (in_mangle(d) != mangle) {
+        if (part_of(d) != part) {
             continue;
         }
         if (d.kind == DriftKind::chain_missing) {
@@ -90,10 +96,12 @@ void table_phrases(const std::vector<ChainDrift>& drift, bool mangle,
 } // namespace
 
 std::string describe_actions(const std::vector<ChainDrift>& drift) {
-    // The filter table's first, then the mangle table's: the order they are committed in.
+    // The filter table's first, then the mangle table's (the order they are committed in),
+    // then the set's.
     std::vector<std::string> phrases;
-    table_phrases(drift, false, phrases);
-    table_phrases(drift, true, phrases);
+    for (const auto part : {Part::filter, Part::mangle, Part::set}) {
+        table_phrases(drift, part, phrases);
+    }
     std::string out;
     for (const auto& p : phrases) {
         out += (out.empty() ? "" : ", ") + p;

@@ -158,7 +158,9 @@ FamilyReport LegacyBackend::reconcile_family(const FamilyDesired& want, FirstLoo
     if (!claims.chain) {
         fr.error = "chain " + std::string(chain_name) + " is not memguardd's";
     } else if (!claims.mangle_chain) {
-        fr.error = "mangle chain " + std::string(chain_name) + " is not memguardd's";
+        fr.error = "mangle chain " + std::string(chain_name) +
+                   " is not memguardd's (ports published through DNAT are closed to everybody; "
+                   "INPUT is as configured)";
     }
     return fr;
 }
