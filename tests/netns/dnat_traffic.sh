@@ -94,6 +94,17 @@ expect() {
     done
 }
 
+# Neighbour discovery and the first SYN can take longer than a probe's timeout: wait until each
+# path answers once (up to 10 s) before anything is measured.
+for client in ok no; do
+    for fam in 4 6; do
+        for i in $(seq 20); do
+            [ "$(get $client tcp $fam)" == hello ] && break
+        done
+    done
+done
+conntrack -F >/dev/null 2>&1 || true
+
 # --- before memguardd: the DNAT path is open to everybody, INPUT never sees it --------------------
 expect "before" ok hello
 expect "before" no hello
