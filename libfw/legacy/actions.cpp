@@ -85,8 +85,10 @@ void table_phrases(const std::vector<ChainDrift>& drift, Part part,
         }
     }
     // The chain's rules before the built-in chains' (as before there was a mangle part).
-    std::ranges::stable_partition(added,
-                                  [](const auto& a) { return a.first.ends_with("MEMGUARD"); });
+    // (std::, not std::ranges::: clang-tidy's clang cannot instantiate the latter with GCC 12's
+    // library)
+    std::stable_partition(added.begin(), added.end(),
+                          [](const auto& a) { return a.first.ends_with("MEMGUARD"); });
     for (const auto& [chain, n] : added) {
         phrases.push_back("added " + rules(n) + " to " + chain);
     }

@@ -376,33 +376,6 @@ Comparison compare(const Ruleset& desired, const KernelView& actual) {
     return out;
 }
 
-Plan removal_plan(const KernelView& actual) {
-    Plan plan;
-    for (std::size_t j = actual.input.size(); j-- > 0;) {
-        if (actual.input[j].ours()) {
-            plan.input_deletes.push_back(j);
-        }
-    }
-    const Claims claims = claim(actual);
-    plan.delete_chain = actual.chain_exists && claims.chain;
-    plan.drop_set = actual.set.has_value() && claims.set;
-    if (actual.mangle) {
-        const MangleView& m = *actual.mangle;
-        for (std::size_t j = m.forward.size(); j-- > 0;) {
-            if (m.forward[j].ours()) {
-                plan.mangle.forward_deletes.push_back(j);
-            }
-        }
-        for (std::size_t j = m.prerouting.size(); j-- > 0;) {
-            if (m.prerouting[j].ours()) {
-                plan.mangle.prerouting_deletes.push_back(j);
-            }
-        }
-        plan.mangle.delete_chain = m.chain_exists && claims.mangle_chain;
-    }
-    return plan;
-}
-
 bool matches_on_set(const KernelView& view) {
     const std::string name = set_name(view.family);
     auto on_set = [&](const KernelRule& k) { return k.rule && k.rule->src_set == name; };

@@ -1,5 +1,7 @@
 #include "ownership.hpp"
 
+#include "diff.hpp"
+
 #include <algorithm>
 
 namespace memguard {
@@ -128,6 +130,34 @@ Claims claim(const KernelView& view) {
     claim_chains(view, out);
     claim_set(view, out);
     return out;
+}
+
+// diff.hpp's, here beside the rules it follows.
+Plan removal_plan(const KernelView& actual) {
+    Plan plan;
+    for (std::size_t j = actual.input.size(); j-- > 0;) {
+        if (actual.input[j].ours()) {
+            plan.input_deletes.push_back(j);
+        }
+    }
+    const Claims claims = claim(actual);
+    plan.delete_chain = actual.chain_exists && claims.chain;
+    plan.drop_set = actual.set.has_value() && claims.set;
+    if (actual.mangle) {
+        const MangleView& m = *actual.mangle;
+        for (std::size_t j = m.forward.size(); j-- > 0;) {
+            if (m.forward[j].ours()) {
+                plan.mangle.forward_deletes.push_back(j);
+            }
+        }
+        for (std::size_t j = m.prerouting.size(); j-- > 0;) {
+            if (m.prerouting[j].ours()) {
+                plan.mangle.prerouting_deletes.push_back(j);
+            }
+        }
+        plan.mangle.delete_chain = m.chain_exists && claims.mangle_chain;
+    }
+    return plan;
 }
 
 } // namespace memguard

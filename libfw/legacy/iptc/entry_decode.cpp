@@ -30,13 +30,20 @@ bool decode_conntrack(const xt_conntrack_mtinfo3& info, Rule& rule) {
                info.state_mask == related_established;
     }
     rule.dnat_port = info.origdst_port;
-    // The bytes entry.cpp writes for that port, compared whole: nothing else may be set.
-    xt_conntrack_mtinfo3 ours;
-    std::memset(&ours, 0, sizeof ours); // the tail padding too, as iptables' calloc leaves it
-    ours.match_flags = dnat_flags;
-    ours.state_mask = dnat_state;
-    ours.origdst_port = ours.origdst_port_high = info.origdst_port;
-    return std::memcmp(&ours, &info, sizeof info) == 0;
+    // Nothing but what entry.cpp writes for that port may be set.
+    auto zero = [](const nf_inet_addr& a) {
+        return std::ranges::all_of(a.all, [](std::uint32_t w) { return w == 0; });
+    };
+    const bool addresses_unset = zero(info.origsrc_addr) && zero(info.origsrc_mask) &&
+                                 zero(info.origdst_addr) && zero(info.origdst_mask) &&
+                                 zero(info.replsrc_addr) && zero(info.replsrc_mask) &&
+                                 zero(info.repldst_addr) && zero(info.repldst_mask);
+    return addresses_unset && info.state_mask == dnat_state && info.invert_flags == 0 &&
+           info.origdst_port_high == info.origdst_port && info.expires_min == 0 &&
+           info.expires_max == 0 && info.l4proto == 0 && info.origsrc_port == 0 &&
+           info.replsrc_port == 0 && info.repldst_port == 0 && info.status_mask == 0 &&
+           info.origsrc_port_high == 0 && info.replsrc_port_high == 0 &&
+           info.repldst_port_high == 0;
 }
 
 // Reads one match into `rule`; returns false for anything memguardd does not write.
