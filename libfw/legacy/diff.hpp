@@ -10,6 +10,8 @@
 
 namespace memguard {
 
+// "MEMGUARD" stands for either table's chain, "INPUT" for any built-in chain we put rules at the
+// top of (INPUT, mangle FORWARD, mangle PREROUTING); ChainDrift::chain says which.
 enum class DriftKind : std::uint8_t {
     chain_missing,  // MEMGUARD does not exist
     rule_changed,   // a rule in MEMGUARD differs from ours at the same place
