@@ -4,7 +4,8 @@
 # PREROUTING (save output and -C, in the spelling an admin would type); a running daemon's verify
 # pass repairs a deleted jump, a foreign rule put above it, a flushed chain and a deleted drop;
 # remove leaves mangle as it found it, foreign rules and counters byte for byte; a foreign mangle
-# MEMGUARD chain is left alone while the DNAT path is still closed by DROP rules in FORWARD.
+# MEMGUARD chain is left alone while the DNAT path is still closed by DROP rules in FORWARD; and
+# the same rules written by iptables-legacy-restore read back as in sync (iptables' bytes are ours).
 # Usage: mangle_dnat.sh PATH/TO/memguardd PATH/TO/snapshot_agrees   (root; own network namespace)
 set -euo pipefail
 if [ -z "${IN_NETNS:-}" ]; then exec env IN_NETNS="outer:$(readlink /proc/self/ns/net)" unshare -n "$0" "$@"; fi
@@ -196,5 +197,21 @@ for fam in 4 6; do
     assert_eq "foreign chain: remove takes our rules, ipv$fam" "" "$(mangle "$fam" | grep -e '--comment memguard' || true)"
 done
 assert_eq "foreign chain: remove leaves the foreign chain and its jump" "$base" "$(not_tagged)"
+
+# --- the same rules written by iptables-legacy-restore read back as ours, unchanged ----------------
+# (iptables' own bytes for every rule, decoded by memguardd: any byte it would write differently
+# shows up as drift and a rewrite)
+for fam in 4 6; do
+    if [ "$fam" == 4 ]; then restore=iptables-legacy-restore; else restore=ip6tables-legacy-restore; fi
+    { echo '*mangle'; mangle_ours "$fam"; echo COMMIT; echo '*filter'; expected "$fam" drop "${ALLOW[@]}"; echo COMMIT; } |
+        $restore # both tables replaced: they hold these rules and nothing else
+done
+mg_run apply --once --config "$CONF"
+assert_eq "restored by iptables: apply finds both tables of both families in sync" \
+    "$(printf '%s\n' 'ipv4: unchanged' 'ipv6: unchanged')" "$(grep '^ipv' <<<"$MG_OUT")"
+for fam in 4 6; do
+    mangle_exact "restored by iptables" "$fam"
+    assert_ours_exact "restored by iptables" "$fam" drop "${ALLOW[@]}"
+done
 
 finish
