@@ -29,7 +29,10 @@ void add_guarded_ports(const KernelView& view, std::vector<std::uint16_t>& ports
             add(k.rule->dport);
         }
     }
-    for (const auto& k : view.mangle ? view.mangle->forward : std::vector<KernelRule>{}) {
+    if (!view.mangle) {
+        return;
+    }
+    for (const auto& k : view.mangle->forward) {
         if (k.ours() && k.rule) {
             add(k.rule->dnat_port);
         }
