@@ -167,7 +167,7 @@ assert_match "(d) without them, a note says they are not in the kernel" \
 mg_run apply --once --config "$DEFAULT"
 assert_eq "(d) apply --once exits 0" 0 "$MG_RC"
 doctor "(d) after apply" "$DEFAULT"
-assert_match "(d) [needs reverse-path rules: legacy branch] after apply, udp's check is in the kernel" \
+assert_match "(d) after apply, udp's check is in the kernel" \
     '^ok: reverse-path check for udp: on, memguardd.s rules for it are in the kernel \(ipv4 and ipv6\)$' "$MG_OUT"
 
 finish
