@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""memcached "version" probes for tests/docker (run inside a client namespace via nsenter).
+
+Only the addresses given on the command line are contacted (the test passes addresses it
+configured in its own namespaces). Every operation is bounded by a timeout.
+
+  version tcp|udp HOST [--port P] [--timeout S]
+      one "version" request (TCP: a new connection; UDP: memcached's 8-byte frame header)
+      prints "VERSION x.y.z" (exit 0) or silent|refused|reset|error:<e> (exit 1)
+  hold HOST --ready F --go F --out F [--port P] [--timeout S] [--max S]
+      open one TCP connection, "version" on it, write its outcome to --ready; wait for --go to
+      exist, "version" again on the SAME connection, write that outcome to --out
+  watch HOST... --stop F --out F [--port P] [--interval S] [--max S]
+      until F exists: "version" over tcp and udp to each HOST in turn; appends one line per
+      answer ("ANSWERED proto host at T s") to --out, and at the end "probes=N answered=M"
+"""
+
+import argparse
+import os
+import socket
+import sys
+import time
+
+UDP_HEADER = b"\x00\x01\x00\x00\x00\x01\x00\x00"
+
+
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def read_line(s, timeout):
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\r\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout()
+        s.settimeout(left)
+        chunk = s.recv(4096)
+        if not chunk:
+            raise ConnectionResetError("closed by peer")
+        data += chunk
+    return data.decode(errors="replace").strip()
+
+
+def outcome_of(exc):
+    if isinstance(exc, socket.timeout):
+        return "silent"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        return "reset"
+    return "error:%s" % exc
+
+
+def version_on(s, timeout):
+    try:
+        s.sendall(b"version\r\n")
+        return read_line(s, timeout)
+    except Exception as e:  # noqa: BLE001 - every failure is an outcome
+        return outcome_of(e)
+
+
+def tcp_version(host, port, timeout):
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    try:
+        s.settimeout(timeout)
+        try:
+            s.connect((host, port))
+        except Exception as e:  # noqa: BLE001
+            return outcome_of(e)
+        return version_on(s, timeout)
+    finally:
+        s.close()
+
+
+def udp_version(host, port, timeout):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    try:
+        s.settimeout(timeout)
+        s.connect((host, port))
+        s.send(UDP_HEADER + b"version\r\n")
+        data = s.recv(2048)
+        return data[8:].decode(errors="replace").strip()
+    except Exception as e:  # noqa: BLE001
+        return outcome_of(e)
+    finally:
+        s.close()
+
+
+def version(proto, host, port, timeout):
+    return (tcp_version if proto == "tcp" else udp_version)(host, port, timeout)
+
+
+def write(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text + "\n")
+    os.rename(path + ".tmp", path)
+
+
+def cmd_version(a):
+    out = version(a.proto, a.host, a.port, a.timeout)
+    print(out)
+    return 0 if out.startswith("VERSION") else 1
+
+
+def cmd_hold(a):
+    s = socket.socket(family(a.host), socket.SOCK_STREAM)
+    s.settimeout(a.timeout)
+    try:
+        s.connect((a.host, a.port))
+    except Exception as e:  # noqa: BLE001
+        write(a.ready, outcome_of(e))
+        return 1
+    write(a.ready, version_on(s, a.timeout))
+    end = time.monotonic() + a.max
+    while not os.path.exists(a.go):
+        if time.monotonic() > end:
+            write(a.out, "no go within %.0f s" % a.max)
+            return 1
+        time.sleep(0.02)
+    write(a.out, version_on(s, a.timeout))
+    s.close()
+    return 0
+
+
+def cmd_watch(a):
+    start = time.monotonic()
+    probes = answered = 0
+    with open(a.out, "a") as out:
+        while not os.path.exists(a.stop) and time.monotonic() - start < a.max:
+            for host in a.hosts:
+                for proto in ("tcp", "udp"):
+                    r = version(proto, host, a.port, a.timeout)
+                    probes += 1
+                    if r.startswith("VERSION"):
+                        answered += 1
+                        out.write("ANSWERED %s %s at %.2f s\n" % (proto, host, time.monotonic() - start))
+                        out.flush()
+            time.sleep(a.interval)
+        out.write("probes=%d answered=%d\n" % (probes, answered))
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    v = sub.add_parser("version")
+    v.add_argument("proto", choices=("tcp", "udp"))
+    v.add_argument("host")
+    v.set_defaults(fn=cmd_version, timeout=1.0)
+    h = sub.add_parser("hold")
+    h.add_argument("host")
+    h.add_argument("--ready", required=True)
+    h.add_argument("--go", required=True)
+    h.add_argument("--out", required=True)
+    h.add_argument("--max", type=float, default=60.0)
+    h.set_defaults(fn=cmd_hold, timeout=2.0)
+    w = sub.add_parser("watch")
+    w.add_argument("hosts", nargs="+")
+    w.add_argument("--stop", required=True)
+    w.add_argument("--out", required=True)
+    w.add_argument("--interval", type=float, default=0.05)
+    w.add_argument("--max", type=float, default=60.0)
+    w.set_defaults(fn=cmd_watch, timeout=0.3)
+    for sp in (v, h, w):
+        sp.add_argument("--port", type=int, default=11211)
+        sp.add_argument("--timeout", type=float)
+    a = p.parse_args()
+    if a.timeout is None:
+        a.timeout = {"version": 1.0, "hold": 2.0, "watch": 0.3}[a.cmd]
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
