@@ -280,7 +280,7 @@ d_docker_rules() {
     done
     if [ "$D_XT" = nft ] && command -v nft >/dev/null; then
         echo "# nft"
-        d_at_h nft list ruleset | awk '/^table inet memguard/ { skip = 1 } !skip { print } skip && /^}/ { skip = 0 }' |
+        d_at_h nft list ruleset 2>/dev/null | awk '/^table inet memguard/ { skip = 1 } !skip { print } skip && /^}/ { skip = 0 }' |
             sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'
     fi
     return 0

@@ -10,6 +10,11 @@ configured in its own namespaces). Every operation is bounded by a timeout.
   hold HOST --ready F --go F --out F [--port P] [--timeout S] [--max S]
       open one TCP connection, "version" on it, write its outcome to --ready; wait for --go to
       exist, "version" again on the SAME connection, write that outcome to --out
+  udp-set HOST KEY VALUE --src SRC [--port P]
+      one memcached "set" in a single UDP datagram from address SRC (which may be forged: the
+      answer, if any, goes to SRC); waits for nothing. exit 0 once sent
+  get HOST KEY [--port P] [--timeout S]
+      one TCP "get": prints the value, "miss" (exit 1), or silent|refused|reset (exit 2)
   watch HOST... --stop F --out F [--port P] [--interval S] [--max S]
       until F exists: "version" over tcp and udp to each HOST in turn; appends one line per
       answer ("ANSWERED proto host at T s") to --out, and at the end "probes=N answered=M"
@@ -124,6 +129,43 @@ def cmd_hold(a):
     return 0
 
 
+def cmd_udp_set(a):
+    s = socket.socket(family(a.host), socket.SOCK_DGRAM)
+    s.bind((a.src, 0))
+    value = a.value.encode()
+    s.sendto(UDP_HEADER + b"set %s 0 0 %d noreply\r\n%s\r\n" % (a.key.encode(), len(value), value),
+             (a.host, a.port))
+    s.close()
+    return 0
+
+
+def cmd_get(a):
+    s = socket.socket(family(a.host), socket.SOCK_STREAM)
+    s.settimeout(a.timeout)
+    try:
+        s.connect((a.host, a.port))
+        s.sendall(b"get %s\r\n" % a.key.encode())
+        deadline = time.monotonic() + a.timeout
+        data = b""
+        while not data.endswith(b"END\r\n"):
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = s.recv(4096)
+            if not chunk:
+                raise ConnectionResetError("closed by peer")
+            data += chunk
+    except Exception as e:  # noqa: BLE001
+        print(outcome_of(e))
+        return 2
+    finally:
+        s.close()
+    lines = data.split(b"\r\n")
+    if lines[0].startswith(b"VALUE "):
+        print(lines[1].decode(errors="replace"))
+        return 0
+    print("miss")
+    return 1
+
+
 def cmd_watch(a):
     start = time.monotonic()
     probes = answered = 0
@@ -156,6 +198,16 @@ def main():
     h.add_argument("--out", required=True)
     h.add_argument("--max", type=float, default=60.0)
     h.set_defaults(fn=cmd_hold, timeout=2.0)
+    u = sub.add_parser("udp-set")
+    u.add_argument("host")
+    u.add_argument("key")
+    u.add_argument("value")
+    u.add_argument("--src", required=True)
+    u.set_defaults(fn=cmd_udp_set)
+    g = sub.add_parser("get")
+    g.add_argument("host")
+    g.add_argument("key")
+    g.set_defaults(fn=cmd_get)
     w = sub.add_parser("watch")
     w.add_argument("hosts", nargs="+")
     w.add_argument("--stop", required=True)
@@ -163,12 +215,12 @@ def main():
     w.add_argument("--interval", type=float, default=0.05)
     w.add_argument("--max", type=float, default=60.0)
     w.set_defaults(fn=cmd_watch, timeout=0.3)
-    for sp in (v, h, w):
+    for sp in (v, h, u, g, w):
         sp.add_argument("--port", type=int, default=11211)
         sp.add_argument("--timeout", type=float)
     a = p.parse_args()
     if a.timeout is None:
-        a.timeout = {"version": 1.0, "hold": 2.0, "watch": 0.3}[a.cmd]
+        a.timeout = {"hold": 2.0, "watch": 0.3}.get(a.cmd, 1.0)
     return a.fn(a)
 
 

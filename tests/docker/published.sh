@@ -19,7 +19,12 @@
 #      answers again, and never gets VERSION; IN gets VERSION afterwards
 #   3. reload without IN's networks: IN's TCP connection opened before gets no VERSION on its
 #      next request (reset or silence), new tcp/udp requests from IN get none
-#   4. SIGTERM memguardd: OUT still gets no VERSION (the rules stay)
+#   4. SIGTERM memguardd: OUT still gets no VERSION, and our rules are as before the SIGTERM
+#   UDP reverse-path check: OUT sends a memcached "set" in one UDP datagram with a FORGED source
+#   in IN's (allowed) network; whether the key then exists (read from H, straight from the
+#   container) says whether the datagram reached memcached. Without memguardd it must (else the
+#   check would prove nothing, and says so); with memguardd (default reverse_path_check ["udp"])
+#   it must not.
 #   Docker's rules (d_docker_rules: everything of Docker's in both iptables families and the
 #   nftables tables iptables-nft keeps them in; not our lines, not our tables) before memguardd
 #   starts are byte-identical after steps 1, 3 (reload) and 4. A dockerd restart rebuilds them
@@ -67,6 +72,11 @@ if [ -n "${MEMGUARD_DOCKER_CAPTURE:-}" ]; then
     note "Docker's rules written to $MEMGUARD_DOCKER_CAPTURE.v4/.v6"
 fi
 
+# OUT can forge a source in IN's networks (the datagram leaves by OUT's default route to H).
+if ! h_at "$D_OUT" ip addr add 192.168.1.99/32 dev eth0 || ! h_at "$D_OUT" ip addr add fd00:1::99/128 dev eth0 nodad; then
+    mg_fatal "cannot add OUT's forged addresses"
+fi
+
 # Which targets: (namespace, address) pairs per family; IPv6 only when Docker publishes it.
 FAMS=(4)
 V6_NOTE=
@@ -111,9 +121,42 @@ expect() {
     done
 }
 
+# d_ours : everything of ours in H: legacy, every table's lines with our comment or chain (both
+# families) and our ipsets; nftables, our tables inet memguard* (counters and owner dropped)
+d_ours() {
+    local t
+    if mg_is_nft; then
+        for t in $(h_tool nft list tables 2>/dev/null | awk '$2 == "inet" && $3 ~ /^memguard/ { print $3 }'); do
+            h_tool nft list table inet "$t" | mg_nft_strip
+        done
+    else
+        { iptables-legacy-save; ip6tables-legacy-save; } 2>/dev/null | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//' |
+            grep -E "$MG_TAG|MEMGUARD"
+        ipset save 2>/dev/null | grep -E '^(create|add) memguard'
+    fi
+    return 0
+}
+
+# forged WHAT STEP : OUT's forged UDP "set" (source in IN's network) to H's address on OUT's link;
+# prints, per family, "FAM stored" or "FAM dropped" (the container's memcached, read from H)
+forged() {
+    local step=$1 fam src dst got
+    for fam in "${FAMS[@]}"; do
+        if [ "$fam" = 4 ]; then src=192.168.1.99 dst=$D_TO_OUT4; else src=fd00:1::99 dst=$D_TO_OUT6; fi
+        h_at "$D_OUT" "$MG_PYTHON" "$D_PROBE" udp-set "$dst" "forged$step$fam" x --src "$src"
+    done
+    sleep 0.3
+    for fam in "${FAMS[@]}"; do
+        got=$(d_at_h "$MG_PYTHON" "$D_PROBE" get "$D_CT4" "forged$step$fam")
+        if [ "$got" = x ]; then echo "$fam stored"; else echo "$fam dropped"; fi
+    done
+}
+
 # ---- 0. without memguardd ---------------------------------------------------------------------
 expect "without memguardd" in answer
 expect "without memguardd" out answer
+FORGED0=$(forged 0)
+note "without memguardd, OUT's UDP with a forged source in IN's network: $(tr '\n' ' ' <<<"$FORGED0")"
 [ -n "$V6_NOTE" ] && note "IPv6 not covered by Docker here: $V6_NOTE"
 [ "${MEMGUARD_DOCKER_INFRA_ONLY:-0}" = 1 ] && { note "infra only ($(mg_ms_since "$T_START") ms)"; mg_finish; }
 DOCKER0=$(d_docker_rules)
@@ -131,6 +174,15 @@ note "memguardd READY=1 after $(mg_ms_since "$t0") ms"
 expect "memguardd up" in answer
 expect "memguardd up" out none
 docker_same "memguardd up" "$DOCKER0"
+FORGED1=$(forged 1)
+for fam in "${FAMS[@]}"; do
+    if grep -qx "$fam stored" <<<"$FORGED0"; then
+        check "reverse path: OUT's UDP from a forged ipv$fam source in IN's network does not reach memcached" \
+            grep -qx "$fam dropped" <<<"$FORGED1"
+    else
+        note "reverse path ipv$fam: not checked (the forged datagram did not reach memcached even without memguardd)"
+    fi
+done
 
 # ---- 2. dockerd restart -----------------------------------------------------------------------
 rm -f "$TMP/watch.stop" "$TMP/watch.out"
@@ -164,7 +216,10 @@ expect "after the dockerd restart" out none
 DOCKER1=$(d_docker_rules)
 h_same "dockerd restart: Docker's rules the same set of lines as before (sorted)" \
     "$(sort <<<"$DOCKER0")" "$(sort <<<"$DOCKER1")"
-[ "$DOCKER0" = "$DOCKER1" ] || note "(Docker's own restart changed the order of its lines)"
+if [ "$DOCKER0" != "$DOCKER1" ]; then
+    note "Docker's own restart changed the order of its lines:"
+    diff <(echo "$DOCKER0") <(echo "$DOCKER1") | grep '^[<>]' | head -n 10 | sed 's/^/       /'
+fi
 
 # ---- 3. reload that revokes IN -----------------------------------------------------------------
 rm -f "$TMP/hold."*
@@ -190,9 +245,12 @@ expect "after the reload" out none
 docker_same "reload" "$DOCKER1"
 
 # ---- 4. SIGTERM -----------------------------------------------------------------------------------
+OURS=$(d_ours)
 h_stop_daemon
 check "SIGTERM: memguardd exited (status ${MG_EXIT_STATUS:-none})" [ "${MG_EXIT_STATUS:-x}" = 0 ]
 expect "after SIGTERM (rules stay)" out none
+check "SIGTERM: our rules are there ($(grep -c . <<<"$OURS") lines)" [ -n "$OURS" ]
+h_same "SIGTERM: our rules as they were before it" "$OURS" "$(d_ours)"
 docker_same "SIGTERM" "$DOCKER1"
 
 [ -n "$V6_NOTE" ] && note "IPv6 NOT covered through Docker: $V6_NOTE"
