@@ -48,9 +48,11 @@ d_log() { echo "[$(date +%T.%3N)] $*"; }
 
 d_init() {
     h_need ip nsenter unshare python3 iptables-nft-save ip6tables-nft-save
+    d_sweep_stale
     D_NAME=memguardd-docker-$$
     D_ROOT=$TMP/docker
     mkdir -p "$D_ROOT"/{data,exec,cli} || mg_fatal "cannot make $D_ROOT"
+    d_owner $$ >"$D_ROOT/owner"
     D_SOCK=$D_ROOT/docker.sock
     D_LOG=$D_ROOT/dockerd.log
     MG_LOGS+=("$D_LOG")
@@ -60,6 +62,38 @@ d_init() {
     D_XT=nft
     case $(readlink -f "$(command -v iptables 2>/dev/null)") in *legacy*) D_XT=legacy ;; esac
     trap 'd_teardown; mg_cleanup' EXIT
+}
+
+# d_owner PID : "PID STARTTIME", which names a process for as long as it lives (no reuse)
+d_owner() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    # shellcheck disable=SC2086 # one word per field
+    set -- $stat
+    echo "$1 ${20}"
+}
+
+# What a run killed by SIGKILL (a harness timeout: no trap ran) left: its processes got SIGTERM
+# (pdeathsig) and its namespaces went with them, but its cgroup dirs memguardd-docker-PID and
+# its $TMP (with the image layers under docker/) stay. Removed here when their test is gone (the
+# owner file names a process that no longer runs); only those.
+d_sweep_stale() {
+    local dir pid owner
+    for dir in /sys/fs/cgroup/*/memguardd-docker-[0-9]*; do
+        [ -d "$dir" ] || continue
+        pid=${dir##*-}
+        [ -d "/proc/$pid" ] && continue
+        timeout 20 unshare -m --propagation private -- /bin/bash "$D_DIR/dockerd_launch.sh" rmcgroups \
+            "memguardd-docker-$pid" && echo "     removed the cgroup dirs of a killed run (memguardd-docker-$pid)"
+    done
+    for dir in /tmp/memguardd-daemon-test.*/docker; do
+        [ -f "$dir/owner" ] || continue
+        read -r pid owner <"$dir/owner"
+        [ "$(d_owner "$pid")" = "$pid $owner" ] && continue
+        grep -q " ${dir%/docker}/" /proc/self/mounts && continue
+        rm -rf --one-file-system "${dir%/docker}" && echo "     removed ${dir%/docker} (a killed run's)"
+    done
 }
 
 d_docker() { timeout 60 "$D_DOCKER_BIN" -H "unix://$D_SOCK" "$@"; }
