@@ -16,7 +16,7 @@ configured in its own namespaces). Every operation is bounded by a timeout.
   get HOST KEY [--port P] [--timeout S]
       one TCP "get": prints the value, "miss" (exit 1), or silent|refused|reset (exit 2)
   watch HOST... --stop F --out F [--port P] [--interval S] [--max S]
-      until F exists: "version" over tcp and udp to each HOST in turn; appends one line per
+      until F exists: "version" over tcp and udp to each HOST (a thread each); appends one line per
       answer ("ANSWERED proto host at T s") to --out, and at the end "probes=N answered=M"
 """
 
@@ -24,6 +24,7 @@ import argparse
 import os
 import socket
 import sys
+import threading
 import time
 
 UDP_HEADER = b"\x00\x01\x00\x00\x00\x01\x00\x00"
@@ -167,20 +168,31 @@ def cmd_get(a):
 
 
 def cmd_watch(a):
+    # One thread per (host, protocol), each probing without pause: a silence costs a whole
+    # timeout, and an answer in the restart window must not slip between two rounds.
     start = time.monotonic()
-    probes = answered = 0
-    with open(a.out, "a") as out:
+    lock = threading.Lock()
+    counts = {"probes": 0, "answered": 0}
+    out = open(a.out, "a")
+
+    def loop(host, proto):
         while not os.path.exists(a.stop) and time.monotonic() - start < a.max:
-            for host in a.hosts:
-                for proto in ("tcp", "udp"):
-                    r = version(proto, host, a.port, a.timeout)
-                    probes += 1
-                    if r.startswith("VERSION"):
-                        answered += 1
-                        out.write("ANSWERED %s %s at %.2f s\n" % (proto, host, time.monotonic() - start))
-                        out.flush()
+            r = version(proto, host, a.port, a.timeout)
+            with lock:
+                counts["probes"] += 1
+                if r.startswith("VERSION"):
+                    counts["answered"] += 1
+                    out.write("ANSWERED %s %s at %.2f s\n" % (proto, host, time.monotonic() - start))
+                    out.flush()
             time.sleep(a.interval)
-        out.write("probes=%d answered=%d\n" % (probes, answered))
+
+    threads = [threading.Thread(target=loop, args=(h, p)) for h in a.hosts for p in ("tcp", "udp")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.write("probes=%d answered=%d\n" % (counts["probes"], counts["answered"]))
+    out.close()
     return 0
 
 

@@ -40,9 +40,11 @@
 #      MEMGUARD_DOCKER_INFRA_ONLY=1 stops after step 0.
 # shellcheck disable=SC2034,SC2016 # variables read inside eval strings, in single quotes
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../hostile/lib.sh
 . "$HERE/../hostile/lib.sh"
 mg_backend "$@"
 h_init "$1"
+# shellcheck source=dockerd_netns.sh
 . "$HERE/dockerd_netns.sh"
 d_init
 note "backend: $MG_BACKEND"
