@@ -1,5 +1,7 @@
 // `memguardd doctor`: is the port really guarded? Each finding says what to do about it; the
-// exit status is 0 when there is nothing to report, 1 otherwise.
+// exit status is 0 when there is nothing to report, 1 otherwise. The checks of #17 (DNAT,
+// memcached on other ports, reverse path) are in doctor_*.cpp.
+#include "doctor.hpp"
 #include "status.hpp"
 
 #include "config.hpp"
@@ -15,26 +17,20 @@
 #include <optional>
 #include <sys/stat.h>
 
-namespace memguard {
+namespace memguard::doctor {
 
-namespace {
+void Doctor::finding(const std::string& what, const std::string& fix) {
+    std::printf("WARNING: %s\n  fix: %s\n", what.c_str(), fix.c_str());
+    ++findings_;
+}
 
 void ok(const std::string& text) {
     std::printf("ok: %s\n", text.c_str());
 }
 
-class Doctor {
-public:
-    // What is wrong, and on the next line what to do about it (memguardd(8) promises both).
-    void finding(const std::string& what, const std::string& fix) {
-        std::printf("WARNING: %s\n  fix: %s\n", what.c_str(), fix.c_str());
-        ++findings_;
-    }
-    [[nodiscard]] int findings() const { return findings_; }
-
-private:
-    int findings_ = 0;
-};
+void note(const std::string& text) {
+    std::printf("note: %s\n", text.c_str());
+}
 
 bool loopback(const std::string& address) {
     return address.rfind("127.", 0) == 0 || address == "::1";
@@ -46,6 +42,13 @@ std::string where(const netlink::ListeningSocket& s) {
            ":" + std::to_string(s.port);
 }
 
+// What to do once the config is right.
+std::string then_reload(const std::string& config_path) {
+    return "check it with memguardd check " + config_path + ", then run systemctl reload memguardd";
+}
+
+namespace {
+
 // "IPv4", "IPv6" or "IPv4 and IPv6": the families whose packets reach `s` and whose allowlist
 // lets every host in. An IPv6 socket bound to :: without IPV6_V6ONLY takes IPv4 too, and
 // iptables, not ip6tables, filters those packets.
@@ -56,12 +59,23 @@ std::string open_to_every(const netlink::ListeningSocket& s, const Policy& polic
     return v4 && v6 ? "IPv4 and IPv6" : v4 ? "IPv4" : v6 ? "IPv6" : "";
 }
 
-// What listens on our ports, against what the rules cover.
-void check_listeners(Doctor& d, const Policy& policy) {
+// What listens on our ports, against what the rules cover. A port nothing listens on may be
+// forwarded by DNAT (to a container): check_dnat says whether that path is guarded.
+void check_listeners(Doctor& d, const Policy& policy,
+                     const std::vector<netlink::NatForward>& forwards) {
     const auto sockets = netlink::listening_sockets(policy.ports);
     for (const auto port : policy.ports) {
         const auto on_port = [&](const netlink::ListeningSocket& s) { return s.port == port; };
-        if (std::ranges::none_of(sockets, on_port)) {
+        const auto forwarded = std::ranges::find_if(
+            forwards, [&](const netlink::NatForward& f) { return f.dport.contains(port); });
+        if (std::ranges::any_of(sockets, on_port)) {
+            continue;
+        }
+        if (forwarded != forwards.end()) {
+            ok("nothing listens on port " + std::to_string(port) + " here: it is forwarded by " +
+               forwarded->to.kind + " to " + forwarded->destination(port) + " (" +
+               forwarded->where + ")");
+        } else {
             d.finding("nothing listens on port " + std::to_string(port) +
                           " (tcp or udp): is memcached running, and on this port?",
                       "start memcached (systemctl start memcached), or list the port it listens "
@@ -113,11 +127,6 @@ void check_nftables(Doctor& d) {
                   "shows them, not memguardd's; an accept there for the port does not open it "
                   "past memguardd's drop",
               "read both: `nft list ruleset` and `iptables-legacy -L -n -v`");
-}
-
-// What to do once the config is right.
-std::string then_reload(const std::string& config_path) {
-    return "check it with memguardd check " + config_path + ", then run systemctl reload memguardd";
 }
 
 // The config as the daemon reads it, or nullopt when it is missing or invalid; either, or what
@@ -215,9 +224,25 @@ void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured
                            "programs the fail-closed rules");
 }
 
+// The rules beyond INPUT that doctor_*.cpp judge; what cannot be read is a finding.
+KernelRules read_rules(Doctor& d) {
+    auto kernel = read_kernel_rules();
+    for (const auto& why : kernel.unreadable) {
+        d.finding("cannot read the NAT rules or memguardd's rules outside INPUT: " + why,
+                  "run memguardd doctor as root, in the network namespace of the memcached to "
+                  "guard");
+    }
+    return kernel;
+}
+
 } // namespace
 
+} // namespace memguard::doctor
+
+namespace memguard {
+
 int run_doctor(const std::string& config_path) {
+    using namespace doctor;
     Doctor d;
     const auto config = check_config(d, config_path);
     Policy policy = config.value_or(Policy{});
@@ -232,14 +257,18 @@ int run_doctor(const std::string& config_path) {
         }
         check_kernel(d, guard, policy, config.has_value());
     }
+    const KernelRules kernel = read_rules(d);
     try {
-        check_listeners(d, policy);
+        check_listeners(d, policy, kernel.forwards);
+        check_memcached_ports(d, policy, config_path);
         check_nftables(d);
     } catch (const netlink::NetlinkError& e) {
         d.finding(std::string("cannot inspect sockets or nftables: ") + e.what(),
                   "run memguardd doctor as root; the kernel needs sock_diag (inet_diag, "
                   "tcp_diag, udp_diag) and nf_tables netlink");
     }
+    check_dnat(d, policy, kernel, config_path);
+    check_reverse_path(d, policy, kernel, config.has_value(), config_path);
     std::printf("%d finding(s)\n", d.findings());
     return d.findings() == 0 ? 0 : 1;
 }

@@ -25,7 +25,7 @@ schema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://memguardd.invalid/memguard.schema.json",
   "title": "memguardd configuration (/etc/memguard.json)",
-  "description": "A first filter for editors and CI. `memguardd check` is authoritative: it also rejects host bits set in a CIDR, entries that are duplicates only after normalisation (10.0.0.1 vs 10.0.0.1/32), a key given twice, and numbers written with a fraction or exponent (11211.0).",
+  "description": "A first filter for editors and CI. `memguardd check` is authoritative: it also rejects host bits set in a CIDR, entries that are duplicates only after normalisation (10.0.0.1 vs 10.0.0.1/32), a key given twice, reverse_path_check naming a protocol not in protocols, and numbers written with a fraction or exponent (11211.0).",
   "type": "object",
   "additionalProperties": False,
   "properties": {
@@ -48,6 +48,12 @@ schema = {
                   "description": "NFLOG group of the audit rule"},
     "log_rate_per_s": {"type": "integer", "minimum": 1, "maximum": 10000,
                        "description": "at most this many logged packets per second"},
+    "reverse_path_check": {"type": "array", "uniqueItems": True, "items": {"enum": ["tcp", "udp"]},
+                           "description": "protocols whose packets to a guarded port are dropped "
+                                          "unless their source would be routed back out of the "
+                                          "interface they came in on (strict reverse-path check); "
+                                          "each must be in protocols; default [\"udp\"] where udp "
+                                          "is guarded, [] turns it off"},
   },
   "$defs": {
     "ipv4_network": {"description": "IPv4 address or CIDR network",
