@@ -20,6 +20,8 @@
 #   3. reload without IN's networks: IN's TCP connection opened before gets no VERSION on its
 #      next request (reset or silence), new tcp/udp requests from IN get none
 #   4. SIGTERM memguardd: OUT still gets no VERSION, and our rules are as before the SIGTERM
+#   `memguardd doctor` (steps 1 and 4) names each of Docker's DNATs of the port (the real ones,
+#   as iptables-nft writes them) and finds none of them unguarded.
 #   UDP reverse-path check: OUT sends a memcached "set" in one UDP datagram with a FORGED source
 #   in IN's (allowed) network; whether the key then exists (read from H, straight from the
 #   container) says whether the datagram reached memcached. Without memguardd it must (else the
@@ -139,6 +141,23 @@ d_ours() {
     return 0
 }
 
+# doctor WHAT : `memguardd doctor` in H sees Docker's DNATs of the port (tcp and udp, per family
+# Docker publishes) and finds none of them unguarded
+doctor() {
+    local what=$1 fam proto dst
+    h_mg doctor --config "$CONF"
+    for fam in "${FAMS[@]}"; do
+        dst=$D_CT4
+        [ "$fam" = 6 ] && dst=$D_CT6_REAL
+        for proto in tcp udp; do
+            check "$what: doctor sees Docker's $proto DNAT to $dst" \
+                eval 'grep -F "$dst" <<<"$H_OUT" | grep -qE "(DNAT: |by DNAT).*$proto|$proto.*(DNAT|forwarded)"'
+        done
+    done
+    check "$what: doctor finds no DNAT of the port unguarded" eval '! grep -q "NOT guarded" <<<"$H_OUT"' ||
+        grep "NOT guarded" <<<"$H_OUT" | cut -c 1-150 | sed 's/^/     doctor: /'
+}
+
 # forged WHAT STEP : OUT's forged UDP "set" (source in IN's network) to H's address on OUT's link;
 # prints, per family, "FAM stored" or "FAM dropped" (the container's memcached, read from H)
 forged() {
@@ -176,6 +195,7 @@ note "memguardd READY=1 after $(mg_ms_since "$t0") ms"
 expect "memguardd up" in answer
 expect "memguardd up" out none
 docker_same "memguardd up" "$DOCKER0"
+doctor "memguardd up"
 FORGED1=$(forged 1)
 for fam in "${FAMS[@]}"; do
     if grep -qx "$fam stored" <<<"$FORGED0"; then
@@ -253,6 +273,7 @@ check "SIGTERM: memguardd exited (status ${MG_EXIT_STATUS:-none})" [ "${MG_EXIT_
 expect "after SIGTERM (rules stay)" out none
 check "SIGTERM: our rules are there ($(grep -c . <<<"$OURS") lines)" [ -n "$OURS" ]
 h_same "SIGTERM: our rules as they were before it" "$OURS" "$(d_ours)"
+doctor "after SIGTERM"
 docker_same "SIGTERM" "$DOCKER1"
 
 [ -n "$V6_NOTE" ] && note "IPv6 NOT covered through Docker: $V6_NOTE"
