@@ -293,6 +293,18 @@ d_standin_restart() {
     d_standin_rules && d_standin_memcached
 }
 
+# d_reset_h : H as before dockerd (for the stand-in after a dockerd that came up only halfway):
+# no docker0, and Docker's tables (filter, nat of both families, its iptables variant) empty
+d_reset_h() {
+    local fam
+    if d_at_h ip link show docker0 >/dev/null 2>&1; then d_at_h ip link del docker0 || return 1; fi
+    for fam in 4 6; do
+        printf '%s\n' '*filter' ':INPUT ACCEPT [0:0]' ':FORWARD ACCEPT [0:0]' ':OUTPUT ACCEPT [0:0]' COMMIT \
+            '*nat' ':PREROUTING ACCEPT [0:0]' ':INPUT ACCEPT [0:0]' ':OUTPUT ACCEPT [0:0]' \
+            ':POSTROUTING ACCEPT [0:0]' COMMIT | d_xt $fam -restore || return 1
+    done
+}
+
 # ---- probes and Docker's rules ---------------------------------------------------------------
 
 # d_version NS PROTO DST [TIMEOUT]

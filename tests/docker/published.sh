@@ -63,6 +63,7 @@ else
     D_MODE=standin
     d_teardown # whatever of dockerd came up
     D_PID='' D_MNTNS=''
+    d_reset_h || mg_fatal "cannot take what dockerd left out of H"
 fi
 if [ "$D_MODE" = standin ]; then
     echo "STAND-IN: not a real dockerd: $D_WHY"
