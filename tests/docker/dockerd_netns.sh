@@ -339,8 +339,19 @@ d_launch() { # d_launch MODE ARGS... : dockerd_launch.sh in a mount namespace of
         /bin/bash "$D_DIR/dockerd_launch.sh" "$@"
 }
 
+# d_left : the pids in dockerd's mount namespace
+d_left() {
+    local p
+    [ -n "$D_MNTNS" ] || return 0
+    for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$D_MNTNS" ] && echo "${p#/proc/}"
+    done
+    return 0
+}
+d_none_left() { [ -z "$(d_left)" ]; }
+
 d_teardown() {
-    local pid p leftover=0
+    local pid leftover=0 names=""
     [ -n "${D_H:-}" ] || return 0
     local t0
     t0=$(mg_now_us)
@@ -351,17 +362,19 @@ d_teardown() {
         d_log "teardown: dockerd stopped ($(mg_ms_since "$t0") ms)"
     fi
     # What dockerd left: processes in its mount namespace (containerd, shims, docker-proxy) or in
-    # the test's cgroups (the containers'). Only those, each by its pid.
-    for p in /proc/[0-9]*; do
-        pid=${p#/proc/}
-        [ -n "$D_MNTNS" ] && [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$D_MNTNS" ] || continue
+    # the test's cgroups (the containers'). Given 3 s to go by themselves (containerd finishes
+    # after dockerd), then only those, each by its pid.
+    [ -n "$D_MNTNS" ] && mg_wait_until 3 d_none_left
+    for pid in $(d_left); do
+        names+=" $(cat "/proc/$pid/comm" 2>/dev/null)"
         kill -KILL "$pid" 2>/dev/null && leftover=$((leftover + 1))
     done
     if [ -n "${D_NAME:-}" ]; then
         for pid in $(d_launch procs "$D_NAME" 2>/dev/null); do
+            names+=" $(cat "/proc/$pid/comm" 2>/dev/null)"
             kill -KILL "$pid" 2>/dev/null && leftover=$((leftover + 1))
         done
-        [ $leftover = 0 ] || { echo "     teardown: killed $leftover process(es) dockerd left"; sleep 0.5; }
+        [ $leftover = 0 ] || { echo "     teardown: killed $leftover process(es) dockerd left:$names"; sleep 0.5; }
         d_launch rmcgroups "$D_NAME" || echo "     teardown: cgroup dirs /$D_NAME not all removed"
     fi
 }
