@@ -33,15 +33,15 @@ void set_comment(auto* obj, auto setter, std::uint16_t attr, std::uint8_t type,
     setter(obj, attr, nftnl_udata_buf_data(udata.get()), nftnl_udata_buf_len(udata.get()));
 }
 
-// chain NAME { [type filter hook input priority -10; policy accept;] comment "memguard" }
+// chain NAME { [type filter hook HOOK priority P; policy accept;] comment "memguard" }
 void add_chain(Batch& b, const std::string& table, const PlannedChain& c) {
     auto chain = make<ChainPtr>(nftnl_chain_alloc);
     nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, table.c_str());
     nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, c.name.c_str());
-    if (c.base) {
+    if (c.hook) {
         nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TYPE, "filter");
-        nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
-        nftnl_chain_set_s32(chain.get(), NFTNL_CHAIN_PRIO, kInputPriority);
+        nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM, *c.hook);
+        nftnl_chain_set_s32(chain.get(), NFTNL_CHAIN_PRIO, c.priority);
         nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
     }
     set_comment(chain.get(), nftnl_chain_set_data, NFTNL_CHAIN_USERDATA, NFTNL_UDATA_CHAIN_COMMENT,

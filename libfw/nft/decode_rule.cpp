@@ -40,8 +40,8 @@ struct ExprPolicy {
 };
 
 // Attribute types as libnftnl 1.2.4 checks them (src/expr/*.c), for the expressions we render.
-const std::array<ExprPolicy, 11>& expression_policies() {
-    static const std::array<ExprPolicy, 11> policies{{
+const std::array<ExprPolicy, 12>& expression_policies() {
+    static const std::array<ExprPolicy, 12> policies{{
         {"meta", {{}, U32, U32, U32}}, // DREG KEY SREG
         {"cmp", {{}, U32, U32, NEST}}, // SREG OP DATA
         {"payload",
@@ -50,6 +50,7 @@ const std::array<ExprPolicy, 11>& expression_policies() {
         {"immediate", {{}, U32, NEST}},                          // DREG DATA
         {"counter", {{}, U64, U64}},                             // BYTES PACKETS
         {"ct", {{}, U32, U32, U8, U32}},                         // DREG KEY DIRECTION SREG
+        {"fib", {{}, U32, U32, U32}},                            // DREG RESULT FLAGS
         {"bitwise", {{}, U32, U32, U32, NEST, NEST, U32, NEST}}, // SREG DREG LEN MASK XOR OP DATA
         {"limit", {{}, U64, U64, U32, U32, U32}},                // RATE UNIT BURST TYPE FLAGS
         {"log", {{}, U16, STR, U32, U16, U32, U32}}, // GROUP PREFIX SNAPLEN QTHRESHOLD LEVEL FLAGS
@@ -102,6 +103,29 @@ bool strict(const nlattr* nest, const Policy& policy, const Policy* nested) {
     return each_nested(nest, [&](const nlattr* a) { return strict_attr(a, policy, nested); });
 }
 
+// libnftnl prints fib's result from a table without an entry for 0 (NFT_FIB_RESULT_UNSPEC):
+// a fib expression must have all three attributes, a result it names and flags it knows.
+bool fib_ok(const nlattr* data) {
+    static constexpr AttrPolicy<NFTA_FIB_MAX + 1> kPolicy = [] {
+        AttrPolicy<NFTA_FIB_MAX + 1> p{};
+        p[NFTA_FIB_DREG] = {MNL_TYPE_U32, 0};
+        p[NFTA_FIB_RESULT] = {MNL_TYPE_U32, 0};
+        p[NFTA_FIB_FLAGS] = {MNL_TYPE_U32, 0};
+        return p;
+    }();
+    constexpr std::uint32_t kKnownFlags = NFTA_FIB_F_SADDR | NFTA_FIB_F_DADDR | NFTA_FIB_F_MARK |
+                                          NFTA_FIB_F_IIF | NFTA_FIB_F_OIF | NFTA_FIB_F_PRESENT;
+    AttrTable attrs(kPolicy);
+    if (data == nullptr || !attrs.parse(data) || attrs[NFTA_FIB_DREG] == nullptr ||
+        attrs[NFTA_FIB_RESULT] == nullptr || attrs[NFTA_FIB_FLAGS] == nullptr) {
+        return false;
+    }
+    const std::uint32_t result = detail::load_be32(mnl_attr_get_payload(attrs[NFTA_FIB_RESULT]));
+    const std::uint32_t flags = detail::load_be32(mnl_attr_get_payload(attrs[NFTA_FIB_FLAGS]));
+    return result >= NFT_FIB_RESULT_OIF && result <= NFT_FIB_RESULT_ADDRTYPE &&
+           (flags & ~kKnownFlags) == 0;
+}
+
 constexpr AttrPolicy<NFTA_EXPR_MAX + 1> kExprPolicy = [] {
     AttrPolicy<NFTA_EXPR_MAX + 1> p{};
     p[NFTA_EXPR_NAME] = {MNL_TYPE_NUL_STRING, 0};
@@ -120,7 +144,9 @@ bool expression_ok(const nlattr* item) {
     const std::string_view name = mnl_attr_get_str(expr[NFTA_EXPR_NAME]);
     for (const ExprPolicy& p : expression_policies()) {
         if (p.name == name) {
-            return expr[NFTA_EXPR_DATA] == nullptr || strict(expr[NFTA_EXPR_DATA], p.attrs, &kData);
+            const nlattr* data = expr[NFTA_EXPR_DATA];
+            return (data == nullptr || strict(data, p.attrs, &kData)) &&
+                   (name != "fib" || fib_ok(data));
         }
     }
     return false;

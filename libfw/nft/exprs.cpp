@@ -42,6 +42,14 @@ void ct(nftnl_rule* rule, std::uint32_t key) {
     add(rule, std::move(e));
 }
 
+void fib(nftnl_rule* rule, std::uint32_t result, std::uint32_t flags) {
+    auto e = alloc("fib");
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_RESULT, result);
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_FLAGS, flags);
+    add(rule, std::move(e));
+}
+
 void bitwise_and(nftnl_rule* rule, std::span<const std::uint8_t> mask) {
     auto e = alloc("bitwise");
     const std::basic_string<std::uint8_t> zero(mask.size(), 0);

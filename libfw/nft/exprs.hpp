@@ -17,6 +17,8 @@ void meta(nftnl_rule* rule, std::uint32_t key);
 void payload(nftnl_rule* rule, std::uint32_t base, std::uint32_t offset, std::uint32_t len);
 // ct load KEY => reg 1
 void ct(nftnl_rule* rule, std::uint32_t key);
+// fib FLAGS RESULT => reg 1 (NFT_FIB_RESULT_ADDRTYPE, NFT_FIB_RESULT_OIF; NFTA_FIB_F_*)
+void fib(nftnl_rule* rule, std::uint32_t result, std::uint32_t flags);
 // reg 1 = (reg 1 & mask) ^ 0
 void bitwise_and(nftnl_rule* rule, std::span<const std::uint8_t> mask);
 // cmp OP reg 1 DATA (NFT_CMP_EQ, NFT_CMP_NEQ)

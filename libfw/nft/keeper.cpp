@@ -34,10 +34,12 @@ void delete_ours(Batch& batch, const TableModel& table, std::uint32_t portid) {
 std::vector<std::uint16_t> guarded_ports(const Snapshot& snap) {
     std::vector<std::uint16_t> ports;
     for (const auto* table : {&snap.main, &snap.closed}) {
-        const ChainModel* input = ours(*table) ? (*table)->chain(kInputChain) : nullptr;
-        for (const RuleModel& r : input != nullptr ? input->rules : std::vector<RuleModel>{}) {
-            if (r.dport && !r.jump.empty()) {
-                ports.push_back(*r.dport);
+        for (const std::string_view name : {kInputChain, kPreroutingChain}) {
+            const ChainModel* chain = ours(*table) ? (*table)->chain(name) : nullptr;
+            for (const RuleModel& r : chain != nullptr ? chain->rules : std::vector<RuleModel>{}) {
+                if (r.dport && !r.jump.empty()) {
+                    ports.push_back(*r.dport);
+                }
             }
         }
     }

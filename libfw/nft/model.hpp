@@ -75,5 +75,7 @@ struct TableModel {
 std::string guard_chain(Family family);
 std::string allow_set(Family family);
 inline constexpr std::string_view kInputChain = "input";
+// Sees the packets a DNAT (Docker's `-p`) would send through forward, before the DNAT.
+inline constexpr std::string_view kPreroutingChain = "prerouting";
 
 } // namespace memguard::nft

@@ -8,6 +8,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
 
 #include <algorithm>
 #include <array>
@@ -42,9 +43,19 @@ void match_byte(nftnl_rule* r, std::uint32_t meta_key, std::uint8_t value) {
     expr::cmp(r, NFT_CMP_EQ, std::array<std::uint8_t, 1>{value});
 }
 
-// meta nfproto ipv4 meta l4proto tcp th dport 11211 jump guard4
-RulePtr jump_rule(std::string_view table, Family f, Protocol p, std::uint16_t port) {
-    auto r = new_rule(table, kInputChain);
+// Host-order u32s, as the kernel stores fib's results (nft's fib_addr_type, ifindex).
+std::array<std::uint8_t, 4> host_u32(std::uint32_t value) {
+    std::array<std::uint8_t, 4> out{};
+    std::memcpy(out.data(), &value, sizeof value);
+    return out;
+}
+
+// input:      meta nfproto ipv4 meta l4proto tcp th dport 11211 jump guard4
+// prerouting: meta nfproto ipv4 meta l4proto tcp th dport 11211 fib daddr type local jump guard4
+// The route lookup comes last: only packets to a guarded port pay for it.
+RulePtr jump_rule(std::string_view table, std::string_view chain, Family f, Protocol p,
+                  std::uint16_t port) {
+    auto r = new_rule(table, chain);
     match_byte(r.get(), NFT_META_NFPROTO, f == Family::ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
     match_byte(r.get(), NFT_META_L4PROTO, p == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP);
     // th dport: 2 bytes at offset 2 of the transport header, network order
@@ -52,7 +63,25 @@ RulePtr jump_rule(std::string_view table, Family f, Protocol p, std::uint16_t po
     expr::cmp(r.get(), NFT_CMP_EQ,
               std::array<std::uint8_t, 2>{static_cast<std::uint8_t>(port >> 8),
                                           static_cast<std::uint8_t>(port & 0xFF)});
+    if (chain == kPreroutingChain) {
+        // fib daddr type local: this host's addresses only, not traffic routed through it
+        expr::fib(r.get(), NFT_FIB_RESULT_ADDRTYPE, NFTA_FIB_F_DADDR);
+        expr::cmp(r.get(), NFT_CMP_EQ, host_u32(RTN_LOCAL));
+    }
     expr::verdict(r.get(), NFT_JUMP, guard_chain(f));
+    return r;
+}
+
+// meta l4proto udp fib saddr . iif oif missing counter drop: strict reverse path, the source
+// is not routed back out of the interface the packet came in on (a forged source).
+RulePtr reverse_path_rule(std::string_view table, Family f, Protocol p) {
+    auto r = new_rule(table, guard_chain(f));
+    match_byte(r.get(), NFT_META_L4PROTO, p == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP);
+    // `oif missing`: a present-only lookup compared with 0, 4 bytes as nft 1.0.6 writes it
+    expr::fib(r.get(), NFT_FIB_RESULT_OIF, NFTA_FIB_F_SADDR | NFTA_FIB_F_IIF | NFTA_FIB_F_PRESENT);
+    expr::cmp(r.get(), NFT_CMP_EQ, host_u32(0));
+    expr::counter(r.get());
+    expr::verdict(r.get(), NF_DROP);
     return r;
 }
 
@@ -134,6 +163,9 @@ void guard_rules(std::string_view table, const FamilyDesired& d, std::vector<Pla
     if (d.allow_loopback) {
         out.push_back({chain, loopback_rule(table, d.family)});
     }
+    for (const Protocol p : d.reverse_path) {
+        out.push_back({chain, reverse_path_rule(table, d.family, p)});
+    }
     if (d.accept_established) {
         out.push_back({chain, established_rule(table, d.family)});
     }
@@ -149,18 +181,23 @@ void guard_rules(std::string_view table, const FamilyDesired& d, std::vector<Pla
 TablePlan plan_table(std::string_view table, const Desired& desired) {
     TablePlan plan;
     plan.table = table;
-    plan.chains = {{std::string(kInputChain), true}, {"guard4", false}, {"guard6", false}};
-    for (const FamilyDesired* d : {&desired.ipv4, &desired.ipv6}) {
-        plan.sets.push_back({allow_set(d->family), d->family, set_id(d->family),
-                             merged_ranges(d->family, d->allow)});
-        for (const Protocol p : d->protocols) {
-            for (const std::uint16_t port : d->ports) {
-                plan.rules.push_back(
-                    {std::string(kInputChain), jump_rule(table, d->family, p, port)});
+    plan.chains = {{std::string(kInputChain), NF_INET_LOCAL_IN, kInputPriority},
+                   {std::string(kPreroutingChain), NF_INET_PRE_ROUTING, kPreroutingPriority},
+                   {"guard4", std::nullopt, 0},
+                   {"guard6", std::nullopt, 0}};
+    for (const std::string_view chain : {kInputChain, kPreroutingChain}) {
+        for (const FamilyDesired* d : {&desired.ipv4, &desired.ipv6}) {
+            for (const Protocol p : d->protocols) {
+                for (const std::uint16_t port : d->ports) {
+                    plan.rules.push_back(
+                        {std::string(chain), jump_rule(table, chain, d->family, p, port)});
+                }
             }
         }
     }
     for (const FamilyDesired* d : {&desired.ipv4, &desired.ipv6}) {
+        plan.sets.push_back({allow_set(d->family), d->family, set_id(d->family),
+                             merged_ranges(d->family, d->allow)});
         guard_rules(table, *d, plan.rules);
     }
     return plan;
@@ -174,10 +211,10 @@ TableModel model_of(const TablePlan& plan) {
         ChainModel chain;
         chain.name = c.name;
         chain.comment = kComment;
-        if (c.base) {
+        if (c.hook) {
             chain.type = "filter";
-            chain.hook = NF_INET_LOCAL_IN;
-            chain.priority = kInputPriority;
+            chain.hook = c.hook;
+            chain.priority = c.priority;
             chain.policy = NF_ACCEPT;
         }
         m.chains.push_back(std::move(chain));

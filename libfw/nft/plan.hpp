@@ -1,5 +1,6 @@
 // Desired → the objects of our table, as libnftnl objects ready to go into a batch: the base
-// chain `input`, per family a regular chain guardN and an interval set allowN, and the rules.
+// chains `input` and `prerouting`, per family a regular chain guardN and an interval set allowN,
+// and the rules.
 // Internal to libfw/nft.
 #pragma once
 
@@ -7,6 +8,7 @@
 #include "handles.hpp"
 #include "model.hpp"
 
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -15,7 +17,9 @@ namespace memguard::nft {
 
 struct PlannedChain {
     std::string name;
-    bool base = false; // type filter hook input priority -10; policy accept
+    // A base chain: type filter hook HOOK priority PRIORITY; policy accept. None: a regular chain.
+    std::optional<std::uint32_t> hook;
+    std::int32_t priority = 0;
 };
 
 struct PlannedSet {
@@ -38,6 +42,9 @@ struct TablePlan {
 };
 
 inline constexpr std::int32_t kInputPriority = -10; // filter - 10: before the usual filter chains
+// dstnat - 10 (NF_IP_PRI_NAT_DST = -100): after conntrack (-200), before any DNAT, so the packet
+// still has this host's destination address.
+inline constexpr std::int32_t kPreroutingPriority = -110;
 
 TablePlan plan_table(std::string_view table, const Desired& desired);
 

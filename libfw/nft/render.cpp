@@ -5,6 +5,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
 
 #include <array>
 #include <cstring>
@@ -22,6 +23,7 @@ struct State {
     std::string lhs;        // "meta nfproto", "ip saddr", "th dport", "ct state", "iifname"
     std::uint32_t mask = 0; // ct state bits kept by a bitwise
     bool ipv6 = false;
+    bool fib_present = false; // the fib lookup loaded only whether there is a route
     RuleModel out;
     std::string text;
 };
@@ -66,6 +68,29 @@ std::string payload_name(const nftnl_expr* e) {
            std::to_string(off * 8) + "," + std::to_string(len * 8);
 }
 
+// "fib saddr . iif oif", "fib daddr type", as nft spells the lookup.
+std::string fib_name(const nftnl_expr* e) {
+    const auto flags = nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_FLAGS);
+    const auto result = nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_RESULT);
+    std::string out = "fib";
+    const std::array<std::pair<std::uint32_t, const char*>, 5> keys{{
+        {NFTA_FIB_F_SADDR, "saddr"},
+        {NFTA_FIB_F_DADDR, "daddr"},
+        {NFTA_FIB_F_MARK, "mark"},
+        {NFTA_FIB_F_IIF, "iif"},
+        {NFTA_FIB_F_OIF, "oif"},
+    }};
+    const char* sep = " ";
+    for (const auto& [bit, name] : keys) {
+        if ((flags & bit) != 0) {
+            out.append(sep).append(name);
+            sep = " . ";
+        }
+    }
+    static constexpr std::array<const char*, 4> results{" ?", " oif", " oifname", " type"};
+    return out + (result < results.size() ? results[result] : " ?");
+}
+
 std::string hex(const std::uint8_t* data, std::uint32_t len) {
     static constexpr char digits[] = "0123456789abcdef";
     std::string out = "0x";
@@ -103,6 +128,16 @@ std::string cmp_value(State& s, const std::uint8_t* d, std::uint32_t len) {
         const auto port = static_cast<std::uint16_t>((d[0] << 8) | d[1]);
         s.out.dport = port;
         return std::to_string(port);
+    }
+    std::uint32_t u32 = 0;
+    if (len == sizeof u32) {
+        std::memcpy(&u32, d, sizeof u32); // fib's results are host-order u32s
+    }
+    if (s.lhs.starts_with("fib") && s.fib_present && len == sizeof u32) {
+        return u32 == 0 ? "missing" : "exists";
+    }
+    if (s.lhs.starts_with("fib") && s.lhs.ends_with(" type") && len == sizeof u32) {
+        return u32 == RTN_LOCAL ? "local" : std::to_string(u32);
     }
     if ((s.lhs == "iifname" || s.lhs == "oifname") && len > 0) {
         return '"' +
@@ -172,6 +207,9 @@ void render_one(State& s, const nftnl_expr* e, const std::string& name) {
         s.lhs = meta_name(nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY));
     } else if (name == "payload") {
         s.lhs = payload_name(e);
+    } else if (name == "fib") {
+        s.lhs = fib_name(e);
+        s.fib_present = (nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_FLAGS) & NFTA_FIB_F_PRESENT) != 0;
     } else if (name == "ct") {
         const auto key = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY);
         s.lhs = key == NFT_CT_STATE ? "ct state" : "ct key " + std::to_string(key);

@@ -32,7 +32,7 @@ done
 if mg_is_nft; then
     mg_add_foreign_all || mg_fatal "cannot add the foreign nftables table"
     # The fail-closed table: no elements in the sets, no established rule.
-    mg_nft_expect | grep -v 'ct state established,related accept' >"$TMP/closed.nft"
+    mg_nft_expect | grep -v -e 'ct state established,related accept' -e 'fib saddr . iif oif missing' >"$TMP/closed.nft"
     mg_nft_expect "${NETS[@]}" >"$TMP/full.nft"
 fi
 

@@ -449,11 +449,20 @@ print("\n".join(str(n) for n in sorted(nets)))' "$fam" "$@")
         done
     done
     printf '\t}\n'
+    printf '\tchain prerouting {\n\t\tcomment "memguard"\n'
+    printf '\t\ttype filter hook prerouting priority dstnat - 10; policy accept;\n'
+    for fam in 4 6; do
+        for proto in tcp udp; do
+            printf '\t\tmeta nfproto ipv%s %s dport %s fib daddr type local jump guard%s comment "memguard"\n' $fam $proto "$MG_PORT" $fam
+        done
+    done
+    printf '\t}\n'
     for fam in 4 6; do
         ip=ip
         [ $fam = 6 ] && ip=ip6
         printf '\tchain guard%s {\n\t\tcomment "memguard"\n' $fam
         printf '\t\tiifname "lo" accept comment "memguard"\n'
+        printf '\t\tmeta l4proto udp fib saddr . iif oif missing counter drop comment "memguard"\n'
         printf '\t\tct state established,related accept comment "memguard"\n'
         printf '\t\t%s saddr @allow%s accept comment "memguard"\n' $ip $fam
         printf '\t\tcounter drop comment "memguard"\n\t}\n'

@@ -227,8 +227,8 @@ else
     DROP_RE='-j DROP' REJECT_RE='REJECT'
     set_used() { true; }
 fi
-both_have() { chain 4 | grep -q -- "$1" && chain 6 | grep -q -- "$1"; }
-both_lack() { ! chain 4 | grep -q -- "$1" && ! chain 6 | grep -q -- "$1"; }
+both_have() { chain 4 | grep -v ' fib saddr ' | grep -q -- "$1" && chain 6 | grep -v ' fib saddr ' | grep -q -- "$1"; }
+both_lack() { ! chain 4 | grep -v ' fib saddr ' | grep -q -- "$1" && ! chain 6 | grep -v ' fib saddr ' | grep -q -- "$1"; }
 is_drop() { both_have "$DROP_RE" && both_lack "$REJECT_RE"; }
 is_reject() { both_have "$REJECT_RE" && both_lack "$DROP_RE"; }
 v4_revoked() { is_drop && set_used && ! chain 4 | grep -q 192.168.1.0/24 && chain 6 | grep -q fd12:3456::/48; }

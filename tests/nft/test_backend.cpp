@@ -41,14 +41,18 @@ TEST_CASE("a family's view: its jumps, its guard chain, its set", "[nft][backend
     snap.main = nft::model_of(nft::plan_table(nft::kTableName, d));
     const FamilyView four = view_of(snap, Family::ipv4);
     CHECK(four.has_ours());
-    REQUIRE(four.chains.size() == 2);
+    REQUIRE(four.chains.size() == 3);
     CHECK(four.chains[0].name == "input");
     REQUIRE(four.chains[0].rules.size() == 2); // the IPv4 jumps only
     CHECK(four.chains[0].rules[1].position == 2);
     CHECK(four.chains[0].rules[1].text.find("udp th dport 11211 jump guard4") != std::string::npos);
-    CHECK(four.chains[1].name == "guard4");
-    CHECK(four.chains[1].rules.size() == 4);
-    CHECK(four.chains[1].rules[0].ours);
+    CHECK(four.chains[1].name == "prerouting");
+    REQUIRE(four.chains[1].rules.size() == 2);
+    CHECK(four.chains[1].rules[0].text.find("fib daddr type local jump guard4") !=
+          std::string::npos);
+    CHECK(four.chains[2].name == "guard4");
+    CHECK(four.chains[2].rules.size() == 4);
+    CHECK(four.chains[2].rules[0].ours);
     REQUIRE(four.sets.size() == 1);
     CHECK(four.sets[0].name == "allow4");
     CHECK(four.sets[0].members == 2);
@@ -56,6 +60,7 @@ TEST_CASE("a family's view: its jumps, its guard chain, its set", "[nft][backend
     CHECK(four.sets[0].usable);
     const FamilyView six = view_of(snap, Family::ipv6);
     CHECK(six.chains[0].rules[0].position == 3);
+    CHECK(six.chains[1].rules[0].position == 3);
     CHECK(six.sets[0].members == 0);
     CHECK_FALSE(view_of(nft::Snapshot{}, Family::ipv4).has_ours());
 }

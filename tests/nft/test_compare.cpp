@@ -15,6 +15,7 @@ Desired sample() {
         f->family = f == &d.ipv4 ? Family::ipv4 : Family::ipv6;
         f->ports = {11211};
         f->protocols = {Protocol::tcp};
+        f->reverse_path = {Protocol::tcp};
     }
     d.ipv4.allow = {*parse_network("10.0.0.0/8"), *parse_network("192.168.0.0/16"),
                     *parse_network("172.16.0.0/12")};
@@ -112,4 +113,46 @@ TEST_CASE("rules inserted, deleted or reordered are drift, counters and handles 
     d = compare_tables(want, found, kUnowned);
     CHECK(kinds(d) == std::vector<std::string>{"chain_missing"});
     CHECK(d[0].family == Family::ipv6);
+}
+
+TEST_CASE("the prerouting chain, its jumps and the reverse-path rules are compared too",
+          "[nft][compare]") {
+    const TableModel want = model_of(plan_table(kTableName, sample()));
+    TableModel found = want;
+    found.chain("prerouting")->rules.erase(found.chain("prerouting")->rules.begin());
+    auto d = compare_tables(want, found, kUnowned);
+    REQUIRE(kinds(d) == std::vector<std::string>{"rule_missing"});
+    CHECK(d[0].family == Family::ipv4);
+    CHECK(d[0].where == "prerouting");
+    CHECK(d[0].text == "chain prerouting lacks rule: meta nfproto ipv4 meta l4proto tcp th dport "
+                       "11211 fib daddr type local jump guard4 comment \"memguard\"");
+
+    found = want;
+    std::erase_if(found.chains, [](const ChainModel& c) { return c.name == "prerouting"; });
+    d = compare_tables(want, found, kUnowned);
+    REQUIRE(kinds(d) == std::vector<std::string>{"chain_missing"});
+    CHECK_FALSE(d[0].family);
+
+    found = want;
+    found.chain("prerouting")->priority = -10;
+    CHECK(kinds(compare_tables(want, found, kUnowned)) ==
+          std::vector<std::string>{"chain_changed"});
+
+    // The reverse-path rule gone, or made loose (no iif): drift in guard6.
+    found = want;
+    auto& six = found.chain("guard6")->rules;
+    REQUIRE(six[1].text.find("fib saddr . iif oif missing") != std::string::npos);
+    six.erase(six.begin() + 1);
+    d = compare_tables(want, found, kUnowned);
+    REQUIRE(kinds(d) == std::vector<std::string>{"rule_missing"});
+    CHECK(d[0].family == Family::ipv6);
+    found = want;
+    found.chain("guard6")->rules[1].key += " loose";
+    CHECK(kinds(compare_tables(want, found, kUnowned)) ==
+          std::vector<std::string>{"rule_missing", "rule_extra"});
+    // Desired without the check: the rule found is extra.
+    Desired without = sample();
+    without.ipv6.reverse_path.clear();
+    CHECK(kinds(compare_tables(model_of(plan_table(kTableName, without)), want, kUnowned)) ==
+          std::vector<std::string>{"rule_extra"});
 }

@@ -54,7 +54,33 @@ Desired one_port() {
     d.ipv4.ports = d.ipv6.ports = {11211};
     d.ipv4.protocols = d.ipv6.protocols = {Protocol::tcp};
     d.ipv6.family = Family::ipv6;
+    d.ipv4.reverse_path = d.ipv6.reverse_path = {Protocol::udp};
     return d;
+}
+
+// A rule in guard4 holding one fib expression with `attrs` (type, host-order value) in its data.
+// `short_flags`: NFTA_FIB_FLAGS goes in as a u16.
+Message fib_rule(std::initializer_list<std::pair<std::uint16_t, std::uint32_t>> attrs,
+                 bool short_flags = false) {
+    Message m;
+    nlmsghdr* nlh = m.start(NFT_MSG_NEWRULE);
+    mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "memguard");
+    mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, "guard4");
+    nlattr* list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+    nlattr* elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+    mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "fib");
+    nlattr* data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+    for (const auto& [type, value] : attrs) {
+        if (short_flags && type == NFTA_FIB_FLAGS) {
+            mnl_attr_put_u16(nlh, type, htons(static_cast<std::uint16_t>(value)));
+        } else {
+            mnl_attr_put_u32(nlh, type, htonl(value));
+        }
+    }
+    mnl_attr_nest_end(nlh, data);
+    mnl_attr_nest_end(nlh, elem);
+    mnl_attr_nest_end(nlh, list);
+    return m;
 }
 
 } // namespace
@@ -97,6 +123,62 @@ TEST_CASE("a rule message decodes to the rule we planned", "[nft][decode]") {
         CHECK(decoded->rule.key == want.key);
         CHECK(decoded->rule.text == want.text);
     }
+}
+
+TEST_CASE("fib expressions decode as nft spells them", "[nft][decode]") {
+    const TablePlan plan = plan_table(kTableName, one_port());
+    std::vector<std::string> fib_texts;
+    for (const PlannedRule& r : plan.rules) {
+        Message m;
+        nftnl_rule_nlmsg_build_payload(m.start(NFT_MSG_NEWRULE), r.rule.get());
+        const auto decoded = decode_rule(m.bytes());
+        REQUIRE(decoded);
+        if (decoded->rule.text.find("fib") != std::string::npos) {
+            fib_texts.push_back(decoded->rule.chain + ": " + decoded->rule.text);
+        }
+    }
+    CHECK(fib_texts ==
+          std::vector<std::string>{
+              "prerouting: meta nfproto ipv4 meta l4proto tcp th dport 11211 fib daddr type local "
+              "jump guard4 comment \"memguard\"",
+              "prerouting: meta nfproto ipv6 meta l4proto tcp th dport 11211 fib daddr type local "
+              "jump guard6 comment \"memguard\"",
+              "guard4: meta l4proto udp fib saddr . iif oif missing counter packets 0 bytes 0 drop "
+              "comment \"memguard\"",
+              "guard6: meta l4proto udp fib saddr . iif oif missing counter packets 0 bytes 0 drop "
+              "comment \"memguard\""});
+}
+
+TEST_CASE("a fib expression libnftnl could misprint is kept opaque", "[nft][decode]") {
+    constexpr std::uint32_t strict = NFTA_FIB_F_SADDR | NFTA_FIB_F_IIF | NFTA_FIB_F_PRESENT;
+    const auto well_formed = decode_rule(
+        fib_rule(
+            {{NFTA_FIB_DREG, 1}, {NFTA_FIB_RESULT, NFT_FIB_RESULT_OIF}, {NFTA_FIB_FLAGS, strict}})
+            .bytes());
+    REQUIRE(well_formed);
+    CHECK(well_formed->rule.key == "[ fib saddr . iif oif present => reg 1 ]");
+    const std::vector<Message> bad{
+        // no result: libnftnl would print its table's empty entry for 0
+        fib_rule({{NFTA_FIB_DREG, 1}, {NFTA_FIB_FLAGS, strict}}),
+        fib_rule({{NFTA_FIB_DREG, 1}, {NFTA_FIB_RESULT, 0}, {NFTA_FIB_FLAGS, strict}}),
+        fib_rule({{NFTA_FIB_DREG, 1}, {NFTA_FIB_RESULT, 4}, {NFTA_FIB_FLAGS, strict}}),
+        fib_rule({{NFTA_FIB_DREG, 1}, {NFTA_FIB_RESULT, 1}, {NFTA_FIB_FLAGS, 0x40}}),
+        fib_rule({{NFTA_FIB_RESULT, 1}, {NFTA_FIB_FLAGS, strict}}),
+        fib_rule({{NFTA_FIB_DREG, 1}, {NFTA_FIB_RESULT, 1}}),
+        fib_rule({{NFTA_FIB_DREG, 1}, {NFTA_FIB_RESULT, 1}, {NFTA_FIB_FLAGS, strict}, {4, 0}}),
+    };
+    for (const Message& m : bad) {
+        const auto r = decode_rule(m.bytes());
+        REQUIRE(r);
+        CHECK(r->rule.text == "[a rule memguardd does not read]");
+        CHECK(r->rule.key.starts_with("opaque "));
+    }
+    // A fib attribute of the wrong size (libnftnl would exit()): opaque too.
+    const auto short_flags = decode_rule(
+        fib_rule({{NFTA_FIB_DREG, 1}, {NFTA_FIB_RESULT, 1}, {NFTA_FIB_FLAGS, strict}}, true)
+            .bytes());
+    REQUIRE(short_flags);
+    CHECK(short_flags->rule.key.starts_with("opaque "));
 }
 
 TEST_CASE("set and element messages", "[nft][decode]") {

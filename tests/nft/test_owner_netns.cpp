@@ -101,6 +101,12 @@ TEST_CASE("a foreign table under our name is left alone and we fail closed besid
     CHECK(closed.find("iifname \"lo\" accept") != std::string::npos);
     CHECK(closed.find("@allow4 accept") != std::string::npos); // an empty set
     CHECK(closed.find("ct state") == std::string::npos);
+    // The DNAT path is closed too; no reverse-path rule (only loopback passes anyway).
+    CHECK(closed.find("type filter hook prerouting priority dstnat - 10; policy accept;") !=
+          std::string::npos);
+    CHECK(closed.find("meta nfproto ipv6 udp dport 11211 fib daddr type local jump guard6") !=
+          std::string::npos);
+    CHECK(closed.find("fib saddr") == std::string::npos);
     const auto again = keeper.reconcile(desired, false);
     CHECK(again.fail_closed);
     CHECK_FALSE(again.committed); // the fail-closed table is in place already

@@ -60,6 +60,59 @@ TEST_CASE("the planned table reads like nft", "[nft][plan]") {
     CHECK(m.chain("input")->rules[0].jump == "guard4");
 }
 
+TEST_CASE("prerouting jumps as input does, for this host's addresses only", "[nft][plan]") {
+    const TableModel m = model_of(plan_table(kTableName, sample(Action::drop, false)));
+    const ChainModel* pre = m.chain("prerouting");
+    REQUIRE(pre != nullptr);
+    CHECK(pre->type == "filter");
+    CHECK(pre->hook == 0U); // NF_INET_PRE_ROUTING
+    CHECK(pre->priority == -110);
+    CHECK(m.chain("input")->hook == 1U); // NF_INET_LOCAL_IN
+    CHECK(texts(*pre) ==
+          std::vector<std::string>{"meta nfproto ipv4 meta l4proto tcp th dport 11211 fib daddr "
+                                   "type local jump guard4 comment \"memguard\"",
+                                   "meta nfproto ipv4 meta l4proto udp th dport 11211 fib daddr "
+                                   "type local jump guard4 comment \"memguard\"",
+                                   "meta nfproto ipv6 meta l4proto tcp th dport 11211 fib daddr "
+                                   "type local jump guard6 comment \"memguard\"",
+                                   "meta nfproto ipv6 meta l4proto udp th dport 11211 fib daddr "
+                                   "type local jump guard6 comment \"memguard\""});
+    CHECK(pre->rules[3].dport == 11211);
+    CHECK(pre->rules[3].jump == "guard6");
+    // The same jump with one more match: the input chain's rule is a prefix of its key.
+    const std::string& in_key = m.chain("input")->rules[0].key;
+    CHECK(pre->rules[0].key.starts_with(in_key.substr(0, in_key.find("[ immediate"))));
+    CHECK(pre->rules[0].key.find("[ fib daddr type => reg 1 ]") != std::string::npos);
+    // Chains are made in this order: base chains, then the guards they jump to.
+    const TablePlan plan = plan_table(kTableName, sample(Action::drop, false));
+    REQUIRE(plan.chains.size() == 4);
+    CHECK(plan.chains[1].name == "prerouting");
+    CHECK_FALSE(plan.chains[2].hook);
+}
+
+TEST_CASE("the reverse-path rules come after loopback, before established", "[nft][plan]") {
+    Desired d = sample(Action::drop, false);
+    d.ipv4.reverse_path = {Protocol::udp};
+    d.ipv6.reverse_path = {Protocol::tcp, Protocol::udp};
+    const TableModel m = model_of(plan_table(kTableName, d));
+    const auto four = texts(*m.chain("guard4"));
+    REQUIRE(four.size() == 5);
+    CHECK(four[0] == "iifname \"lo\" accept comment \"memguard\"");
+    CHECK(four[1] == "meta l4proto udp fib saddr . iif oif missing counter packets 0 "
+                     "bytes 0 drop comment \"memguard\"");
+    CHECK(four[2] == "ct state established,related accept comment \"memguard\"");
+    const auto six = texts(*m.chain("guard6"));
+    REQUIRE(six.size() == 6);
+    CHECK(six[1].starts_with("meta l4proto tcp fib saddr . iif oif missing counter"));
+    CHECK(six[2].starts_with("meta l4proto udp fib saddr . iif oif missing counter"));
+    CHECK(m.chain("guard4")->rules[1].key.find("[ fib saddr . iif oif present => reg 1 ]") !=
+          std::string::npos);
+    // Without loopback, the check comes first.
+    d.ipv4.allow_loopback = false;
+    CHECK(texts(*model_of(plan_table(kTableName, d)).chain("guard4"))[0].starts_with(
+        "meta l4proto udp fib saddr"));
+}
+
 TEST_CASE("reject is a tcp reset, then icmp port-unreachable", "[nft][plan]") {
     const TableModel m = model_of(plan_table(kTableName, sample(Action::reject, false)));
     const auto four = texts(*m.chain("guard4"));
@@ -88,4 +141,6 @@ TEST_CASE("failing closed keeps every port we know and only loopback", "[nft][pl
     const TableModel m = model_of(plan_table(kClosedTableName, closed));
     CHECK(m.name == "memguard_closed");
     CHECK(m.chain("input")->rules.size() == 12); // 3 ports × 2 protocols × 2 families
+    CHECK(m.chain("prerouting")->rules.size() == 12);
+    CHECK(closed.ipv4.reverse_path.empty()); // nothing passes but loopback anyway
 }

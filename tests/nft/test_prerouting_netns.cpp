@@ -1,0 +1,176 @@
+// The prerouting chain (the DNAT path) and the reverse-path rules, with `nft -j` as the oracle:
+// what an apply builds, and tampering with them (unowned mode, so the nft CLI may) repaired.
+#include "nft_netns.hpp"
+
+#include <poll.h>
+
+#include <chrono>
+
+using memguard::nft::Keeper;
+using nlohmann::json;
+
+namespace {
+
+memguard::Desired with_reverse_path() {
+    auto d = test::desired_with(2);
+    d.ipv4.reverse_path = d.ipv6.reverse_path = {memguard::Protocol::udp};
+    return d;
+}
+
+std::vector<json> rules_of(const json& listing, const std::string& chain) {
+    std::vector<json> out;
+    for (const json& r : test::nft_objects(listing, "rule")) {
+        if (r["chain"] == chain) {
+            out.push_back(r);
+        }
+    }
+    return out;
+}
+
+// The `match` of a rule whose left side is a fib expression; null when it has none.
+json fib_match(const json& rule) {
+    for (const json& e : rule["expr"]) {
+        if (e.contains("match") && e["match"]["left"].contains("fib")) {
+            return e["match"];
+        }
+    }
+    return {};
+}
+
+// The handle of the first rule of `chain` that has a fib match and mentions `text` in its JSON.
+std::uint64_t handle_of(const std::string& chain, const std::string& text) {
+    for (const json& r : rules_of(test::nft_json(), chain)) {
+        if (!fib_match(r).is_null() && r.dump().find(text) != std::string::npos) {
+            return r["handle"].get<std::uint64_t>();
+        }
+    }
+    return 0;
+}
+
+bool changed_within(Keeper& keeper, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        pollfd pfd{keeper.change_fd(), POLLIN, 0};
+        poll(&pfd, 1, 50);
+        if (keeper.changed()) {
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("apply builds the prerouting chain and the reverse-path rules nft lists",
+          "[netns][nft]") {
+    test::fresh_netns();
+    Keeper keeper;
+    const auto result = keeper.reconcile(with_reverse_path(), false);
+    INFO(test::describe(result));
+    REQUIRE(result.committed);
+    const json listing = test::nft_json();
+    bool found_chain = false;
+    for (const json& c : test::nft_objects(listing, "chain")) {
+        if (c["name"] == "prerouting") {
+            found_chain = true;
+            CHECK(c["type"] == "filter");
+            CHECK(c["hook"] == "prerouting");
+            CHECK(c["prio"] == -110);
+            CHECK(c["policy"] == "accept");
+        }
+    }
+    CHECK(found_chain);
+    const auto jumps = rules_of(listing, "prerouting");
+    REQUIRE(jumps.size() == 4); // tcp, udp × IPv4, IPv6
+    for (const json& r : jumps) {
+        INFO(r.dump());
+        const json fib = fib_match(r);
+        REQUIRE_FALSE(fib.is_null());
+        CHECK(fib["left"]["fib"]["result"] == "type");
+        CHECK(fib["left"]["fib"]["flags"] == json::array({"daddr"}));
+        CHECK(fib["right"] == "local");
+        CHECK(r["expr"].back().contains("jump"));
+    }
+    for (const std::string chain : {"guard4", "guard6"}) {
+        const auto rules = rules_of(listing, chain);
+        REQUIRE(rules.size() == 5); // lo, rp, established, allow, drop
+        INFO(rules[1].dump());
+        const json fib = fib_match(rules[1]);
+        REQUIRE_FALSE(fib.is_null());
+        CHECK(fib["left"]["fib"]["result"] == "oif");
+        CHECK(fib["left"]["fib"]["flags"] == json::array({"saddr", "iif"}));
+        CHECK(fib["right"] == false); // `oif missing`
+        CHECK(rules[1].dump().find("\"udp\"") != std::string::npos);
+        CHECK(rules[1]["expr"].back().contains("drop"));
+    }
+    CHECK(keeper.guarded_ports() == std::vector<std::uint16_t>{11211});
+    CHECK(keeper.reconcile(with_reverse_path(), false).drift.empty());
+}
+
+TEST_CASE("the prerouting chain, a jump or a reverse-path rule deleted is repaired",
+          "[netns][nft]") {
+    struct Tamper {
+        const char* chain;
+        const char* match;
+        const char* kind;
+    };
+    const auto tamper = GENERATE(Tamper{"prerouting", "\"tcp\"", "rule_missing"},
+                                 Tamper{"guard4", "\"udp\"", "rule_missing"},
+                                 Tamper{"guard6", "\"udp\"", "rule_missing"},
+                                 Tamper{"prerouting", "", "chain_missing"});
+    test::fresh_netns();
+    Keeper keeper(memguard::nft::NftOptions{false});
+    const auto desired = with_reverse_path();
+    REQUIRE(keeper.reconcile(desired, false).committed);
+    CHECK_FALSE(keeper.changed());
+    std::string command;
+    if (std::string(tamper.kind) == "chain_missing") {
+        command = "nft flush chain inet memguard prerouting && "
+                  "nft delete chain inet memguard prerouting";
+    } else {
+        const auto handle = handle_of(tamper.chain, tamper.match);
+        REQUIRE(handle != 0);
+        command = "nft delete rule inet memguard " + std::string(tamper.chain) + " handle " +
+                  std::to_string(handle);
+    }
+    INFO(command);
+    REQUIRE(test::run(command) == 0);
+    CHECK(changed_within(keeper, std::chrono::seconds(2)));
+    const auto found = keeper.compare(desired);
+    INFO(test::describe(found));
+    bool seen = false;
+    for (const auto& d : found.drift) {
+        seen = seen || (d.kind == tamper.kind && d.where == tamper.chain);
+    }
+    CHECK(seen);
+    const auto repaired = keeper.reconcile(desired, true);
+    INFO(test::describe(repaired));
+    CHECK(repaired.committed);
+    CHECK(repaired.error.empty());
+    CHECK(keeper.compare(desired).drift.empty());
+    CHECK(rules_of(test::nft_json(), "prerouting").size() == 4);
+    CHECK(handle_of("guard4", "\"udp\"") != 0);
+}
+
+TEST_CASE("a reverse-path rule changed is drift and repaired", "[netns][nft]") {
+    test::fresh_netns();
+    Keeper keeper(memguard::nft::NftOptions{false});
+    const auto desired = with_reverse_path();
+    REQUIRE(keeper.reconcile(desired, false).committed);
+    const auto handle = handle_of("guard4", "\"udp\"");
+    REQUIRE(handle != 0);
+    // Made loose (no `. iif`): a forged source routable through any interface would pass.
+    REQUIRE(test::run("nft replace rule inet memguard guard4 handle " + std::to_string(handle) +
+                      " meta l4proto udp fib saddr oif missing counter drop comment memguard") ==
+            0);
+    CHECK(changed_within(keeper, std::chrono::seconds(2)));
+    const auto found = keeper.compare(desired);
+    INFO(test::describe(found));
+    std::vector<std::string> kinds;
+    for (const auto& d : found.drift) {
+        kinds.push_back(d.kind);
+    }
+    CHECK(kinds == std::vector<std::string>{"rule_missing", "rule_extra"});
+    CHECK(keeper.reconcile(desired, true).committed);
+    CHECK(keeper.compare(desired).drift.empty());
+}
