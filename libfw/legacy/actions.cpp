@@ -1,5 +1,9 @@
 #include "actions.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <utility>
 #include <vector>
 
 namespace memguard {
@@ -45,29 +49,61 @@ std::string action(const ChainDrift& d) {
 
 } // namespace
 
-std::string describe_actions(const std::vector<ChainDrift>& drift) {
-    std::vector<std::string> phrases;
-    std::size_t to_chain = 0;
-    std::size_t to_input = 0;
+namespace {
+
+enum class Part : std::uint8_t { filter, mangle, set };
+
+Part part_of(const ChainDrift& d) {
+    if (d.kind == DriftKind::set_members || d.kind == DriftKind::set_stale) {
+        return Part::set;
+    }
+    return d.chain.starts_with("mangle ") ? Part::mangle : Part::filter;
+}
+
+// One part's phrases: chains created, then rules added per chain (in the order the chains
+// first come up), then everything else.
+void table_phrases(const std::vector<ChainDrift>& drift, Part part,
+                   std::vector<std::string>& phrases) {
+    std::vector<std::pair<std::string, std::size_t>> added; // chain → rules added to it
     std::vector<std::string> others;
     for (const auto& d : drift) {
+        if (part_of(d) != part) {
+            continue;
+        }
         if (d.kind == DriftKind::chain_missing) {
             phrases.push_back(action(d));
-        } else if (d.kind == DriftKind::rule_missing) {
-            ++to_chain;
-        } else if (d.kind == DriftKind::jump_missing) {
-            ++to_input;
+        } else if (d.kind == DriftKind::rule_missing || d.kind == DriftKind::jump_missing) {
+            auto it =
+                std::ranges::find(added, d.chain, &std::pair<std::string, std::size_t>::first);
+            if (it == added.end()) {
+                added.emplace_back(d.chain, 0);
+                it = std::prev(added.end());
+            }
+            ++it->second;
         } else {
             others.push_back(action(d));
         }
     }
-    if (to_chain > 0) {
-        phrases.push_back("added " + rules(to_chain) + " to " + std::string(chain_name));
-    }
-    if (to_input > 0) {
-        phrases.push_back("added " + rules(to_input) + " to " + std::string(input_chain));
+    // The chain's rules before the built-in chains' (as before there was a mangle part).
+    // (std::, not std::ranges::: clang-tidy's clang cannot instantiate the latter with GCC 12's
+    // library)
+    std::stable_partition(added.begin(), added.end(),
+                          [](const auto& a) { return a.first.ends_with("MEMGUARD"); });
+    for (const auto& [chain, n] : added) {
+        phrases.push_back("added " + rules(n) + " to " + chain);
     }
     phrases.insert(phrases.end(), others.begin(), others.end());
+}
+
+} // namespace
+
+std::string describe_actions(const std::vector<ChainDrift>& drift) {
+    // The filter table's first, then the mangle table's (the order they are committed in),
+    // then the set's.
+    std::vector<std::string> phrases;
+    for (const auto part : {Part::filter, Part::mangle, Part::set}) {
+        table_phrases(drift, part, phrases);
+    }
     std::string out;
     for (const auto& p : phrases) {
         out += (out.empty() ? "" : ", ") + p;

@@ -23,19 +23,24 @@ bool same(const KernelRule& k, const Rule& r) {
     return k.rule && *k.rule == r;
 }
 
-void compare_chain(const Ruleset& desired, const KernelView& actual, Comparison& out) {
-    if (!desired.use_chain) {
-        return; // somebody else's chain: not ours to compare or repair
-    }
-    const auto& want = desired.chain;
-    if (!actual.chain_exists) {
-        out.drift.push_back({desired.family, DriftKind::chain_missing, std::string(chain_name), 0,
-                             std::to_string(want.size()) + " rules", ""});
-        out.plan.create_chain = true;
-        out.plan.insert = want;
+// One table's MEMGUARD: what we want in it, what it holds, and where the edits go.
+struct ChainEdit {
+    bool create_chain = false;
+    std::size_t erase_from = 0;
+    std::size_t erase_count = 0;
+    std::vector<Rule> insert;
+};
+
+void compare_chain(Family family, const std::string& label, const std::vector<Rule>& want,
+                   bool exists, const std::vector<KernelRule>& have, std::vector<ChainDrift>& drift,
+                   ChainEdit& edit) {
+    if (!exists) {
+        drift.push_back({family, DriftKind::chain_missing, label, 0,
+                         std::to_string(want.size()) + " rules", ""});
+        edit.create_chain = true;
+        edit.insert = want;
         return;
     }
-    const auto& have = actual.chain;
     // Common head and tail stay untouched (with their counters); only the middle is rewritten.
     std::size_t head = 0;
     while (head < want.size() && head < have.size() && same(have[head], want[head])) {
@@ -50,8 +55,7 @@ void compare_chain(const Ruleset& desired, const KernelView& actual, Comparison&
     const std::size_t want_mid = want.size() - head - tail;
     for (std::size_t i = 0; i < std::max(have_mid, want_mid); ++i) {
         const std::size_t pos = head + i;
-        ChainDrift d{
-            desired.family, DriftKind::rule_changed, std::string(chain_name), pos + 1, "", ""};
+        ChainDrift d{family, DriftKind::rule_changed, label, pos + 1, "", ""};
         if (i < want_mid) {
             d.expected = to_string(want[pos]);
         }
@@ -63,13 +67,13 @@ void compare_chain(const Ruleset& desired, const KernelView& actual, Comparison&
         } else if (i >= want_mid) {
             d.kind = have[pos].ours() ? DriftKind::rule_stale : DriftKind::rule_extra;
         }
-        out.drift.push_back(std::move(d));
+        drift.push_back(std::move(d));
     }
     if (have_mid > 0 || want_mid > 0) {
-        out.plan.erase_from = head;
-        out.plan.erase_count = have_mid;
-        out.plan.insert.assign(want.begin() + static_cast<std::ptrdiff_t>(head),
-                               want.begin() + static_cast<std::ptrdiff_t>(head + want_mid));
+        edit.erase_from = head;
+        edit.erase_count = have_mid;
+        edit.insert.assign(want.begin() + static_cast<std::ptrdiff_t>(head),
+                           want.begin() + static_cast<std::ptrdiff_t>(head + want_mid));
     }
 }
 
@@ -81,7 +85,10 @@ bool can_take_packets_of(const KernelRule& above, const Rule& jump) {
     }
     const Rule& r = *above.rule;
     const bool proto_overlaps = !r.proto || !jump.proto || *r.proto == *jump.proto;
-    const bool port_overlaps = !r.dport || !jump.dport || *r.dport == *jump.dport;
+    // A rule that asks for a port before the DNAT and one that asks for it after are taken to
+    // overlap: either may see the other's packets.
+    const auto port = [](const Rule& x) { return x.dport ? x.dport : x.dnat_port; };
+    const bool port_overlaps = !port(r) || !port(jump) || *port(r) == *port(jump);
     return proto_overlaps && port_overlaps;
 }
 
@@ -97,11 +104,9 @@ std::size_t first_shadowing(const std::vector<KernelRule>& input, std::size_t fo
     return found;
 }
 
-// The fast path of a verify pass: our jumps are the first rules of INPUT, in order, and no
-// other rule of ours follows.
-bool jumps_in_place(const Ruleset& desired, const KernelView& actual) {
-    const auto& want = desired.jumps;
-    const auto& have = actual.input;
+// The fast path of a verify pass: our rules are the first rules of the chain, in order, and
+// no other rule of ours follows.
+bool in_place(const std::vector<Rule>& want, const std::vector<KernelRule>& have) {
     if (have.size() < want.size()) {
         return false;
     }
@@ -114,57 +119,56 @@ bool jumps_in_place(const Ruleset& desired, const KernelView& actual) {
     return true;
 }
 
-void compare_input(const Ruleset& desired, const KernelView& actual, Comparison& out) {
-    if (jumps_in_place(desired, actual)) {
+// A built-in chain (INPUT, mangle FORWARD, mangle PREROUTING) whose top rules are ours. On any
+// drift, every rule of ours in it goes (`deletes`, descending) and `want` goes to the top (`top`).
+void compare_hook(Family family, const std::string& label, const std::vector<Rule>& want,
+                  const std::vector<KernelRule>& have, std::vector<ChainDrift>& drift,
+                  std::vector<std::size_t>& deletes, std::vector<Rule>& top) {
+    if (in_place(want, have)) {
         return;
     }
-    const auto& have = actual.input;
-    const std::size_t drift_before = out.drift.size();
+    const std::size_t drift_before = drift.size();
     std::vector<bool> matched(have.size(), false);
-    const std::string input(input_chain);
-    std::size_t lowest_allowed = 0; // our jumps must keep their relative order
-    for (std::size_t i = 0; i < desired.jumps.size(); ++i) {
-        const auto& want = desired.jumps[i];
+    std::size_t lowest_allowed = 0; // our rules must keep their relative order
+    for (std::size_t i = 0; i < want.size(); ++i) {
         std::size_t found = have.size();
         for (std::size_t j = 0; j < have.size(); ++j) {
-            if (!matched[j] && same(have[j], want)) {
+            if (!matched[j] && same(have[j], want[i])) {
                 found = j;
                 break;
             }
         }
         if (found == have.size()) {
-            out.drift.push_back(
-                {desired.family, DriftKind::jump_missing, input, i + 1, to_string(want), ""});
+            drift.push_back(
+                {family, DriftKind::jump_missing, label, i + 1, to_string(want[i]), ""});
             continue;
         }
         matched[found] = true;
-        if (const auto above = first_shadowing(have, found, want); above != found) {
-            out.drift.push_back(
-                {desired.family, DriftKind::jump_shadowed, input, found + 1, to_string(want),
-                 "below rule " + std::to_string(above + 1) + ": " + spec(have[above])});
+        if (const auto above = first_shadowing(have, found, want[i]); above != found) {
+            drift.push_back({family, DriftKind::jump_shadowed, label, found + 1, to_string(want[i]),
+                             "below rule " + std::to_string(above + 1) + ": " + spec(have[above])});
         } else if (found < lowest_allowed) {
-            out.drift.push_back({desired.family, DriftKind::jump_misplaced, input, found + 1,
-                                 to_string(want),
-                                 "above rule " + std::to_string(lowest_allowed + 1) +
-                                     ", a jump that must come before it"});
+            drift.push_back({family, DriftKind::jump_misplaced, label, found + 1,
+                             to_string(want[i]),
+                             "above rule " + std::to_string(lowest_allowed + 1) +
+                                 ", a jump that must come before it"});
         }
         lowest_allowed = std::max(lowest_allowed, found);
     }
     for (std::size_t j = 0; j < have.size(); ++j) {
         if (have[j].ours() && !matched[j]) {
-            out.drift.push_back(
-                {desired.family, DriftKind::jump_stale, input, j + 1, "", spec(have[j])});
+            drift.push_back({family, DriftKind::jump_stale, label, j + 1, "", spec(have[j])});
         }
     }
-    if (out.drift.size() == drift_before) {
+    if (drift.size() == drift_before) {
         return; // below rules of others that cannot take their packets, in order: in place
     }
     for (std::size_t j = have.size(); j-- > 0;) {
         if (have[j].ours()) {
-            out.plan.input_deletes.push_back(j);
+            deletes.push_back(j);
         }
     }
-    out.plan.jumps = desired.jumps;
+    top = want;
 }
 
 // The sources one rule accepts by address: its -s network, or the members of our set when it
@@ -320,35 +324,63 @@ std::string ChainDrift::describe() const {
     }
 }
 
+namespace {
+
+void compare_filter(const Ruleset& desired, const KernelView& actual, Comparison& out) {
+    if (desired.use_chain) { // else somebody else's chain: not ours to compare or repair
+        ChainEdit edit;
+        compare_chain(desired.family, std::string(chain_name), desired.chain, actual.chain_exists,
+                      actual.chain, out.drift, edit);
+        out.plan.create_chain = edit.create_chain;
+        out.plan.erase_from = edit.erase_from;
+        out.plan.erase_count = edit.erase_count;
+        out.plan.insert = std::move(edit.insert);
+    }
+    compare_hook(desired.family, std::string(input_chain), desired.jumps, actual.input, out.drift,
+                 out.plan.input_deletes, out.plan.jumps);
+}
+
+void compare_mangle(const Ruleset& desired, const MangleView& actual, Comparison& out) {
+    const MangleRuleset& want = desired.mangle;
+    ManglePlan& plan = out.plan.mangle;
+    const Family family = desired.family;
+    if (want.use_chain) {
+        ChainEdit edit;
+        compare_chain(family, "mangle " + std::string(chain_name), want.chain, actual.chain_exists,
+                      actual.chain, out.drift, edit);
+        plan.create_chain = edit.create_chain;
+        plan.erase_from = edit.erase_from;
+        plan.erase_count = edit.erase_count;
+        plan.insert = std::move(edit.insert);
+    }
+    compare_hook(family, "mangle " + std::string(forward_chain), want.jumps, actual.forward,
+                 out.drift, plan.forward_deletes, plan.forward);
+    compare_hook(family, "mangle " + std::string(prerouting_chain), want.prerouting,
+                 actual.prerouting, out.drift, plan.prerouting_deletes, plan.prerouting);
+}
+
+} // namespace
+
 Comparison compare(const Ruleset& desired, const KernelView& actual) {
     Comparison out;
-    compare_chain(desired, actual, out);
-    compare_input(desired, actual, out);
+    compare_filter(desired, actual, out);
+    if (actual.mangle) {
+        compare_mangle(desired, *actual.mangle, out);
+    }
     compare_set(desired, actual, out);
     // Only rules taken out of our chain, or members out of our set, can revoke anybody.
-    if (out.plan.erase_count > 0 || out.plan.load_set || out.plan.drop_set) {
+    if (out.plan.erase_count > 0 || out.plan.mangle.erase_count > 0 || out.plan.load_set ||
+        out.plan.drop_set) {
         out.revoked = no_longer_allowed(desired, actual);
     }
     return out;
 }
 
-Plan removal_plan(const KernelView& actual) {
-    Plan plan;
-    for (std::size_t j = actual.input.size(); j-- > 0;) {
-        if (actual.input[j].ours()) {
-            plan.input_deletes.push_back(j);
-        }
-    }
-    const Claims claims = claim(actual);
-    plan.delete_chain = actual.chain_exists && claims.chain;
-    plan.drop_set = actual.set.has_value() && claims.set;
-    return plan;
-}
-
 bool matches_on_set(const KernelView& view) {
     const std::string name = set_name(view.family);
-    return std::ranges::any_of(
-        view.chain, [&](const KernelRule& k) { return k.rule && k.rule->src_set == name; });
+    auto on_set = [&](const KernelRule& k) { return k.rule && k.rule->src_set == name; };
+    return std::ranges::any_of(view.chain, on_set) ||
+           (view.mangle && std::ranges::any_of(view.mangle->chain, on_set));
 }
 
 } // namespace memguard

@@ -10,6 +10,8 @@
 
 namespace memguard {
 
+// "MEMGUARD" stands for either table's chain, "INPUT" for any built-in chain we put rules at the
+// top of (INPUT, mangle FORWARD, mangle PREROUTING); ChainDrift::chain says which.
 enum class DriftKind : std::uint8_t {
     chain_missing,  // MEMGUARD does not exist
     rule_changed,   // a rule in MEMGUARD differs from ours at the same place
@@ -29,7 +31,9 @@ std::string_view to_string(DriftKind kind);
 struct ChainDrift {
     Family family = Family::ipv4;
     DriftKind kind = DriftKind::chain_missing;
-    std::string chain;    // MEMGUARD or INPUT, or the ipset's name
+    // MEMGUARD or INPUT, "mangle MEMGUARD", "mangle FORWARD", "mangle PREROUTING", or the
+    // ipset's name
+    std::string chain;
     std::size_t position; // 1-based rule number in `chain`, as iptables -L --line-numbers shows
     // rule-spec we want there (empty for extra/stale); for a missing chain or a set to load,
     // how much we want there ("4 rules", "20 networks")
@@ -40,9 +44,28 @@ struct ChainDrift {
     [[nodiscard]] std::string describe() const;
 };
 
-// Edits for one libiptc transaction, applied in this order to one snapshot of the table, with
-// our ipset loaded before the commit (so the rules never match on a set that is not there)
-// and destroyed after it (once no rule of ours matches on it).
+// Edits to the mangle table, in the same order as Plan's to filter: MEMGUARD, then FORWARD's
+// and PREROUTING's rules of ours deleted (0-based, descending) and the wanted ones put at the top.
+struct ManglePlan {
+    bool create_chain = false;
+    std::size_t erase_from = 0;
+    std::size_t erase_count = 0;
+    std::vector<Rule> insert;
+    std::vector<std::size_t> forward_deletes;
+    std::vector<Rule> forward;
+    std::vector<std::size_t> prerouting_deletes;
+    std::vector<Rule> prerouting;
+    bool delete_chain = false;
+
+    [[nodiscard]] bool empty() const {
+        return !create_chain && erase_count == 0 && insert.empty() && forward_deletes.empty() &&
+               forward.empty() && prerouting_deletes.empty() && prerouting.empty() && !delete_chain;
+    }
+};
+
+// Edits for one libiptc transaction per table (filter, then mangle), applied in this order to one
+// snapshot of the table, with our ipset loaded before the commit (so the rules never match on a set
+// that is not there) and destroyed after it (once no rule of ours matches on it).
 struct Plan {
     bool create_chain = false;
     // MEMGUARD: delete rules [erase_from, erase_from + erase_count), then insert `insert` at
@@ -56,12 +79,15 @@ struct Plan {
     bool delete_chain = false;                    // after the above; only for removal
     std::optional<std::vector<Network>> load_set; // our set is to hold exactly these
     bool drop_set = false;                        // our set is to go
+    ManglePlan mangle;
 
+    // Nothing to do in the filter table.
     [[nodiscard]] bool table_empty() const {
         return !create_chain && erase_count == 0 && insert.empty() && input_deletes.empty() &&
                jumps.empty() && !delete_chain;
     }
-    [[nodiscard]] bool empty() const { return table_empty() && !load_set && !drop_set; }
+    [[nodiscard]] bool tables_empty() const { return table_empty() && mangle.empty(); }
+    [[nodiscard]] bool empty() const { return tables_empty() && !load_set && !drop_set; }
 };
 
 struct Comparison {
@@ -77,8 +103,9 @@ Comparison compare(const Ruleset& desired, const KernelView& actual);
 // Whether our chain in `view` matches on our ipset (so the set must be read to compare).
 bool matches_on_set(const KernelView& view);
 
-// Takes out exactly what is ours (ownership.hpp): our rules in INPUT, the MEMGUARD chain and
-// our ipset; a chain or set under our names that is not ours stays.
+// Takes out exactly what is ours (ownership.hpp): our rules in INPUT and in mangle's FORWARD and
+// PREROUTING, both MEMGUARD chains and our ipset; a chain or set under our names that is not
+// ours stays.
 Plan removal_plan(const KernelView& actual);
 
 } // namespace memguard

@@ -1,4 +1,5 @@
-// What the kernel holds, as far as memguardd cares: our chain and INPUT, decoded to plain data.
+// What the kernel holds, as far as memguardd cares: our chains, INPUT and mangle's FORWARD and
+// PREROUTING, decoded to plain data.
 #pragma once
 
 #include "rule.hpp"
@@ -34,6 +35,17 @@ struct SetState {
     friend bool operator==(const SetState&, const SetState&) = default;
 };
 
+// The mangle table's part: our chain there and the two built-in chains we write at the top of.
+struct MangleView {
+    bool chain_exists = false;
+    std::vector<KernelRule> chain;      // mangle MEMGUARD, in order
+    std::vector<KernelRule> forward;    // mangle FORWARD, in order
+    std::vector<KernelRule> prerouting; // mangle PREROUTING, in order
+    // Rules anywhere in the mangle table whose target is MEMGUARD, our jumps included.
+    std::uint32_t chain_references = 0;
+    friend bool operator==(const MangleView&, const MangleView&) = default;
+};
+
 struct KernelView {
     Family family = Family::ipv4;
     bool chain_exists = false;
@@ -44,6 +56,9 @@ struct KernelView {
     // Read only when the policy wants a set for the family or our chain matches on it; nullopt:
     // not read, or no set of that name.
     std::optional<SetState> set;
+    // nullopt: not read, or the kernel has no mangle table for the family (the backend knows
+    // which); a view without it is compared for the filter table only.
+    std::optional<MangleView> mangle;
     friend bool operator==(const KernelView&, const KernelView&) = default;
 };
 

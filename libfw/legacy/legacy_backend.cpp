@@ -17,13 +17,45 @@ FirstLook first_look(PassKind kind) {
     return kind == PassKind::verify ? FirstLook::snapshot : FirstLook::locked;
 }
 
-// The ports our rules in INPUT guard, jumps and fail-closed rules alike.
+// The ports our rules in INPUT and mangle FORWARD guard, jumps and fail-closed rules alike.
 void add_guarded_ports(const KernelView& view, std::vector<std::uint16_t>& ports) {
-    for (const auto& k : view.input) {
-        if (k.ours() && k.rule && k.rule->dport &&
-            std::ranges::find(ports, *k.rule->dport) == ports.end()) {
-            ports.push_back(*k.rule->dport);
+    auto add = [&ports](const std::optional<std::uint16_t>& port) {
+        if (port && std::ranges::find(ports, *port) == ports.end()) {
+            ports.push_back(*port);
         }
+    };
+    for (const auto& k : view.input) {
+        if (k.ours() && k.rule) {
+            add(k.rule->dport);
+        }
+    }
+    if (!view.mangle) {
+        return;
+    }
+    for (const auto& k : view.mangle->forward) {
+        if (k.ours() && k.rule) {
+            add(k.rule->dnat_port);
+        }
+    }
+}
+
+// A kernel without a mangle table for the family (iptable_mangle / ip6table_mangle neither
+// built in nor loadable) leaves the DNAT path unguardable: the wanted rules cannot be had, and
+// the pass fails before it writes anything, into fall_back. The most closed state that is then
+// left is fail_closed_state's in the filter table alone (loopback only in INPUT), written by a
+// pass that tolerates the missing table; the DNAT path stays as the kernel has it, and the
+// report's error says so. (A DROP in filter FORWARD could close the DNAT path there, but it
+// would sit above Docker's and the admin's FORWARD rules in the one table they manage; an
+// error the admin must fix is the more honest answer for a kernel that rare.)
+std::string no_mangle(Family family) {
+    return std::string(to_string(family)) +
+           ": this kernel has no legacy mangle table (iptable_mangle / ip6table_mangle), so ports "
+           "published through DNAT (Docker's -p) cannot be guarded";
+}
+
+void require_mangle(const KernelView& view) {
+    if (!view.mangle) {
+        throw KernelError(no_mangle(view.family), ENOENT);
     }
 }
 
@@ -86,7 +118,7 @@ FamilyReport LegacyBackend::run(Family family, Planner planner, bool want_set, b
             tables_->load_set(family, *cmp.plan.load_set, view.set);
             checkpoint("after_set_load");
         }
-        if (!cmp.plan.table_empty()) {
+        if (!cmp.plan.tables_empty()) {
             txn->apply(cmp.plan);
             ++fr.attempts;
             try {
@@ -112,17 +144,26 @@ FamilyReport LegacyBackend::run(Family family, Planner planner, bool want_set, b
     return fr;
 }
 
-FamilyReport LegacyBackend::reconcile_family(const FamilyDesired& want, FirstLook first) {
+FamilyReport LegacyBackend::reconcile_family(const FamilyDesired& want, FirstLook first,
+                                             bool without_mangle) {
     Claims claims;
     auto planner = [&](const KernelView& view) {
+        if (!without_mangle) {
+            require_mangle(view);
+        }
         claims = claim(view);
         return memguard::compare(build_ruleset(want, claims), view);
     };
     FamilyReport fr = run(want.family, planner, wants_set(want), true, first);
     fr.refused = std::move(claims.refused);
-    fr.fail_closed = !claims.chain; // loopback-only rules in INPUT
-    if (fr.fail_closed) {
+    // loopback-only rules in INPUT, DROP rules in mangle FORWARD
+    fr.fail_closed = !claims.chain || !claims.mangle_chain;
+    if (!claims.chain) {
         fr.error = "chain " + std::string(chain_name) + " is not memguardd's";
+    } else if (!claims.mangle_chain) {
+        fr.error = "mangle chain " + std::string(chain_name) +
+                   " is not memguardd's (ports published through DNAT are closed to everybody; "
+                   "INPUT is as configured)";
     }
     return fr;
 }
@@ -133,7 +174,7 @@ void LegacyBackend::fall_back(const FamilyDesired& want, FamilyReport& report) {
         std::vector<std::uint16_t> ports = want.ports;
         add_guarded_ports(tables_->snapshot(report.family), ports);
         const FamilyDesired closing = fail_closed_state(ports).of(report.family);
-        const FamilyReport closed = reconcile_family(closing, FirstLook::locked);
+        const FamilyReport closed = reconcile_family(closing, FirstLook::locked, true);
         report.fail_closed = true;
         report.committed = report.committed || closed.committed;
         report.unlocked = report.unlocked || closed.unlocked;
@@ -164,11 +205,16 @@ Report LegacyBackend::compare(const Desired& desired) {
     Report report;
     for (const auto family : both_families) {
         const FamilyDesired& want = desired.of(family);
+        bool mangle = true;
         auto planner = [&](const KernelView& view) {
+            mangle = view.mangle.has_value();
             return memguard::compare(build_ruleset(want, claim(view)), view);
         };
-        report.families.push_back(
-            run(family, planner, wants_set(want), false, FirstLook::snapshot));
+        FamilyReport fr = run(family, planner, wants_set(want), false, FirstLook::snapshot);
+        if (!mangle) {
+            fr.error = no_mangle(family);
+        }
+        report.families.push_back(std::move(fr));
     }
     return report;
 }

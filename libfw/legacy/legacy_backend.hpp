@@ -1,6 +1,8 @@
 // The iptables-legacy backend: our MEMGUARD chain with jumps at the top of INPUT, the allowlist
-// in `-s` rules or (past set_threshold networks) our ipset, each family its own libiptc
-// transaction under the xtables lock. Polling is its only way to see drift.
+// in `-s` rules or (past set_threshold networks) our ipset; the same chain in the mangle table
+// with jumps at the top of mangle FORWARD for the DNAT path, and the strict reverse-path drops at
+// the top of mangle PREROUTING. Each family's two tables are one libiptc transaction each, under
+// one hold of the xtables lock. Polling is its only way to see drift.
 #pragma once
 
 #include "backend.hpp"
@@ -37,7 +39,9 @@ public:
 private:
     // The kernel's rules as they are, and our set if there is one.
     KernelView read_family(Family family);
-    FamilyReport reconcile_family(const FamilyDesired& want, FirstLook first);
+    // `without_mangle`: a kernel without a mangle table is no error (fall_back's pass).
+    FamilyReport reconcile_family(const FamilyDesired& want, FirstLook first,
+                                  bool without_mangle = false);
     void fall_back(const FamilyDesired& want, FamilyReport& report);
     template <class Planner>
     FamilyReport run(Family family, Planner planner, bool want_set, bool write, FirstLook first);

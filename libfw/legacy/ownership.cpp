@@ -1,5 +1,7 @@
 #include "ownership.hpp"
 
+#include "diff.hpp"
+
 #include <algorithm>
 
 namespace memguard {
@@ -16,30 +18,54 @@ void refuse(Claims& out, const std::string& what, const std::string& why,
                           "): memguardd leaves it alone and does without it. " + remedy);
 }
 
-void claim_chain(const KernelView& view, Claims& out) {
-    if (!view.chain_exists) {
-        return;
+// One table's MEMGUARD, as the kernel holds it.
+struct ChainState {
+    Family family;
+    std::string label; // "chain MEMGUARD", "mangle chain MEMGUARD"
+    std::string tool;  // "iptables-legacy", "iptables-legacy -t mangle"
+    std::string save;  // "iptables-legacy-save", "iptables-legacy-save -t mangle"
+    bool exists;
+    const std::vector<KernelRule>& rules;
+    std::uint32_t references;
+    std::size_t our_jumps;
+};
+
+// False (and why in `out`) when the chain exists and is somebody else's.
+bool claim_chain(const ChainState& c, Claims& out) {
+    if (!c.exists) {
+        return true;
     }
-    const std::size_t jumps = our_jumps(view);
-    const std::string what =
-        std::string(to_string(view.family)) + " chain " + std::string(chain_name);
-    if (view.chain_references > jumps) {
-        out.chain = false;
+    const std::string what = std::string(to_string(c.family)) + " " + c.label;
+    if (c.references > c.our_jumps) {
         refuse(out, what,
-               std::to_string(view.chain_references - jumps) +
-                   " rule(s) memguardd did not write jump to it: " + family_tool(view.family) +
-                   "-save | grep -- '-j " + std::string(chain_name) + "'",
+               std::to_string(c.references - c.our_jumps) +
+                   " rule(s) memguardd did not write jump to it: " + c.save + " | grep -- '-j " +
+                   std::string(chain_name) + "'",
                "Remove those jumps, or rename the chain.");
-        return;
+        return false;
     }
-    const bool has_ours = std::ranges::any_of(view.chain, &KernelRule::ours);
-    if (view.chain.empty() || has_ours || jumps > 0) {
-        return;
+    const bool has_ours = std::ranges::any_of(c.rules, &KernelRule::ours);
+    if (c.rules.empty() || has_ours || c.our_jumps > 0) {
+        return true;
     }
-    out.chain = false;
     refuse(out, what, "it holds only rules memguardd did not write",
-           "Rename it (" + family_tool(view.family) + " -E " + std::string(chain_name) +
-               " NEWNAME) or delete it.");
+           "Rename it (" + c.tool + " -E " + std::string(chain_name) + " NEWNAME) or delete it.");
+    return false;
+}
+
+void claim_chains(const KernelView& view, Claims& out) {
+    const std::string tool = family_tool(view.family);
+    out.chain = claim_chain({view.family, "chain " + std::string(chain_name), tool, tool + "-save",
+                             view.chain_exists, view.chain, view.chain_references, our_jumps(view)},
+                            out);
+    if (view.mangle) {
+        const MangleView& m = *view.mangle;
+        out.mangle_chain =
+            claim_chain({view.family, "mangle chain " + std::string(chain_name),
+                         tool + " -t mangle", tool + "-save -t mangle", m.chain_exists, m.chain,
+                         m.chain_references, our_mangle_jumps(view)},
+                        out);
+    }
 }
 
 void claim_set(const KernelView& view, Claims& out) {
@@ -70,14 +96,29 @@ void claim_set(const KernelView& view, Claims& out) {
 
 std::size_t our_set_rules(const KernelView& view) {
     const std::string name = set_name(view.family);
-    return static_cast<std::size_t>(std::ranges::count_if(view.chain, [&](const KernelRule& k) {
-        return k.ours() && k.rule && k.rule->src_set == name;
-    }));
+    auto count = [&](const std::vector<KernelRule>& rules) {
+        return static_cast<std::size_t>(std::ranges::count_if(rules, [&](const KernelRule& k) {
+            return k.ours() && k.rule && k.rule->src_set == name;
+        }));
+    };
+    return count(view.chain) + (view.mangle ? count(view.mangle->chain) : 0);
 }
 
-std::size_t our_jumps(const KernelView& view) {
+namespace {
+
+std::size_t jumps_in(const std::vector<KernelRule>& rules) {
     return static_cast<std::size_t>(std::ranges::count_if(
-        view.input, [](const KernelRule& k) { return k.ours() && k.target == chain_name; }));
+        rules, [](const KernelRule& k) { return k.ours() && k.target == chain_name; }));
+}
+
+} // namespace
+
+std::size_t our_jumps(const KernelView& view) {
+    return jumps_in(view.input);
+}
+
+std::size_t our_mangle_jumps(const KernelView& view) {
+    return view.mangle ? jumps_in(view.mangle->forward) : 0;
 }
 
 bool guarded(const KernelView& view) {
@@ -86,9 +127,37 @@ bool guarded(const KernelView& view) {
 
 Claims claim(const KernelView& view) {
     Claims out;
-    claim_chain(view, out);
+    claim_chains(view, out);
     claim_set(view, out);
     return out;
+}
+
+// diff.hpp's, here beside the rules it follows.
+Plan removal_plan(const KernelView& actual) {
+    Plan plan;
+    for (std::size_t j = actual.input.size(); j-- > 0;) {
+        if (actual.input[j].ours()) {
+            plan.input_deletes.push_back(j);
+        }
+    }
+    const Claims claims = claim(actual);
+    plan.delete_chain = actual.chain_exists && claims.chain;
+    plan.drop_set = actual.set.has_value() && claims.set;
+    if (actual.mangle) {
+        const MangleView& m = *actual.mangle;
+        for (std::size_t j = m.forward.size(); j-- > 0;) {
+            if (m.forward[j].ours()) {
+                plan.mangle.forward_deletes.push_back(j);
+            }
+        }
+        for (std::size_t j = m.prerouting.size(); j-- > 0;) {
+            if (m.prerouting[j].ours()) {
+                plan.mangle.prerouting_deletes.push_back(j);
+            }
+        }
+        plan.mangle.delete_chain = m.chain_exists && claims.mangle_chain;
+    }
+    return plan;
 }
 
 } // namespace memguard

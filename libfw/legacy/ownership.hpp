@@ -2,7 +2,8 @@
 // for byte, and the port is closed by other means (README, "What is ours"):
 //  - a rule is ours when it carries `-m comment --comment memguard`;
 //  - the chain MEMGUARD is ours when no rule but our own jumps leads to it, and it is empty,
-//    holds a rule of ours, or one of our jumps leads to it;
+//    holds a rule of ours, or one of our jumps leads to it; chain names are per table, and the
+//    mangle table's MEMGUARD is judged the same way, on its own;
 //  - the ipset memguard4/memguard6 (and its staging name, + "-new") is ours when it carries
 //    our mark (created with initval 0x6d656d67), or when it is a hash:net set of the family
 //    that only our rules match on (a set made before the mark existed).
@@ -16,8 +17,9 @@
 namespace memguard {
 
 struct Claims {
-    bool chain = true; // MEMGUARD is absent or ours
-    bool set = true;   // our set names are free or ours
+    bool chain = true;        // MEMGUARD is absent or ours
+    bool mangle_chain = true; // mangle's MEMGUARD is absent or ours (by the same rules)
+    bool set = true;          // our set names are free or ours
     // One line per object under our names that is not ours, with what to do about it.
     std::vector<std::string> refused;
 };
@@ -25,11 +27,15 @@ struct Claims {
 // `view.set` must have been read (Tables::read_set) for the set to be judged.
 Claims claim(const KernelView& view);
 
-// How many rules of ours in MEMGUARD match on our set (set_name of the family).
+// How many rules of ours in MEMGUARD, filter's and mangle's, match on our set (set_name of the
+// family).
 std::size_t our_set_rules(const KernelView& view);
 
 // How many rules of ours in INPUT jump to MEMGUARD.
 std::size_t our_jumps(const KernelView& view);
+
+// How many rules of ours in mangle FORWARD jump to mangle's MEMGUARD.
+std::size_t our_mangle_jumps(const KernelView& view);
 
 // Whether the family's port is guarded at all: INPUT holds a rule of ours. A port that is not
 // may be written without the xtables lock rather than stay open while another program holds it.

@@ -52,6 +52,16 @@ std::string to_string(const Rule& r) {
     if (r.related_established) {
         add("-m conntrack --ctstate RELATED,ESTABLISHED");
     }
+    if (r.dnat_port) { // iptables-save's order, not the order iptables takes the options in
+        add("-m conntrack --ctstate DNAT --ctorigdstport " + std::to_string(*r.dnat_port) +
+            " --ctdir ORIGINAL");
+    }
+    if (r.dst_local) {
+        add("-m addrtype --dst-type LOCAL");
+    }
+    if (r.rpfilter_failed) {
+        add("-m rpfilter --invert");
+    }
     if (!r.src_set.empty()) {
         add("-m set --match-set " + r.src_set + " src");
     }

@@ -13,6 +13,9 @@ namespace memguard {
 
 inline constexpr std::string_view chain_name = "MEMGUARD";
 inline constexpr std::string_view input_chain = "INPUT";
+// The mangle table's chains we write at the top of (the DNAT path and the reverse-path check).
+inline constexpr std::string_view forward_chain = "FORWARD";
+inline constexpr std::string_view prerouting_chain = "PREROUTING";
 inline constexpr std::string_view comment_tag = "memguard";
 
 // The ipset hash:net set that holds a family's allowlist once it is too long for one rule per
@@ -40,8 +43,13 @@ struct Rule {
     std::optional<Protocol> proto;      // -p
     std::optional<std::uint16_t> dport; // -m tcp/udp --dport; needs proto
     bool related_established = false;   // -m conntrack --ctstate RELATED,ESTABLISHED
-    std::optional<RateLimit> limit;     // -m limit
-    std::string comment;                // -m comment --comment
+    // -m conntrack --ctstate DNAT --ctorigdstport P --ctdir ORIGINAL: the first direction of a
+    // connection whose destination this host rewrote, to port P before the rewrite
+    std::optional<std::uint16_t> dnat_port;
+    bool dst_local = false;         // -m addrtype --dst-type LOCAL
+    bool rpfilter_failed = false;   // -m rpfilter --invert: fails the strict reverse-path check
+    std::optional<RateLimit> limit; // -m limit
+    std::string comment;            // -m comment --comment
     Verdict verdict = Verdict::accept;
     RejectWith reject_with = RejectWith::port_unreachable; // only for Verdict::reject
     std::uint16_t nflog_group = 0; // only for Verdict::nflog: -j NFLOG --nflog-group G

@@ -109,26 +109,10 @@ void add_closing(const FamilyDesired& want, Ruleset& out) {
     out.chain.push_back(rule(Verdict::reject));
 }
 
-} // namespace
-
-Ruleset build_ruleset(const FamilyDesired& want, const Claims& claims) {
-    if (!claims.chain) {
-        return inline_closed(want);
-    }
+// The chain's rules, for filter's MEMGUARD or (with action drop) mangle's.
+void add_chain(const FamilyDesired& want, const Claims& claims, Ruleset& out) {
     const Family family = want.family;
-    Ruleset out;
-    out.family = family;
     auto rule = [&](Verdict verdict) { return our_rule(family, verdict); };
-
-    // -A INPUT -p tcp -m tcp --dport 11211 -m comment --comment memguard -j MEMGUARD
-    for (const auto proto : want.protocols) {
-        for (const auto port : want.ports) {
-            Rule jump = rule(Verdict::jump_memguard);
-            jump.proto = proto;
-            jump.dport = port;
-            out.jumps.push_back(jump);
-        }
-    }
     // -A MEMGUARD -i lo -m comment --comment memguard -j ACCEPT
     if (want.allow_loopback) {
         Rule lo = rule(Verdict::accept);
@@ -144,6 +128,77 @@ Ruleset build_ruleset(const FamilyDesired& want, const Claims& claims) {
     }
     add_allowed(want, claims, out);
     add_closing(want, out);
+}
+
+Ruleset filter_ruleset(const FamilyDesired& want, const Claims& claims) {
+    if (!claims.chain) {
+        return inline_closed(want);
+    }
+    Ruleset out;
+    out.family = want.family;
+    // -A INPUT -p tcp -m tcp --dport 11211 -m comment --comment memguard -j MEMGUARD
+    for (const auto proto : want.protocols) {
+        for (const auto port : want.ports) {
+            Rule jump = our_rule(want.family, Verdict::jump_memguard);
+            jump.proto = proto;
+            jump.dport = port;
+            out.jumps.push_back(jump);
+        }
+    }
+    add_chain(want, claims, out);
+    return out;
+}
+
+// -t mangle -A PREROUTING -p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL
+//   -m rpfilter --invert -m comment --comment memguard -j DROP
+void add_reverse_path(const FamilyDesired& want, MangleRuleset& out) {
+    for (const auto proto : want.reverse_path) {
+        for (const auto port : want.ports) {
+            Rule strict = our_rule(want.family, Verdict::drop);
+            strict.proto = proto;
+            strict.dport = port;
+            strict.dst_local = true;
+            strict.rpfilter_failed = true;
+            out.prerouting.push_back(strict);
+        }
+    }
+}
+
+void add_mangle(const FamilyDesired& want, const Claims& claims, Ruleset& out) {
+    MangleRuleset& mangle = out.mangle;
+    add_reverse_path(want, mangle);
+    mangle.use_chain = claims.mangle_chain;
+    // -t mangle -A FORWARD -p tcp -m conntrack --ctstate DNAT --ctorigdstport 11211
+    //   --ctdir ORIGINAL -m comment --comment memguard -j MEMGUARD
+    // or, when mangle MEMGUARD is somebody else's, the same with -j DROP.
+    for (const auto proto : want.protocols) {
+        for (const auto port : want.ports) {
+            Rule jump =
+                our_rule(want.family, mangle.use_chain ? Verdict::jump_memguard : Verdict::drop);
+            jump.proto = proto;
+            jump.dnat_port = port;
+            mangle.jumps.push_back(jump);
+        }
+    }
+    if (!mangle.use_chain) {
+        return;
+    }
+    FamilyDesired dropping = want;
+    dropping.action = Action::drop; // REJECT is only valid in filter
+    Ruleset chain;
+    chain.family = want.family;
+    add_chain(dropping, claims, chain);
+    mangle.chain = std::move(chain.chain);
+    if (!out.set) {
+        out.set = std::move(chain.set);
+    }
+}
+
+} // namespace
+
+Ruleset build_ruleset(const FamilyDesired& want, const Claims& claims) {
+    Ruleset out = filter_ruleset(want, claims);
+    add_mangle(want, claims, out);
     return out;
 }
 

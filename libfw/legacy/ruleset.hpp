@@ -16,6 +16,24 @@ namespace memguard {
 // list costs each connection a walk of the list, and a set costs it one hash lookup.
 inline constexpr std::size_t set_threshold = 16;
 
+// What goes into the mangle table. Docker publishes a port by a DNAT in nat PREROUTING, and
+// those packets are routed through FORWARD, never INPUT: the jumps in mangle FORWARD send the
+// ones whose port before the DNAT is ours to our mangle MEMGUARD. mangle, not filter: an ACCEPT
+// there does not skip Docker's or the admin's filter FORWARD rules, a DROP there drops.
+struct MangleRuleset {
+    // At the top of mangle PREROUTING: the strict reverse-path drops. Before nat, so they cover
+    // the INPUT path and the DNAT path; only packets to this host's own addresses.
+    std::vector<Rule> prerouting;
+    std::vector<Rule> jumps; // at the top of mangle FORWARD, in this order
+    // The whole mangle MEMGUARD chain: the filter chain's rules, except that REJECT is not
+    // allowed in mangle, so it always ends in DROP ("action": "reject" drops on the DNAT path).
+    std::vector<Rule> chain;
+    // False when mangle MEMGUARD is somebody else's: `jumps` are then DROP rules that close the
+    // DNAT path straight in mangle FORWARD, and the chain is neither written nor compared.
+    bool use_chain = true;
+    friend bool operator==(const MangleRuleset&, const MangleRuleset&) = default;
+};
+
 struct Ruleset {
     Family family = Family::ipv4;
     std::vector<Rule> jumps; // at the top of INPUT, in this order
@@ -24,7 +42,9 @@ struct Ruleset {
     // the ports straight in INPUT, and the chain is neither written nor compared.
     bool use_chain = true;
     // The members of set_name(family), sorted, when the allowlist goes into a set.
+    // (Both tables' chains match on the same set.)
     std::optional<std::vector<Network>> set;
+    MangleRuleset mangle;
 
     friend bool operator==(const Ruleset&, const Ruleset&) = default;
 };
@@ -33,7 +53,7 @@ struct Ruleset {
 bool wants_set(const FamilyDesired& want);
 
 // What `claims` refuses is not used: a set that is not ours turns into one rule per network, a
-// chain that is not ours into loopback-only rules in INPUT.
+// chain that is not ours into loopback-only rules in INPUT (in mangle: DROP rules in FORWARD).
 Ruleset build_ruleset(const FamilyDesired& want, const Claims& claims = {});
 
 // The same, straight from a policy (tests, tools).

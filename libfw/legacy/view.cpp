@@ -32,6 +32,15 @@ FamilyView view_of(const KernelView& view) {
     const Claims claims = claim(view);
     out.chains.push_back(
         chain_view(std::string(chain_name), view.chain_exists, claims.chain, view.chain));
+    if (view.mangle) {
+        const MangleView& m = *view.mangle;
+        out.chains.push_back(
+            chain_view("mangle " + std::string(prerouting_chain), true, false, m.prerouting));
+        out.chains.push_back(
+            chain_view("mangle " + std::string(forward_chain), true, false, m.forward));
+        out.chains.push_back(chain_view("mangle " + std::string(chain_name), m.chain_exists,
+                                        claims.mangle_chain, m.chain));
+    }
     if (view.set) {
         out.sets.push_back({set_name(view.family), claims.set, view.set->usable,
                             view.set->members.size(), view.set->references});
@@ -50,6 +59,18 @@ std::string removed_parts(const KernelView& before, bool committed) {
     }
     if (before.chain_exists && claims.chain) {
         add("chain " + std::string(chain_name));
+    }
+    if (before.mangle) {
+        const MangleView& m = *before.mangle;
+        const auto ours = std::ranges::count_if(m.forward, &KernelRule::ours) +
+                          std::ranges::count_if(m.prerouting, &KernelRule::ours);
+        if (ours > 0) {
+            add(std::to_string(ours) + " rule(s) in mangle " + std::string(forward_chain) + "/" +
+                std::string(prerouting_chain));
+        }
+        if (m.chain_exists && claims.mangle_chain) {
+            add("mangle chain " + std::string(chain_name));
+        }
     }
     if (before.set && claims.set) {
         add("ipset " + set_name(before.family));

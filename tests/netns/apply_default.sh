@@ -26,8 +26,8 @@ assert_eq "default: apply --once exits 0" 0 "$MG_RC"
 assert_eq "default: apply --once writes nothing to stderr" "" "$MG_ERR"
 assert_eq "default: apply says what it did, per family" \
     "$(printf '%s\n' "$BACKEND_LINE" \
-        'ipv4: created chain MEMGUARD with 4 rules, added 2 rules to INPUT' \
-        'ipv6: created chain MEMGUARD with 3 rules, added 2 rules to INPUT')" "$MG_OUT"
+        'ipv4: created chain MEMGUARD with 4 rules, added 2 rules to INPUT, created chain mangle MEMGUARD with 4 rules, added 2 rules to mangle FORWARD, added 1 rule to mangle PREROUTING' \
+        'ipv6: created chain MEMGUARD with 3 rules, added 2 rules to INPUT, created chain mangle MEMGUARD with 3 rules, added 2 rules to mangle FORWARD, added 1 rule to mangle PREROUTING')" "$MG_OUT"
 assert_ours_exact default 4 drop 192.168.1.0/24
 assert_ours_exact default 6 drop 192.168.1.0/24
 
@@ -89,7 +89,8 @@ assert_eq "second apply: ip6tables-legacy-save -c byte-identical" "$before6" "$(
 mg_run apply --once --config "$BOTH"
 assert_eq "v6 allow: apply exits 0" 0 "$MG_RC"
 assert_match "v6 allow: ipv4 unchanged (its rules are the same)" '^ipv4: unchanged$' "$MG_OUT"
-assert_match "v6 allow: ipv6 gets the network's rule" '^ipv6: added 1 rule to MEMGUARD$' "$MG_OUT"
+assert_match "v6 allow: ipv6 gets the network's rule, in both tables' chains" \
+    '^ipv6: added 1 rule to MEMGUARD, added 1 rule to mangle MEMGUARD$' "$MG_OUT"
 assert_ours_exact "v6 allow" 4 drop 192.168.1.0/24 fd12:3456::/48
 assert_ours_exact "v6 allow" 6 drop 192.168.1.0/24 fd12:3456::/48
 assert_no_match "v6 allow: fd12:3456::/48 absent from iptables-legacy-save" 'fd12' "$(save 4)"

@@ -216,7 +216,7 @@ JUMP_UDP='-p udp -m udp --dport 11211 -m comment --comment memguard -j MEMGUARD'
 # memguardd's own rules. Drift may name anything in MEMGUARD (ours to own), but in INPUT only
 # our jumps: missing, stale (a rule with our comment), or ours sitting below somebody's rule.
 not_ours_to_name() {
-    grep -Ev "^in sync: |^ipv[46] MEMGUARD( rule [0-9]+)?: |^ipv[46] INPUT rule [0-9]+: (missing: \"($JUMP_TCP|$JUMP_UDP)\"\$|stale: |\"($JUMP_TCP|$JUMP_UDP)\" is below rule [0-9]+: )" <<<"$1" || true
+    grep -Ev "^in sync: |^ipv[46] MEMGUARD( rule [0-9]+)?: |^ipv[46] mangle MEMGUARD: chain missing\$|^ipv[46] mangle (FORWARD|PREROUTING) rule [0-9]+: missing: \"[^\"]*--comment memguard -j (MEMGUARD|DROP)\"\$|^ipv[46] INPUT rule [0-9]+: (missing: \"($JUMP_TCP|$JUMP_UDP)\"\$|stale: |\"($JUMP_TCP|$JUMP_UDP)\" is below rule [0-9]+: )" <<<"$1" || true
 }
 
 # apply_not_ours TEXT : what an apply report says it did to a rule of INPUT that is not ours
@@ -266,7 +266,8 @@ for fam in 4 6; do
     assert_eq "before apply: diff names both missing ipv$fam jumps" 2 "$(grep -Ec "^ipv$fam INPUT rule [12]: missing: " <<<"$MG_OUT" || true)"
 done
 assert_eq "before apply: diff names nothing else (no foreign rule)" "" "$(not_ours_to_name "$MG_OUT")"
-assert_eq "before apply: diff prints exactly those 6 lines" 6 "$(wc -l <<<"$MG_OUT")"
+# per family: filter's chain and 2 jumps, mangle's chain, 2 jumps and 1 reverse-path drop
+assert_eq "before apply: diff prints exactly those 14 lines" 14 "$(wc -l <<<"$MG_OUT")"
 assert_eq "before apply: diff touched nothing" "$orig4$orig6" "$(save 4 -c)$(save 6 -c)"
 
 # --- first apply -----------------------------------------------------------------------------

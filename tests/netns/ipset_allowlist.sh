@@ -57,7 +57,9 @@ in_sync() {
         assert_ok "$label: ip${fam/4/}tables-legacy -C finds the set rule" ipt "$fam" -C $(set_rule "$fam")
         assert_eq "$label: no ipv$fam -s rule of ours is left" "" "$(save "$fam" | grep -E -- '-A MEMGUARD -s ' || true)"
         refs=$(ipset list -t "memguard$fam" | awk '/^References:/ { print $2 }')
-        assert_eq "$label: memguard$fam is matched on by one rule" 1 "$refs"
+        # one rule in filter's MEMGUARD, one in mangle's
+        assert_eq "$label: memguard$fam is matched on by two rules" 2 "$refs"
+        assert_ok "$label: ip${fam/4/}tables-legacy -t mangle -C finds the set rule" ipt "$fam" -t mangle -C $(set_rule "$fam")
     done
     mg_run diff --config "$BIG"
     assert_eq "$label: diff exits 0" 0 "$MG_RC"

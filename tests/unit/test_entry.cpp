@@ -122,6 +122,10 @@ std::vector<Rule> all_rules(const Policy& p, Family f) {
     const auto set = memguard::build_ruleset(p, f);
     std::vector<Rule> out = set.jumps;
     out.insert(out.end(), set.chain.begin(), set.chain.end());
+    // and the mangle table's: reverse-path drops, DNAT jumps, the chain
+    for (const auto* part : {&set.mangle.prerouting, &set.mangle.jumps, &set.mangle.chain}) {
+        out.insert(out.end(), part->begin(), part->end());
+    }
     return out;
 }
 

@@ -109,6 +109,26 @@ void add_matches(std::vector<std::uint8_t>& out, const Rule& r, const SetNames& 
         ct.state_mask = related_established;
         add_match(out, "conntrack", conntrack_revision, ct);
     }
+    if (r.dnat_port) {
+        // -m conntrack --ctstate DNAT --ctdir ORIGINAL --ctorigdstport P
+        xt_conntrack_mtinfo3 ct{};
+        ct.match_flags = dnat_flags;
+        ct.state_mask = dnat_state;
+        ct.origdst_port = ct.origdst_port_high = *r.dnat_port;
+        add_match(out, "conntrack", conntrack_revision, ct);
+    }
+    if (r.dst_local) {
+        // -m addrtype --dst-type LOCAL
+        xt_addrtype_info_v1 type{};
+        type.dest = XT_ADDRTYPE_LOCAL;
+        add_match(out, "addrtype", addrtype_revision, type);
+    }
+    if (r.rpfilter_failed) {
+        // -m rpfilter --invert
+        xt_rpfilter_info rp{};
+        rp.flags = XT_RPFILTER_INVERT;
+        add_match(out, "rpfilter", rpfilter_revision, rp);
+    }
     if (!r.src_set.empty()) {
         add_match(out, "set", set_revision, set_match(r, sets));
     }

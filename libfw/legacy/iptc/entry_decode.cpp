@@ -21,6 +21,31 @@ namespace memguard::iptc {
 
 namespace {
 
+// The two conntrack matches memguardd writes: --ctstate RELATED,ESTABLISHED, or --ctstate DNAT
+// --ctorigdstport P --ctdir ORIGINAL. False for any other.
+bool decode_conntrack(const xt_conntrack_mtinfo3& info, Rule& rule) {
+    if (info.match_flags != dnat_flags) {
+        rule.related_established = true;
+        return info.match_flags == XT_CONNTRACK_STATE && info.invert_flags == 0 &&
+               info.state_mask == related_established;
+    }
+    rule.dnat_port = info.origdst_port;
+    // Nothing but what entry.cpp writes for that port may be set.
+    auto zero = [](const nf_inet_addr& a) {
+        return std::ranges::all_of(a.all, [](std::uint32_t w) { return w == 0; });
+    };
+    const bool addresses_unset = zero(info.origsrc_addr) && zero(info.origsrc_mask) &&
+                                 zero(info.origdst_addr) && zero(info.origdst_mask) &&
+                                 zero(info.replsrc_addr) && zero(info.replsrc_mask) &&
+                                 zero(info.repldst_addr) && zero(info.repldst_mask);
+    return addresses_unset && info.state_mask == dnat_state && info.invert_flags == 0 &&
+           info.origdst_port_high == info.origdst_port && info.expires_min == 0 &&
+           info.expires_max == 0 && info.l4proto == 0 && info.origsrc_port == 0 &&
+           info.replsrc_port == 0 && info.repldst_port == 0 && info.status_mask == 0 &&
+           info.origsrc_port_high == 0 && info.replsrc_port_high == 0 &&
+           info.repldst_port_high == 0;
+}
+
 // Reads one match into `rule`; returns false for anything memguardd does not write.
 bool decode_match(std::span<const std::uint8_t> bytes, std::size_t at, const xt_entry_match& m,
                   const SetNames& sets, Rule& rule, std::string& comment) {
@@ -35,11 +60,19 @@ bool decode_match(std::span<const std::uint8_t> bytes, std::size_t at, const xt_
     }
     if (name == "conntrack" && m.u.user.revision == conntrack_revision &&
         sized(sizeof(xt_conntrack_mtinfo3))) {
-        auto info = read_at<xt_conntrack_mtinfo3>(bytes, data);
-        const bool ours = info.match_flags == XT_CONNTRACK_STATE && info.invert_flags == 0 &&
-                          info.state_mask == related_established;
-        rule.related_established = true;
-        return ours;
+        return decode_conntrack(read_at<xt_conntrack_mtinfo3>(bytes, data), rule);
+    }
+    if (name == "addrtype" && m.u.user.revision == addrtype_revision &&
+        sized(sizeof(xt_addrtype_info_v1))) {
+        const auto info = read_at<xt_addrtype_info_v1>(bytes, data);
+        rule.dst_local = true;
+        return info.source == 0 && info.dest == XT_ADDRTYPE_LOCAL && info.flags == 0;
+    }
+    if (name == "rpfilter" && m.u.user.revision == rpfilter_revision &&
+        sized(sizeof(xt_rpfilter_info))) {
+        const auto info = read_at<xt_rpfilter_info>(bytes, data);
+        rule.rpfilter_failed = true;
+        return info.flags == XT_RPFILTER_INVERT;
     }
     if (name == "set" && m.u.user.revision == set_revision && sized(sizeof(xt_set_info_match_v4))) {
         const auto info = read_at<xt_set_info_match_v4>(bytes, data);

@@ -7,7 +7,9 @@
 extern "C" {
 #include <libiptc/libip6tc.h>
 }
+#include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_rpfilter.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +31,15 @@ inline constexpr std::uint8_t conntrack_revision = 3;
 inline constexpr std::uint8_t set_revision = 4;
 inline constexpr std::uint16_t related_established =
     XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED) | XT_CONNTRACK_STATE_BIT(IP_CT_RELATED);
+// --ctstate DNAT --ctorigdstport P --ctdir ORIGINAL, as libxt_conntrack's revision 3 stores it
+// (measured with iptables-legacy 1.8.9): the port in host byte order as a range P:P, and
+// ORIGINAL as the direction flag without its invert bit.
+inline constexpr std::uint16_t dnat_flags =
+    XT_CONNTRACK_STATE | XT_CONNTRACK_ORIGDST_PORT | XT_CONNTRACK_DIRECTION;
+inline constexpr std::uint16_t dnat_state = XT_CONNTRACK_STATE_DNAT;
+// addrtype revision 1 is what iptables 1.8 picks (libxt_addrtype.c); rpfilter has only 0.
+inline constexpr std::uint8_t addrtype_revision = 1;
+inline constexpr std::uint8_t rpfilter_revision = 0;
 
 // The header part both families share, at the offsets of their own structs.
 template <class Entry> struct Header;

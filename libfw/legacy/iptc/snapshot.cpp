@@ -14,6 +14,8 @@ extern "C" {
 #include <cstddef>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -171,14 +173,34 @@ private:
     std::map<std::size_t, std::uint32_t> jumps_to_; // offset → entries jumping there
 };
 
+void check_bounds(const char* chain, InputBounds bounds, std::size_t size) {
+    if (bounds.first > bounds.policy || bounds.policy >= size) {
+        throw EntryError(std::string(chain) + " spans offsets " + std::to_string(bounds.first) +
+                         " to " + std::to_string(bounds.policy) + " in " + std::to_string(size) +
+                         " bytes");
+    }
+}
+
+template <class Entry>
+MangleView parse_mangle(Family family, std::span<const std::uint8_t> entries, InputBounds forward,
+                        InputBounds prerouting, const SetNames& sets) {
+    check_bounds("FORWARD", forward, entries.size());
+    check_bounds("PREROUTING", prerouting, entries.size());
+    const Walker<Entry> walker(family, entries, sets);
+    MangleView view;
+    walker.read(forward.first, forward.policy, view.forward);
+    walker.read(prerouting.first, prerouting.policy, view.prerouting);
+    view.chain_exists = walker.read_chain(chain_name, view.chain);
+    if (view.chain_exists) {
+        view.chain_references = walker.references(chain_name);
+    }
+    return view;
+}
+
 template <class Entry>
 KernelView parse(Family family, std::span<const std::uint8_t> entries, InputBounds input,
                  const SetNames& sets) {
-    if (input.first > input.policy || input.policy >= entries.size()) {
-        throw EntryError("INPUT spans offsets " + std::to_string(input.first) + " to " +
-                         std::to_string(input.policy) + " in " + std::to_string(entries.size()) +
-                         " bytes");
-    }
+    check_bounds("INPUT", input, entries.size());
     const Walker<Entry> walker(family, entries, sets);
     KernelView view;
     view.family = family;
@@ -190,19 +212,19 @@ KernelView parse(Family family, std::span<const std::uint8_t> entries, InputBoun
     return view;
 }
 
-template <class Entry> RawTable read(Family family) {
+template <class Entry> RawTable read(Family family, const char* table) {
     using A = Api<Entry>;
     const Fd fd(::socket(A::domain, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
     if (!fd) {
-        throw_read_error(family, errno, std::strerror(errno));
+        throw_read_error(family, errno, std::strerror(errno), table);
     }
     // The table may be replaced between the two calls (EAGAIN: its size changed); ask again.
     for (int attempt = 0;; ++attempt) {
         typename A::Info info{};
-        std::strncpy(info.name, "filter", sizeof info.name - 1);
+        std::strncpy(info.name, table, sizeof info.name - 1);
         socklen_t len = sizeof info;
         if (::getsockopt(fd.get(), A::level, A::get_info, &info, &len) != 0) {
-            throw_read_error(family, errno, std::strerror(errno));
+            throw_read_error(family, errno, std::strerror(errno), table);
         }
         // The request header, then the entries; both in the words, for the entries' alignment.
         constexpr std::size_t header = offsetof(typename A::Get, entrytable);
@@ -210,31 +232,53 @@ template <class Entry> RawTable read(Family family) {
         RawTable raw;
         raw.words.resize((header + info.size + 7) / 8);
         auto* get = reinterpret_cast<typename A::Get*>(raw.words.data());
-        std::strncpy(get->name, "filter", sizeof get->name - 1);
+        std::strncpy(get->name, table, sizeof get->name - 1);
         get->size = info.size;
         len = static_cast<socklen_t>(header + info.size);
         if (::getsockopt(fd.get(), A::level, A::get_entries, get, &len) != 0) {
             if (errno == EAGAIN && attempt < 10) {
                 continue;
             }
-            throw_read_error(family, errno, std::strerror(errno));
+            throw_read_error(family, errno, std::strerror(errno), table);
         }
         raw.offset = header;
         raw.size = info.size;
         raw.input = {info.hook_entry[NF_INET_LOCAL_IN], info.underflow[NF_INET_LOCAL_IN]};
+        raw.forward = {info.hook_entry[NF_INET_FORWARD], info.underflow[NF_INET_FORWARD]};
+        raw.prerouting = {info.hook_entry[NF_INET_PRE_ROUTING],
+                          info.underflow[NF_INET_PRE_ROUTING]};
         return raw;
     }
 }
 
 } // namespace
 
-RawTable read_raw(Family family) {
-    return family == Family::ipv4 ? read<ipt_entry>(family) : read<ip6t_entry>(family);
+RawTable read_raw(Family family, const char* table) {
+    return family == Family::ipv4 ? read<ipt_entry>(family, table)
+                                  : read<ip6t_entry>(family, table);
 }
 
 KernelView read_snapshot(Family family) {
     const RawTable raw = read_raw(family);
-    return parse_snapshot(family, raw.entries(), raw.input, kernel_set_names());
+    const SetNames sets = kernel_set_names();
+    KernelView view = parse_snapshot(family, raw.entries(), raw.input, sets);
+    std::optional<RawTable> mangle;
+    try {
+        mangle = read_raw(family, "mangle");
+    } catch (const LegacyTablesMissing&) {
+        return view; // no mangle table: view.mangle stays nullopt, the backend says what it means
+    }
+    view.mangle =
+        parse_mangle_snapshot(family, mangle->entries(), mangle->forward, mangle->prerouting, sets);
+    return view;
+}
+
+MangleView parse_mangle_snapshot(Family family, std::span<const std::uint8_t> entries,
+                                 InputBounds forward, InputBounds prerouting,
+                                 const SetNames& sets) {
+    return family == Family::ipv4
+               ? parse_mangle<ipt_entry>(family, entries, forward, prerouting, sets)
+               : parse_mangle<ip6t_entry>(family, entries, forward, prerouting, sets);
 }
 
 KernelView parse_snapshot(Family family, std::span<const std::uint8_t> entries, InputBounds input,
@@ -243,11 +287,20 @@ KernelView parse_snapshot(Family family, std::span<const std::uint8_t> entries, 
                                   : parse<ip6t_entry>(family, entries, input, sets);
 }
 
-void throw_read_error(Family family, int error, const std::string& reason) {
+void throw_read_error(Family family, int error, const std::string& reason, const char* table) {
     const bool v4 = family == Family::ipv4;
     const std::string name(to_string(family));
     // No ip_tables/ip6_tables in the kernel: the socket option is unknown (ENOPROTOOPT), or
     // the filter table module is missing (ENOENT).
+    if (std::string_view(table) == "mangle" &&
+        (error == ENOPROTOOPT || error == ENOENT || error == EAFNOSUPPORT)) {
+        throw LegacyTablesMissing(name + ": this kernel has no legacy " +
+                                      (v4 ? "iptables" : "ip6tables") + " mangle table (" +
+                                      (v4 ? "iptable_mangle, CONFIG_IP_NF_MANGLE"
+                                          : "ip6table_mangle, CONFIG_IP6_NF_MANGLE") +
+                                      "): " + reason,
+                                  error);
+    }
     if (error == ENOPROTOOPT || error == ENOENT || error == EAFNOSUPPORT) {
         throw LegacyTablesMissing(name + ": this kernel has no legacy " +
                                       (v4 ? "iptables" : "ip6tables") +
@@ -256,7 +309,7 @@ void throw_read_error(Family family, int error, const std::string& reason) {
                                       "), so memguardd cannot install its rules: " + reason,
                                   error);
     }
-    throw KernelError(name + ": cannot read the filter table: " + reason, error);
+    throw KernelError(name + ": cannot read the " + table + " table: " + reason, error);
 }
 
 } // namespace memguard::iptc

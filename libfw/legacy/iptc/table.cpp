@@ -101,94 +101,133 @@ void Table::Free::operator()(xtc_handle* h) const {
 void Table::fail(const std::string& what) const {
     const int error = errno;
     const std::string message =
-        std::string(api_->name) + ": " + what + ": " + api_->strerror(error);
+        std::string(api_->name) + " " + table_ + ": " + what + ": " + api_->strerror(error);
     if (error == EAGAIN) {
         throw CommitRace(message, error);
     }
     throw KernelError(message, error);
 }
 
-Table Table::open(Family family) {
+Table Table::open(Family family, const char* table) {
     const FamilyApi* api = family == Family::ipv4 ? &ipv4_api : &ipv6_api;
-    xtc_handle* handle = api->init("filter");
+    xtc_handle* handle = api->init(table);
     if (handle == nullptr) {
         const int error = errno;
-        throw_read_error(family, error, api->strerror(error));
+        throw_read_error(family, error, api->strerror(error), table);
     }
-    return {family, api, handle};
+    return {family, table, api, handle};
+}
+
+std::vector<KernelRule> Table::read_chain(const std::string& name) const {
+    std::vector<KernelRule> out;
+    const SetNames sets = kernel_set_names();
+    for (const void* e = api_->first_rule(name.c_str(), handle_.get()); e != nullptr;
+         e = api_->next_rule(e, handle_.get())) {
+        const char* target = api_->get_target(e, handle_.get());
+        const std::span bytes(static_cast<const std::uint8_t*>(e), api_->entry_size(e));
+        auto decoded = decode_entry(family_, bytes, target != nullptr ? target : "", sets);
+        out.push_back({std::move(decoded.rule), std::move(decoded.comment),
+                       target != nullptr ? target : "", decoded.packets, decoded.bytes});
+    }
+    return out;
+}
+
+std::uint32_t Table::references(const std::string& name) const {
+    unsigned references = 0;
+    return api_->get_references(&references, name.c_str(), handle_.get()) != 0 ? references : 0;
 }
 
 KernelView Table::read() const {
     KernelView view;
     view.family = family_;
-    const SetNames sets = kernel_set_names();
-    auto read_chain = [&](const std::string& name, std::vector<KernelRule>& out) {
-        for (const void* e = api_->first_rule(name.c_str(), handle_.get()); e != nullptr;
-             e = api_->next_rule(e, handle_.get())) {
-            const char* target = api_->get_target(e, handle_.get());
-            const std::span bytes(static_cast<const std::uint8_t*>(e), api_->entry_size(e));
-            auto decoded = decode_entry(family_, bytes, target != nullptr ? target : "", sets);
-            out.push_back({std::move(decoded.rule), std::move(decoded.comment),
-                           target != nullptr ? target : "", decoded.packets, decoded.bytes});
-        }
-    };
-    read_chain(input, view.input);
+    view.input = read_chain(input);
     view.chain_exists = api_->is_chain(chain.c_str(), handle_.get()) != 0;
     if (view.chain_exists) {
-        read_chain(chain, view.chain);
-        unsigned references = 0;
-        if (api_->get_references(&references, chain.c_str(), handle_.get()) != 0) {
-            view.chain_references = references;
-        }
+        view.chain = read_chain(chain);
+        view.chain_references = references(chain);
     }
     return view;
 }
 
-void Table::apply(const Plan& plan) {
+MangleView Table::read_mangle() const {
+    MangleView view;
+    view.forward = read_chain(std::string(forward_chain));
+    view.prerouting = read_chain(std::string(prerouting_chain));
+    view.chain_exists = api_->is_chain(chain.c_str(), handle_.get()) != 0;
+    if (view.chain_exists) {
+        view.chain = read_chain(chain);
+        view.chain_references = references(chain);
+    }
+    return view;
+}
+
+void Table::edit_chain(bool create, std::size_t from, std::size_t count,
+                       const std::vector<Rule>& insert) {
     auto* h = handle_.get();
     const SetNames sets = kernel_set_names();
-    if (plan.create_chain && api_->create_chain(chain.c_str(), h) == 0) {
+    if (create && api_->create_chain(chain.c_str(), h) == 0) {
         fail("create chain " + chain);
     }
-    for (std::size_t i = plan.erase_count; i-- > 0;) {
-        if (api_->delete_num_entry(chain.c_str(), static_cast<unsigned>(plan.erase_from + i), h) ==
-            0) {
-            fail("delete rule " + std::to_string(plan.erase_from + i + 1) + " of " + chain);
+    for (std::size_t i = count; i-- > 0;) {
+        if (api_->delete_num_entry(chain.c_str(), static_cast<unsigned>(from + i), h) == 0) {
+            fail("delete rule " + std::to_string(from + i + 1) + " of " + chain);
         }
     }
-    for (std::size_t i = 0; i < plan.insert.size(); ++i) {
-        const auto entry = encode_entry(plan.insert[i], sets);
-        const auto at = static_cast<unsigned>(plan.erase_from + i);
+    for (std::size_t i = 0; i < insert.size(); ++i) {
+        const auto entry = encode_entry(insert[i], sets);
+        const auto at = static_cast<unsigned>(from + i);
         if (api_->insert_entry(chain.c_str(), entry.data(), at, h) == 0) {
-            fail("insert \"" + to_string(plan.insert[i]) + "\" at " + chain + " " +
+            fail("insert \"" + to_string(insert[i]) + "\" at " + chain + " " +
                  std::to_string(at + 1));
         }
     }
-    for (const auto position : plan.input_deletes) {
-        if (api_->delete_num_entry(input.c_str(), static_cast<unsigned>(position), h) == 0) {
-            fail("delete rule " + std::to_string(position + 1) + " of " + input);
+}
+
+void Table::edit_hook(const std::string& name, const std::vector<std::size_t>& deletes,
+                      const std::vector<Rule>& top) {
+    auto* h = handle_.get();
+    for (const auto position : deletes) {
+        if (api_->delete_num_entry(name.c_str(), static_cast<unsigned>(position), h) == 0) {
+            fail("delete rule " + std::to_string(position + 1) + " of " + name);
         }
     }
-    for (std::size_t i = 0; i < plan.jumps.size(); ++i) {
-        const auto entry = encode_entry(plan.jumps[i]);
-        if (api_->insert_entry(input.c_str(), entry.data(), static_cast<unsigned>(i), h) == 0) {
-            fail("insert \"" + to_string(plan.jumps[i]) + "\" at " + input + " " +
-                 std::to_string(i + 1));
+    for (std::size_t i = 0; i < top.size(); ++i) {
+        const auto entry = encode_entry(top[i]);
+        if (api_->insert_entry(name.c_str(), entry.data(), static_cast<unsigned>(i), h) == 0) {
+            fail("insert \"" + to_string(top[i]) + "\" at " + name + " " + std::to_string(i + 1));
         }
     }
+}
+
+void Table::delete_chain() {
+    if (api_->flush_entries(chain.c_str(), handle_.get()) == 0) {
+        fail("flush " + chain);
+    }
+    if (api_->delete_chain(chain.c_str(), handle_.get()) == 0) {
+        fail("delete chain " + chain + " (is another rule still jumping to it?)");
+    }
+}
+
+void Table::apply(const Plan& plan) {
+    edit_chain(plan.create_chain, plan.erase_from, plan.erase_count, plan.insert);
+    edit_hook(input, plan.input_deletes, plan.jumps);
     if (plan.delete_chain) {
-        if (api_->flush_entries(chain.c_str(), h) == 0) {
-            fail("flush " + chain);
-        }
-        if (api_->delete_chain(chain.c_str(), h) == 0) {
-            fail("delete chain " + chain + " (is another rule still jumping to it?)");
-        }
+        delete_chain();
+    }
+}
+
+void Table::apply_mangle(const ManglePlan& plan) {
+    edit_chain(plan.create_chain, plan.erase_from, plan.erase_count, plan.insert);
+    edit_hook(std::string(forward_chain), plan.forward_deletes, plan.forward);
+    edit_hook(std::string(prerouting_chain), plan.prerouting_deletes, plan.prerouting);
+    if (plan.delete_chain) {
+        delete_chain();
     }
 }
 
 void Table::commit() {
     if (api_->commit(handle_.get()) == 0) {
-        fail("commit the filter table");
+        fail("commit the " + table_ + " table");
     }
 }
 
@@ -205,20 +244,53 @@ std::optional<XtablesLock> take_lock(LockWait wait) {
     }
 }
 
+// The mangle table, or nullopt when the kernel has none for the family.
+std::optional<Table> open_mangle(Family family) {
+    try {
+        return Table::open(family, "mangle");
+    } catch (const LegacyTablesMissing&) {
+        return std::nullopt;
+    }
+}
+
+// Both tables of a family under one hold of the lock (flock: a second hold by this process
+// would wait for the first). Filter is committed first, then mangle.
 class IptcTransaction final : public Transaction {
 public:
     IptcTransaction(Family family, LockWait wait)
-        : lock_(take_lock(wait)), table_(Table::open(family)) {}
-    [[nodiscard]] KernelView read() const override { return table_.read(); }
-    void apply(const Plan& plan) override { table_.apply(plan); }
-    void commit() override { table_.commit(); }
+        : family_(family), lock_(take_lock(wait)), filter_(Table::open(family)),
+          mangle_(open_mangle(family)) {}
+    [[nodiscard]] KernelView read() const override {
+        KernelView view = filter_.read();
+        if (mangle_) {
+            view.mangle = mangle_->read_mangle();
+        }
+        return view;
+    }
+    void apply(const Plan& plan) override {
+        filter_.apply(plan);
+        if (mangle_) {
+            mangle_->apply_mangle(plan.mangle);
+        } else if (!plan.mangle.empty()) {
+            throw KernelError(std::string(to_string(family_)) + ": no mangle table to write to",
+                              ENOENT);
+        }
+    }
+    void commit() override {
+        filter_.commit(); // a table without edits is not written at all (libiptc)
+        if (mangle_) {
+            mangle_->commit();
+        }
+    }
     [[nodiscard]] bool unlocked() const override { return !lock_; }
 
 private:
+    Family family_;
     // Taken before the snapshot is read, released after the commit; none when LockWait said
     // an open port must not wait for it.
     std::optional<XtablesLock> lock_;
-    Table table_;
+    Table filter_;
+    std::optional<Table> mangle_;
 };
 
 class IptcTables final : public Tables {

@@ -1,9 +1,12 @@
-// A libiptc snapshot of one family's filter table, as a move-only handle.
+// A libiptc snapshot of one family's filter or mangle table, as a move-only handle.
 #pragma once
 
 #include "../tables.hpp"
 
+#include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 struct xtc_handle;
 
@@ -13,12 +16,17 @@ struct FamilyApi; // libip4tc or libip6tc entry points
 
 class Table {
 public:
-    // iptc_init("filter"); throws LegacyTablesMissing or KernelError.
-    static Table open(Family family);
+    // iptc_init(table): "filter" or "mangle"; throws LegacyTablesMissing or KernelError.
+    static Table open(Family family, const char* table = "filter");
 
+    // The filter table's part of the view (INPUT, MEMGUARD).
     [[nodiscard]] KernelView read() const;
-    // Edits the snapshot only; nothing reaches the kernel before commit().
+    // The mangle table's part (MEMGUARD, FORWARD, PREROUTING).
+    [[nodiscard]] MangleView read_mangle() const;
+    // Edit the snapshot only; nothing reaches the kernel before commit(). apply() is for a filter
+    // table, apply_mangle() for a mangle one.
     void apply(const Plan& plan);
+    void apply_mangle(const ManglePlan& plan);
     // Replaces the table in one setsockopt; throws CommitRace if somebody else changed it.
     void commit();
 
@@ -27,11 +35,21 @@ private:
         const FamilyApi* api;
         void operator()(xtc_handle* h) const;
     };
-    Table(Family family, const FamilyApi* api, xtc_handle* handle)
-        : family_(family), api_(api), handle_(handle, Free{api}) {}
+    Table(Family family, const char* table, const FamilyApi* api, xtc_handle* handle)
+        : family_(family), table_(table), api_(api), handle_(handle, Free{api}) {}
     [[noreturn]] void fail(const std::string& what) const;
+    [[nodiscard]] std::vector<KernelRule> read_chain(const std::string& name) const;
+    [[nodiscard]] std::uint32_t references(const std::string& name) const;
+    // MEMGUARD: create, erase [from, from + count), insert at from; then the rules of a built-in
+    // chain at `deletes` go and `top` goes to its top.
+    void edit_chain(bool create, std::size_t from, std::size_t count,
+                    const std::vector<Rule>& insert);
+    void edit_hook(const std::string& name, const std::vector<std::size_t>& deletes,
+                   const std::vector<Rule>& top);
+    void delete_chain();
 
     Family family_;
+    std::string table_;
     const FamilyApi* api_;
     std::unique_ptr<xtc_handle, Free> handle_;
 };
