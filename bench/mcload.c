@@ -1,12 +1,16 @@
 /* mcload: a small memcached text-protocol load client for bench/run.sh.
  *
- *   mcload HOST PORT THREADS SECONDS persist|connect
+ *   mcload HOST PORT THREADS SECONDS persist|connect|udp
  *
  * persist: each thread keeps one TCP connection and loops "get k" -> "VALUE ... END".
  *          Every packet after the handshake is conntrack ESTABLISHED.
  * connect: each thread loops connect + "get k" + close (SO_LINGER 0: RST, no TIME_WAIT, so
  *          the client never runs out of ports). Every request's SYN is a NEW packet that walks
  *          the firewall chain down to the matching allow rule.
+ * udp:     each thread loops one UDP "get k" (8-byte frame header, memcached -U) and its answer,
+ *          from one socket: every packet after the first is conntrack ESTABLISHED, so what a
+ *          request pays in the firewall is the rules before the established accept (the
+ *          reverse-path check among them).
  * "set" stores the key first (run once). Prints "ops=<n> errors=<n> ops_per_s=<x> cpu_us=<x>",
  * cpu_us = this process's user+sys time (getrusage), which includes the kernel work done on
  * its behalf: on a veth pair, the receive path (netfilter INPUT hook included) of the
@@ -28,7 +32,7 @@
 
 static struct sockaddr_in server;
 static double seconds;
-static int connect_mode;
+static int connect_mode, udp_mode;
 static const char request[] = "get mgbench\r\n";
 
 struct result { unsigned long ops, errors; };
@@ -69,6 +73,41 @@ static int one_get(int fd) {
     return -1;
 }
 
+static int open_udp(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr*)&server, sizeof server) != 0) { close(fd); return -1; }
+    return fd;
+}
+
+/* One UDP get: frame header (request id, sequence 0, 1 datagram) + the request; the value
+ * (100 bytes) fits one answer datagram, which must carry the same request id. 0 on success. */
+static int one_udp_get(int fd, unsigned short id) {
+    char out[8 + sizeof request - 1] = {(char)(id >> 8), (char)id, 0, 0, 0, 1, 0, 0};
+    memcpy(out + 8, request, sizeof request - 1);
+    if (send(fd, out, sizeof out, 0) != (ssize_t)sizeof out) return -1;
+    char buf[2048];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 13 || (unsigned char)buf[0] != (unsigned char)(id >> 8) ||
+        (unsigned char)buf[1] != (unsigned char)id || memcmp(buf + n - 5, "END\r\n", 5) != 0)
+        return -1;
+    return 0;
+}
+
+static void* udp_worker(void* arg) {
+    struct result* r = arg;
+    const double end = now() + seconds;
+    int fd = open_udp();
+    unsigned short id = 0;
+    while (fd >= 0 && now() < end) {
+        if (one_udp_get(fd, ++id) == 0) r->ops++; else r->errors++;
+    }
+    if (fd >= 0) close(fd); else r->errors++;
+    return NULL;
+}
+
 static void* worker(void* arg) {
     struct result* r = arg;
     const double end = now() + seconds;
@@ -84,7 +123,7 @@ static void* worker(void* arg) {
 
 int main(int argc, char** argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: mcload HOST PORT THREADS SECONDS persist|connect | mcload HOST PORT set\n");
+        fprintf(stderr, "usage: mcload HOST PORT THREADS SECONDS persist|connect|udp | mcload HOST PORT set\n");
         return 2;
     }
     memset(&server, 0, sizeof server);
@@ -108,12 +147,13 @@ int main(int argc, char** argv) {
     int threads = atoi(argv[3]);
     seconds = atof(argv[4]);
     connect_mode = strcmp(argv[5], "connect") == 0;
+    udp_mode = strcmp(argv[5], "udp") == 0;
     if (threads < 1 || threads > 256 || seconds <= 0) return 2;
     pthread_t tid[256];
     struct result res[256];
     memset(res, 0, sizeof res);
     const double start = now();
-    for (int i = 0; i < threads; ++i) pthread_create(&tid[i], NULL, worker, &res[i]);
+    for (int i = 0; i < threads; ++i) pthread_create(&tid[i], NULL, udp_mode ? udp_worker : worker, &res[i]);
     unsigned long ops = 0, errors = 0;
     for (int i = 0; i < threads; ++i) { pthread_join(tid[i], NULL); ops += res[i].ops; errors += res[i].errors; }
     const double took = now() - start;
