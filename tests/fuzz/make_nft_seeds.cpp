@@ -38,6 +38,7 @@ Desired sample() {
     Desired d;
     d.ipv4.ports = d.ipv6.ports = {11211};
     d.ipv4.protocols = d.ipv6.protocols = {Protocol::tcp};
+    d.ipv4.reverse_path = {Protocol::tcp}; // the fib rule
     d.ipv6.family = Family::ipv6;
     d.ipv4.log_blocked = true;
     d.ipv6.action = Action::reject;
