@@ -12,6 +12,7 @@
 #   input  memguardd's rules as they were before this issue: its INPUT path only (applied by
 #          memguardd, then the new parts deleted: the mangle table's rules / the prerouting
 #          chain and the fib rule)
+#   norp   memguardd's rules now with "reverse_path_check": [] (the DNAT path's cost alone)
 #   full   memguardd's rules now (apply --once)
 # CPU per request (client user+sys, which includes the softirq receive path of the packets it
 # sends, + memcached's run time) and throughput; the cost is the median over rounds of the
@@ -24,11 +25,15 @@ MG=$(realpath "${1:-$REPO/build/daemon/memguardd}")
 RUNS=${RUNS:-5}
 PKT_S=${PKT_S:-2}
 THREADS=${THREADS:-2}
+BACKENDS=${BACKENDS:-"iptables-legacy nftables"}
+TARGETS=${TARGETS:-"direct:11211 dnat:11311"}
+MODES=${MODES:-"connect udp"}
 OUT=${OUT:-$HERE/packet_path.md}
 W=$(mktemp -d /root/mgpp.XXXXXX)
 S=mgpp-srv-$$ C=mgpp-cli-$$ K=mgpp-ctr-$$
 cleanup() {
-    kill "$(jobs -p)" 2>/dev/null || true
+    # shellcheck disable=SC2046 # one pid per word
+    kill $(jobs -p) 2>/dev/null || true
     for ns in $S $C $K; do ip netns del "$ns" 2>/dev/null || true; done
     rm -rf "$W"
 }
@@ -57,12 +62,17 @@ for port in 11211 11311; do ip netns exec $C "$W/mcload" 10.77.0.1 $port set; do
 
 for b in iptables-legacy nftables; do
     printf '{"backend": "%s", "ports": [11211, 11311], "allow": ["10.77.0.2/32"]}\n' "$b" >"$W/$b.json"
+    printf '{"backend": "%s", "ports": [11211, 11311], "allow": ["10.77.0.2/32"], "reverse_path_check": []}\n' \
+        "$b" >"$W/$b-norp.json"
 done
 chmod 600 "$W"/*.json
 srv() { ip netns exec $S "$@"; }
-firewall() { # firewall BACKEND none|input|full
+firewall() { # firewall BACKEND none|input|norp|full
     srv "$MG" remove --force >/dev/null 2>&1 || true
-    [ "$2" = none ] && return
+    case $2 in
+    none) return ;;
+    norp) srv "$MG" apply --once --config "$W/$1-norp.json" >/dev/null; return ;;
+    esac
     srv "$MG" apply --once --config "$W/$1.json" >/dev/null
     [ "$2" = full ] && return
     if [ "$1" = iptables-legacy ]; then
@@ -81,13 +91,13 @@ cpu_all() { local t=0 p; for p in $(mc_pids); do t=$((t + $(sched_ns "$p"))); do
 
 echo "backend target mode firewall round ops_per_s cpu_us_per_req" >"$W/raw"
 for ((r = 1; r <= RUNS; r++)); do
-    for b in iptables-legacy nftables; do
-        fws=(none input full)
-        for k in 0 1 2; do
-            fw=${fws[(k + r) % 3]}
+    for b in $BACKENDS; do
+        fws=(none input norp full)
+        for k in 0 1 2 3; do
+            fw=${fws[(k + r) % 4]}
             firewall "$b" "$fw"
-            for target in direct:11211 dnat:11311; do
-                for mode in connect udp; do
+            for target in $TARGETS; do
+                for mode in $MODES; do
                     s0=$(cpu_all)
                     out=$(ip netns exec $C "$W/mcload" 10.77.0.1 "${target#*:}" "$THREADS" "$PKT_S" "$mode")
                     s1=$(cpu_all)
@@ -121,15 +131,18 @@ with open(out, "w") as o:
             "threads. Cost = median over rounds of the per-round ratio (positive = worse), "
             "[lowest…highest] round.\n\n")
     for metric, title in (("cpu", "CPU per request"), ("ops", "Throughput")):
-        o.write(f"## {title}\n\n| backend | path | mode | none | input (before) | full (now) | "
-                "full vs none | full vs input |\n|---|---|---|---:|---:|---:|---:|---:|\n")
+        o.write(f"## {title}\n\n| backend | path | mode | none | input (before) | now, no rp check | "
+                "now (full) | full vs none | full vs input | no rp check vs input |\n"
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
         for (b, t, m, met), d in sorted(v.items()):
             if met != metric:
                 continue
-            med = {fw: statistics.median(x for (f, _), x in d.items() if f == fw) for fw in ("none", "input", "full")}
+            med = {fw: statistics.median(x for (f, _), x in d.items() if f == fw)
+                   for fw in ("none", "input", "norp", "full")}
             fmt = (lambda x: f"{x:.1f} µs") if metric == "cpu" else (lambda x: f"{x:,.0f}/s")
-            o.write(f"| {b} | {t} | {m} | {fmt(med['none'])} | {fmt(med['input'])} | {fmt(med['full'])} | "
-                    f"{cost(d, 'full', 'none', metric)} | {cost(d, 'full', 'input', metric)} |\n")
+            o.write(f"| {b} | {t} | {m} | {fmt(med['none'])} | {fmt(med['input'])} | {fmt(med['norp'])} | "
+                    f"{fmt(med['full'])} | {cost(d, 'full', 'none', metric)} | "
+                    f"{cost(d, 'full', 'input', metric)} | {cost(d, 'norp', 'input', metric)} |\n")
         o.write("\n")
     o.write("On the dnat path, *input* is no protection at all (the packets never pass INPUT): "
             "it is listed for the cost only.\n")
