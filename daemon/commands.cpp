@@ -64,7 +64,7 @@ void print_family_notes(const FamilyReport& f) {
     if (!f.error.empty()) {
         std::fprintf(stderr, "memguardd: %s: %s%s\n", std::string(to_string(f.family)).c_str(),
                      f.error.c_str(),
-                     f.fail_closed ? " (failed closed: the port is open to loopback only)" : "");
+                     f.fail_closed ? (" (failed closed: " + f.closed_scope + ")").c_str() : "");
     }
 }
 

@@ -42,6 +42,7 @@ void DaemonState::record_pass(const Report& report) {
     for (const auto& f : report.families) {
         families_.push_back({{"family", to_string(f.family)},
                              {"fail_closed", f.fail_closed},
+                             {"closed_scope", f.fail_closed ? f.closed_scope : ""},
                              {"error", f.error},
                              {"refused", f.refused},
                              {"unlocked", f.unlocked}});

@@ -73,7 +73,7 @@ void log_apply(const Report& report, Event why, bool config_invalid) {
         std::string what = f.committed ? "applied " + std::to_string(f.drift.size()) + " change(s)"
                                        : std::string("already in place");
         if (f.fail_closed) {
-            what = "FAILING CLOSED (loopback only): could not apply the config: " + f.error;
+            what = "FAILING CLOSED (" + f.closed_scope + "): could not apply the config: " + f.error;
         } else if (!f.error.empty()) {
             what = "NOT GUARDED: " + f.error;
         } else if (config_invalid) {
@@ -102,7 +102,7 @@ void log_failure(const Report& report, std::chrono::seconds retry_after) {
         }
         log_event(err, {Event::error, f.family, {{"FAIL_CLOSED", f.fail_closed ? "1" : "0"}}},
                   std::string(to_string(f.family)) + ": " +
-                      (f.fail_closed ? "failing closed (loopback only)"
+                      (f.fail_closed ? "failing closed (" + f.closed_scope + ")"
                                      : "the port may be OPEN to everybody") +
                       ": " + f.error + "; trying again in " + std::to_string(retry_after.count()) +
                       " s");

@@ -69,12 +69,15 @@ void print_daemon(const json& d) {
         std::printf("daemon: last drift: %s\n", drift.c_str());
     }
     if (d.value("fail_closed", false)) {
-        std::printf("daemon: FAILING CLOSED: the port is open to loopback only%s\n",
-                    d.value("config_invalid", false)
-                        ? " (the config is invalid; see memguardd check)"
-                        : "");
+        std::printf("daemon: FAILING CLOSED%s\n", d.value("config_invalid", false)
+                                                      ? " (the config is invalid; see memguardd check)"
+                                                      : "");
     }
     for (const auto& f : d.value("families", json::array())) {
+        if (const auto scope = f.value("closed_scope", ""); !scope.empty()) {
+            std::printf("daemon: %s: failing closed: %s\n", f.value("family", "?").c_str(),
+                        scope.c_str());
+        }
         if (const auto error = f.value("error", ""); !error.empty()) {
             std::printf("daemon: %s: %s\n", f.value("family", "?").c_str(), error.c_str());
         }

@@ -28,8 +28,10 @@ struct FamilyReport {
     unsigned attempts = 0;        // commits tried (more than 1: another writer raced us)
     bool unlocked = false;        // written without the xtables lock, held while the port was open
     // The wanted rules could not be programmed (`error` says why), so this family runs the
-    // fail-closed rules instead: loopback only on every port we know of.
+    // fail-closed rules instead: loopback only on every port we know of, or as `closed_scope`
+    // says where only a part could not be had.
     bool fail_closed = false;
+    std::string closed_scope = "loopback only";
     std::string error;                // empty: the pass did what it set out to do
     std::vector<std::string> refused; // objects under our names that are not ours, left alone
     // What the commit did, in words ("added 4 rules to MEMGUARD, ..."); for remove, what went.

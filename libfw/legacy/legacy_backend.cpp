@@ -161,9 +161,8 @@ FamilyReport LegacyBackend::reconcile_family(const FamilyDesired& want, FirstLoo
     if (!claims.chain) {
         fr.error = "chain " + std::string(chain_name) + " is not memguardd's";
     } else if (!claims.mangle_chain) {
-        fr.error = "mangle chain " + std::string(chain_name) +
-                   " is not memguardd's (ports published through DNAT are closed to everybody; "
-                   "INPUT is as configured)";
+        fr.error = "mangle chain " + std::string(chain_name) + " is not memguardd's";
+        fr.closed_scope = "ports published through DNAT closed to everybody, INPUT as configured";
     }
     return fr;
 }
