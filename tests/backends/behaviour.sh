@@ -20,6 +20,7 @@ b_init "$@"
 b_topology
 b_config "$CONF" 1 "$H_OK4/32" "$H_OK6/128"
 
+not() { ! "$@"; }
 # reach LABEL SRC DST : tcp and udp both answer
 reach() {
     check "$1: tcp from $2 reaches $3" h_reaches "$2" "$3"
@@ -48,6 +49,12 @@ check "(a) status --json names the backend" test "$(jq -r .backend <<<"$H_OUT")"
 check "(a) the daemon says which backend runs" test "$(jq -r .daemon.backend <<<"$H_OUT")" = "$B_BACKEND"
 h_mg diff --config "$CONF"
 check "(a) diff: in sync (exit 0)" test "$H_RC" = 0
+if [ "$B_BACKEND" = nftables ]; then
+    # reading the legacy tables for leftovers must not create the mangle table (the kernel would
+    # hook it into every packet's path)
+    check "(a) no legacy mangle table was made" \
+        not grep -qx mangle <(h_at "$SRV" cat /proc/net/ip_tables_names /proc/net/ip6_tables_names 2>/dev/null)
+fi
 
 # --- (b) ----------------------------------------------------------------------------------------
 b_nft -f - <<'NFT' || fail "(b) cannot add the foreign nftables table"

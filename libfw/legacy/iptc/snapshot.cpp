@@ -3,6 +3,7 @@
 #include "bytes.hpp"
 #include "entry.hpp"
 #include "fd.hpp"
+#include "netlink/xt_rules.hpp"
 
 #include <libiptc/libiptc.h>
 extern "C" {
@@ -262,6 +263,13 @@ KernelView read_snapshot(Family family) {
     const RawTable raw = read_raw(family);
     const SetNames sets = kernel_set_names();
     KernelView view = parse_snapshot(family, raw.entries(), raw.input, sets);
+    // Asking for a table the namespace does not have yet makes the kernel create it (and hook
+    // it into every packet's path): a read must not. Not there yet: nothing of ours in it. A
+    // kernel that cannot have one at all is found out when a transaction opens it to write.
+    if (!netlink::legacy_table_exists(family, "mangle")) {
+        view.mangle = MangleView{};
+        return view;
+    }
     std::optional<RawTable> mangle;
     try {
         mangle = read_raw(family, "mangle");
