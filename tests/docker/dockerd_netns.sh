@@ -61,6 +61,19 @@ d_init() {
     # read and, for the stand-in, written with the same variant.
     D_XT=nft
     case $(readlink -f "$(command -v iptables 2>/dev/null)") in *legacy*) D_XT=legacy ;; esac
+    # MEMGUARD_DOCKER_XT=legacy|nft: the variant dockerd must use whatever `iptables` is here,
+    # through a PATH of its own whose iptables* are that variant (xtables-*-multi goes by the
+    # name it is called by).
+    D_PATH=$PATH
+    if [ -n "${MEMGUARD_DOCKER_XT:-}" ] && [ "$MEMGUARD_DOCKER_XT" != "$D_XT" ]; then
+        D_XT=$MEMGUARD_DOCKER_XT
+        mkdir -p "$D_ROOT/xt-bin"
+        local t s
+        for t in iptables ip6tables; do
+            for s in "" -save -restore; do ln -sf "/usr/sbin/$t-$D_XT$s" "$D_ROOT/xt-bin/$t$s"; done
+        done
+        D_PATH=$D_ROOT/xt-bin:$PATH
+    fi
     trap 'd_teardown; mg_cleanup' EXIT
 }
 
@@ -149,7 +162,7 @@ d_start_dockerd() {
 EOF
     t0=$(mg_now_us)
     "${MG_ORPHAN_GUARD[@]}" nsenter -t "$D_H" -n -- unshare -m --propagation private -- \
-        /bin/bash "$D_DIR/dockerd_launch.sh" run --data-root "$D_ROOT/data" --exec-root "$D_ROOT/exec" \
+        env PATH="$D_PATH" /bin/bash "$D_DIR/dockerd_launch.sh" run --data-root "$D_ROOT/data" --exec-root "$D_ROOT/exec" \
         --pidfile "$D_ROOT/dockerd.pid" -H "unix://$D_SOCK" --bip "$D_BIP" --config-file "$cfg" \
         --cgroup-parent "/$D_NAME" >>"$D_LOG" 2>&1 &
     D_PID=$!
@@ -313,16 +326,19 @@ d_version() {
         head -n 1
 }
 
-# Docker's rules in H, in the words of the iptables variant dockerd uses (both families, every
-# table, counters and comments dropped), and, when that is iptables-nft, the nftables tables
-# they live in (`nft list ruleset` without our tables `inet memguard*` and without counters).
-# Lines of ours (comment memguard, chain MEMGUARD) are left out.
+# Docker's rules in H, in the words of the iptables variant dockerd uses (both families, the
+# tables Docker writes: filter and nat; counters and comments dropped), and, when that is
+# iptables-nft, the nftables tables they live in (`nft list ruleset` without our tables `inet
+# memguard*` and without counters). Lines of ours (comment memguard, chain MEMGUARD) are left
+# out. (The legacy mangle table is ours to make: Docker 20.10 writes none.)
 d_docker_rules() {
-    local fam
+    local fam t
     for fam in 4 6; do
         echo "# ipv$fam"
-        d_xt $fam -save 2>/dev/null | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//' -e 's/\[[0-9]*:[0-9]*\]$//' |
-            grep -vE 'memguard|MEMGUARD'
+        for t in filter nat; do
+            d_xt $fam -save -t $t 2>/dev/null | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//' -e 's/\[[0-9]*:[0-9]*\]$//' |
+                grep -vE 'memguard|MEMGUARD'
+        done
     done
     if [ "$D_XT" = nft ] && command -v nft >/dev/null; then
         echo "# nft"
