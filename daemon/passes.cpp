@@ -73,7 +73,8 @@ void log_apply(const Report& report, Event why, bool config_invalid) {
         std::string what = f.committed ? "applied " + std::to_string(f.drift.size()) + " change(s)"
                                        : std::string("already in place");
         if (f.fail_closed) {
-            what = "FAILING CLOSED (" + f.closed_scope + "): could not apply the config: " + f.error;
+            what =
+                "FAILING CLOSED (" + f.closed_scope + "): could not apply the config: " + f.error;
         } else if (!f.error.empty()) {
             what = "NOT GUARDED: " + f.error;
         } else if (config_invalid) {

@@ -265,8 +265,7 @@ void Service::notify_ready() {
     const bool closed = state_.all_closed();
     const std::string status =
         closed ? "Guarding " + summary(policy_) +
-                     (state_.fail_closed() ? " (FAIL-CLOSED; see memguardd status)"
-                                           : "")
+                     (state_.fail_closed() ? " (FAIL-CLOSED; see memguardd status)" : "")
                : "NOT GUARDED yet: " + state_.first_error() + "; retrying";
     // Called after every verify pass: systemd hears only what changed.
     if (closed && !ready_) {

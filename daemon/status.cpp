@@ -69,9 +69,10 @@ void print_daemon(const json& d) {
         std::printf("daemon: last drift: %s\n", drift.c_str());
     }
     if (d.value("fail_closed", false)) {
-        std::printf("daemon: FAILING CLOSED%s\n", d.value("config_invalid", false)
-                                                      ? " (the config is invalid; see memguardd check)"
-                                                      : "");
+        std::printf("daemon: FAILING CLOSED%s\n",
+                    d.value("config_invalid", false)
+                        ? " (the config is invalid; see memguardd check)"
+                        : "");
     }
     for (const auto& f : d.value("families", json::array())) {
         if (const auto scope = f.value("closed_scope", ""); !scope.empty()) {

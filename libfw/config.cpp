@@ -163,8 +163,7 @@ void read_protocol_list(Reader& r, const json& v, const std::string& name, bool 
 
 // reverse_path_check names protocols the ports are guarded for; unset, it is udp where udp is
 // guarded. Checked once every key is read: "protocols" may come after it.
-void settle_reverse_path(Reader& r, const std::optional<std::vector<Protocol>>& given,
-                         Policy& p) {
+void settle_reverse_path(Reader& r, const std::optional<std::vector<Protocol>>& given, Policy& p) {
     const auto guarded = [&](Protocol proto) { return std::ranges::count(p.protocols, proto) > 0; };
     if (!given) {
         p.reverse_path.clear();
