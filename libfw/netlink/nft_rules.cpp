@@ -1,6 +1,7 @@
 #include "nft_rules.hpp"
 
 #include "detail.hpp"
+#include "nftables.hpp"
 #include "socket.hpp"
 
 #include <libnftnl/expr.h>
@@ -19,26 +20,6 @@ namespace {
 
 constexpr std::uint16_t kGetRule = detail::nfnl_type(NFNL_SUBSYS_NFTABLES, NFT_MSG_GETRULE);
 constexpr std::uint16_t kNewRule = detail::nfnl_type(NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWRULE);
-
-// nfgen_family (NFPROTO_*, linux/netfilter.h) as `nft list ruleset` names it.
-std::string family_name(std::uint32_t family) {
-    switch (family) {
-    case NFPROTO_IPV4:
-        return "ip";
-    case NFPROTO_IPV6:
-        return "ip6";
-    case NFPROTO_INET:
-        return "inet";
-    case NFPROTO_ARP:
-        return "arp";
-    case NFPROTO_BRIDGE:
-        return "bridge";
-    case NFPROTO_NETDEV:
-        return "netdev";
-    default:
-        return "family " + std::to_string(family);
-    }
-}
 
 std::optional<Family> nfproto_family(std::uint32_t nfproto) {
     if (nfproto == NFPROTO_IPV4) {
@@ -239,7 +220,7 @@ std::optional<NftRule> parse_nft_rule_message(std::span<const std::uint8_t> nlms
     }
     NftRule rule;
     const auto family = nftnl_rule_get_u32(r.get(), NFTNL_RULE_FAMILY);
-    rule.family = family_name(family);
+    rule.family = nft_family_name(family);
     rule.table = nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE);
     rule.chain = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
     Walk walk(rule, nfproto_family(family));

@@ -13,8 +13,16 @@ namespace {
 constexpr std::uint16_t kGetTable = detail::nfnl_type(NFNL_SUBSYS_NFTABLES, NFT_MSG_GETTABLE);
 constexpr std::uint16_t kNewTable = detail::nfnl_type(NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWTABLE);
 
-// nfgen_family values are NFPROTO_* (linux/netfilter.h); names as `nft list tables` prints.
-std::string family_name(std::uint8_t family) {
+constexpr detail::AttrPolicy<NFTA_TABLE_MAX + 1> kPolicy = [] {
+    detail::AttrPolicy<NFTA_TABLE_MAX + 1> p{};
+    p[NFTA_TABLE_NAME] = {MNL_TYPE_NUL_STRING, 0};
+    p[NFTA_TABLE_USE] = {MNL_TYPE_U32, 0};
+    return p;
+}();
+
+} // namespace
+
+std::string nft_family_name(std::uint32_t family) {
     switch (family) {
     case NFPROTO_IPV4:
         return "ip";
@@ -33,15 +41,6 @@ std::string family_name(std::uint8_t family) {
     }
 }
 
-constexpr detail::AttrPolicy<NFTA_TABLE_MAX + 1> kPolicy = [] {
-    detail::AttrPolicy<NFTA_TABLE_MAX + 1> p{};
-    p[NFTA_TABLE_NAME] = {MNL_TYPE_NUL_STRING, 0};
-    p[NFTA_TABLE_USE] = {MNL_TYPE_U32, 0};
-    return p;
-}();
-
-} // namespace
-
 std::optional<NftTable> parse_nft_table_message(std::span<const std::uint8_t> nlmsg) {
     const detail::MessageView view(nlmsg);
     nfgenmsg nfg{};
@@ -53,7 +52,7 @@ std::optional<NftTable> parse_nft_table_message(std::span<const std::uint8_t> nl
         return std::nullopt;
     }
     NftTable table;
-    table.family = family_name(nfg.nfgen_family);
+    table.family = nft_family_name(nfg.nfgen_family);
     table.name = mnl_attr_get_str(attrs[NFTA_TABLE_NAME]);
     if (const auto* use = attrs[NFTA_TABLE_USE]) {
         table.chains = detail::load_be32(mnl_attr_get_payload(use));

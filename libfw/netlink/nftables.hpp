@@ -17,6 +17,9 @@ struct NftTable {
     friend bool operator==(const NftTable&, const NftTable&) = default;
 };
 
+// An nfgen_family (NFPROTO_*) as `nft list ruleset` names it: "ip", "ip6", "inet", ...
+std::string nft_family_name(std::uint32_t family);
+
 // One NFT_MSG_NEWTABLE message (a dump reply) → the table, or nullopt when malformed.
 std::optional<NftTable> parse_nft_table_message(std::span<const std::uint8_t> nlmsg);
 
