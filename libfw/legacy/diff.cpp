@@ -23,14 +23,6 @@ bool same(const KernelRule& k, const Rule& r) {
     return k.rule && *k.rule == r;
 }
 
-// One table's MEMGUARD: what we want in it, what it holds, and where the edits go.
-struct ChainEdit {
-    bool create_chain = false;
-    std::size_t erase_from = 0;
-    std::size_t erase_count = 0;
-    std::vector<Rule> insert;
-};
-
 void compare_chain(Family family, const std::string& label, const std::vector<Rule>& want,
                    bool exists, const std::vector<KernelRule>& have, std::vector<ChainDrift>& drift,
                    ChainEdit& edit) {
@@ -328,13 +320,8 @@ namespace {
 
 void compare_filter(const Ruleset& desired, const KernelView& actual, Comparison& out) {
     if (desired.use_chain) { // else somebody else's chain: not ours to compare or repair
-        ChainEdit edit;
         compare_chain(desired.family, std::string(chain_name), desired.chain, actual.chain_exists,
-                      actual.chain, out.drift, edit);
-        out.plan.create_chain = edit.create_chain;
-        out.plan.erase_from = edit.erase_from;
-        out.plan.erase_count = edit.erase_count;
-        out.plan.insert = std::move(edit.insert);
+                      actual.chain, out.drift, out.plan);
     }
     compare_hook(desired.family, std::string(input_chain), desired.jumps, actual.input, out.drift,
                  out.plan.input_deletes, out.plan.jumps);
@@ -345,13 +332,8 @@ void compare_mangle(const Ruleset& desired, const MangleView& actual, Comparison
     ManglePlan& plan = out.plan.mangle;
     const Family family = desired.family;
     if (want.use_chain) {
-        ChainEdit edit;
         compare_chain(family, "mangle " + std::string(chain_name), want.chain, actual.chain_exists,
-                      actual.chain, out.drift, edit);
-        plan.create_chain = edit.create_chain;
-        plan.erase_from = edit.erase_from;
-        plan.erase_count = edit.erase_count;
-        plan.insert = std::move(edit.insert);
+                      actual.chain, out.drift, plan);
     }
     compare_hook(family, "mangle " + std::string(forward_chain), want.jumps, actual.forward,
                  out.drift, plan.forward_deletes, plan.forward);

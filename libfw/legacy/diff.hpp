@@ -44,13 +44,22 @@ struct ChainDrift {
     [[nodiscard]] std::string describe() const;
 };
 
-// Edits to the mangle table, in the same order as Plan's to filter: MEMGUARD, then FORWARD's
-// and PREROUTING's rules of ours deleted (0-based, descending) and the wanted ones put at the top.
-struct ManglePlan {
+// One table's MEMGUARD: create it, then delete rules [erase_from, erase_from + erase_count), then
+// insert `insert` at erase_from (1 rule per position, in order). Positions are 0-based.
+struct ChainEdit {
     bool create_chain = false;
     std::size_t erase_from = 0;
     std::size_t erase_count = 0;
     std::vector<Rule> insert;
+
+    [[nodiscard]] bool chain_untouched() const {
+        return !create_chain && erase_count == 0 && insert.empty();
+    }
+};
+
+// Edits to the mangle table, in the same order as Plan's to filter: MEMGUARD, then FORWARD's
+// and PREROUTING's rules of ours deleted (0-based, descending) and the wanted ones put at the top.
+struct ManglePlan : ChainEdit {
     std::vector<std::size_t> forward_deletes;
     std::vector<Rule> forward;
     std::vector<std::size_t> prerouting_deletes;
@@ -58,21 +67,15 @@ struct ManglePlan {
     bool delete_chain = false;
 
     [[nodiscard]] bool empty() const {
-        return !create_chain && erase_count == 0 && insert.empty() && forward_deletes.empty() &&
-               forward.empty() && prerouting_deletes.empty() && prerouting.empty() && !delete_chain;
+        return chain_untouched() && forward_deletes.empty() && forward.empty() &&
+               prerouting_deletes.empty() && prerouting.empty() && !delete_chain;
     }
 };
 
 // Edits for one libiptc transaction per table (filter, then mangle), applied in this order to one
 // snapshot of the table, with our ipset loaded before the commit (so the rules never match on a set
 // that is not there) and destroyed after it (once no rule of ours matches on it).
-struct Plan {
-    bool create_chain = false;
-    // MEMGUARD: delete rules [erase_from, erase_from + erase_count), then insert `insert` at
-    // erase_from (1 rule per position, in order). Positions are 0-based.
-    std::size_t erase_from = 0;
-    std::size_t erase_count = 0;
-    std::vector<Rule> insert;
+struct Plan : ChainEdit {
     // INPUT: delete these 0-based positions (descending), then insert `jumps` at the top.
     std::vector<std::size_t> input_deletes;
     std::vector<Rule> jumps;
@@ -83,8 +86,7 @@ struct Plan {
 
     // Nothing to do in the filter table.
     [[nodiscard]] bool table_empty() const {
-        return !create_chain && erase_count == 0 && insert.empty() && input_deletes.empty() &&
-               jumps.empty() && !delete_chain;
+        return chain_untouched() && input_deletes.empty() && jumps.empty() && !delete_chain;
     }
     [[nodiscard]] bool tables_empty() const { return table_empty() && mangle.empty(); }
     [[nodiscard]] bool empty() const { return tables_empty() && !load_set && !drop_set; }

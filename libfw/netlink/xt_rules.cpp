@@ -1,6 +1,8 @@
 #include "xt_rules.hpp"
 
 #include "backend.hpp"
+#include "legacy/iptc/bytes.hpp"
+#include "legacy/iptc/table.hpp"
 
 #include <libiptc/libiptc.h>
 extern "C" {
@@ -12,10 +14,8 @@ extern "C" {
 #include <linux/netfilter/xt_tcpudp.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <memory>
 #include <span>
 
 namespace memguard::netlink {
@@ -30,10 +30,6 @@ template <class T> bool read_at(std::span<const std::uint8_t> bytes, std::size_t
     }
     std::memcpy(&out, bytes.data() + at, sizeof(T));
     return true;
-}
-
-std::string bounded(const char* text, std::size_t max) {
-    return {text, static_cast<std::size_t>(std::find(text, text + max, '\0') - text)};
 }
 
 std::uint16_t from_be16(std::uint16_t be) {
@@ -78,7 +74,7 @@ void decode_match(const std::string& name, unsigned revision, std::span<const st
     } else if (name == "comment") {
         xt_comment_info c{};
         if (read_at(data, 0, c)) {
-            rule.comment = bounded(c.comment, sizeof c.comment);
+            rule.comment = iptc::bounded_name(c.comment, sizeof c.comment);
         }
     } else if (name == "conntrack") {
         rule.ct_orig_dport = ct_orig_dport(data, revision);
@@ -115,7 +111,7 @@ XtRule decode_entry(const std::string& chain, std::span<const std::uint8_t> byte
         if (size < sizeof(xt_entry_match) || size > entry.target_offset - at) {
             break; // malformed: read no further
         }
-        decode_match(bounded(m.u.user.name, sizeof m.u.user.name), m.u.user.revision,
+        decode_match(iptc::bounded_name(m.u.user.name, sizeof m.u.user.name), m.u.user.revision,
                      bytes.subspan(at + sizeof(xt_entry_match), size - sizeof(xt_entry_match)),
                      rule);
         at += size;
@@ -123,72 +119,13 @@ XtRule decode_entry(const std::string& chain, std::span<const std::uint8_t> byte
     xt_entry_target t{};
     if (read_at(bytes, entry.target_offset, t) && t.u.user.target_size >= sizeof(xt_entry_target) &&
         t.u.user.target_size <= bytes.size() - entry.target_offset) {
-        rule.target = bounded(t.u.user.name, sizeof t.u.user.name);
+        rule.target = iptc::bounded_name(t.u.user.name, sizeof t.u.user.name);
         rule.target_revision = t.u.user.revision;
         const auto info = bytes.subspan(entry.target_offset + sizeof(xt_entry_target),
                                         t.u.user.target_size - sizeof(xt_entry_target));
         rule.target_info.assign(info.begin(), info.end());
     }
     return rule;
-}
-
-// libip4tc or libip6tc, as a move-only handle of one table's snapshot.
-template <class Entry> struct Api;
-template <> struct Api<ipt_entry> {
-    static xtc_handle* init(const char* t) { return iptc_init(t); }
-    static void free(xtc_handle* h) { iptc_free(h); }
-    static const char* first_chain(xtc_handle* h) { return iptc_first_chain(h); }
-    static const char* next_chain(xtc_handle* h) { return iptc_next_chain(h); }
-    static const ipt_entry* first_rule(const char* c, xtc_handle* h) {
-        return iptc_first_rule(c, h);
-    }
-    static const ipt_entry* next_rule(const ipt_entry* e, xtc_handle* h) {
-        return iptc_next_rule(e, h);
-    }
-    static const char* strerror(int e) { return iptc_strerror(e); }
-};
-template <> struct Api<ip6t_entry> {
-    static xtc_handle* init(const char* t) { return ip6tc_init(t); }
-    static void free(xtc_handle* h) { ip6tc_free(h); }
-    static const char* first_chain(xtc_handle* h) { return ip6tc_first_chain(h); }
-    static const char* next_chain(xtc_handle* h) { return ip6tc_next_chain(h); }
-    static const ip6t_entry* first_rule(const char* c, xtc_handle* h) {
-        return ip6tc_first_rule(c, h);
-    }
-    static const ip6t_entry* next_rule(const ip6t_entry* e, xtc_handle* h) {
-        return ip6tc_next_rule(e, h);
-    }
-    static const char* strerror(int e) { return ip6tc_strerror(e); }
-};
-
-template <class Entry> struct FreeHandle {
-    void operator()(xtc_handle* h) const {
-        if (h != nullptr) { // iptc_free(NULL) crashes
-            Api<Entry>::free(h);
-        }
-    }
-};
-
-template <class Entry> std::vector<XtRule> read_table(Family family, const std::string& table) {
-    using A = Api<Entry>;
-    const std::unique_ptr<xtc_handle, FreeHandle<Entry>> handle(A::init(table.c_str()));
-    if (!handle) {
-        const int error = errno;
-        throw KernelError(std::string(to_string(family)) + ": read the legacy " + table +
-                              " table: " + A::strerror(error),
-                          error);
-    }
-    std::vector<XtRule> rules;
-    for (const char* c = A::first_chain(handle.get()); c != nullptr;
-         c = A::next_chain(handle.get())) {
-        const std::string chain(c);
-        for (const Entry* e = A::first_rule(c, handle.get()); e != nullptr;
-             e = A::next_rule(e, handle.get())) {
-            const std::span bytes(reinterpret_cast<const std::uint8_t*>(e), e->next_offset);
-            rules.push_back(decode_entry<Entry>(chain, bytes));
-        }
-    }
-    return rules;
 }
 
 } // namespace
@@ -210,8 +147,13 @@ std::vector<XtRule> legacy_rules(Family family, std::string_view table) {
         return {};
     }
     const std::string name(table);
-    return family == Family::ipv4 ? read_table<ipt_entry>(family, name)
-                                  : read_table<ip6t_entry>(family, name);
+    const iptc::Table handle = iptc::Table::open(family, name.c_str());
+    std::vector<XtRule> rules;
+    handle.for_each_entry([&](const std::string& chain, std::span<const std::uint8_t> bytes) {
+        rules.push_back(family == Family::ipv4 ? decode_entry<ipt_entry>(chain, bytes)
+                                               : decode_entry<ip6t_entry>(chain, bytes));
+    });
+    return rules;
 }
 
 } // namespace memguard::netlink

@@ -20,6 +20,8 @@ struct FamilyApi {
     const char* name;
     xtc_handle* (*init)(const char*);
     void (*free)(xtc_handle*);
+    const char* (*first_chain)(xtc_handle*);
+    const char* (*next_chain)(xtc_handle*);
     int (*is_chain)(const char*, xtc_handle*);
     int (*get_references)(unsigned*, const char*, xtc_handle*);
     const void* (*first_rule)(const char*, xtc_handle*);
@@ -41,6 +43,8 @@ const FamilyApi ipv4_api{
     "ipv4",
     iptc_init,
     iptc_free,
+    iptc_first_chain,
+    iptc_next_chain,
     iptc_is_chain,
     iptc_get_references,
     [](const char* c, xtc_handle* h) -> const void* { return iptc_first_rule(c, h); },
@@ -66,6 +70,8 @@ const FamilyApi ipv6_api{
     "ipv6",
     ip6tc_init,
     ip6tc_free,
+    ip6tc_first_chain,
+    ip6tc_next_chain,
     ip6tc_is_chain,
     ip6tc_get_references,
     [](const char* c, xtc_handle* h) -> const void* { return ip6tc_first_rule(c, h); },
@@ -132,6 +138,17 @@ std::vector<KernelRule> Table::read_chain(const std::string& name) const {
     return out;
 }
 
+void Table::for_each_entry(const EntryVisitor& visit) const {
+    for (const char* c = api_->first_chain(handle_.get()); c != nullptr;
+         c = api_->next_chain(handle_.get())) {
+        const std::string name(c);
+        for (const void* e = api_->first_rule(c, handle_.get()); e != nullptr;
+             e = api_->next_rule(e, handle_.get())) {
+            visit(name, std::span(static_cast<const std::uint8_t*>(e), api_->entry_size(e)));
+        }
+    }
+}
+
 std::uint32_t Table::references(const std::string& name) const {
     unsigned references = 0;
     return api_->get_references(&references, name.c_str(), handle_.get()) != 0 ? references : 0;
@@ -161,23 +178,23 @@ MangleView Table::read_mangle() const {
     return view;
 }
 
-void Table::edit_chain(bool create, std::size_t from, std::size_t count,
-                       const std::vector<Rule>& insert) {
+void Table::edit_chain(const ChainEdit& edit) {
     auto* h = handle_.get();
     const SetNames sets = kernel_set_names();
-    if (create && api_->create_chain(chain.c_str(), h) == 0) {
+    if (edit.create_chain && api_->create_chain(chain.c_str(), h) == 0) {
         fail("create chain " + chain);
     }
-    for (std::size_t i = count; i-- > 0;) {
-        if (api_->delete_num_entry(chain.c_str(), static_cast<unsigned>(from + i), h) == 0) {
-            fail("delete rule " + std::to_string(from + i + 1) + " of " + chain);
+    for (std::size_t i = edit.erase_count; i-- > 0;) {
+        const std::size_t at = edit.erase_from + i;
+        if (api_->delete_num_entry(chain.c_str(), static_cast<unsigned>(at), h) == 0) {
+            fail("delete rule " + std::to_string(at + 1) + " of " + chain);
         }
     }
-    for (std::size_t i = 0; i < insert.size(); ++i) {
-        const auto entry = encode_entry(insert[i], sets);
-        const auto at = static_cast<unsigned>(from + i);
+    for (std::size_t i = 0; i < edit.insert.size(); ++i) {
+        const auto entry = encode_entry(edit.insert[i], sets);
+        const auto at = static_cast<unsigned>(edit.erase_from + i);
         if (api_->insert_entry(chain.c_str(), entry.data(), at, h) == 0) {
-            fail("insert \"" + to_string(insert[i]) + "\" at " + chain + " " +
+            fail("insert \"" + to_string(edit.insert[i]) + "\" at " + chain + " " +
                  std::to_string(at + 1));
         }
     }
@@ -209,7 +226,7 @@ void Table::delete_chain() {
 }
 
 void Table::apply(const Plan& plan) {
-    edit_chain(plan.create_chain, plan.erase_from, plan.erase_count, plan.insert);
+    edit_chain(plan);
     edit_hook(input, plan.input_deletes, plan.jumps);
     if (plan.delete_chain) {
         delete_chain();
@@ -217,7 +234,7 @@ void Table::apply(const Plan& plan) {
 }
 
 void Table::apply_mangle(const ManglePlan& plan) {
-    edit_chain(plan.create_chain, plan.erase_from, plan.erase_count, plan.insert);
+    edit_chain(plan);
     edit_hook(std::string(forward_chain), plan.forward_deletes, plan.forward);
     edit_hook(std::string(prerouting_chain), plan.prerouting_deletes, plan.prerouting);
     if (plan.delete_chain) {

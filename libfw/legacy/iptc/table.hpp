@@ -4,7 +4,9 @@
 #include "../tables.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,11 @@ public:
     void apply_mangle(const ManglePlan& plan);
     // Replaces the table in one setsockopt; throws CommitRace if somebody else changed it.
     void commit();
+    // Every rule of every chain, in the kernel's order: the chain's name and the entry's bytes
+    // (`next_offset` long), for readers of tables that are not ours (doctor's nat rules).
+    using EntryVisitor =
+        std::function<void(const std::string& chain, std::span<const std::uint8_t> entry)>;
+    void for_each_entry(const EntryVisitor& visit) const;
 
 private:
     struct Free {
@@ -42,8 +49,7 @@ private:
     [[nodiscard]] std::uint32_t references(const std::string& name) const;
     // MEMGUARD: create, erase [from, from + count), insert at from; then the rules of a built-in
     // chain at `deletes` go and `top` goes to its top.
-    void edit_chain(bool create, std::size_t from, std::size_t count,
-                    const std::vector<Rule>& insert);
+    void edit_chain(const ChainEdit& edit);
     void edit_hook(const std::string& name, const std::vector<std::size_t>& deletes,
                    const std::vector<Rule>& top);
     void delete_chain();
