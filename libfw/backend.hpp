@@ -59,6 +59,15 @@ struct ViewSet {
     std::uint32_t references = 0; // rules that match on it
 };
 
+// What our closing rules (drop or reject, on every path) have stopped since they were made.
+struct BlockedCount {
+    Family family = Family::ipv4;
+    Protocol protocol = Protocol::tcp;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+    friend bool operator==(const BlockedCount&, const BlockedCount&) = default;
+};
+
 struct FamilyView {
     Family family = Family::ipv4;
     std::vector<ViewChain> chains;
@@ -98,6 +107,10 @@ public:
     // The ports our rules guard now, so failing closed never opens a port an earlier run
     // closed. Best effort: {} when the kernel cannot be read.
     virtual std::vector<std::uint16_t> guarded_ports() = 0;
+    // Per family and guarded protocol, what our closing rules counted (the kernel's own rule
+    // counters; no NFLOG needed). Throws when the kernel cannot be read.
+    // MIGRATING: becomes pure virtual once both backends count per protocol.
+    virtual std::vector<BlockedCount> blocked() { return {}; }
 
     // A backend the kernel tells about changes gives a descriptor to poll; -1: none (polling
     // only). When it is readable, changed() reads what arrived and says whether our objects

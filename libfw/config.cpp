@@ -386,6 +386,8 @@ Policy parse_config(std::string_view text) {
         }
     }
     settle_reverse_path(r, reverse_path, p);
+    p.guards = {GuardSpec{std::string(default_guard_name), p.ports, p.protocols, p.allow,
+                          p.reverse_path, {}}};
     if (!r.problems().empty()) {
         throw ConfigError(r.problems());
     }

@@ -21,6 +21,21 @@ FamilyDesired desired_family(const Policy& policy, Family family) {
     out.log_group = policy.log_group;
     out.log_rate_per_s = policy.log_rate_per_s;
     out.reverse_path = policy.reverse_path;
+    out.guards.clear();
+    for (const auto& spec : policy.guards) {
+        GuardSpec g = spec;
+        g.allow.clear();
+        g.labels.clear();
+        for (const auto& net : spec.allow) {
+            if (net.family == family) {
+                g.allow.push_back(net.canonical());
+                if (const auto label = spec.labels.find(net); label != spec.labels.end()) {
+                    g.labels.emplace(net.canonical(), label->second);
+                }
+            }
+        }
+        out.guards.push_back(std::move(g));
+    }
     return out;
 }
 

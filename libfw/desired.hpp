@@ -11,6 +11,10 @@ namespace memguard {
 
 struct FamilyDesired {
     Family family = Family::ipv4;
+    // Each guard with this family's networks only, canonical, in the config's order (a backend
+    // that needs them sorted, merged or without duplicates does that itself). Never empty.
+    std::vector<GuardSpec> guards{GuardSpec{}};
+    // MIGRATING: ports, protocols, allow and reverse_path below are every guard's together.
     std::vector<std::uint16_t> ports;
     std::vector<Protocol> protocols;
     // This family's networks, canonical, in the config's order (a backend that needs them sorted,

@@ -5,11 +5,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace memguard {
 
 enum class Protocol : std::uint8_t { tcp, udp };
+
+inline constexpr std::string_view default_guard_name = "default";
 enum class Action : std::uint8_t { drop, reject };
 // Which kernel interface programs the rules (backend.hpp); automatic: legacy where it exists.
 enum class BackendChoice : std::uint8_t { automatic, iptables_legacy, nftables };
@@ -17,7 +22,25 @@ enum class BackendChoice : std::uint8_t { automatic, iptables_legacy, nftables }
 std::string_view to_string(Protocol p);
 std::string_view to_string(Action a);
 
+// One guarded service: its ports and protocols, and who may reach them. The flat config format
+// (ports, protocols, allow at the top level) is one guard named "default".
+struct GuardSpec {
+    std::string name{default_guard_name};
+    std::vector<std::uint16_t> ports{11211};
+    std::vector<Protocol> protocols{Protocol::tcp, Protocol::udp};
+    std::vector<Network> allow; // in the config's order
+    // Protocols whose packets must pass the strict reverse-path check; a subset of protocols.
+    std::vector<Protocol> reverse_path{Protocol::udp};
+    // The comment an allowlist entry was given ({"net": ..., "comment": ...}), by its network.
+    std::map<Network, std::string> labels;
+
+    friend bool operator==(const GuardSpec&, const GuardSpec&) = default;
+};
+
 struct Policy {
+    // Never empty; no port is in two guards for the same protocol.
+    std::vector<GuardSpec> guards{GuardSpec{}};
+    // MIGRATING: the flat fields below are every guard's together, filled by parse_config.
     std::vector<std::uint16_t> ports{11211};
     std::vector<Protocol> protocols{Protocol::tcp, Protocol::udp};
     std::vector<Network> allow;
@@ -43,5 +66,9 @@ struct Policy {
 // everybody but loopback. Closing is always safe; guessing an allowlist is not.
 // `also`: more ports to close the same way (the defaults stay first, no port twice).
 Policy fail_closed_policy(const std::vector<std::uint16_t>& also = {});
+
+// MIGRATING: sets the flat fields from the guards (every guard's ports, protocols, networks and
+// reverse-path protocols together, in order, without duplicates).
+void flatten_guards(Policy& policy);
 
 } // namespace memguard
