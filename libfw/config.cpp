@@ -275,6 +275,24 @@ void read_interval(Reader& r, const json& v, Policy& p) {
     p.verify_interval = std::chrono::seconds(v.get<std::int64_t>());
 }
 
+// An absolute path to a *.prom file, or null for none.
+void read_metrics_file(Reader& r, const json& v, Policy& p) {
+    if (v.is_null()) {
+        p.metrics_file.reset();
+        return;
+    }
+    const bool ok = v.is_string() && v.get_ref<const std::string&>().starts_with('/') &&
+                    v.get_ref<const std::string&>().ends_with(".prom") &&
+                    v.get_ref<const std::string&>().find('\0') == std::string::npos;
+    if (!ok) {
+        r.problem("metrics_file", v,
+                  "is not an absolute path ending in .prom (node_exporter's textfile collector "
+                  "reads only those), or null for no metrics");
+        return;
+    }
+    p.metrics_file = v.get<std::string>();
+}
+
 // nlohmann keeps the last of two equal keys; a duplicated key in a firewall config is a
 // mistake to report, so a parser callback records them.
 json parse_strict(std::string_view text, std::vector<std::string>& duplicates) {
@@ -376,13 +394,15 @@ Policy parse_config(std::string_view text) {
             read_bool(r, value, "log_blocked", p.log_blocked);
         } else if (key == "log_group") {
             read_integer(r, value, "log_group", 1, 65535, p.log_group);
+        } else if (key == "metrics_file") {
+            read_metrics_file(r, value, p);
         } else if (key == "log_rate_per_s") {
             read_integer(r, value, "log_rate_per_s", 1, 10000, p.log_rate_per_s);
         } else {
             r.problem(json(key).dump(), "unknown key (known: ports, protocols, allow, "
                                         "allow_loopback, accept_established, action, "
                                         "backend, verify_interval_s, log_blocked, log_group, "
-                                        "log_rate_per_s, reverse_path_check)");
+                                        "log_rate_per_s, reverse_path_check, metrics_file)");
         }
     }
     settle_reverse_path(r, reverse_path, p);

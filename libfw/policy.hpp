@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,8 @@ namespace memguard {
 enum class Protocol : std::uint8_t { tcp, udp };
 
 inline constexpr std::string_view default_guard_name = "default";
+inline constexpr std::string_view default_metrics_file =
+    "/var/lib/prometheus/node-exporter/memguardd.prom";
 enum class Action : std::uint8_t { drop, reject };
 // Which kernel interface programs the rules (backend.hpp); automatic: legacy where it exists.
 enum class BackendChoice : std::uint8_t { automatic, iptables_legacy, nftables };
@@ -58,6 +61,9 @@ struct Policy {
     // routed back out of the interface they came in on (strict reverse-path check): a forged
     // allowed source cannot reach memcached's handshake-free UDP. Always a subset of protocols.
     std::vector<Protocol> reverse_path{Protocol::udp};
+    // Where the daemon writes its Prometheus metrics for node_exporter's textfile collector;
+    // nullopt: it writes none.
+    std::optional<std::string> metrics_file{std::string(default_metrics_file)};
 
     friend bool operator==(const Policy&, const Policy&) = default;
 };
