@@ -32,17 +32,25 @@ struct FileRules {
 };
 
 // Reads `path`, refusing a file that is not a regular file, not owned by `rules.owner`, or
-// writable by group or others; then parse_config. Errors are prefixed with the path.
+// writable by group or others; then parse_config; then each fragment_files(path) the same way,
+// adding its allow entries and guards. Every problem of every file, each prefixed with its file.
 Policy load_config(const std::string& path, FileRules rules = {});
 
+// Where the fragments of the config at `path` live: the path without ".json", plus ".d"
+// (/etc/memguard.json → /etc/memguard.d).
+std::string fragment_dir(const std::string& config_path);
+// The fragments: fragment_dir's *.json files (not hidden ones), in lexical (byte) order; none
+// when the directory does not exist. Throws ConfigError when it exists and cannot be listed.
+std::vector<std::string> fragment_files(const std::string& config_path);
+
 // The ports a file that may not validate names, so that failing closed closes them too: those
-// of a top-level "ports" array when the text is JSON; when it is not (a trailing comma, a
-// missing brace), those of every `"ports": [...]` in it. A port counts as 11311, 11311.0 or
-// "11311". Sorted, without duplicates; best effort: no error is reported, a list it cannot
-// make out gives nothing.
+// of every "ports" array (top level and guards) when the text is JSON; when it is not (a trailing
+// comma, a missing brace), those of every `"ports": [...]` in it. A port counts as 11311, 11311.0
+// or "11311". Sorted, without duplicates; best effort: no error is reported, a list it cannot make
+// out gives nothing.
 std::vector<std::uint16_t> ports_named_in(std::string_view text);
-// The same for a file, read only if load_config would read it (a regular file `rules` trust, at
-// most 1 MiB); {} when it is not, or on any error.
+// The same for a file and its fragments, each read only if load_config would read it (a regular
+// file `rules` trust, at most 1 MiB); {} for one that is not, or on any error.
 std::vector<std::uint16_t> ports_named_in_file(const std::string& path, FileRules rules = {});
 
 } // namespace memguard

@@ -29,15 +29,19 @@ std::optional<std::uint16_t> port_written_as(const json& v) {
     return static_cast<std::uint16_t>(d);
 }
 
-// The ports in every top-level "ports" array of valid JSON, both arrays when the key is given
-// twice (a parsed document keeps only the last); nullopt when the text is not JSON.
+// The ports in every "ports" array of valid JSON, at the top level and in guards alike (every
+// array when a key is given twice: a parsed document keeps only the last); nullopt when the
+// text is not JSON.
 std::optional<std::vector<std::uint16_t>> ports_parsed(std::string_view text) {
     std::vector<std::uint16_t> ports;
-    bool in_ports = false;
+    std::vector<bool> key_is_ports; // per depth: the last key read there was "ports"
     auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
-        if (depth == 1 && event == json::parse_event_t::key) {
-            in_ports = parsed == "ports";
-        } else if (depth == 1 && event == json::parse_event_t::array_end && in_ports) {
+        const auto at = static_cast<std::size_t>(depth);
+        if (event == json::parse_event_t::key) {
+            key_is_ports.resize(std::max(key_is_ports.size(), at + 1));
+            key_is_ports[at] = parsed == "ports";
+        } else if (event == json::parse_event_t::array_end && at < key_is_ports.size() &&
+                   key_is_ports[at]) {
             for (const auto& e : parsed) {
                 if (const auto port = port_written_as(e)) {
                     ports.push_back(*port);
@@ -97,11 +101,26 @@ std::vector<std::uint16_t> ports_named_in(std::string_view text) {
 }
 
 std::vector<std::uint16_t> ports_named_in_file(const std::string& path, FileRules rules) {
+    std::vector<std::uint16_t> ports;
+    auto add_file = [&](const std::string& file) {
+        try {
+            const auto named = ports_named_in(read_config_file(file, rules));
+            ports.insert(ports.end(), named.begin(), named.end());
+        } catch (const std::exception&) {
+            // unreadable or untrusted: it names nothing we may act on
+        }
+    };
+    add_file(path);
     try {
-        return ports_named_in(read_config_file(path, rules));
+        for (const auto& fragment : fragment_files(path)) {
+            add_file(fragment);
+        }
     } catch (const std::exception&) {
-        return {};
+        // no listable fragment directory: the main file's ports only
     }
+    std::ranges::sort(ports);
+    ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+    return ports;
 }
 
 } // namespace memguard
