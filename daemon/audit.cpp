@@ -14,6 +14,7 @@ std::string protocol_name(const std::optional<Protocol>& p) {
 } // namespace
 
 bool BlockedAudit::configure(const Policy& policy) {
+    labels_ = LabelIndex(policy);
     if (!policy.log_blocked) {
         const bool changed = active();
         listener_.reset();
@@ -70,7 +71,20 @@ void BlockedAudit::log_due(netlink::AuditAggregator::Clock::time_point now) {
             fields.extra.emplace_back("PORT", std::to_string(s.dport));
             fields.extra.emplace_back("IFACE", s.in_iface);
         }
-        log_event(spdlog::level::warn, fields, s.to_string());
+        std::string message = s.to_string();
+        const auto source = parse_network(s.source);
+        const std::string guard = s.protocol ? labels_.guard_of(*s.protocol, s.dport) : "";
+        const std::string label = source ? labels_.label_of(*source) : "";
+        if (!guard.empty()) {
+            fields.extra.emplace_back("GUARD", guard);
+            message += " (guard " + guard + ")";
+        }
+        if (!label.empty()) {
+            // Allowed for another guard's ports, or a label's network narrower than the rule.
+            fields.extra.emplace_back("LABEL", label);
+            message += " (source in \"" + label + "\")";
+        }
+        log_event(spdlog::level::warn, fields, message);
     }
 }
 

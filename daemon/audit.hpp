@@ -3,6 +3,7 @@
 #pragma once
 
 #include "fd.hpp"
+#include "labels.hpp"
 #include "netlink/audit.hpp"
 #include "netlink/nflog.hpp"
 #include "policy.hpp"
@@ -31,6 +32,7 @@ private:
 
     std::unique_ptr<netlink::NflogListener> listener_;
     netlink::AuditAggregator aggregator_;
+    LabelIndex labels_; // the policy's guards and labels, for the log lines
     std::uint64_t lost_seen_ = 0;
     Fd timer_;
 };

@@ -32,8 +32,10 @@ std::string joined(const std::vector<std::string>& parts, const char* separator)
     return out;
 }
 
-Row row(const ClientGroup& g) {
-    return {g.network.to_string(),
+// "10.2.0.5/32 (batch host)"; with several guards, the guard in front: "pages 10.3.0.0/24".
+Row row(const ClientGroup& g, bool several_guards) {
+    return {(several_guards ? g.guard + " " : "") + g.network.to_string() +
+                (g.label.empty() ? "" : " (" + g.label + ")"),
             g.verdict == ClientVerdict::blocked ? "BLOCKED" : std::string(to_string(g.verdict)),
             std::to_string(g.clients.size()),
             std::to_string(g.tcp),
@@ -92,7 +94,7 @@ Policy judging_policy(const std::string& config_path) {
         std::fprintf(stderr, "memguardd: judging the clients by an empty allowlist, as a daemon "
                              "failing closed would (loopback only)\n");
         Policy policy = fail_closed_policy(ports_named_in_file(config_path));
-        std::ranges::sort(policy.ports);
+        std::ranges::sort(policy.guards.front().ports);
         return policy;
     }
 }
@@ -103,27 +105,31 @@ std::string clients_text(const Policy& policy, const std::vector<ClientGroup>& g
     if (groups.empty()) {
         std::vector<std::string> ports;
         std::vector<std::string> protocols;
-        std::ranges::transform(policy.ports, std::back_inserter(ports),
+        std::ranges::transform(all_ports(policy), std::back_inserter(ports),
                                [](std::uint16_t p) { return std::to_string(p); });
-        std::ranges::transform(policy.protocols, std::back_inserter(protocols),
+        std::ranges::transform(all_protocols(policy), std::back_inserter(protocols),
                                [](Protocol p) { return std::string(to_string(p)); });
         return "no client talks to " + std::string(ports.size() == 1 ? "port " : "ports ") +
                joined(ports, ", ") + " (" + joined(protocols, ", ") + ") right now\n";
     }
     std::vector<Row> rows{{"NETWORK", "VERDICT", "CLIENTS", "TCP", "UDP", "ADDRESSES"}};
-    std::ranges::transform(groups, std::back_inserter(rows), row);
+    const bool several = policy.guards.size() > 1;
+    std::ranges::transform(groups, std::back_inserter(rows),
+                           [&](const ClientGroup& g) { return row(g, several); });
     return table(rows) + summary(groups);
 }
 
 json clients_json(const Policy& policy, const std::string& config_path,
                   const std::vector<ClientGroup>& groups) {
-    json out{{"ports", policy.ports}, {"config", config_path}, {"groups", json::array()}};
+    json out{{"ports", all_ports(policy)}, {"config", config_path}, {"groups", json::array()}};
     for (const auto& g : groups) {
         json addresses = json::array();
         for (const auto& c : g.clients) {
             addresses.push_back(c.to_string());
         }
-        out["groups"].push_back({{"network", g.network.to_string()},
+        out["groups"].push_back({{"guard", g.guard},
+                                 {"network", g.network.to_string()},
+                                 {"label", g.label.empty() ? json() : json(g.label)},
                                  {"verdict", to_string(g.verdict)},
                                  {"clients", g.clients.size()},
                                  {"tcp", g.tcp},

@@ -26,8 +26,10 @@ void print_problems(const ConfigError& e) {
 int check(const Options& o) {
     try {
         const Policy p = load_config(o.config);
-        std::printf("%s: ok (%zu port(s), %zu network(s) allowed)\n", o.config.c_str(),
-                    p.ports.size(), p.allow.size());
+        const auto fragments = fragment_files(o.config);
+        std::printf("%s: ok (%zu guard(s), %zu port(s), %zu network(s) allowed, %zu fragment(s))\n",
+                    o.config.c_str(), p.guards.size(), all_ports(p).size(), all_networks(p).size(),
+                    fragments.size());
         std::fflush(stdout); // the warnings follow the ok line, also when both go to one file
         for (const auto& w : config_warnings(p)) {
             std::fprintf(stderr, "memguardd: warning: %s: %s\n", o.config.c_str(), w.c_str());

@@ -53,9 +53,17 @@ namespace {
 // lets every host in. An IPv6 socket bound to :: without IPV6_V6ONLY takes IPv4 too, and
 // iptables, not ip6tables, filters those packets.
 std::string open_to_every(const netlink::ListeningSocket& s, const Policy& policy) {
+    const auto guard = std::ranges::find_if(policy.guards, [&](const GuardSpec& g) {
+        return std::ranges::count(g.ports, s.port) > 0 &&
+               std::ranges::count(g.protocols, s.protocol) > 0;
+    });
+    if (guard == policy.guards.end()) {
+        return "";
+    }
     const bool dual = s.family == Family::ipv6 && s.v6only_unknown_or_dual && s.address == "::";
-    const bool v4 = (s.family == Family::ipv4 || dual) && lets_everyone_in(policy, Family::ipv4);
-    const bool v6 = s.family == Family::ipv6 && lets_everyone_in(policy, Family::ipv6);
+    const bool v4 =
+        (s.family == Family::ipv4 || dual) && lets_everyone_in(guard->allow, Family::ipv4);
+    const bool v6 = s.family == Family::ipv6 && lets_everyone_in(guard->allow, Family::ipv6);
     return v4 && v6 ? "IPv4 and IPv6" : v4 ? "IPv4" : v6 ? "IPv6" : "";
 }
 
@@ -63,8 +71,8 @@ std::string open_to_every(const netlink::ListeningSocket& s, const Policy& polic
 // forwarded by DNAT (to a container): check_dnat says whether that path is guarded.
 void check_listeners(Doctor& d, const Policy& policy,
                      const std::vector<netlink::NatForward>& forwards) {
-    const auto sockets = netlink::listening_sockets(policy.ports);
-    for (const auto port : policy.ports) {
+    const auto sockets = netlink::listening_sockets(all_ports(policy));
+    for (const auto port : all_ports(policy)) {
         const auto on_port = [&](const netlink::ListeningSocket& s) { return s.port == port; };
         const auto forwarded = std::ranges::find_if(
             forwards, [&](const netlink::NatForward& f) { return f.dport.contains(port); });
@@ -83,13 +91,12 @@ void check_listeners(Doctor& d, const Policy& policy,
         }
     }
     for (const auto& s : sockets) {
-        const bool covered =
-            std::ranges::find(policy.protocols, s.protocol) != policy.protocols.end();
+        const bool covered = std::ranges::count(all_protocols(policy), s.protocol) > 0;
         if (loopback(s.address)) {
             ok(where(s) + " listens on loopback only");
         } else if (!covered) {
             d.finding(where(s) + " is open to everybody: the rules cover only " +
-                          std::string(to_string(policy.protocols.front())),
+                          std::string(to_string(all_protocols(policy).front())),
                       "add \"" + std::string(to_string(s.protocol)) + "\" to \"protocols\"" +
                           (s.protocol == Protocol::udp ? ", or start memcached with -U 0" : ""));
         } else if (const auto open = open_to_every(s, policy); !open.empty()) {

@@ -19,11 +19,11 @@ std::vector<Protocol> protocols_of(const NatForward& f) {
 }
 
 bool listed(const Policy& policy, std::uint16_t port) {
-    return std::ranges::find(policy.ports, port) != policy.ports.end();
+    return std::ranges::count(all_ports(policy), port) > 0;
 }
 
 bool guarded(const Policy& policy, Protocol p, std::uint16_t port) {
-    return listed(policy, port) && std::ranges::find(policy.protocols, p) != policy.protocols.end();
+    return listed(policy, port) && std::ranges::count(all_protocols(policy), p) > 0;
 }
 
 // "DNAT: tcp port 11211 → 172.17.0.2:11211 (nft table ip nat, chain DOCKER)"
@@ -119,7 +119,7 @@ void check_dnat(Doctor& d, const Policy& policy, const KernelRules& kernel,
                 const std::string& config_path) {
     for (const NatForward& f : kernel.forwards) {
         bool matched = false;
-        for (const auto port : policy.ports) {
+        for (const auto port : all_ports(policy)) {
             if (f.dport.contains(port)) {
                 matched = true;
                 check_forwarded_port(d, policy, kernel, f, port, config_path);

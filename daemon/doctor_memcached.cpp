@@ -67,8 +67,7 @@ void check_memcached_ports(Doctor& d, const Policy& policy, const std::string& c
     }
     for (const auto& s : netlink::listening_sockets({})) {
         const auto owner = owners.find(s.inode);
-        if (owner == owners.end() ||
-            std::ranges::find(policy.ports, s.port) != policy.ports.end()) {
+        if (owner == owners.end() || std::ranges::count(all_ports(policy), s.port) > 0) {
             continue;
         }
         const std::string who = "memcached (pid " + owner->second + ") listens on " + where(s);

@@ -37,15 +37,15 @@ std::string in_kernel(const KernelRules& k, Protocol p) {
     return v4 && v6 ? "ipv4 and ipv6" : v4 ? "ipv4" : v6 ? "ipv6" : "";
 }
 
-} // namespace
-
-void check_reverse_path(Doctor& d, const Policy& policy, const KernelRules& kernel, bool configured,
-                        const std::string& config_path) {
-    note_rp_filter();
-    for (const auto p : policy.protocols) {
-        const std::string what = "reverse-path check for " + std::string(to_string(p)) + ": ";
+// One guard's protocols; with several guards, the guard is named.
+void check_guard_reverse_path(Doctor& d, const GuardSpec& g, bool name_it,
+                              const KernelRules& kernel, bool configured,
+                              const std::string& config_path) {
+    for (const auto p : g.protocols) {
+        const std::string what = "reverse-path check for " + std::string(to_string(p)) +
+                                 (name_it ? " (guard " + g.name + ")" : "") + ": ";
         const std::string rules = in_kernel(kernel, p);
-        if (std::ranges::find(policy.reverse_path, p) != policy.reverse_path.end()) {
+        if (std::ranges::find(g.reverse_path, p) != g.reverse_path.end()) {
             if (rules.empty()) {
                 note(what + "on in the config, but no rule of memguardd's for it is in the "
                             "kernel (a memguardd without the check programmed the rules)");
@@ -63,6 +63,16 @@ void check_reverse_path(Doctor& d, const Policy& policy, const KernelRules& kern
                                        "handshake)"
                                      : ""));
         }
+    }
+}
+
+} // namespace
+
+void check_reverse_path(Doctor& d, const Policy& policy, const KernelRules& kernel, bool configured,
+                        const std::string& config_path) {
+    note_rp_filter();
+    for (const auto& g : policy.guards) {
+        check_guard_reverse_path(d, g, policy.guards.size() > 1, kernel, configured, config_path);
     }
 }
 

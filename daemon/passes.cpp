@@ -43,8 +43,9 @@ void log_repair(const Report& report) {
 } // namespace
 
 std::string summary(const Policy& p) {
-    return std::to_string(p.ports.size()) + " port(s), " + std::to_string(p.allow.size()) +
-           " network(s) allowed, action " + std::string(to_string(p.action));
+    return std::to_string(p.guards.size()) + " guard(s), " + std::to_string(all_ports(p).size()) +
+           " port(s), " + std::to_string(all_networks(p).size()) + " network(s) allowed, action " +
+           std::string(to_string(p.action));
 }
 
 std::string join_ports(const std::vector<std::uint16_t>& ports) {
@@ -150,12 +151,14 @@ void log_revocation(const Pass& pass) {
     if (pass.revocation &&
         (pass.revocation->cut.deleted > 0 || !pass.revocation->revoked.empty())) {
         const Revocation& r = *pass.revocation;
-        log_event(info,
-                  {Event::revoke,
-                   std::nullopt,
-                   {{"NETWORKS", first_few(r.revoked, r.revoked.size())},
-                    {"CONNECTIONS", std::to_string(r.cut.deleted)}}},
-                  r.describe());
+        LogFields fields{Event::revoke,
+                         std::nullopt,
+                         {{"NETWORKS", first_few(r.revoked, r.revoked.size())},
+                          {"CONNECTIONS", std::to_string(r.cut.deleted)}}};
+        if (!r.labels.empty()) {
+            fields.extra.emplace_back("LABEL", r.labels);
+        }
+        log_event(info, fields, r.describe());
     }
     if (!pass.retire_error.empty()) {
         log_event(err, {Event::error, std::nullopt, {}},

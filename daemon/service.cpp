@@ -148,8 +148,9 @@ void Service::load_initial_policy() {
         policy_ = guard_->fail_closed_policy(ports_named_in_file(config_path_));
         config_invalid_ = true;
         log_event(err, {Event::config, std::nullopt, {{"FAIL_CLOSED", "1"}}},
-                  "no valid configuration: failing closed on port(s) " + join_ports(policy_.ports) +
-                      ", open to loopback only; fix " + config_path_ + " and " + reload_hint());
+                  "no valid configuration: failing closed on port(s) " +
+                      join_ports(all_ports(policy_)) + ", open to loopback only; fix " +
+                      config_path_ + " and " + reload_hint());
     }
 }
 

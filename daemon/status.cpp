@@ -139,6 +139,50 @@ void print_family(const json& f) {
     }
 }
 
+// The config's guards as status shows them: every entry, with its label when it has one.
+json guards_json(const Policy& policy) {
+    json out = json::array();
+    for (const auto& g : policy.guards) {
+        json allow = json::array();
+        for (const auto& net : g.allow) {
+            const auto label = g.labels.find(net);
+            allow.push_back({{"net", net.to_string()},
+                             {"label", label == g.labels.end() ? json() : json(label->second)}});
+        }
+        json protocols = json::array();
+        for (const auto p : g.protocols) {
+            protocols.push_back(to_string(p));
+        }
+        out.push_back({{"name", g.name},
+                       {"ports", g.ports},
+                       {"protocols", std::move(protocols)},
+                       {"allow", std::move(allow)}});
+    }
+    return out;
+}
+
+// "guard pages (tcp 11212, 11213): 2 networks allowed; 10.3.0.0/24 "web tier""
+void print_guards(const json& guards) {
+    for (const auto& g : guards) {
+        std::string line = "guard " + g["name"].get<std::string>() + " (";
+        for (const auto& p : g["protocols"]) {
+            line += p.get<std::string>() + (&p == &g["protocols"].back() ? " " : "/");
+        }
+        for (const auto& port : g["ports"]) {
+            line += std::to_string(port.get<int>()) + (&port == &g["ports"].back() ? "" : ", ");
+        }
+        line += "): " + std::to_string(g["allow"].size()) + " network(s) allowed";
+        std::string labelled;
+        for (const auto& e : g["allow"]) {
+            if (!e["label"].is_null()) {
+                labelled += (labelled.empty() ? "; " : ", ") + e["net"].get<std::string>() + " \"" +
+                            e["label"].get<std::string>() + "\"";
+            }
+        }
+        std::printf("%s%s\n", line.c_str(), labelled.c_str());
+    }
+}
+
 // The kernel, the config and the daemon, in one JSON document.
 json gather(const std::string& config_path, const json& daemon) {
     std::optional<Policy> policy;
@@ -168,6 +212,8 @@ json gather(const std::string& config_path, const json& daemon) {
         out["families"].push_back(view_json(view));
     }
     if (policy) {
+        out["guards"] = guards_json(*policy);
+        out["fragments"] = fragment_files(config_path);
         policy->backend = choice;
         out["in_sync"] = guard.compare(*policy).drift_count() == 0;
     }
@@ -200,6 +246,9 @@ int print_status(const std::string& config_path, bool as_json, bool config_given
         std::printf("config %s: %s\n", config.c_str(),
                     out["in_sync"].get<bool>() ? "in sync"
                                                : "DIFFERS from the kernel (see memguardd diff)");
+    }
+    if (out.contains("guards")) {
+        print_guards(out["guards"]);
     }
     print_daemon(daemon);
     std::printf("backend %s (%s); %s\n", out["backend"].get<std::string>().c_str(),

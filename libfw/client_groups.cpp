@@ -20,11 +20,11 @@ Network loopback4() {
     return {.family = Family::ipv4, .addr = {127}, .prefix = 8};
 }
 
-// Where one client belongs, and why.
+// Where one client of one guard belongs, and why.
 class Judge {
 public:
-    Judge(const Policy& policy, std::span<const Network> local)
-        : allowed_(policy.allow), local_(local), loopback_(policy.allow_loopback) {}
+    Judge(const Policy& policy, const GuardSpec& guard, std::span<const Network> local)
+        : guard_(&guard), allowed_(guard.allow), local_(local), loopback_(policy.allow_loopback) {}
 
     [[nodiscard]] std::pair<ClientVerdict, Network> operator()(const Network& client) const {
         if (loopback_ && local_.contains(client)) {
@@ -37,8 +37,14 @@ public:
         around.prefix = client.family == Family::ipv4 ? kBlockedPrefix4 : kBlockedPrefix6;
         return {ClientVerdict::blocked, around.canonical()};
     }
+    [[nodiscard]] const GuardSpec& guard() const { return *guard_; }
+    [[nodiscard]] bool guards(const Contact& c) const {
+        return std::ranges::count(guard_->ports, c.port) > 0 &&
+               std::ranges::count(guard_->protocols, c.protocol) > 0;
+    }
 
 private:
+    const GuardSpec* guard_;
     NetworkIndex allowed_;
     NetworkIndex local_;
     bool loopback_;
@@ -49,7 +55,7 @@ bool listed_before(const ClientGroup& a, const ClientGroup& b) {
         // Negated counts sort the larger first.
         return std::tuple(g.verdict != ClientVerdict::blocked,
                           -static_cast<long long>(g.clients.size()),
-                          -static_cast<long long>(g.tcp + g.udp), g.network, g.verdict);
+                          -static_cast<long long>(g.tcp + g.udp), g.network, g.verdict, g.guard);
     };
     return key(a) < key(b);
 }
@@ -81,14 +87,28 @@ Network unmapped(const Network& address) {
 
 std::vector<ClientGroup> group_clients(std::span<const Contact> contacts, const Policy& policy,
                                        std::span<const Network> local) {
-    const Judge judge(policy, local);
-    std::map<std::pair<ClientVerdict, Network>, ClientGroup> groups;
+    std::vector<Judge> judges;
+    for (const auto& g : policy.guards) {
+        judges.emplace_back(policy, g, local);
+    }
+    std::map<std::tuple<std::string, ClientVerdict, Network>, ClientGroup> groups;
     for (const auto& contact : contacts) {
+        const auto judge =
+            std::ranges::find_if(judges, [&](const Judge& j) { return j.guards(contact); });
+        if (judge == judges.end()) {
+            continue; // a port no guard has (any more)
+        }
         const Network client = unmapped(contact.client);
-        const auto key = judge(client);
-        auto& group = groups[key];
-        group.verdict = key.first;
-        group.network = key.second;
+        const auto [verdict, network] = (*judge)(client);
+        const GuardSpec& guard = judge->guard();
+        auto& group = groups[{guard.name, verdict, network}];
+        group.verdict = verdict;
+        group.network = network;
+        group.guard = guard.name;
+        if (const auto label = guard.labels.find(network);
+            verdict == ClientVerdict::allowed && label != guard.labels.end()) {
+            group.label = label->second;
+        }
         group.clients.push_back(client);
         ++(contact.protocol == Protocol::tcp ? group.tcp : group.udp);
     }
@@ -106,7 +126,8 @@ std::vector<ClientGroup> group_clients(std::span<const Contact> contacts, const 
 
 std::vector<ClientGroup> list_clients(const Policy& policy) {
     const std::vector<Network> local = local_sources();
-    const auto contacts = current_contacts(policy.ports, policy.protocols, NetworkIndex(local));
+    const auto contacts =
+        current_contacts(all_ports(policy), all_protocols(policy), NetworkIndex(local));
     return group_clients(contacts, policy, local);
 }
 

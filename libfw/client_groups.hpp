@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct ClientGroup {
     // or /64 (IPv6); local: 127.0.0.0/8, or the address itself (::1, the host's own addresses).
     Network network;
     ClientVerdict verdict = ClientVerdict::blocked;
+    std::string guard;            // the guard of the ports they talk to
+    std::string label;            // allowed: the entry's comment, if it has one
     std::vector<Network> clients; // distinct addresses, sorted
     std::size_t tcp = 0;          // connections
     std::size_t udp = 0;          // flows
@@ -40,14 +43,14 @@ struct ClientGroup {
 // any other address as it is.
 Network unmapped(const Network& address);
 
-// The contacts' clients (unmapped) grouped by verdict and network: local when
+// The contacts' clients (unmapped) grouped by guard, verdict and network: local when
 // policy.allow_loopback and `local` (local_sources()) holds the client, else allowed when an
-// entry of policy.allow holds it, else blocked. Sorted: blocked first; then more clients, then
-// more connections and flows first; then by network.
+// entry of the allowlist of the guard of the contact's port holds it, else blocked. Sorted: blocked
+// first; then more clients, then more connections and flows first; then by network.
 std::vector<ClientGroup> group_clients(std::span<const Contact> contacts, const Policy& policy,
                                        std::span<const Network> local);
 
-// group_clients over the current_contacts of the policy's ports and protocols. Throws
+// group_clients over the current_contacts of every guard's ports and protocols. Throws
 // netlink::NetlinkError (udp needs CAP_NET_ADMIN).
 std::vector<ClientGroup> list_clients(const Policy& policy);
 

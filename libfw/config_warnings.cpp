@@ -18,17 +18,17 @@ std::string family_name(Family f) {
 
 // "port 11211", "ports 11211, 11311"
 std::string ports_text(const Policy& policy) {
-    std::string out = policy.ports.size() == 1 ? "port " : "ports ";
-    for (std::size_t i = 0; i < policy.ports.size(); ++i) {
-        out += (i == 0 ? "" : ", ") + std::to_string(policy.ports[i]);
+    std::string out = policy.guards.front().ports.size() == 1 ? "port " : "ports ";
+    for (std::size_t i = 0; i < policy.guards.front().ports.size(); ++i) {
+        out += (i == 0 ? "" : ", ") + std::to_string(policy.guards.front().ports[i]);
     }
     return out;
 }
 
 // "port 11211 is not guarded", "ports 11211, 11311 are not guarded"
 std::string not_guarded(const Policy& policy, Family family) {
-    return ports_text(policy) + (policy.ports.size() == 1 ? " is" : " are") + " not guarded for " +
-           family_name(family);
+    return ports_text(policy) + (policy.guards.front().ports.size() == 1 ? " is" : " are") +
+           " not guarded for " + family_name(family);
 }
 
 const char* address_or_network(const Network& n) {
@@ -105,7 +105,8 @@ bool lets_another_machine_in(const Network& n) {
 // Networks that hold every address of `family` between them, none a /0 (which has its own).
 std::optional<std::string> together_warning(const Policy& policy, Family family) {
     const auto zero = [family](const Network& n) { return n.family == family && n.prefix == 0; };
-    if (!lets_everyone_in(policy, family) || std::ranges::any_of(policy.allow, zero)) {
+    if (!lets_everyone_in(policy.guards.front().allow, family) ||
+        std::ranges::any_of(policy.guards.front().allow, zero)) {
         return std::nullopt;
     }
     const std::string name = family_name(family);
@@ -116,9 +117,9 @@ std::optional<std::string> together_warning(const Policy& policy, Family family)
 
 } // namespace
 
-bool lets_everyone_in(const Policy& policy, Family family) {
+bool lets_everyone_in(const std::vector<Network>& allow, Family family) {
     std::vector<Network> nets;
-    for (const auto& n : policy.allow) {
+    for (const auto& n : allow) {
         if (n.family == family) {
             nets.push_back(n.canonical());
         }
@@ -141,7 +142,7 @@ bool lets_everyone_in(const Policy& policy, Family family) {
 
 bool is_shipped_default(const Policy& policy) {
     std::vector<Network> allow;
-    for (const auto& n : policy.allow) {
+    for (const auto& n : policy.guards.front().allow) {
         allow.push_back(n.canonical());
     }
     std::ranges::sort(allow);
@@ -153,10 +154,13 @@ bool is_shipped_default(const Policy& policy) {
     return allow == shipped;
 }
 
-std::vector<std::string> config_warnings(const Policy& policy) {
+namespace {
+
+// The warnings about one guard, its entries named as in a flat file.
+std::vector<std::string> guard_warnings(const Policy& policy) {
     std::vector<std::string> out;
-    for (std::size_t i = 0; i < policy.allow.size(); ++i) {
-        if (const auto w = entry_warning(policy, policy.allow[i])) {
+    for (std::size_t i = 0; i < policy.guards.front().allow.size(); ++i) {
+        if (const auto w = entry_warning(policy, policy.guards.front().allow[i])) {
             out.push_back("allow[" + std::to_string(i) + "]: " + *w);
         }
     }
@@ -171,12 +175,32 @@ std::vector<std::string> config_warnings(const Policy& policy) {
                       "internet, not to the rest of your networks; narrow it to the networks "
                       "that use memcached (memguardd clients lists who does now)");
     }
-    if (std::ranges::none_of(policy.allow, lets_another_machine_in)) {
+    if (std::ranges::none_of(policy.guards.front().allow, lets_another_machine_in)) {
         out.push_back(std::string("allow: ") +
-                      (policy.allow.empty() ? "it is empty"
-                                            : "it holds only loopback and IPv4-mapped entries") +
+                      (policy.guards.front().allow.empty()
+                           ? "it is empty"
+                           : "it holds only loopback and IPv4-mapped entries") +
                       ", so no other machine can reach " + ports_text(policy) +
                       "; if memcached has clients elsewhere, list their networks");
+    }
+    return out;
+}
+
+} // namespace
+
+std::vector<std::string> config_warnings(const Policy& policy) {
+    if (policy.guards.size() == 1) {
+        return guard_warnings(policy);
+    }
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < policy.guards.size(); ++i) {
+        Policy one = policy;
+        one.guards = {policy.guards[i]};
+        flatten_guards(one);
+        for (const auto& w : guard_warnings(one)) {
+            // "allow[0]: ..." → "guards[1].allow[0]: ..."
+            out.push_back("guards[" + std::to_string(i) + "]." + w);
+        }
     }
     return out;
 }

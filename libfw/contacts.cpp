@@ -17,7 +17,7 @@ std::vector<Contact> current_contacts(const std::vector<std::uint16_t>& ports,
     std::vector<Contact> contacts;
     if (asked(Protocol::tcp)) {
         for (const auto& c : netlink::tcp_connections(ports)) {
-            contacts.push_back({c.remote, Protocol::tcp});
+            contacts.push_back({c.remote, Protocol::tcp, c.local_port});
         }
     }
     if (asked(Protocol::udp) && !ports.empty()) {
@@ -28,7 +28,7 @@ std::vector<Contact> current_contacts(const std::vector<std::uint16_t>& ports,
                 return here.contains(t.destination);
             });
         for (const auto& t : flows.entries) {
-            contacts.push_back({t.source, Protocol::udp});
+            contacts.push_back({t.source, Protocol::udp, t.destination_port});
         }
     }
     return contacts;

@@ -18,6 +18,7 @@ struct Contact {
     // peer of a dual-stack socket.
     Network client;
     Protocol protocol = Protocol::tcp;
+    std::uint16_t port = 0; // ours: the guarded port it talks to
     friend bool operator==(const Contact&, const Contact&) = default;
 };
 

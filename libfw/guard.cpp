@@ -48,7 +48,7 @@ std::string removed_text(const Backend& backend, const Report& report) {
 
 // The fail-closed rules on `desired`'s ports, in a backend that is not the one asked for.
 Report fail_closed_in(Backend& backend, const Policy& policy, const std::string& why) {
-    std::vector<std::uint16_t> ports = policy.ports;
+    std::vector<std::uint16_t> ports = all_ports(policy);
     const auto guarded = backend.guarded_ports();
     ports.insert(ports.end(), guarded.begin(), guarded.end());
     Report report = backend.reconcile(fail_closed_state(ports), PassKind::apply);
@@ -127,6 +127,7 @@ Pass Guard::pass(const Policy& policy, PassKind kind) {
         checkpoint("before_revocation");
         try {
             pass.revocation = revoke_unallowed(pass.report, policy);
+            pass.revocation->labels = labels_before_.labels_of(pass.revocation->revoked);
         } catch (const std::exception& e) {
             pass.revocation_error = e.what();
         }
@@ -151,6 +152,10 @@ Report Guard::compare(const Policy& policy) {
 // The timer's passes run with the same policy for hours: its desired state is made once.
 const Desired& Guard::desired_for(const Policy& policy) {
     if (!desired_ || desired_->first != policy) {
+        labels_before_ = std::exchange(labels_, LabelIndex(policy));
+        if (!desired_) {
+            labels_before_ = labels_;
+        }
         desired_.emplace(policy, desired_state(policy));
     }
     return desired_->second;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "backend.hpp"
+#include "labels.hpp"
 #include "policy.hpp"
 #include "revocation.hpp"
 
@@ -58,6 +59,9 @@ private:
     BackendChoice choice_ = BackendChoice::automatic;
     std::string why_;
     std::string unusable_; // why the backend asked for could not be had; empty: it is in use
+    // The labels of the policy before the last change, for the networks a new policy revokes.
+    LabelIndex labels_before_;
+    LabelIndex labels_;
     std::optional<std::pair<Policy, Desired>> desired_; // the last policy's
     bool other_checked_ = false; // the other backend's leftovers were looked for
 };

@@ -13,44 +13,52 @@ std::string_view to_string(Action a) {
 
 Policy fail_closed_policy(const std::vector<std::uint16_t>& also) {
     Policy p;
+    GuardSpec& closed = p.guards.front();
     for (const auto port : also) {
-        if (std::ranges::find(p.ports, port) == p.ports.end()) {
-            p.ports.push_back(port);
+        if (std::ranges::find(closed.ports, port) == closed.ports.end()) {
+            closed.ports.push_back(port);
         }
     }
-    p.allow.clear();
+    closed.allow.clear();
+    closed.reverse_path.clear(); // loopback only: nothing a forged source could pass as
     p.allow_loopback = true;
     p.accept_established = false;
     p.action = Action::drop;
-    p.reverse_path.clear(); // loopback only: nothing a forged source could pass as
-    GuardSpec closed;
-    closed.ports = p.ports;
-    closed.reverse_path.clear();
-    p.guards = {closed};
+    flatten_guards(p);
     return p;
 }
 
 namespace {
-template <class T> void add_new(std::vector<T>& to, const std::vector<T>& from) {
-    for (const auto& v : from) {
-        if (std::ranges::find(to, v) == to.end()) {
-            to.push_back(v);
+
+template <class T> std::vector<T> every(const Policy& policy, std::vector<T> GuardSpec::*field) {
+    std::vector<T> out;
+    for (const auto& g : policy.guards) {
+        for (const auto& v : g.*field) {
+            if (std::ranges::find(out, v) == out.end()) {
+                out.push_back(v);
+            }
         }
     }
+    return out;
 }
+
 } // namespace
 
+std::vector<std::uint16_t> all_ports(const Policy& policy) {
+    return every(policy, &GuardSpec::ports);
+}
+std::vector<Protocol> all_protocols(const Policy& policy) {
+    return every(policy, &GuardSpec::protocols);
+}
+std::vector<Network> all_networks(const Policy& policy) {
+    return every(policy, &GuardSpec::allow);
+}
+
 void flatten_guards(Policy& policy) {
-    policy.ports.clear();
-    policy.protocols.clear();
-    policy.allow.clear();
-    policy.reverse_path.clear();
-    for (const auto& g : policy.guards) {
-        add_new(policy.ports, g.ports);
-        add_new(policy.protocols, g.protocols);
-        add_new(policy.allow, g.allow);
-        add_new(policy.reverse_path, g.reverse_path);
-    }
+    policy.ports = all_ports(policy);
+    policy.protocols = all_protocols(policy);
+    policy.allow = all_networks(policy);
+    policy.reverse_path = every(policy, &GuardSpec::reverse_path);
 }
 
 } // namespace memguard

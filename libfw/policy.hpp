@@ -73,6 +73,12 @@ struct Policy {
 // `also`: more ports to close the same way (the defaults stay first, no port twice).
 Policy fail_closed_policy(const std::vector<std::uint16_t>& also = {});
 
+// Every guard's ports (protocols, allowed networks) together, in the guards' order, each once:
+// what fails closed, what doctor and clients look at.
+std::vector<std::uint16_t> all_ports(const Policy& policy);
+std::vector<Protocol> all_protocols(const Policy& policy);
+std::vector<Network> all_networks(const Policy& policy);
+
 // MIGRATING: sets the flat fields from the guards (every guard's ports, protocols, networks and
 // reverse-path protocols together, in order, without duplicates).
 void flatten_guards(Policy& policy);

@@ -29,7 +29,10 @@ std::string first_few(const std::vector<Network>& networks, std::size_t total) {
 }
 
 std::string Revocation::describe() const {
-    std::string out = revoked.empty() ? "" : "revoked " + first_few(revoked, revoked.size()) + ": ";
+    std::string out = revoked.empty() ? ""
+                      : labels.empty()
+                          ? "revoked " + first_few(revoked, revoked.size()) + ": "
+                          : "revoked " + first_few(revoked, revoked.size()) + " (" + labels + "): ";
     out += "cut " + std::to_string(cut.deleted) + " open connection(s)";
     if (cut.distinct_sources > 0) {
         out += " from sources not allowed (" + first_few(cut.sources, cut.distinct_sources) + ")";
@@ -38,7 +41,7 @@ std::string Revocation::describe() const {
 }
 
 Revocation revoke_unallowed(const Report& report, const Policy& policy) {
-    return {revoked_sources(report), sweep_unallowed(policy)};
+    return {revoked_sources(report), {}, sweep_unallowed(policy)};
 }
 
 } // namespace memguard

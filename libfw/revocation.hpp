@@ -18,6 +18,7 @@ std::vector<Network> revoked_sources(const Report& report);
 
 struct Revocation {
     std::vector<Network> revoked; // revoked_sources of the pass
+    std::string labels;           // the labels the revoked networks had, "a, b"; may be empty
     netlink::SweepResult cut;     // the connections cut
     // One bounded line: "revoked 10.1.0.0/16: cut 2 open connection(s) (from 10.1.0.7, ...)".
     [[nodiscard]] std::string describe() const;

@@ -3,6 +3,9 @@
 #include "netlink/addresses.hpp"
 #include "network_index.hpp"
 
+#include <algorithm>
+#include <map>
+#include <utility>
 #include <vector>
 
 namespace memguard {
@@ -16,13 +19,46 @@ std::vector<Network> local_sources() {
     return sources;
 }
 
+namespace {
+
+// The allowlist each guarded (protocol, port) has, for judging one conntrack entry.
+class GuardIndex {
+public:
+    explicit GuardIndex(const Policy& policy) {
+        for (const auto& g : policy.guards) {
+            allowed_.emplace_back(g.allow);
+            for (const auto proto : g.protocols) {
+                for (const auto port : g.ports) {
+                    guard_of_.emplace(std::pair{proto, port}, allowed_.size() - 1);
+                }
+            }
+        }
+    }
+    // The allowlist of the guard that holds the entry's (protocol, port); nullptr: none.
+    [[nodiscard]] const NetworkIndex* allowed(const netlink::ConntrackTuple& t) const {
+        const auto proto = t.protocol();
+        const auto at = proto ? guard_of_.find({*proto, t.destination_port}) : guard_of_.end();
+        return at == guard_of_.end() ? nullptr : &allowed_[at->second];
+    }
+
+private:
+    std::vector<NetworkIndex> allowed_;
+    std::map<std::pair<Protocol, std::uint16_t>, std::size_t> guard_of_;
+};
+
+} // namespace
+
 netlink::SweepResult sweep_unallowed(const Policy& policy) {
-    const std::vector<Network> local = local_sources();
-    const NetworkIndex allowed(policy.allow);
-    const NetworkIndex ours(local);
-    const NetworkIndex keep = policy.allow_loopback ? ours : NetworkIndex();
-    return netlink::sweep({Family::ipv4, Family::ipv6}, policy.protocols, policy.ports, allowed,
-                          keep, ours);
+    const NetworkIndex ours(local_sources());
+    const bool keep_local = policy.allow_loopback;
+    const GuardIndex guards(policy);
+    return netlink::sweep({Family::ipv4, Family::ipv6}, all_protocols(policy), all_ports(policy),
+                          [&](const netlink::ConntrackTuple& t) {
+                              const NetworkIndex* allowed = guards.allowed(t);
+                              return ours.contains(t.destination) && allowed != nullptr &&
+                                     !allowed->contains(t.source) &&
+                                     !(keep_local && ours.contains(t.source));
+                          });
 }
 
 } // namespace memguard

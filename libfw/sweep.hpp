@@ -15,9 +15,10 @@ namespace memguard {
 // They are also every destination that is this host. Throws netlink::NetlinkError.
 std::vector<Network> local_sources();
 
-// netlink::sweep over both families, the policy's protocols and ports: `allowed` is
-// policy.allow; kept too, when the policy accepts loopback traffic (allow_loopback: the rule on
-// -i lo), are the local_sources(), the sources of locally made connections. Only connections to
+// netlink::sweep over both families and every guard's protocols and ports: a connection is cut
+// when the guard of its (protocol, port) does not allow its source; kept too, when the policy
+// accepts loopback traffic (allow_loopback: the rule on -i lo), are the local_sources(), the
+// sources of locally made connections. Only connections to
 // this host's own addresses are cut, never those it routes to other hosts. Throws
 // netlink::NetlinkError.
 netlink::SweepResult sweep_unallowed(const Policy& policy);

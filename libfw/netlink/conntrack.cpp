@@ -363,6 +363,15 @@ ConntrackEntries conntrack_entries(Socket& socket, const ConntrackScope& scope,
 SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,
                   const std::vector<std::uint16_t>& ports, const NetworkIndex& allowed,
                   const NetworkIndex& keep, const NetworkIndex& destinations) {
+    return sweep(families, protocols, ports, [&](const ConntrackTuple& t) {
+        return destinations.contains(t.destination) && !allowed.contains(t.source) &&
+               !keep.contains(t.source);
+    });
+}
+
+SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,
+                  const std::vector<std::uint16_t>& ports,
+                  const std::function<bool(const ConntrackTuple&)>& unallowed) {
     SweepResult result;
     if (families.empty() || protocols.empty() || ports.empty()) {
         return result;
@@ -370,11 +379,7 @@ SweepResult sweep(const std::vector<Family>& families, const std::vector<Protoco
     Socket socket(Bus::netfilter);
     // Collect first, delete after: a socket answers one request at a time, and a dump must
     // finish before the deletes are sent.
-    auto doomed =
-        conntrack_entries(socket, {families, protocols, ports}, [&](const ConntrackTuple& t) {
-            return destinations.contains(t.destination) && !allowed.contains(t.source) &&
-                   !keep.contains(t.source);
-        });
+    auto doomed = conntrack_entries(socket, {families, protocols, ports}, unallowed);
     result.filtered = doomed.filtered;
 
     std::vector<Network> cut;

@@ -100,5 +100,10 @@ struct SweepResult {
 SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,
                   const std::vector<std::uint16_t>& ports, const NetworkIndex& allowed,
                   const NetworkIndex& keep, const NetworkIndex& destinations);
+// The same with the decision made by `unallowed` (an entry of the scope whose connection our
+// rules would not let in now): one dump for several guards, each with its own allowlist.
+SweepResult sweep(const std::vector<Family>& families, const std::vector<Protocol>& protocols,
+                  const std::vector<std::uint16_t>& ports,
+                  const std::function<bool(const ConntrackTuple&)>& unallowed);
 
 } // namespace memguard::netlink

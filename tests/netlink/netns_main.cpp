@@ -28,8 +28,8 @@ int main(int argc, char** argv) {
             std::cerr << "skipped: needs root to make its own network namespace\n";
             return 77;
         }
-        for (const char* tool : {"ip", "python3", "iptables-legacy", "ip6tables-legacy",
-                                 "conntrack", "memcached"}) {
+        for (const char* tool :
+             {"ip", "python3", "iptables-legacy", "ip6tables-legacy", "conntrack", "memcached"}) {
             if (test::run(std::string("command -v ") + tool + " >/dev/null") != 0) {
                 std::cerr << "skipped: " << tool << " not installed\n";
                 return 77;

@@ -15,8 +15,8 @@ namespace {
 using Kind = AuditSummary::Kind;
 const AuditAggregator::Clock::time_point t0{};
 
-BlockedPacket packet(const char* source, Protocol proto = Protocol::tcp,
-                     std::uint16_t port = 11211, const char* iface = "eth0") {
+BlockedPacket packet(const char* source, Protocol proto = Protocol::tcp, std::uint16_t port = 11211,
+                     const char* iface = "eth0") {
     const auto n = test::net(source);
     return {n.family, n, proto, port, iface, "memguard"};
 }

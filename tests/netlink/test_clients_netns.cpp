@@ -111,8 +111,9 @@ const std::vector<std::string> kLocalOpens{"tcp,127.0.0.5,127.0.0.1,11211",
 
 memguard::Policy policy() {
     memguard::Policy p;
-    p.ports = {11211, 11213};
-    p.allow = {test::net("10.7.0.8/29"), test::net("10.0.0.0/8"), test::net("fd07:0:0:1::/64")};
+    p.guards[0].ports = {11211, 11213};
+    p.guards[0].allow = {test::net("10.7.0.8/29"), test::net("10.0.0.0/8"),
+                         test::net("fd07:0:0:1::/64")};
     return p;
 }
 
@@ -121,7 +122,7 @@ const char* const kConfig = R"({"ports": [11211, 11213],
 
 ClientGroup client_group(const char* network, ClientVerdict verdict,
                          std::vector<const char*> clients, std::size_t tcp, std::size_t udp) {
-    ClientGroup g{test::net(network), verdict, {}, tcp, udp};
+    ClientGroup g{test::net(network), verdict, "default", "", {}, tcp, udp};
     for (const char* c : clients) {
         g.clients.push_back(test::net(c));
     }
@@ -352,7 +353,7 @@ TEST_CASE("netns clients: the kernel runs the port filter of the tcp dump", "[ne
 TEST_CASE("netns clients: only the config's protocols are asked about", "[netns][clients]") {
     const Scene scene;
     auto p = policy();
-    p.protocols = {memguard::Protocol::tcp};
+    p.guards[0].protocols = {memguard::Protocol::tcp};
     const std::vector<ClientGroup> wanted{
         client_group("172.20.0.0/24", ClientVerdict::blocked, {"172.20.0.7"}, 1, 0),
         client_group("fd07::/64", ClientVerdict::blocked, {"fd07::5"}, 1, 0),

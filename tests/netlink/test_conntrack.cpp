@@ -7,8 +7,8 @@
 
 using memguard::Family;
 using memguard::Protocol;
-using memguard::netlink::ConntrackTuple;
 using memguard::netlink::build_conntrack_delete;
+using memguard::netlink::ConntrackTuple;
 using memguard::netlink::parse_conntrack_message;
 using test::attr;
 using test::MessageBuilder;
@@ -45,10 +45,12 @@ void put_tuple(nlmsghdr* nlh, std::uint16_t type, const Entry& e, bool reply) {
     nlattr* proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
     mnl_attr_put_u8(nlh, CTA_PROTO_NUM, e.proto);
     if (e.sport) {
-        mnl_attr_put_u16(nlh, reply ? CTA_PROTO_DST_PORT : CTA_PROTO_SRC_PORT, test::be16(*e.sport));
+        mnl_attr_put_u16(nlh, reply ? CTA_PROTO_DST_PORT : CTA_PROTO_SRC_PORT,
+                         test::be16(*e.sport));
     }
     if (e.dport) {
-        mnl_attr_put_u16(nlh, reply ? CTA_PROTO_SRC_PORT : CTA_PROTO_DST_PORT, test::be16(*e.dport));
+        mnl_attr_put_u16(nlh, reply ? CTA_PROTO_SRC_PORT : CTA_PROTO_DST_PORT,
+                         test::be16(*e.dport));
     }
     mnl_attr_nest_end(nlh, proto);
     mnl_attr_nest_end(nlh, tuple);
@@ -206,8 +208,7 @@ TEST_CASE("conntrack: random corruption never crashes", "[conntrack][bounds]") {
     SUCCEED("no crash, no sanitizer report");
 }
 
-TEST_CASE("conntrack: the delete request names the original tuple, zone and id",
-          "[conntrack]") {
+TEST_CASE("conntrack: the delete request names the original tuple, zone and id", "[conntrack]") {
     auto t = tcp_tuple();
     t.zone = 4;
     t.id = 0x01020304;

@@ -122,8 +122,8 @@ TEST_CASE("netns sockdiag: memcached and python listeners, with families and V6O
     flush_tables();
     CHECK(memguard::netlink::listening_sockets({11211, 11212}).empty());
 
-    test::Child memcached({"memcached", "-p", "11211", "-U", "11211", "-l", "127.0.0.1", "-u",
-                           "nobody"});
+    test::Child memcached(
+        {"memcached", "-p", "11211", "-U", "11211", "-l", "127.0.0.1", "-u", "nobody"});
     test::Child py(test::python(R"(
 import socket, time
 u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -180,9 +180,9 @@ TEST_CASE("netns conntrack: the sweep cuts exactly the unallowed sources' real c
           "[netns][conntrack]") {
     flush_tables();
     // Conntrack only tracks a namespace's traffic once some rule there needs it.
-    REQUIRE(test::run("iptables-legacy -A INPUT -m conntrack --ctstate NEW,ESTABLISHED -j ACCEPT && "
-                      "ip6tables-legacy -A INPUT -m conntrack --ctstate NEW,ESTABLISHED -j ACCEPT") ==
-            0);
+    REQUIRE(test::run(
+                "iptables-legacy -A INPUT -m conntrack --ctstate NEW,ESTABLISHED -j ACCEPT && "
+                "ip6tables-legacy -A INPUT -m conntrack --ctstate NEW,ESTABLISHED -j ACCEPT") == 0);
     test::Child py(test::python(R"(
 import socket, time
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -241,13 +241,13 @@ TEST_CASE("netns nflog: blocked packets of both families arrive parsed", "[netns
     flush_tables();
     NflogListener listener(77);
     CHECK(listener.group() == 77);
-    REQUIRE(test::run(
-                "iptables-legacy -A INPUT -p udp --dport 11211 -j NFLOG --nflog-group 77 "
-                "--nflog-prefix memguard && "
-                "iptables-legacy -A INPUT -p tcp --dport 11211 --syn -j NFLOG --nflog-group 77 "
-                "--nflog-prefix memguard && "
-                "ip6tables-legacy -A INPUT -p udp --dport 11211 -j NFLOG --nflog-group 77 "
-                "--nflog-prefix memguard") == 0);
+    REQUIRE(
+        test::run("iptables-legacy -A INPUT -p udp --dport 11211 -j NFLOG --nflog-group 77 "
+                  "--nflog-prefix memguard && "
+                  "iptables-legacy -A INPUT -p tcp --dport 11211 --syn -j NFLOG --nflog-group 77 "
+                  "--nflog-prefix memguard && "
+                  "ip6tables-legacy -A INPUT -p udp --dport 11211 -j NFLOG --nflog-group 77 "
+                  "--nflog-prefix memguard") == 0);
     REQUIRE(test::run(R"(python3 -c '
 import socket
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.1", 11211))

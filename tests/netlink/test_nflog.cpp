@@ -25,8 +25,7 @@ const IfNameResolver kNames = [](std::uint32_t ifindex) -> std::string {
 
 // IPv4 header (RFC 791) with `options` extra words, then the first 4 bytes of a tcp/udp header.
 std::vector<std::uint8_t> ipv4(std::uint8_t proto, std::array<std::uint8_t, 4> src,
-                               std::uint16_t dport, int option_words = 0,
-                               std::uint16_t frag = 0) {
+                               std::uint16_t dport, int option_words = 0, std::uint16_t frag = 0) {
     const auto ihl = static_cast<std::uint8_t>(5 + option_words);
     std::vector<std::uint8_t> p(ihl * 4u, 0);
     p[0] = static_cast<std::uint8_t>(0x40 | ihl);
@@ -37,8 +36,9 @@ std::vector<std::uint8_t> ipv4(std::uint8_t proto, std::array<std::uint8_t, 4> s
     std::copy(src.begin(), src.end(), p.begin() + 12);
     p[16] = 10;
     p[19] = 1; // dst 10.0.0.1
-    const std::uint8_t l4[8] = {0x9c, 0x40, static_cast<std::uint8_t>(dport >> 8),
-                                static_cast<std::uint8_t>(dport), 0, 0, 0, 0};
+    const std::uint8_t l4[8] = {
+        0x9c, 0x40, static_cast<std::uint8_t>(dport >> 8), static_cast<std::uint8_t>(dport), 0, 0,
+        0,    0};
     p.insert(p.end(), l4, l4 + 8);
     return p;
 }
@@ -51,8 +51,9 @@ std::vector<std::uint8_t> ipv6(std::uint8_t next, std::array<std::uint8_t, 16> s
     p[7] = 64;
     std::copy(src.begin(), src.end(), p.begin() + 8);
     p[39] = 1;
-    const std::uint8_t l4[8] = {0x9c, 0x40, static_cast<std::uint8_t>(dport >> 8),
-                                static_cast<std::uint8_t>(dport), 0, 0, 0, 0};
+    const std::uint8_t l4[8] = {
+        0x9c, 0x40, static_cast<std::uint8_t>(dport >> 8), static_cast<std::uint8_t>(dport), 0, 0,
+        0,    0};
     p.insert(p.end(), l4, l4 + 8);
     return p;
 }
@@ -100,8 +101,8 @@ TEST_CASE("nflog: IPv4 tcp packet", "[nflog]") {
 }
 
 TEST_CASE("nflog: IPv4 header with options: the port is found after IHL", "[nflog]") {
-    const auto p = parse_nflog_message(
-        message(log(ipv4(IPPROTO_UDP, {192, 168, 1, 9}, 11211, 3))), kNames);
+    const auto p =
+        parse_nflog_message(message(log(ipv4(IPPROTO_UDP, {192, 168, 1, 9}, 11211, 3))), kNames);
     REQUIRE(p.has_value());
     CHECK(p->source == test::net("192.168.1.9"));
     CHECK(p->protocol == Protocol::udp);
@@ -111,8 +112,8 @@ TEST_CASE("nflog: IPv4 header with options: the port is found after IHL", "[nflo
 TEST_CASE("nflog: IPv6 udp packet", "[nflog]") {
     Log l;
     l.family = AF_INET6;
-    l.payload = ipv6(IPPROTO_UDP, {0xfd, 0x12, 0x34, 0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9},
-                     11211);
+    l.payload =
+        ipv6(IPPROTO_UDP, {0xfd, 0x12, 0x34, 0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9}, 11211);
     l.indev = 1;
     const auto p = parse_nflog_message(message(l), kNames);
     REQUIRE(p.has_value());
@@ -124,8 +125,8 @@ TEST_CASE("nflog: what the packet does not say stays unknown", "[nflog]") {
     SECTION("IPv6 extension header first: protocol unknown") {
         Log l;
         l.family = AF_INET6;
-        l.payload = ipv6(0 /* hop-by-hop */, {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
-                         11211);
+        l.payload =
+            ipv6(0 /* hop-by-hop */, {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 11211);
         const auto p = parse_nflog_message(message(l), kNames);
         REQUIRE(p.has_value());
         CHECK(!p->protocol);
@@ -150,16 +151,14 @@ TEST_CASE("nflog: what the packet does not say stays unknown", "[nflog]") {
         Log bare = log(ipv4(IPPROTO_TCP, {10, 0, 0, 5}, 11211));
         bare.indev.reset();
         bare.prefix.reset();
-        const auto p = parse_nflog_message(
-            message(bare),
-            kNames);
+        const auto p = parse_nflog_message(message(bare), kNames);
         REQUIRE(p.has_value());
         CHECK(p->in_iface.empty());
         CHECK(p->prefix.empty());
     }
     SECTION("no resolver") {
-        const auto p = parse_nflog_message(
-            message(log(ipv4(IPPROTO_TCP, {10, 0, 0, 5}, 11211))), IfNameResolver{});
+        const auto p = parse_nflog_message(message(log(ipv4(IPPROTO_TCP, {10, 0, 0, 5}, 11211))),
+                                           IfNameResolver{});
         REQUIRE(p.has_value());
         CHECK(p->in_iface.empty());
     }
@@ -215,9 +214,7 @@ TEST_CASE("nflog: malformed or unrelated messages give nullopt", "[nflog]") {
         CHECK(!parse_nflog_message(cfg.bytes(), kNames));
         Log bridge = log(ipv4(IPPROTO_TCP, {10, 0, 0, 5}, 11211));
         bridge.family = AF_BRIDGE;
-        CHECK(!parse_nflog_message(
-            message(bridge),
-            kNames));
+        CHECK(!parse_nflog_message(message(bridge), kNames));
     }
 }
 

@@ -25,8 +25,7 @@ std::vector<std::uint8_t> table(std::uint8_t family, const char* name, std::uint
 } // namespace
 
 TEST_CASE("nftables: a table as the kernel dumps it", "[nftables]") {
-    CHECK(parse_nft_table_message(table(NFPROTO_IPV4, "filter", 3)) ==
-          NftTable{"ip", "filter", 3});
+    CHECK(parse_nft_table_message(table(NFPROTO_IPV4, "filter", 3)) == NftTable{"ip", "filter", 3});
     CHECK(parse_nft_table_message(table(NFPROTO_INET, "firewalld", 0)) ==
           NftTable{"inet", "firewalld", 0});
     CHECK(parse_nft_table_message(table(NFPROTO_IPV6, "nat", 1))->family == "ip6");

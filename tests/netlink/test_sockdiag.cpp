@@ -166,8 +166,7 @@ TEST_CASE("sockdiag: malformed or unrelated messages give nullopt", "[sockdiag]"
     }
 }
 
-TEST_CASE("sockdiag: truncations and corruption never read past the bytes",
-          "[sockdiag][bounds]") {
+TEST_CASE("sockdiag: truncations and corruption never read past the bytes", "[sockdiag][bounds]") {
     Diag d;
     d.family = AF_INET6;
     d.local = v6(1);

@@ -84,9 +84,9 @@ std::vector<std::string> texts(const std::vector<memguard::Network>& networks) {
 // The policy of these tests: two guarded ports, one allowed network per family.
 memguard::Policy policy() {
     memguard::Policy p;
-    p.ports = {11211, 11213};
-    p.protocols = {Protocol::tcp, Protocol::udp};
-    p.allow = {test::net("192.168.7.0/24"), test::net("fd10::/64")};
+    p.guards[0].ports = {11211, 11213};
+    p.guards[0].protocols = {Protocol::tcp, Protocol::udp};
+    p.guards[0].allow = {test::net("192.168.7.0/24"), test::net("fd10::/64")};
     p.allow_loopback = true;
     return p;
 }

@@ -17,10 +17,10 @@ using unit::net;
 namespace {
 
 Contact tcp(const char* client) {
-    return {net(client), Protocol::tcp};
+    return {net(client), Protocol::tcp, 11211};
 }
 Contact udp(const char* client) {
-    return {net(client), Protocol::udp};
+    return {net(client), Protocol::udp, 11211};
 }
 
 // This host: loopback and two addresses of its own, as local_sources() gives them.
@@ -32,7 +32,7 @@ const std::vector<Network>& here() {
 
 memguard::Policy allowing(std::vector<Network> allow) {
     memguard::Policy p;
-    p.allow = std::move(allow);
+    p.guards[0].allow = std::move(allow);
     return p;
 }
 
@@ -154,4 +154,36 @@ TEST_CASE("clients: verdicts by name") {
     CHECK(memguard::to_string(ClientVerdict::blocked) == "blocked");
     CHECK(memguard::to_string(ClientVerdict::allowed) == "allowed");
     CHECK(memguard::to_string(ClientVerdict::local) == "local");
+}
+
+TEST_CASE("client groups: each port is judged by its own guard's allowlist, labels shown") {
+    memguard::Policy p = allowing({net("10.1.0.0/16")});
+    p.guards[0].name = "app-cache";
+    p.guards[0].labels.emplace(net("10.1.0.0/16"), "web tier");
+    memguard::GuardSpec pages;
+    pages.name = "pages";
+    pages.ports = {11212};
+    pages.protocols = {Protocol::tcp};
+    pages.allow = {net("10.3.0.0/24")};
+    p.guards.push_back(pages);
+    const std::vector<Contact> contacts{tcp("10.1.0.5"),
+                                        {net("10.1.0.5"), Protocol::tcp, 11212},
+                                        {net("10.3.0.9"), Protocol::tcp, 11212},
+                                        {net("10.3.0.9"), Protocol::udp, 11212}}; // no guard
+    const auto groups = memguard::group_clients(contacts, p, here());
+    REQUIRE(groups.size() == 3);
+    CHECK(groups[0].verdict == ClientVerdict::blocked); // 10.1.0.5 on the pages port
+    CHECK(groups[0].guard == "pages");
+    CHECK(groups[0].network == net("10.1.0.0/24"));
+    const auto allowed_in = [&](const std::string& guard) {
+        return std::ranges::find_if(groups, [&](const ClientGroup& g) {
+            return g.guard == guard && g.verdict == ClientVerdict::allowed;
+        });
+    };
+    REQUIRE(allowed_in("app-cache") != groups.end());
+    CHECK(allowed_in("app-cache")->label == "web tier");
+    REQUIRE(allowed_in("pages") != groups.end());
+    CHECK(allowed_in("pages")->network == net("10.3.0.0/24"));
+    CHECK(allowed_in("pages")->label.empty());
+    CHECK(allowed_in("pages")->udp == 0); // udp to 11212 is no guard's
 }

@@ -15,7 +15,7 @@ namespace {
 
 ClientGroup group(const char* network, ClientVerdict verdict, std::vector<Network> clients,
                   std::size_t tcp, std::size_t udp) {
-    return {net(network), verdict, std::move(clients), tcp, udp};
+    return {net(network), verdict, "default", "", std::move(clients), tcp, udp};
 }
 
 std::vector<ClientGroup> three_groups() {
@@ -56,27 +56,43 @@ TEST_CASE("clients output: the summary counts in the singular and says when none
 TEST_CASE("clients output: nobody talking is said plainly") {
     memguard::Policy p;
     CHECK(memguard::clients_text(p, {}) == "no client talks to port 11211 (tcp, udp) right now\n");
-    p.ports = {11211, 11213};
-    p.protocols = {memguard::Protocol::tcp};
+    p.guards[0].ports = {11211, 11213};
+    p.guards[0].protocols = {memguard::Protocol::tcp};
     CHECK(memguard::clients_text(p, {}) ==
           "no client talks to ports 11211, 11213 (tcp) right now\n");
 }
 
 TEST_CASE("clients output: JSON lists every address of every group") {
     memguard::Policy p;
-    p.ports = {11211, 11213};
-    const auto out = memguard::clients_json(p, "/etc/memguard.json", three_groups());
+    p.guards[0].ports = {11211, 11213};
+    auto groups = three_groups();
+    groups[1].label = "web tier";
+    const auto out = memguard::clients_json(p, "/etc/memguard.json", groups);
     CHECK(out == nlohmann::ordered_json::parse(R"({
         "ports": [11211, 11213],
         "config": "/etc/memguard.json",
         "groups": [
-            {"network": "172.20.0.0/24", "verdict": "blocked", "clients": 2, "tcp": 1, "udp": 1,
+            {"guard": "default", "network": "172.20.0.0/24", "label": null, "verdict": "blocked", "clients": 2, "tcp": 1, "udp": 1,
              "addresses": ["172.20.0.7", "172.20.0.8"]},
-            {"network": "10.0.0.0/8", "verdict": "allowed", "clients": 7, "tcp": 7, "udp": 0,
+            {"guard": "default", "network": "10.0.0.0/8", "label": "web tier", "verdict": "allowed", "clients": 7, "tcp": 7, "udp": 0,
              "addresses": ["10.7.0.5", "10.7.0.6", "10.7.0.7", "10.7.0.8", "10.7.0.9",
                            "10.7.0.10", "10.7.0.11"]},
-            {"network": "127.0.0.0/8", "verdict": "local", "clients": 1, "tcp": 12, "udp": 0,
+            {"guard": "default", "network": "127.0.0.0/8", "label": null, "verdict": "local", "clients": 1, "tcp": 12, "udp": 0,
              "addresses": ["127.0.0.1"]}
         ]})"));
     CHECK(memguard::clients_json(p, "x.json", {})["groups"] == nlohmann::ordered_json::array());
+}
+
+TEST_CASE("clients output: a label follows its network; several guards name theirs") {
+    memguard::Policy p;
+    auto groups = three_groups();
+    groups[1].label = "web tier";
+    const std::string one = memguard::clients_text(p, groups);
+    CHECK(one.find("10.0.0.0/8 (web tier)") != std::string::npos);
+    p.guards.push_back(p.guards[0]);
+    p.guards[1].name = "pages";
+    groups[1].guard = "pages";
+    const std::string two = memguard::clients_text(p, groups);
+    CHECK(two.find("pages 10.0.0.0/8 (web tier)") != std::string::npos);
+    CHECK(two.find("default 172.20.0.0/24") != std::string::npos);
 }

@@ -29,7 +29,7 @@ Lines warnings_for(std::string_view text) {
 
 bool everyone(Family family, std::string_view allow) {
     const auto policy = parse_config(R"({"allow": )" + std::string(allow) + "}");
-    return lets_everyone_in(policy, family);
+    return lets_everyone_in(policy.guards.front().allow, family);
 }
 
 constexpr std::string_view nobody_else =
@@ -130,4 +130,17 @@ TEST_CASE("config_warnings: the shipped allowlist is named, to be narrowed") {
     CHECK(shipped[0].find("memguardd clients") != std::string::npos);
     // Any other list, even one of those networks fewer, is the admin's own.
     CHECK(warnings_for(R"({"allow": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]})").empty());
+}
+
+TEST_CASE("warnings: with several guards, each guard's findings are named under guards[i]") {
+    const auto lines = warnings_for(R"({"guards": [
+        {"name": "a", "ports": [11211], "allow": ["10.0.0.0/8"]},
+        {"name": "b", "ports": [11212], "allow": ["0.0.0.0/0"]}]})");
+    INFO(Catch::Detail::stringify(lines));
+    const auto has = [&](std::string_view piece) {
+        return std::ranges::any_of(
+            lines, [&](const std::string& l) { return l.find(piece) != std::string::npos; });
+    };
+    CHECK(has("guards[1].allow[0]: 0.0.0.0/0 lets every IPv4 host in: port 11212 is not guarded"));
+    CHECK_FALSE(has("guards[0].allow[0]"));
 }

@@ -103,12 +103,30 @@ TEST_CASE("net: printing is canonical and round-trips") {
 }
 
 TEST_CASE("net: malformed networks are rejected") {
-    for (const std::string_view text :
-         {"192.168.1.300/24", "10.0.0.0/33", "::/129", "garbage", "10.0.0.0/", "10.0.0.0/-1",
-          "10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/08x", "", "/", "/8", " 10.0.0.0/8",
-          "10.0.0.0/8 ", "10.0.0.0/8/8", "10.0.0/8", "1.2.3.4.5", "10.0.0.0/0x8", "::/1280",
-          "fe80::1%eth0", "fd12:3456::/48x", "fd12::3456::/48", "10.0.0.0/4294967304",
-          "10.0.0.0/99999999999999999999"}) {
+    for (const std::string_view text : {"192.168.1.300/24",
+                                        "10.0.0.0/33",
+                                        "::/129",
+                                        "garbage",
+                                        "10.0.0.0/",
+                                        "10.0.0.0/-1",
+                                        "10.0.0.0/+8",
+                                        "10.0.0.0/ 8",
+                                        "10.0.0.0/08x",
+                                        "",
+                                        "/",
+                                        "/8",
+                                        " 10.0.0.0/8",
+                                        "10.0.0.0/8 ",
+                                        "10.0.0.0/8/8",
+                                        "10.0.0/8",
+                                        "1.2.3.4.5",
+                                        "10.0.0.0/0x8",
+                                        "::/1280",
+                                        "fe80::1%eth0",
+                                        "fd12:3456::/48x",
+                                        "fd12::3456::/48",
+                                        "10.0.0.0/4294967304",
+                                        "10.0.0.0/99999999999999999999"}) {
         INFO("input: \"" << text << "\"");
         CHECK_FALSE(parse_network(text).has_value());
     }
@@ -250,12 +268,12 @@ TEST_CASE("net: network_from_mask with contiguous masks") {
 
 TEST_CASE("net: network_from_mask refuses non-contiguous masks") {
     const std::uint8_t addr4[4] = {10, 0, 0, 0};
-    for (const auto& mask : {std::array<std::uint8_t, 4>{255, 0, 255, 0},
-                             std::array<std::uint8_t, 4>{0, 255, 255, 255},
-                             std::array<std::uint8_t, 4>{255, 255, 255, 253},
-                             std::array<std::uint8_t, 4>{0, 0, 0, 1},
-                             std::array<std::uint8_t, 4>{254, 255, 0, 0},
-                             std::array<std::uint8_t, 4>{255, 127, 0, 0}}) {
+    for (const auto& mask :
+         {std::array<std::uint8_t, 4>{255, 0, 255, 0},
+          std::array<std::uint8_t, 4>{0, 255, 255, 255},
+          std::array<std::uint8_t, 4>{255, 255, 255, 253}, std::array<std::uint8_t, 4>{0, 0, 0, 1},
+          std::array<std::uint8_t, 4>{254, 255, 0, 0},
+          std::array<std::uint8_t, 4>{255, 127, 0, 0}}) {
         INFO("mask " << int{mask[0]} << "." << int{mask[1]} << "." << int{mask[2]} << "."
                      << int{mask[3]});
         CHECK_FALSE(network_from_mask(Family::ipv4, addr4, mask.data()).has_value());
