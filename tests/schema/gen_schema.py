@@ -25,7 +25,7 @@ schema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://memguardd.invalid/memguard.schema.json",
   "title": "memguardd configuration (/etc/memguard.json)",
-  "description": "A first filter for editors and CI. `memguardd check` is authoritative: it also rejects host bits set in a CIDR, entries that are duplicates only after normalisation (10.0.0.1 vs 10.0.0.1/32), a key given twice, reverse_path_check naming a protocol not in protocols, and numbers written with a fraction or exponent (11211.0).",
+  "description": "A first filter for editors and CI. `memguardd check` is authoritative: it also rejects host bits set in a CIDR, entries that are duplicates only after normalisation (10.0.0.1 vs 10.0.0.1/32), a key given twice, reverse_path_check naming a protocol not in protocols, a port in two guards, a guard name used twice, and numbers written with a fraction or exponent (11211.0).",
   "type": "object",
   "additionalProperties": False,
   "properties": {
@@ -33,8 +33,7 @@ schema = {
               "items": {"type": "integer", "minimum": 1, "maximum": 65535}},
     "protocols": {"type": "array", "minItems": 1, "uniqueItems": True, "default": ["tcp", "udp"],
                   "items": {"enum": ["tcp", "udp"]}},
-    "allow": {"type": "array", "uniqueItems": True, "default": [],
-              "items": {"anyOf": [{"$ref": "#/$defs/ipv4_network"}, {"$ref": "#/$defs/ipv6_network"}]}},
+    "allow": {"$ref": "#/$defs/allow"},
     "allow_loopback": {"type": "boolean", "default": True},
     "accept_established": {"type": "boolean", "default": True},
     "action": {"enum": ["drop", "reject"], "default": "drop"},
@@ -48,6 +47,11 @@ schema = {
                   "description": "NFLOG group of the audit rule"},
     "log_rate_per_s": {"type": "integer", "minimum": 1, "maximum": 10000,
                        "description": "at most this many logged packets per second"},
+    "guards": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/guard"},
+               "description": "several guarded services, each with its own ports, protocols and "
+                              "allowlist; instead of the top-level ports, protocols, allow and "
+                              "reverse_path_check (which make the one guard \"default\"); no "
+                              "(protocol, port) in two guards, no name twice"},
     "reverse_path_check": {"type": "array", "uniqueItems": True, "items": {"enum": ["tcp", "udp"]},
                            "description": "protocols whose packets to a guarded port are dropped "
                                           "unless their source would be routed back out of the "
@@ -55,7 +59,32 @@ schema = {
                                           "each must be in protocols; default [\"udp\"] where udp "
                                           "is guarded, [] turns it off"},
   },
+  "allOf": [{"if": {"required": ["guards"]},
+             "then": {"not": {"anyOf": [{"required": [k]} for k in
+                                        ["ports", "protocols", "allow", "reverse_path_check"]]}}}],
   "$defs": {
+    "network": {"anyOf": [{"$ref": "#/$defs/ipv4_network"}, {"$ref": "#/$defs/ipv6_network"}]},
+    "entry": {"anyOf": [{"$ref": "#/$defs/network"},
+                        {"type": "object", "additionalProperties": False, "required": ["net"],
+                         "properties": {"net": {"$ref": "#/$defs/network"},
+                                        "comment": {"type": "string", "minLength": 1,
+                                                    "maxLength": 100, "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
+                                                    "description": "a label: shown in status, "
+                                                                   "clients, the journal "
+                                                                   "(MEMGUARD_LABEL) and the "
+                                                                   "kernel's comments"}}}]},
+    "allow": {"type": "array", "uniqueItems": True, "default": [],
+              "items": {"$ref": "#/$defs/entry"}},
+    "guard": {"type": "object", "additionalProperties": False, "required": ["name", "ports"],
+              "properties": {
+                "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,19}$"},
+                "ports": {"type": "array", "minItems": 1, "uniqueItems": True,
+                          "items": {"type": "integer", "minimum": 1, "maximum": 65535}},
+                "protocols": {"type": "array", "minItems": 1, "uniqueItems": True,
+                              "default": ["tcp", "udp"], "items": {"enum": ["tcp", "udp"]}},
+                "allow": {"$ref": "#/$defs/allow"},
+                "reverse_path_check": {"type": "array", "uniqueItems": True,
+                                       "items": {"enum": ["tcp", "udp"]}}}},
     "ipv4_network": {"description": "IPv4 address or CIDR network",
                      "type": "string", "pattern": rf"^{V4}(/(0?(3[0-2]|[12][0-9])|0{{0,2}}[0-9]))?$"},
     "ipv6_network": {"description": "IPv6 address or CIDR network (RFC 4291 text forms)",
