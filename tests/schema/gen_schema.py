@@ -54,6 +54,11 @@ schema = {
                                           "interface they came in on (strict reverse-path check); "
                                           "each must be in protocols; default [\"udp\"] where udp "
                                           "is guarded, [] turns it off"},
+    "metrics_file": {"anyOf": [{"type": "string", "pattern": r"^/.*\.prom$"}, {"type": "null"}],
+                     "default": "/var/lib/prometheus/node-exporter/memguardd.prom",
+                     "description": "where the daemon writes its Prometheus metrics for "
+                                    "node_exporter's textfile collector: an absolute path "
+                                    "ending in .prom; null writes none"},
   },
   "$defs": {
     "ipv4_network": {"description": "IPv4 address or CIDR network",
