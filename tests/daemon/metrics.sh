@@ -19,6 +19,7 @@
 #   (f) SIGTERM -> the file says memguardd_up 0 and still passes promtool;
 #   (g) a metrics_file in a directory that does not exist: one warning, once, over several
 #       passes; the daemon guards as usual; once the directory is made the file appears;
+#   (h) a reload with two guards: allowed_networks per family and guard;
 # and the alert rules README.md shows pass `promtool check rules`.
 # Usage: metrics.sh MEMGUARDD [iptables-legacy|nftables]
 . "$(dirname "$0")/lib.sh"
@@ -302,6 +303,31 @@ check "(g) it names the directory" grep -q "$MISSING" "$MG_ERR"
 mkdir -p "$MISSING"
 check "(g) once the directory exists the file appears" mg_wait_until 3 test -s "$MISSING/memguardd.prom"
 check "(g) promtool check metrics" promtool_ok "$MISSING/memguardd.prom"
+
+# ---- (h) several guards -----------------------------------------------------------------------
+PROM=$MISSING/memguardd.prom
+mg_write_raw "$TMP/memguard.json" "{
+  \"guards\": [
+    {\"name\": \"app-cache\", \"ports\": [$MG_PORT], \"protocols\": [\"tcp\", \"udp\"],
+     \"allow\": [\"10.1.0.0/16\", {\"net\": \"10.2.0.5\", \"comment\": \"batch host\"}, \"2001:db8::/32\"]},
+    {\"name\": \"pages\", \"ports\": [11212, 11213], \"protocols\": [\"tcp\"], \"allow\": [\"10.3.0.0/24\"]}
+  ],
+  \"verify_interval_s\": 1,
+  \"metrics_file\": \"$PROM\"
+}" && mg_backend_config "$TMP/memguard.json"
+kill -HUP "$MG_DAEMON"
+guards_in() { has 'memguardd_allowed_networks{family="ipv4",guard="pages"}' 1; }
+if mg_wait_until 5 guards_in; then
+    pass "(h) reloaded with two guards: allowed_networks per guard within 5 s"
+else
+    fail "(h) no allowed_networks for guard pages within 5 s of the reload"
+fi
+check "(h) app-cache: 2 ipv4 networks" has 'memguardd_allowed_networks{family="ipv4",guard="app-cache"}' 2
+check "(h) app-cache: 1 ipv6 network" has 'memguardd_allowed_networks{family="ipv6",guard="app-cache"}' 1
+check "(h) pages: 0 ipv6 networks" has 'memguardd_allowed_networks{family="ipv6",guard="pages"}' 0
+check "(h) no guard \"default\" left" eval "! grep -q 'guard=\"default\"' '$PROM'"
+check "(h) in sync with two guards" has memguardd_in_sync 1
+check "(h) promtool check metrics with two guards" promtool_ok "$PROM"
 
 # ---- the README's alert rules ---------------------------------------------------------------
 README=$MG_HERE/../../README.md
