@@ -111,7 +111,8 @@ void log_failure(const Report& report, std::chrono::seconds retry_after) {
     }
 }
 
-void log_verdict(ConflictTracker& conflicts, const Report& report, bool drifted) {
+ConflictTracker::Verdict log_verdict(ConflictTracker& conflicts, const Report& report,
+                                     bool drifted) {
     const auto verdict = conflicts.pass(drifted, ConflictTracker::clock::now());
     const std::string repairs = std::to_string(conflicts.repairs_in_conflict());
     auto log_conflict = [&](spdlog::level::level_enum level, const std::string& message) {
@@ -140,6 +141,7 @@ void log_verdict(ConflictTracker& conflicts, const Report& report, bool drifted)
                                " repairs: the rules held for a whole interval");
         break;
     }
+    return verdict;
 }
 
 void log_revocation(const Pass& pass) {

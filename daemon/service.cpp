@@ -9,6 +9,7 @@
 #include "fd.hpp"
 #include "guard.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "netlink/socket.hpp"
 #include "passes.hpp"
 #include "timer.hpp"
@@ -83,6 +84,7 @@ private:
     DaemonState state_;
     RefusalLog refusals_;
     BlockedAudit audit_;
+    Metrics metrics_;
     std::optional<ControlSocket> control_;
     std::vector<Handler> handlers_;
     bool stopping_ = false;
@@ -160,7 +162,9 @@ void Service::apply(Event why) {
     log_apply(pass.report, why, config_invalid_);
     state_.record_apply(config_invalid_);
     state_.record_pass(pass.report);
+    metrics_.record().pass(pass.report, PassKind::apply, config_invalid_);
     after_pass(pass);
+    metrics_.write(policy_, guard_->backend());
 }
 
 // The backend may have changed with the config: say which runs, and listen to its kernel.
@@ -190,6 +194,7 @@ void Service::after_pass(const Pass& pass) {
     const Report& report = pass.report;
     refusals_.log(report);
     log_revocation(pass);
+    metrics_.record().revocation(pass);
     if (!report.failed()) {
         retry_timer_.reset();
         retry_after_ = first_retry;
@@ -219,10 +224,13 @@ void Service::configure_audit() {
 }
 
 Report Service::verify() {
+    const auto started = std::chrono::steady_clock::now();
     const Pass pass = guard_->pass(policy_, PassKind::verify);
     const Report& report = pass.report;
     const bool drifted = report.drift_count() > 0;
-    log_verdict(conflicts_, report, drifted);
+    metrics_.record().pass(report, PassKind::verify, config_invalid_,
+                           std::chrono::steady_clock::now() - started);
+    metrics_.record().conflict(log_verdict(conflicts_, report, drifted));
     state_.record_pass(report);
     if (drifted) {
         state_.record_repair(report);
@@ -230,6 +238,7 @@ Report Service::verify() {
     if (drifted || report.failed()) {
         after_pass(pass);
     }
+    metrics_.write(policy_, guard_->backend());
     notify_ready();
     return report;
 }
@@ -256,6 +265,8 @@ void Service::reload() {
         log_event(err, {Event::reload, std::nullopt, {{"REJECTED", "1"}}},
                   "reload rejected: " + config_path_ +
                       " is invalid; the rules in the kernel are unchanged");
+        metrics_.record().reload_failed();
+        metrics_.write(policy_, guard_->backend());
     }
     ready_ = false;
     notify_ready();
@@ -369,6 +380,7 @@ int Service::run() {
             (this->*handlers_.at(events[i].data.u64))();
         }
         if (stopping_) {
+            metrics_.write_stopped(policy_, guard_->backend());
             return 0;
         }
     }

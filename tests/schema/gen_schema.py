@@ -58,6 +58,11 @@ schema = {
                                           "interface they came in on (strict reverse-path check); "
                                           "each must be in protocols; default [\"udp\"] where udp "
                                           "is guarded, [] turns it off"},
+    "metrics_file": {"anyOf": [{"type": "string", "pattern": r"^/.*\.prom$"}, {"type": "null"}],
+                     "default": "/var/lib/prometheus/node-exporter/memguardd.prom",
+                     "description": "where the daemon writes its Prometheus metrics for "
+                                    "node_exporter's textfile collector: an absolute path "
+                                    "ending in .prom; null writes none"},
   },
   "allOf": [{"if": {"required": ["guards"]},
              "then": {"not": {"anyOf": [{"required": [k]} for k in

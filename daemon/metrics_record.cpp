@@ -1,0 +1,83 @@
+#include "metrics_record.hpp"
+
+#include "desired.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace memguard {
+
+namespace {
+
+// Milliseconds are plenty for an alert, and keep the file readable.
+double unix_seconds(MetricsRecorder::wall_clock::time_point t) {
+    return static_cast<double>(
+               std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch())
+                   .count()) /
+           1000.0;
+}
+
+// A family committed while it had drift to repair.
+bool repaired(const Report& report) {
+    return std::ranges::any_of(report.families, [](const FamilyReport& f) {
+        return f.committed && !f.drift.empty() && f.error.empty();
+    });
+}
+
+} // namespace
+
+void MetricsRecorder::pass(const Report& report, PassKind kind, bool config_invalid,
+                           std::chrono::steady_clock::duration took, wall_clock::time_point now) {
+    auto& s = snapshot_;
+    s.failing_closed = config_invalid || std::ranges::any_of(report.families, [](const auto& f) {
+                           return f.fail_closed;
+                       });
+    s.in_sync = !report.failed() && !s.failing_closed;
+    if (kind == PassKind::apply) {
+        if (s.in_sync) {
+            s.last_apply_success = unix_seconds(now);
+        }
+        return;
+    }
+    for (const auto& f : report.families) {
+        for (const auto& d : f.drift) {
+            ++s.drift[d.kind];
+        }
+    }
+    if (repaired(report)) {
+        ++s.repairs;
+    }
+    if (s.in_sync) {
+        s.last_verify_success = unix_seconds(now);
+    }
+    s.verify_duration = std::chrono::duration<double>(took).count();
+}
+
+void MetricsRecorder::revocation(const Pass& pass) {
+    if (pass.revocation) {
+        snapshot_.revoked_connections += pass.revocation->cut.deleted;
+    }
+}
+
+void MetricsRecorder::conflict(ConflictTracker::Verdict verdict) {
+    using V = ConflictTracker::Verdict;
+    if (verdict == V::conflict_started) {
+        ++snapshot_.conflicts;
+        snapshot_.in_conflict = true;
+    } else if (verdict == V::conflict_ended) {
+        snapshot_.in_conflict = false;
+    }
+}
+
+void MetricsRecorder::policy(const Policy& policy, std::string_view backend) {
+    snapshot_.backend = backend;
+    snapshot_.allowed.clear();
+    for (const Family family : both_families) {
+        for (const auto& guard : desired_family(policy, family).guards) {
+            const std::set<Network> distinct(guard.allow.begin(), guard.allow.end());
+            snapshot_.allowed.push_back({family, guard.name, distinct.size()});
+        }
+    }
+}
+
+} // namespace memguard

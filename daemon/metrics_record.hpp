@@ -1,0 +1,41 @@
+// Fills the metrics snapshot from what the daemon sees: passes, revocations, conflict verdicts,
+// rejected reloads, the policy in force. Pure: the clock comes in as an argument.
+#pragma once
+
+#include "conflict.hpp"
+#include "guard.hpp"
+#include "metrics_format.hpp"
+#include "policy.hpp"
+
+#include <chrono>
+#include <string_view>
+
+namespace memguard {
+
+class MetricsRecorder {
+public:
+    using wall_clock = std::chrono::system_clock;
+
+    // After any pass: in sync, failing closed, and the last success's time. After a verify pass
+    // also the drift it found, whether it committed a repair, and `took`, how long it took.
+    void pass(const Report& report, PassKind kind, bool config_invalid,
+              std::chrono::steady_clock::duration took = {},
+              wall_clock::time_point now = wall_clock::now());
+    // The connections a pass cut.
+    void revocation(const Pass& pass);
+    // What the conflict tracker said of a verify pass.
+    void conflict(ConflictTracker::Verdict verdict);
+    void reload_failed() { ++snapshot_.reload_failures; }
+    // The allowlist in force (each guard's networks per family) and the backend programming it.
+    void policy(const Policy& policy, std::string_view backend);
+    // Written by a clean stop.
+    void stopping() { snapshot_.up = false; }
+
+    [[nodiscard]] MetricsSnapshot& snapshot() { return snapshot_; }
+    [[nodiscard]] const MetricsSnapshot& snapshot() const { return snapshot_; }
+
+private:
+    MetricsSnapshot snapshot_;
+};
+
+} // namespace memguard
