@@ -76,6 +76,12 @@ void add_set(Batch& b, const std::string& table, const PlannedSet& s) {
     b.done(nlh);
 }
 
+// Room for the labels of elements [first, last): a TLV and an attribute header each.
+std::size_t labelled_bytes(const PlannedSet& s, std::size_t first, std::size_t last) {
+    const std::size_t elements = (last - first + 1) / 2 + 1; // start elements at most
+    return std::min(elements, s.labels.size()) * (NFTNL_UDATA_COMMENT_MAXLEN + 16);
+}
+
 void add_elements(Batch& b, const std::string& table, const PlannedSet& s) {
     const auto elements = interval_elements(s.family, s.ranges);
     const auto len = static_cast<std::uint32_t>(address_size(s.family));
@@ -90,12 +96,17 @@ void add_elements(Batch& b, const std::string& table, const PlannedSet& s) {
             nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, elements[i].key.data(), len);
             if (elements[i].end) {
                 nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+            } else if (const auto label = s.labels.find(elements[i].key); label != s.labels.end()) {
+                // comment "LABEL" on the range's start element, as nft writes an element's
+                set_comment(e, nftnl_set_elem_set, NFTNL_SET_ELEM_USERDATA,
+                            NFTNL_UDATA_SET_ELEM_COMMENT, label->second);
             }
             nftnl_set_elem_add(set.get(), e); // the set owns it now
         }
         nlmsghdr* nlh = b.add(NFT_MSG_NEWSETELEM, kCreate,
                               "add " + std::to_string(last - first) + " elements to set " + s.name,
-                              kSmallMessage + (last - first) * kBytesPerElement);
+                              kSmallMessage + (last - first) * kBytesPerElement +
+                                  labelled_bytes(s, first, last));
         nftnl_set_elems_nlmsg_build_payload(nlh, set.get());
         b.done(nlh);
     }
