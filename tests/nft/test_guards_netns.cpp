@@ -242,3 +242,24 @@ TEST_CASE("a client of one guard reaches its port and not another guard's; block
     CHECK(counted[2].packets == 0);
     CHECK(counted[3].packets == 0);
 }
+
+TEST_CASE("thousands of labelled networks fit the batch and read back", "[netns][nft]") {
+    test::fresh_netns();
+    auto desired = test::desired_with(3000);
+    auto& four = desired.ipv4.guards[0];
+    for (const auto& net : four.allow) {
+        four.labels[net] = "host " + net.to_string() + std::string(80, 'x'); // near the 100 bytes
+    }
+    Keeper keeper;
+    const auto result = keeper.reconcile(desired, false);
+    INFO(test::describe(result));
+    REQUIRE(result.committed);
+    const json set = set_named(test::nft_json(), "allow4");
+    REQUIRE(set.contains("elem"));
+    std::size_t labelled = 0;
+    for (const json& e : set["elem"]) {
+        labelled += e.is_object() && e["elem"].contains("comment") ? 1 : 0;
+    }
+    CHECK(labelled == 3000);
+    CHECK(keeper.compare(desired).drift.empty());
+}
