@@ -16,10 +16,11 @@ namespace memguard::nft {
 namespace {
 
 constexpr std::size_t kSmallMessage = 4096;
-// Elements per NEWSETELEM message: about 40 bytes each, so a message stays well under the
-// 64 KiB a netlink attribute nest can describe.
+// Elements per NEWSETELEM message: about 40 bytes each (more with a label), so a message stays
+// well under the 64 KiB a netlink attribute nest can describe.
 constexpr std::size_t kElementsPerMessage = 1000;
 constexpr std::size_t kBytesPerElement = 64;
+constexpr std::size_t kNestBytes = 60000;
 
 constexpr std::uint16_t kCreate = NLM_F_CREATE | NLM_F_ACK;
 
@@ -76,28 +77,55 @@ void add_set(Batch& b, const std::string& table, const PlannedSet& s) {
     b.done(nlh);
 }
 
+// The bytes an element takes in a NEWSETELEM message, at most: its key and flags, and its
+// label's TLV (NFTA_SET_ELEM_USERDATA).
+std::size_t element_bytes(const PlannedSet& s, const IntervalElement& e) {
+    const auto label = e.end ? s.labels.end() : s.labels.find(e.key);
+    return kBytesPerElement + (label != s.labels.end() ? label->second.size() + 16 : 0);
+}
+
+nftnl_set_elem* new_element(const PlannedSet& s, const IntervalElement& element) {
+    nftnl_set_elem* e = nftnl_set_elem_alloc();
+    if (e == nullptr) {
+        throw std::bad_alloc();
+    }
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, element.key.data(),
+                       static_cast<std::uint32_t>(address_size(s.family)));
+    if (element.end) {
+        nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+    } else if (const auto label = s.labels.find(element.key); label != s.labels.end()) {
+        // comment "LABEL" on the range's start element, where nft puts an element's comment
+        set_comment(e, nftnl_set_elem_set, NFTNL_SET_ELEM_USERDATA, NFTNL_UDATA_SET_ELEM_COMMENT,
+                    label->second);
+    }
+    return e;
+}
+
+// Several messages for a large set: at most kElementsPerMessage elements and kNestBytes each
+// (the elements' nest has a 16-bit length), a range's start and end in the same one.
 void add_elements(Batch& b, const std::string& table, const PlannedSet& s) {
     const auto elements = interval_elements(s.family, s.ranges);
-    const auto len = static_cast<std::uint32_t>(address_size(s.family));
-    for (std::size_t first = 0; first < elements.size(); first += kElementsPerMessage) {
-        const std::size_t last = std::min(elements.size(), first + kElementsPerMessage);
+    std::size_t first = 0;
+    while (first < elements.size()) {
+        std::size_t last = first;
+        std::size_t bytes = 0;
+        while (last < elements.size() &&
+               (last == first || elements[last].end ||
+                (last - first < kElementsPerMessage &&
+                 bytes + element_bytes(s, elements[last]) * 2 <= kNestBytes))) {
+            bytes += element_bytes(s, elements[last]);
+            ++last;
+        }
         auto set = new_set(table, s);
         for (std::size_t i = first; i < last; ++i) {
-            nftnl_set_elem* e = nftnl_set_elem_alloc();
-            if (e == nullptr) {
-                throw std::bad_alloc();
-            }
-            nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, elements[i].key.data(), len);
-            if (elements[i].end) {
-                nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-            }
-            nftnl_set_elem_add(set.get(), e); // the set owns it now
+            nftnl_set_elem_add(set.get(), new_element(s, elements[i])); // the set owns it now
         }
         nlmsghdr* nlh = b.add(NFT_MSG_NEWSETELEM, kCreate,
                               "add " + std::to_string(last - first) + " elements to set " + s.name,
-                              kSmallMessage + (last - first) * kBytesPerElement);
+                              kSmallMessage + bytes);
         nftnl_set_elems_nlmsg_build_payload(nlh, set.get());
         b.done(nlh);
+        first = last;
     }
 }
 

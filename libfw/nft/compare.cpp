@@ -111,6 +111,63 @@ void compare_chain(const ChainModel& want, const ChainModel* found, std::vector<
     compare_rules(want, *found, out);
 }
 
+void compare_members(const SetModel& want, const SetModel& found, std::vector<Drift>& out) {
+    if (found.ranges == want.ranges) {
+        return;
+    }
+    const auto missing = range_networks(subtract(want.ranges, found.ranges));
+    const auto extra = range_networks(subtract(found.ranges, want.ranges));
+    std::vector<std::string> parts;
+    if (!missing.empty()) {
+        parts.push_back(std::to_string(missing.size()) + " missing (" + list_networks(missing) +
+                        ")");
+    }
+    if (!extra.empty()) {
+        parts.push_back(std::to_string(extra.size()) + " extra (" + list_networks(extra) + ")");
+    }
+    std::string text(to_string(want.family));
+    text.append(" set ").append(want.name).append(":");
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        text.append(i == 0 ? " " : ", ").append(parts[i]);
+    }
+    out.push_back({want.family, "set_members", want.name, text});
+}
+
+// The network (or networks) of the range in `ranges` that starts at `first`.
+std::string range_text(const std::vector<Range>& ranges, const Address& first) {
+    const auto it = std::ranges::find_if(ranges, [&](const Range& r) { return r.first == first; });
+    return it != ranges.end() ? list_networks(range_networks(*it), 2) : std::string("?");
+}
+
+// A label changed, missing or extra: the element's comment is drift like its address.
+void compare_labels(const SetModel& want, const SetModel& found, std::vector<Drift>& out) {
+    if (found.labels == want.labels) {
+        return;
+    }
+    std::vector<std::string> parts;
+    for (const auto& [first, label] : want.labels) {
+        const auto had = found.labels.find(first);
+        if (had == found.labels.end() || had->second != label) {
+            parts.push_back(range_text(want.ranges, first) + " is \"" +
+                            (had == found.labels.end() ? "" : had->second) + "\", wanted \"" +
+                            label + "\"");
+        }
+    }
+    for (const auto& [first, label] : found.labels) {
+        if (!want.labels.contains(first)) {
+            parts.push_back(range_text(found.ranges, first) + " is \"" + label +
+                            "\", wanted no label");
+        }
+    }
+    std::string text(to_string(want.family));
+    text.append(" set ").append(want.name).append(" labels:");
+    for (std::size_t i = 0; i < parts.size() && i < 3; ++i) {
+        text.append(i == 0 ? " " : "; ").append(parts[i]);
+    }
+    text.append(parts.size() > 3 ? "; …" : "");
+    out.push_back({want.family, "set_labels", want.name, text});
+}
+
 void compare_set(const SetModel& want, const SetModel* found, std::vector<Drift>& out) {
     const std::string fam(to_string(want.family));
     if (found == nullptr) {
@@ -123,25 +180,8 @@ void compare_set(const SetModel& want, const SetModel* found, std::vector<Drift>
         out.push_back({want.family, "set_changed", want.name,
                        fam + " set " + want.name + " has another type, flags or comment"});
     }
-    if (found->ranges == want.ranges) {
-        return;
-    }
-    const auto missing = range_networks(subtract(want.ranges, found->ranges));
-    const auto extra = range_networks(subtract(found->ranges, want.ranges));
-    std::vector<std::string> parts;
-    if (!missing.empty()) {
-        parts.push_back(std::to_string(missing.size()) + " missing (" + list_networks(missing) +
-                        ")");
-    }
-    if (!extra.empty()) {
-        parts.push_back(std::to_string(extra.size()) + " extra (" + list_networks(extra) + ")");
-    }
-    std::string text = fam;
-    text.append(" set ").append(want.name).append(":");
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-        text.append(i == 0 ? " " : ", ").append(parts[i]);
-    }
-    out.push_back({want.family, "set_members", want.name, text});
+    compare_members(want, *found, out);
+    compare_labels(want, *found, out);
 }
 
 } // namespace
@@ -191,17 +231,6 @@ std::vector<Drift> compare_tables(const TableModel& wanted, const std::optional<
         }
     }
     return out;
-}
-
-std::vector<Network> revoked_networks(const TableModel& wanted,
-                                      const std::optional<TableModel>& found, Family family) {
-    const SetModel* want = wanted.set(allow_set(family));
-    const SetModel* had = found && found->ours() ? found->set(allow_set(family)) : nullptr;
-    if (had == nullptr || had->family != family) {
-        return {};
-    }
-    const std::vector<Range> none;
-    return range_networks(subtract(had->ranges, want != nullptr ? want->ranges : none));
 }
 
 } // namespace memguard::nft

@@ -62,8 +62,10 @@ constexpr auto kElemListPolicy =
     policy<NFTA_SET_ELEM_LIST_MAX + 1>({{NFTA_SET_ELEM_LIST_TABLE, MNL_TYPE_NUL_STRING},
                                         {NFTA_SET_ELEM_LIST_SET, MNL_TYPE_NUL_STRING},
                                         {NFTA_SET_ELEM_LIST_ELEMENTS, MNL_TYPE_NESTED}});
-constexpr auto kElemPolicy = policy<NFTA_SET_ELEM_MAX + 1>(
-    {{NFTA_SET_ELEM_KEY, MNL_TYPE_NESTED}, {NFTA_SET_ELEM_FLAGS, MNL_TYPE_U32}});
+constexpr auto kElemPolicy =
+    policy<NFTA_SET_ELEM_MAX + 1>({{NFTA_SET_ELEM_KEY, MNL_TYPE_NESTED},
+                                   {NFTA_SET_ELEM_FLAGS, MNL_TYPE_U32},
+                                   {NFTA_SET_ELEM_USERDATA, MNL_TYPE_BINARY}});
 constexpr auto kDataPolicy = policy<NFTA_DATA_MAX + 1>({{NFTA_DATA_VALUE, MNL_TYPE_BINARY}});
 
 // One element of NFTA_SET_ELEM_LIST_ELEMENTS into `out`; false when malformed.
@@ -85,6 +87,7 @@ bool add_element(const nlattr* item, DecodedElements& out) {
     IntervalElement element;
     std::memcpy(element.key.data(), mnl_attr_get_payload(key[NFTA_DATA_VALUE]), len);
     element.end = (be32(elem[NFTA_SET_ELEM_FLAGS]) & NFT_SET_ELEM_INTERVAL_END) != 0;
+    element.comment = comment(elem[NFTA_SET_ELEM_USERDATA], NFTNL_UDATA_SET_ELEM_COMMENT);
     out.elements.push_back(element);
     return true;
 }

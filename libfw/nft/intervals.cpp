@@ -140,6 +140,28 @@ std::vector<Range> ranges_from_elements(Family family, std::vector<IntervalEleme
     return join(ranges, size);
 }
 
+RangeLabels range_labels(std::span<const Range> ranges,
+                         const std::map<Network, std::string>& labels) {
+    RangeLabels out;
+    for (const auto& [network, label] : labels) {
+        const auto one = merged_ranges(network.family, std::span(&network, 1));
+        if (one.size() == 1 && std::ranges::find(ranges, one[0]) != ranges.end()) {
+            out[one[0].first] = label;
+        }
+    }
+    return out;
+}
+
+RangeLabels element_labels(std::span<const IntervalElement> elements) {
+    RangeLabels out;
+    for (const IntervalElement& e : elements) {
+        if (!e.end && !e.comment.empty()) {
+            out[e.key] = e.comment;
+        }
+    }
+    return out;
+}
+
 std::vector<Network> range_networks(const Range& range) {
     const std::size_t size = address_size(range.family);
     const auto bits = static_cast<unsigned>(size * 8);

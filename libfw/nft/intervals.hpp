@@ -7,7 +7,9 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace memguard::nft {
@@ -25,7 +27,8 @@ struct Range {
 
 struct IntervalElement {
     Address key{};
-    bool end = false; // NFT_SET_ELEM_INTERVAL_END: the range before it stops at key - 1
+    bool end = false;      // NFT_SET_ELEM_INTERVAL_END: the range before it stops at key - 1
+    std::string comment{}; // a start element's label (element userdata), "" when none
     friend bool operator==(const IntervalElement&, const IntervalElement&) = default;
 };
 
@@ -43,6 +46,14 @@ std::vector<IntervalElement> interval_elements(Family family, std::span<const Ra
 // Elements as the kernel dumps them (any order) → sorted, merged ranges. An end with no start
 // before it (nft writes one at address 0) is skipped; a start with no end reaches the top.
 std::vector<Range> ranges_from_elements(Family family, std::vector<IntervalElement> elements);
+
+// Labels by the first address of the range they are on: a labelled network's label goes on the
+// range that is exactly that network; one merged into a bigger range has nowhere to go.
+using RangeLabels = std::map<Address, std::string>;
+RangeLabels range_labels(std::span<const Range> ranges,
+                         const std::map<Network, std::string>& labels);
+// The comments on start elements, as the kernel dumps them.
+RangeLabels element_labels(std::span<const IntervalElement> elements);
 
 // The fewest CIDR networks that cover exactly `range`.
 std::vector<Network> range_networks(const Range& range);

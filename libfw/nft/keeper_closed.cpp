@@ -11,7 +11,7 @@ constexpr unsigned kCommitAttempts = 5;
 
 std::string ports_text(const Desired& d) {
     std::string out;
-    for (const std::uint16_t p : d.ipv4.ports) {
+    for (const std::uint16_t p : d.ipv4.guards.front().ports) {
         out.append(out.empty() ? "" : ",").append(std::to_string(p));
     }
     return out;

@@ -79,6 +79,7 @@ void add_sets(netlink::Socket& socket, TableModel& table) {
                 elements.insert(elements.end(), e->elements.begin(), e->elements.end());
             }
         });
+        set.labels = element_labels(elements);
         set.ranges = ranges_from_elements(set.family, std::move(elements));
     }
 }

@@ -1,5 +1,7 @@
 #include "model.hpp"
 
+#include "policy.hpp"
+
 #include <algorithm>
 
 namespace memguard::nft {
@@ -31,8 +33,12 @@ std::string guard_chain(Family family) {
     return family == Family::ipv4 ? "guard4" : "guard6";
 }
 
-std::string allow_set(Family family) {
-    return family == Family::ipv4 ? "allow4" : "allow6";
+std::string allow_set(Family family, std::string_view guard) {
+    std::string name = family == Family::ipv4 ? "allow4" : "allow6";
+    if (!guard.empty() && guard != default_guard_name) {
+        name.append("-").append(guard);
+    }
+    return name;
 }
 
 } // namespace memguard::nft

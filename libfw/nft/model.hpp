@@ -5,6 +5,7 @@
 #include "intervals.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,8 +30,14 @@ struct RuleModel {
     std::string key;  // the expressions in libnftnl's debug form, counters without their values
     std::string text; // nft-like, for a person: "ip saddr @allow4 accept"
     std::string comment;
-    std::optional<std::uint16_t> dport; // `th dport N` in it
-    std::string jump;                   // the chain it jumps to, if any
+    std::optional<std::uint16_t> dport;  // `th dport N` in it
+    std::optional<std::uint8_t> l4proto; // `meta l4proto P` in it (IPPROTO_TCP, IPPROTO_UDP)
+    std::string set;                     // the set it looks the source up in, if any
+    std::string jump;                    // the chain it jumps to, if any
+    std::size_t matches = 0;             // cmp and lookup expressions: its conditions
+    bool counted = false;                // it has a counter
+    bool accepts = false;                // its verdict is accept
+    bool blocks = false;                 // its verdict is drop, or it rejects
     std::uint64_t packets = 0;
     std::uint64_t bytes = 0;
     std::uint64_t handle = 0;
@@ -54,6 +61,9 @@ struct SetModel {
     std::uint32_t flags = 0; // NFT_SET_INTERVAL
     std::string comment;
     std::vector<Range> ranges; // sorted, merged
+    // The comment (a network's label) on the start element of a range, by the range's first
+    // address; only labelled ranges are here.
+    std::map<Address, std::string> labels;
 };
 
 struct TableModel {
@@ -71,9 +81,11 @@ struct TableModel {
     [[nodiscard]] SetModel* set(std::string_view n);
 };
 
-// The chain and set names of a family: guard4/allow4, guard6/allow6.
+// The chain of a family: guard4, guard6. Every guard's rules are in it.
 std::string guard_chain(Family family);
-std::string allow_set(Family family);
+// The allowlist set of a family and guard: allow4/allow6 for the only guard or the one named
+// "default" (`guard` empty), allow4-NAME/allow6-NAME for any other.
+std::string allow_set(Family family, std::string_view guard = {});
 inline constexpr std::string_view kInputChain = "input";
 // Sees the packets a DNAT (Docker's `-p`) would send through forward, before the DNAT.
 inline constexpr std::string_view kPreroutingChain = "prerouting";

@@ -1,5 +1,7 @@
 #include "nft_backend.hpp"
 
+#include "blocked.hpp"
+
 #include <cstdlib>
 #include <string_view>
 
@@ -69,6 +71,10 @@ std::vector<FamilyView> NftBackend::read() {
 
 std::vector<std::uint16_t> NftBackend::guarded_ports() {
     return keeper_.guarded_ports();
+}
+
+std::vector<BlockedCount> NftBackend::blocked() {
+    return nft::blocked_counts(kernel_call([&] { return keeper_.read(); }));
 }
 
 bool NftBackend::changed() {

@@ -1,8 +1,8 @@
 // The nftables backend: our own table `inet memguard` (owned by our netlink socket and
 // persistent, kernel 6.9+), base chains `input` and `prerouting` (the DNAT path) jumping per
-// family, protocol and port to guard4/guard6, the allowlist in interval sets allow4/allow6;
-// both families in one atomic batch; change events from NFNLGRP_NFTABLES. The work is done by
-// nft::Keeper (keeper.hpp); this turns its results into the seam's Report and views.
+// family, protocol and port to guard4/guard6, the allowlist in interval sets (allow4/allow6, one
+// per guard); both families in one atomic batch; change events from NFNLGRP_NFTABLES. The work is
+// done by nft::Keeper (keeper.hpp); this turns its results into the seam's Report and views.
 #pragma once
 
 #include "backend.hpp"
@@ -26,6 +26,7 @@ public:
     Report remove() override;
     std::vector<FamilyView> read() override;
     std::vector<std::uint16_t> guarded_ports() override;
+    std::vector<BlockedCount> blocked() override;
     [[nodiscard]] int change_fd() const override { return keeper_.change_fd(); }
     bool changed() override;
 

@@ -1,6 +1,6 @@
 // Desired → the objects of our table, as libnftnl objects ready to go into a batch: the base
-// chains `input` and `prerouting`, per family a regular chain guardN and an interval set allowN,
-// and the rules.
+// chains `input` and `prerouting`, per family a regular chain guardN and an interval set per
+// guard (allowN for the only one), and the rules.
 // Internal to libfw/nft.
 #pragma once
 
@@ -27,6 +27,7 @@ struct PlannedSet {
     Family family = Family::ipv4;
     std::uint32_t id = 0; // NFTNL_SET_ID: how a rule in the same batch names it
     std::vector<Range> ranges;
+    RangeLabels labels; // the comments of start elements
 };
 
 struct PlannedRule {

@@ -122,6 +122,7 @@ std::string cmp_value(State& s, const std::uint8_t* d, std::uint32_t len) {
         return d[0] == NFPROTO_IPV4 ? "ipv4" : d[0] == NFPROTO_IPV6 ? "ipv6" : std::to_string(d[0]);
     }
     if (s.lhs == "meta l4proto" && len == 1) {
+        s.out.l4proto = d[0];
         return d[0] == IPPROTO_TCP ? "tcp" : d[0] == IPPROTO_UDP ? "udp" : std::to_string(d[0]);
     }
     if (s.lhs == "th dport" && len == 2) {
@@ -149,6 +150,7 @@ std::string cmp_value(State& s, const std::uint8_t* d, std::uint32_t len) {
 }
 
 void render_cmp(State& s, const nftnl_expr* e) {
+    ++s.out.matches;
     std::uint32_t len = 0;
     const auto* d = static_cast<const std::uint8_t*>(nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len));
     const auto op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP);
@@ -171,8 +173,10 @@ void render_verdict(State& s, const nftnl_expr* e) {
                             : "";
     switch (code) {
     case NF_ACCEPT:
+        s.out.accepts = true;
         return word(s, "accept");
     case NF_DROP:
+        s.out.blocks = true;
         return word(s, "drop");
     case NFT_RETURN:
         return word(s, "return");
@@ -190,6 +194,7 @@ void render_verdict(State& s, const nftnl_expr* e) {
 }
 
 void render_reject(State& s, const nftnl_expr* e) {
+    s.out.blocks = true;
     const auto type = nftnl_expr_get_u32(e, NFTNL_EXPR_REJECT_TYPE);
     const auto code = nftnl_expr_get_u8(e, NFTNL_EXPR_REJECT_CODE);
     if (type == NFT_REJECT_TCP_RST) {
@@ -224,12 +229,15 @@ void render_one(State& s, const nftnl_expr* e, const std::string& name) {
         render_cmp(s, e);
     } else if (name == "lookup") {
         const char* set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+        ++s.out.matches;
+        s.out.set = set != nullptr ? set : "";
         const bool inv = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS) &&
                          (nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) & NFT_LOOKUP_F_INV) != 0;
         word(s, s.lhs + (inv ? " != @" : " @") + (set != nullptr ? set : "?"));
     } else if (name == "immediate") {
         render_verdict(s, e);
     } else if (name == "counter") {
+        s.out.counted = true;
         s.out.packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
         s.out.bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
         word(s, "counter packets " + std::to_string(s.out.packets) + " bytes " +

@@ -1,5 +1,5 @@
 // Our nftables tables as `status` shows them, one family at a time: the base chains' jumps of
-// that family (input, then prerouting), its guard chain and its allow set.
+// that family (input, then prerouting), its guard chain and its allow sets.
 #include "nft_backend.hpp"
 
 #include <linux/netfilter/nf_tables.h>
@@ -34,26 +34,28 @@ ViewChain chain_view(const nft::TableModel& table, const std::string& name, Fami
 std::uint32_t references(const nft::TableModel& table, const std::string& set) {
     std::uint32_t n = 0;
     for (const nft::ChainModel& c : table.chains) {
-        n +=
-            static_cast<std::uint32_t>(std::ranges::count_if(c.rules, [&](const nft::RuleModel& r) {
-                return r.text.find("@" + set) != std::string::npos;
-            }));
+        n += static_cast<std::uint32_t>(
+            std::ranges::count_if(c.rules, [&](const nft::RuleModel& r) { return r.set == set; }));
     }
     return n;
 }
 
+// The family's jumps, its guard chain and every set of its family (one per guard).
 void add_table(FamilyView& out, const nft::TableModel& table, Family family) {
     out.chains.push_back(chain_view(table, std::string(nft::kInputChain), family, true));
     out.chains.push_back(chain_view(table, std::string(nft::kPreroutingChain), family, true));
     out.chains.push_back(chain_view(table, nft::guard_chain(family), family, false));
-    const std::string name = nft::allow_set(family);
-    if (const nft::SetModel* set = table.set(name)) {
+    for (const nft::SetModel& set : table.sets) {
+        if (set.family != family) {
+            continue;
+        }
         ViewSet view;
-        view.name = set->name;
-        view.ours = table.ours() && set->comment == nft::kComment;
-        view.usable = set->family == family && (set->flags & NFT_SET_INTERVAL) != 0;
-        view.members = nft::range_networks(set->ranges).size();
-        view.references = references(table, name);
+        view.name = set.name;
+        view.ours = table.ours() && set.comment == nft::kComment;
+        view.usable = (set.flags & NFT_SET_INTERVAL) != 0 &&
+                      set.key_type == (family == Family::ipv4 ? 7U : 8U);
+        view.members = nft::range_networks(set.ranges).size();
+        view.references = references(table, set.name);
         out.sets.push_back(std::move(view));
     }
 }

@@ -160,14 +160,14 @@ nflog_rule() { # nflog_rule ipv4|ipv6 : our NFLOG rule as -save prints it (with 
 }
 # nft_rules FAMILY : the rules of guard4|guard6, as nft -j prints their expressions, one a line
 nft_rules() { nft -j list chain inet memguard "guard${1#ipv}" | jq -c '.nftables[] | select(.rule) | .rule.expr'; }
-# nft_log_rule FAMILY BURST : the last but one rule is exactly limit RATE/second burst BURST,
-# log prefix memguard group GROUP (and the last is counter drop)
+# nft_log_rule FAMILY BURST : the rule before the closing ones (tcp drop, drop) is exactly limit
+# RATE/second burst BURST, log prefix memguard group GROUP (and the last is counter drop)
 nft_log_rule() {
     local rules
     rules=$(nft_rules "$1") || return 1
     jq -e --argjson r $RATE --argjson b "$2" --arg p "$MG_TAG" --argjson g "$GROUP" \
         '. == [{"limit": {"rate": $r, "burst": $b, "per": "second"}}, {"log": {"prefix": $p, "group": $g}}]' \
-        <<<"$(tail -n 2 <<<"$rules" | head -n 1)" >/dev/null &&
+        <<<"$(tail -n 3 <<<"$rules" | head -n 1)" >/dev/null &&
         tail -n 1 <<<"$rules" | jq -e '.[-1] == {"drop": null} and .[0].counter != null' >/dev/null
 }
 if mg_is_nft; then
@@ -177,7 +177,7 @@ if mg_is_nft; then
     done
     note "$(nft list chain inet memguard guard4 | grep -E '(^|[[:space:]])log ')"
     # The kernel's own bucket, for the bound of (c): a wrong burst is the check above's to say.
-    KBURST=$(nft_rules ipv4 | tail -n 2 | head -n 1 | jq '.[0].limit.burst // empty')
+    KBURST=$(nft_rules ipv4 | tail -n 3 | head -n 1 | jq '.[0].limit.burst // empty')
     [ -n "$KBURST" ] || mg_fatal "no limit in the log rule of guard4"
 else
     for fam in ipv4 ipv6; do
@@ -219,7 +219,7 @@ has_blocked() { mg_log_since "$MG_ERR" "$1" | blocked_lines "${@:2}" | grep -q .
 counter() {
     if mg_is_nft; then
         [ "$2" = drop ] || return 0
-        nft_rules "$1" | tail -n 1 | jq '.[0].counter.packets'
+        nft_rules "$1" | tail -n 2 | jq -s '[.[][] | .counter.packets // empty] | add' # tcp drop + drop
         return
     fi
     local tool=iptables-legacy-save target=NFLOG

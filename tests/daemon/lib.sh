@@ -424,7 +424,7 @@ mg_ours_text() {
 }
 
 # mg_nft_expect NETWORK... : the table (as mg_nft_table prints it) for port 11211, tcp+udp,
-# loopback and established accepted, drop; the networks in allow4/allow6, in address order.
+# loopback and established accepted, drop (tcp, then the rest); the networks in allow4/allow6, in address order.
 mg_nft_expect() {
     local fam ip saddr proto
     local -a nets
@@ -465,6 +465,7 @@ print("\n".join(str(n) for n in sorted(nets)))' "$fam" "$@")
         printf '\t\tmeta l4proto udp fib saddr . iif oif missing counter drop comment "memguard"\n'
         printf '\t\tct state established,related accept comment "memguard"\n'
         printf '\t\t%s saddr @allow%s accept comment "memguard"\n' $ip $fam
+        printf '\t\tmeta l4proto tcp counter drop comment "memguard"\n'
         printf '\t\tcounter drop comment "memguard"\n\t}\n'
     done
     printf '}\n'

@@ -34,12 +34,18 @@ struct Message {
     }
 };
 
+// Two guards, so the seeds hold accept rules matching a guard's protocol and port too.
 Desired sample() {
-    Desired d;
-    d.ipv4.ports = d.ipv6.ports = {11211};
-    d.ipv4.protocols = d.ipv6.protocols = {Protocol::tcp};
-    d.ipv4.reverse_path = {Protocol::tcp}; // the fib rule
-    d.ipv6.family = Family::ipv6;
+    GuardSpec one;
+    one.protocols = {Protocol::tcp};
+    one.reverse_path = {Protocol::tcp}; // the fib rule
+    GuardSpec two;
+    two.name = "pages";
+    two.ports = {11212, 11213};
+    two.protocols = {Protocol::udp};
+    Policy policy;
+    policy.guards = {one, two};
+    Desired d = desired_state(policy);
     d.ipv4.log_blocked = true;
     d.ipv6.action = Action::reject;
     return d;
@@ -96,6 +102,10 @@ void set_seeds(const std::filesystem::path& root) {
         mnl_attr_nest_end(nlh, key);
         if (el.end) {
             mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+        } else {
+            const auto u = comment_udata(NFTNL_UDATA_SET_ELEM_COMMENT, "batch host");
+            mnl_attr_put(nlh, NFTA_SET_ELEM_USERDATA, nftnl_udata_buf_len(u.get()),
+                         nftnl_udata_buf_data(u.get()));
         }
         mnl_attr_nest_end(nlh, elem);
     }

@@ -26,17 +26,15 @@ std::string address(std::size_t i) {
 }
 
 memguard::Desired desired(std::size_t n) {
-    memguard::Desired d;
-    for (auto* f : {&d.ipv4, &d.ipv6}) {
-        f->family = f == &d.ipv4 ? memguard::Family::ipv4 : memguard::Family::ipv6;
-        f->ports = {11211};
-        f->protocols = {memguard::Protocol::tcp, memguard::Protocol::udp};
-    }
+    memguard::GuardSpec g;
+    g.reverse_path.clear();
     for (std::size_t i = 0; i < n; ++i) {
-        d.ipv4.allow.push_back(*memguard::parse_network(address(i)));
+        g.allow.push_back(*memguard::parse_network(address(i)));
     }
-    d.ipv6.allow.push_back(*memguard::parse_network("fd00:1::/64"));
-    return d;
+    g.allow.push_back(*memguard::parse_network("fd00:1::/64"));
+    memguard::Policy policy;
+    policy.guards = {g};
+    return memguard::desired_state(policy);
 }
 
 std::string guard(int f, const char* saddr) {
@@ -48,6 +46,7 @@ std::string guard(int f, const char* saddr) {
            "    meta nfproto ipv" +
            n + " " + saddr + " saddr @allow" + n +
            " accept comment \"memguard\"\n"
+           "    meta l4proto tcp counter drop comment \"memguard\"\n"
            "    counter drop comment \"memguard\"\n  }\n";
 }
 

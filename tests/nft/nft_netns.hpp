@@ -3,6 +3,7 @@
 #pragma once
 
 #include "desired.hpp"
+#include "guards.hpp"
 #include "keeper.hpp"
 #include "netns_support.hpp"
 
@@ -44,26 +45,22 @@ inline std::vector<nlohmann::json> nft_objects(const nlohmann::json& listing,
     return out;
 }
 
-// `n` distinct IPv4 /32s in 10.0.0.0/8 (every other address, so none merge) and a /64 for IPv6.
+// `n` distinct IPv4 /32s in 10.0.0.0/8 (every other address, so none merge) and a /64 for IPv6,
+// in one guard on 11211 tcp and udp.
 inline memguard::Desired desired_with(std::size_t n, bool log = false) {
-    memguard::Desired d;
+    std::vector<std::string> allow;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t a = i * 2;
+        allow.push_back("10." + std::to_string((a >> 16) & 0xFF) + "." +
+                        std::to_string((a >> 8) & 0xFF) + "." + std::to_string(a & 0xFF) + "/32");
+    }
+    allow.emplace_back("fd00:1::/64");
+    memguard::Desired d = one_guard(allow);
     for (auto* f : {&d.ipv4, &d.ipv6}) {
-        f->family = f == &d.ipv4 ? memguard::Family::ipv4 : memguard::Family::ipv6;
-        f->ports = {11211};
-        f->protocols = {memguard::Protocol::tcp, memguard::Protocol::udp};
         f->log_blocked = log;
         f->log_group = 11211;
         f->log_rate_per_s = 10;
     }
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t a = i * 2;
-        auto net = memguard::parse_network("10." + std::to_string((a >> 16) & 0xFF) + "." +
-                                           std::to_string((a >> 8) & 0xFF) + "." +
-                                           std::to_string(a & 0xFF) + "/32");
-        REQUIRE(net);
-        d.ipv4.allow.push_back(*net);
-    }
-    d.ipv6.allow.push_back(*memguard::parse_network("fd00:1::/64"));
     return d;
 }
 

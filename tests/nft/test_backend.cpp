@@ -1,4 +1,5 @@
 // The seam's shapes from the keeper's: Report per family, FamilyView per family.
+#include "guards.hpp"
 #include "nft_backend.hpp"
 #include "plan.hpp"
 
@@ -32,11 +33,7 @@ TEST_CASE("a pass result becomes one family report each, shared outcome", "[nft]
 }
 
 TEST_CASE("a family's view: its jumps, its guard chain, its set", "[nft][backend]") {
-    Desired d;
-    d.ipv4.ports = d.ipv6.ports = {11211};
-    d.ipv4.protocols = d.ipv6.protocols = {Protocol::tcp, Protocol::udp};
-    d.ipv6.family = Family::ipv6;
-    d.ipv4.allow = {*parse_network("10.0.0.0/8"), *parse_network("192.168.0.0/16")};
+    const Desired d = test::one_guard({"10.0.0.0/8", "192.168.0.0/16"});
     nft::Snapshot snap;
     snap.main = nft::model_of(nft::plan_table(nft::kTableName, d));
     const FamilyView four = view_of(snap, Family::ipv4);
@@ -51,7 +48,7 @@ TEST_CASE("a family's view: its jumps, its guard chain, its set", "[nft][backend
     CHECK(four.chains[1].rules[0].text.find("fib daddr type local jump guard4") !=
           std::string::npos);
     CHECK(four.chains[2].name == "guard4");
-    CHECK(four.chains[2].rules.size() == 4);
+    CHECK(four.chains[2].rules.size() == 5); // lo, established, allow, tcp drop, drop
     CHECK(four.chains[2].rules[0].ours);
     REQUIRE(four.sets.size() == 1);
     CHECK(four.sets[0].name == "allow4");

@@ -1,5 +1,6 @@
 // Wanted vs found → drift in words.
 #include "compare.hpp"
+#include "guards.hpp"
 #include "plan.hpp"
 
 #include <catch2/catch.hpp>
@@ -10,16 +11,9 @@ using namespace memguard::nft;
 namespace {
 
 Desired sample() {
-    Desired d;
-    for (auto* f : {&d.ipv4, &d.ipv6}) {
-        f->family = f == &d.ipv4 ? Family::ipv4 : Family::ipv6;
-        f->ports = {11211};
-        f->protocols = {Protocol::tcp};
-        f->reverse_path = {Protocol::tcp};
-    }
-    d.ipv4.allow = {*parse_network("10.0.0.0/8"), *parse_network("192.168.0.0/16"),
-                    *parse_network("172.16.0.0/12")};
-    return d;
+    return test::desired_of(
+        {test::guard("default", {11211}, {Protocol::tcp},
+                     {"10.0.0.0/8", "192.168.0.0/16", "172.16.0.0/12"}, {Protocol::tcp})});
 }
 
 const Ownership kUnowned{false};
@@ -152,7 +146,7 @@ TEST_CASE("the prerouting chain, its jumps and the reverse-path rules are compar
           std::vector<std::string>{"rule_missing", "rule_extra"});
     // Desired without the check: the rule found is extra.
     Desired without = sample();
-    without.ipv6.reverse_path.clear();
+    without.ipv6.guards[0].reverse_path.clear();
     CHECK(kinds(compare_tables(model_of(plan_table(kTableName, without)), want, kUnowned)) ==
           std::vector<std::string>{"rule_extra"});
 }

@@ -1,5 +1,6 @@
 // The parsers, fed messages built with libnftnl and libmnl as the kernel would send them.
 #include "decode.hpp"
+#include "guards.hpp"
 #include "handles.hpp"
 #include "plan.hpp"
 #include "render.hpp"
@@ -50,12 +51,8 @@ Message table_message(const char* name, const char* comment, std::uint32_t flags
 }
 
 Desired one_port() {
-    Desired d;
-    d.ipv4.ports = d.ipv6.ports = {11211};
-    d.ipv4.protocols = d.ipv6.protocols = {Protocol::tcp};
-    d.ipv6.family = Family::ipv6;
-    d.ipv4.reverse_path = d.ipv6.reverse_path = {Protocol::udp};
-    return d;
+    return test::desired_of(
+        {test::guard("default", {11211}, {Protocol::tcp}, {}, {Protocol::udp})});
 }
 
 // A rule in guard4 holding one fib expression with `attrs` (type, host-order value) in its data.
@@ -122,6 +119,12 @@ TEST_CASE("a rule message decodes to the rule we planned", "[nft][decode]") {
         CHECK(decoded->rule.chain == r.chain);
         CHECK(decoded->rule.key == want.key);
         CHECK(decoded->rule.text == want.text);
+        CHECK(decoded->rule.l4proto == want.l4proto);
+        CHECK(decoded->rule.set == want.set);
+        CHECK(decoded->rule.matches == want.matches);
+        CHECK(decoded->rule.blocks == want.blocks);
+        CHECK(decoded->rule.accepts == want.accepts);
+        CHECK(decoded->rule.counted == want.counted);
     }
 }
 
@@ -210,6 +213,10 @@ TEST_CASE("set and element messages", "[nft][decode]") {
         mnl_attr_nest_end(nlh, key);
         if (e.end) {
             mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+        } else { // a label: comment "lab" in the element's userdata
+            const auto u = comment_udata(NFTNL_UDATA_SET_ELEM_COMMENT, "lab");
+            mnl_attr_put(nlh, NFTA_SET_ELEM_USERDATA, nftnl_udata_buf_len(u.get()),
+                         nftnl_udata_buf_data(u.get()));
         }
         mnl_attr_nest_end(nlh, elem);
     }
@@ -219,6 +226,7 @@ TEST_CASE("set and element messages", "[nft][decode]") {
     CHECK(elems->set == "allow6");
     CHECK(elems->key_len == 16);
     CHECK(ranges_from_elements(Family::ipv6, elems->elements) == ranges);
+    CHECK(element_labels(elems->elements) == RangeLabels{{ranges[0].first, "lab"}});
 }
 
 TEST_CASE("a NEWGEN message gives the generation id", "[nft][decode]") {

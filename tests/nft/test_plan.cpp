@@ -1,4 +1,5 @@
 // Desired → the table we plan: rules as nft-like text, sets as ranges, fail-closed state.
+#include "guards.hpp"
 #include "plan.hpp"
 
 #include <catch2/catch.hpp>
@@ -9,17 +10,13 @@ using namespace memguard::nft;
 namespace {
 
 Desired sample(Action action, bool log) {
-    Desired d;
+    Desired d = test::one_guard({"10.0.0.0/8", "10.1.0.0/16"});
     for (auto* f : {&d.ipv4, &d.ipv6}) {
-        f->family = f == &d.ipv4 ? Family::ipv4 : Family::ipv6;
-        f->ports = {11211};
-        f->protocols = {Protocol::tcp, Protocol::udp};
         f->action = action;
         f->log_blocked = log;
         f->log_group = 5;
         f->log_rate_per_s = 10;
     }
-    d.ipv4.allow = {*parse_network("10.0.0.0/8"), *parse_network("10.1.0.0/16")};
     return d;
 }
 
@@ -50,6 +47,8 @@ TEST_CASE("the planned table reads like nft", "[nft][plan]") {
                                    "meta nfproto ipv4 ip saddr @allow4 accept comment \"memguard\"",
                                    "limit rate 10/second burst 10 packets log prefix \"memguard\" "
                                    "group 5 comment \"memguard\"",
+                                   "meta l4proto tcp counter packets 0 bytes 0 drop comment "
+                                   "\"memguard\"",
                                    "counter packets 0 bytes 0 drop comment \"memguard\""});
     CHECK(m.chain("input")->hook.has_value());
     CHECK(m.chain("input")->priority == -10);
@@ -92,17 +91,17 @@ TEST_CASE("prerouting jumps as input does, for this host's addresses only", "[nf
 
 TEST_CASE("the reverse-path rules come after loopback, before established", "[nft][plan]") {
     Desired d = sample(Action::drop, false);
-    d.ipv4.reverse_path = {Protocol::udp};
-    d.ipv6.reverse_path = {Protocol::tcp, Protocol::udp};
+    d.ipv4.guards[0].reverse_path = {Protocol::udp};
+    d.ipv6.guards[0].reverse_path = {Protocol::tcp, Protocol::udp};
     const TableModel m = model_of(plan_table(kTableName, d));
     const auto four = texts(*m.chain("guard4"));
-    REQUIRE(four.size() == 5);
+    REQUIRE(four.size() == 6);
     CHECK(four[0] == "iifname \"lo\" accept comment \"memguard\"");
     CHECK(four[1] == "meta l4proto udp fib saddr . iif oif missing counter packets 0 "
                      "bytes 0 drop comment \"memguard\"");
     CHECK(four[2] == "ct state established,related accept comment \"memguard\"");
     const auto six = texts(*m.chain("guard6"));
-    REQUIRE(six.size() == 6);
+    REQUIRE(six.size() == 7);
     CHECK(six[1].starts_with("meta l4proto tcp fib saddr . iif oif missing counter"));
     CHECK(six[2].starts_with("meta l4proto udp fib saddr . iif oif missing counter"));
     CHECK(m.chain("guard4")->rules[1].key.find("[ fib saddr . iif oif present => reg 1 ]") !=
@@ -127,12 +126,14 @@ TEST_CASE("reject is a tcp reset, then icmp port-unreachable", "[nft][plan]") {
 
 TEST_CASE("failing closed keeps every port we know and only loopback", "[nft][plan]") {
     Desired d = sample(Action::reject, true);
-    d.ipv4.ports = {11211, 22122};
+    d.ipv4.guards[0].ports = {11211, 22122};
     const std::vector<std::uint16_t> guarded{9999};
     const Desired closed = fail_closed_desired(d, guarded);
     for (const FamilyDesired* f : {&closed.ipv4, &closed.ipv6}) {
-        CHECK(f->ports == std::vector<std::uint16_t>{9999, 11211, 22122});
-        CHECK(f->allow.empty());
+        REQUIRE(f->guards.size() == 1);
+        CHECK(f->guards[0].ports == std::vector<std::uint16_t>{9999, 11211, 22122});
+        CHECK(f->guards[0].protocols == std::vector<Protocol>{Protocol::tcp, Protocol::udp});
+        CHECK(f->guards[0].allow.empty());
         CHECK(f->allow_loopback);
         CHECK_FALSE(f->accept_established);
         CHECK(f->action == Action::drop);
@@ -142,5 +143,11 @@ TEST_CASE("failing closed keeps every port we know and only loopback", "[nft][pl
     CHECK(m.name == "memguard_closed");
     CHECK(m.chain("input")->rules.size() == 12); // 3 ports × 2 protocols × 2 families
     CHECK(m.chain("prerouting")->rules.size() == 12);
-    CHECK(closed.ipv4.reverse_path.empty()); // nothing passes but loopback anyway
+    CHECK(closed.ipv4.guards[0].reverse_path.empty()); // nothing passes but loopback anyway
+    CHECK(texts(*m.chain("guard4")) ==
+          std::vector<std::string>{
+              "iifname \"lo\" accept comment \"memguard\"",
+              "meta nfproto ipv4 ip saddr @allow4 accept comment \"memguard\"",
+              "meta l4proto tcp counter packets 0 bytes 0 drop comment \"memguard\"",
+              "counter packets 0 bytes 0 drop comment \"memguard\""});
 }

@@ -13,7 +13,7 @@ namespace {
 
 memguard::Desired with_reverse_path() {
     auto d = test::desired_with(2);
-    d.ipv4.reverse_path = d.ipv6.reverse_path = {memguard::Protocol::udp};
+    d.ipv4.guards[0].reverse_path = d.ipv6.guards[0].reverse_path = {memguard::Protocol::udp};
     return d;
 }
 
@@ -93,7 +93,7 @@ TEST_CASE("apply builds the prerouting chain and the reverse-path rules nft list
     }
     for (const std::string chain : {"guard4", "guard6"}) {
         const auto rules = rules_of(listing, chain);
-        REQUIRE(rules.size() == 5); // lo, rp, established, allow, drop
+        REQUIRE(rules.size() == 6); // lo, rp, established, allow, tcp drop, drop
         INFO(rules[1].dump());
         const json fib = fib_match(rules[1]);
         REQUIRE_FALSE(fib.is_null());

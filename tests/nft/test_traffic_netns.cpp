@@ -55,13 +55,17 @@ TEST_CASE("allowed sources connect, others are dropped", "[netns][nft]") {
     CHECK(connects(pid, "10.9.0.4")); // nothing guards the port yet
 
     auto desired = test::desired_with(0);
-    desired.ipv4.allow = {*memguard::parse_network("10.9.0.2/32")};
+    desired.ipv4.guards[0].allow = {*memguard::parse_network("10.9.0.2/32")};
     Keeper keeper;
     REQUIRE(keeper.reconcile(desired, false).committed);
     CHECK(connects(pid, "10.9.0.2"));
     CHECK_FALSE(connects(pid, "10.9.0.4"));
-    // The drop rule counted what it dropped (status shows it).
+    // The tcp drop rule counted what it dropped (status shows it); the catch-all (udp) did not.
     const auto snap = keeper.read();
     REQUIRE(snap.main);
-    CHECK(snap.main->chain("guard4")->rules.back().packets > 0);
+    const auto& rules = snap.main->chain("guard4")->rules;
+    REQUIRE(rules.size() >= 2);
+    CHECK(rules[rules.size() - 2].text.starts_with("meta l4proto tcp counter"));
+    CHECK(rules[rules.size() - 2].packets > 0);
+    CHECK(rules.back().packets == 0);
 }

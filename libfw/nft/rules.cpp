@@ -1,0 +1,174 @@
+#include "rules.hpp"
+
+#include "exprs.hpp"
+
+#include <netinet/in.h> // before the linux/ headers, which then skip their own in.h
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace memguard::nft {
+
+namespace {
+
+constexpr std::uint8_t kIcmpPortUnreachable = 3;  // ICMP_PORT_UNREACH, RFC 792
+constexpr std::uint8_t kIcmp6PortUnreachable = 4; // ICMPV6_PORT_UNREACH, RFC 4443
+
+RulePtr new_rule(std::string_view table, std::string_view chain) {
+    auto rule = make<RulePtr>(nftnl_rule_alloc);
+    const std::string t(table);
+    const std::string c(chain);
+    nftnl_rule_set_u32(rule.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+    nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, t.c_str());
+    nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, c.c_str());
+    const auto udata = comment_udata(NFTNL_UDATA_RULE_COMMENT, kComment);
+    nftnl_rule_set_data(rule.get(), NFTNL_RULE_USERDATA, nftnl_udata_buf_data(udata.get()),
+                        nftnl_udata_buf_len(udata.get()));
+    return rule;
+}
+
+void match_byte(nftnl_rule* r, std::uint32_t meta_key, std::uint8_t value) {
+    expr::meta(r, meta_key);
+    expr::cmp(r, NFT_CMP_EQ, std::array<std::uint8_t, 1>{value});
+}
+
+std::uint8_t ip_proto(Protocol p) {
+    return p == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
+}
+
+// th dport N: 2 bytes at offset 2 of the transport header, network order
+void match_dport(nftnl_rule* r, std::uint16_t port) {
+    expr::payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+    expr::cmp(r, NFT_CMP_EQ,
+              std::array<std::uint8_t, 2>{static_cast<std::uint8_t>(port >> 8),
+                                          static_cast<std::uint8_t>(port & 0xFF)});
+}
+
+// Host-order u32s, as the kernel stores fib's results (nft's fib_addr_type, ifindex).
+std::array<std::uint8_t, 4> host_u32(std::uint32_t value) {
+    std::array<std::uint8_t, 4> out{};
+    std::memcpy(out.data(), &value, sizeof value);
+    return out;
+}
+
+} // namespace
+
+// The route lookup comes last: only packets to a guarded port pay for it.
+RulePtr jump_rule(std::string_view table, std::string_view chain, Family f, Protocol p,
+                  std::uint16_t port) {
+    auto r = new_rule(table, chain);
+    match_byte(r.get(), NFT_META_NFPROTO, f == Family::ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+    match_byte(r.get(), NFT_META_L4PROTO, ip_proto(p));
+    match_dport(r.get(), port);
+    if (chain == kPreroutingChain) {
+        // fib daddr type local: this host's addresses only, not traffic routed through it
+        expr::fib(r.get(), NFT_FIB_RESULT_ADDRTYPE, NFTA_FIB_F_DADDR);
+        expr::cmp(r.get(), NFT_CMP_EQ, host_u32(RTN_LOCAL));
+    }
+    expr::verdict(r.get(), NFT_JUMP, guard_chain(f));
+    return r;
+}
+
+// Strict reverse path: the source is not routed back out of the interface the packet came in
+// on (a forged source).
+RulePtr reverse_path_rule(std::string_view table, Family f, Protocol p,
+                          std::optional<std::uint16_t> port) {
+    auto r = new_rule(table, guard_chain(f));
+    match_byte(r.get(), NFT_META_L4PROTO, ip_proto(p));
+    if (port) {
+        match_dport(r.get(), *port);
+    }
+    // `oif missing`: a present-only lookup compared with 0, 4 bytes as nft 1.0.6 writes it
+    expr::fib(r.get(), NFT_FIB_RESULT_OIF, NFTA_FIB_F_SADDR | NFTA_FIB_F_IIF | NFTA_FIB_F_PRESENT);
+    expr::cmp(r.get(), NFT_CMP_EQ, host_u32(0));
+    expr::counter(r.get());
+    expr::verdict(r.get(), NF_DROP);
+    return r;
+}
+
+RulePtr loopback_rule(std::string_view table, Family f) {
+    auto r = new_rule(table, guard_chain(f));
+    expr::meta(r.get(), NFT_META_IIFNAME);
+    std::array<std::uint8_t, 16> name{'l', 'o'}; // IFNAMSIZ, zero-padded as the kernel loads it
+    expr::cmp(r.get(), NFT_CMP_EQ, name);
+    expr::verdict(r.get(), NF_ACCEPT);
+    return r;
+}
+
+RulePtr established_rule(std::string_view table, Family f) {
+    auto r = new_rule(table, guard_chain(f));
+    expr::ct(r.get(), NFT_CT_STATE);
+    constexpr std::uint32_t bits =
+        NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED);
+    // ct state is a host-order u32 (nft's ct_state type)
+    std::array<std::uint8_t, 4> mask{};
+    std::memcpy(mask.data(), &bits, sizeof bits);
+    expr::bitwise_and(r.get(), mask);
+    expr::cmp(r.get(), NFT_CMP_NEQ, std::array<std::uint8_t, 4>{});
+    expr::verdict(r.get(), NF_ACCEPT);
+    return r;
+}
+
+RulePtr allow_rule(std::string_view table, Family f, const SetRef& set,
+                   std::optional<ServiceMatch> match) {
+    auto r = new_rule(table, guard_chain(f));
+    // Only IPv4 jumps to guard4, but nft prints the address as `ip saddr` only after this
+    // check, and the rule stays right wherever it is.
+    match_byte(r.get(), NFT_META_NFPROTO, f == Family::ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+    if (match) {
+        match_byte(r.get(), NFT_META_L4PROTO, ip_proto(match->protocol));
+        match_dport(r.get(), match->port);
+    }
+    if (f == Family::ipv4) {
+        expr::payload(r.get(), NFT_PAYLOAD_NETWORK_HEADER, 12, 4); // iphdr.saddr
+    } else {
+        expr::payload(r.get(), NFT_PAYLOAD_NETWORK_HEADER, 8, 16); // ipv6hdr.saddr
+    }
+    expr::lookup(r.get(), set.name, set.id);
+    expr::verdict(r.get(), NF_ACCEPT);
+    return r;
+}
+
+// The burst is the rate, as the legacy rule's --limit-burst, so both backends let the same
+// packets through to the log.
+RulePtr log_rule(std::string_view table, const FamilyDesired& d) {
+    auto r = new_rule(table, guard_chain(d.family));
+    const std::uint32_t rate = std::max<std::uint32_t>(d.log_rate_per_s, 1);
+    expr::limit(r.get(), rate, rate);
+    expr::log(r.get(), kComment, d.log_group);
+    return r;
+}
+
+void closing_rules(std::string_view table, const FamilyDesired& d, bool split,
+                   std::vector<PlannedRule>& out) {
+    const std::string chain = guard_chain(d.family);
+    const bool drop = d.action == Action::drop;
+    if (split || !drop) {
+        auto tcp = new_rule(table, chain);
+        match_byte(tcp.get(), NFT_META_L4PROTO, IPPROTO_TCP);
+        expr::counter(tcp.get());
+        if (drop) {
+            expr::verdict(tcp.get(), NF_DROP);
+        } else {
+            expr::reject(tcp.get(), NFT_REJECT_TCP_RST, 0);
+        }
+        out.push_back({chain, std::move(tcp)});
+    }
+    auto rest = new_rule(table, chain);
+    expr::counter(rest.get());
+    if (drop) {
+        expr::verdict(rest.get(), NF_DROP);
+    } else {
+        expr::reject(rest.get(), NFT_REJECT_ICMP_UNREACH,
+                     d.family == Family::ipv4 ? kIcmpPortUnreachable : kIcmp6PortUnreachable);
+    }
+    out.push_back({chain, std::move(rest)});
+}
+
+} // namespace memguard::nft
