@@ -89,17 +89,20 @@ bool looks_like_hostname(const json& e) {
            std::ranges::any_of(text, [](unsigned char c) { return std::isalpha(c); });
 }
 
-// A label goes into kernel comments, journal fields and metrics: printable, bounded.
+// A label goes into kernel comments, journal fields and metrics: printable, bounded, and without
+// quotes or backslashes, which `nft list` and iptables-save would print unescaped.
 constexpr std::size_t max_label_bytes = 100;
 
 std::optional<std::string> read_label(Reader& r, const json& v, const std::string& path) {
-    const auto control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+    const auto control = [](unsigned char c) {
+        return c < 0x20 || c == 0x7f || c == '"' || c == '\\';
+    };
     if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
         v.get_ref<const std::string&>().size() > max_label_bytes ||
         std::ranges::any_of(v.get_ref<const std::string&>(), control)) {
         r.problem(path, v,
                   "is not a label (a string of 1 to " + std::to_string(max_label_bytes) +
-                      " bytes without control characters)");
+                      " bytes without control characters, quotes or backslashes)");
         return std::nullopt;
     }
     return v.get<std::string>();

@@ -73,7 +73,7 @@ schema = {
                         {"type": "object", "additionalProperties": False, "required": ["net"],
                          "properties": {"net": {"$ref": "#/$defs/network"},
                                         "comment": {"type": "string", "minLength": 1,
-                                                    "maxLength": 100, "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
+                                                    "maxLength": 100, "pattern": "^[^\\u0000-\\u001f\\u007f\"\\\\]*$",
                                                     "description": "a label: shown in status, "
                                                                    "clients, the journal "
                                                                    "(MEMGUARD_LABEL) and the "

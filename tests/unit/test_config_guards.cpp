@@ -127,7 +127,8 @@ TEST_CASE("labels: an entry object has net and an optional, printable, bounded c
         {"net": "10.0.0.0/8", "comment": ""},
         {"net": "10.1.0.0/16", "comment": "tab\there"},
         {"net": "10.2.0.0/16", "label": "x"},
-        {"net": "10.3.0.1/16", "comment": "host bits"}
+        {"net": "10.3.0.1/16", "comment": "host bits"},
+        {"net": "10.4.0.0/16", "comment": "a \"quote\""}
       ]})");
     INFO(lines(problems));
     CHECK(has_line(problems, {"allow[0]", "has no \"net\""}));
@@ -135,6 +136,7 @@ TEST_CASE("labels: an entry object has net and an optional, printable, bounded c
     CHECK(has_line(problems, {"allow[2].comment", "is not a label"}));
     CHECK(has_line(problems, {"allow[3].label", "unknown key"}));
     CHECK(has_line(problems, {"allow[4].net: \"10.3.0.1/16\"", "host bits"}));
+    CHECK(has_line(problems, {"allow[5].comment", "quotes or backslashes"}));
     CHECK(has_line(parse_problems(R"({"allow": ["10.0.0.0/8", {"net": "10.0.0.0/8"}]})"),
                    {"allow[1].net", "listed twice"}));
     const std::string long_label(101, 'x');
