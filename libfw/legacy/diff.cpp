@@ -241,13 +241,12 @@ void compare_one_set(Family family, const std::string& name, const std::vector<N
     if (have && have->usable && have->members_readable && have->members == want) {
         return;
     }
-    const std::string found = !have           ? "missing"
-                              : !have->usable ? "not a hash:net set of this family"
-                              : !have->members_readable
-                                  ? "holds ranges or nomatch entries"
-                                  : member_difference(want, have->members);
-    out.drift.push_back(
-        {family, DriftKind::set_members, name, 0, std::to_string(want.size()) + " networks", found});
+    const std::string found = !have                     ? "missing"
+                              : !have->usable           ? "not a hash:net set of this family"
+                              : !have->members_readable ? "holds ranges or nomatch entries"
+                                                        : member_difference(want, have->members);
+    out.drift.push_back({family, DriftKind::set_members, name, 0,
+                         std::to_string(want.size()) + " networks", found});
     out.plan.load_sets.emplace(name, want);
 }
 

@@ -80,7 +80,7 @@ struct Plan : ChainEdit {
     // INPUT: delete these 0-based positions (descending), then insert `jumps` at the top.
     std::vector<std::size_t> input_deletes;
     std::vector<Rule> jumps;
-    bool delete_chain = false;                    // after the above; only for removal
+    bool delete_chain = false; // after the above; only for removal
     // Our sets (by name) that are to hold exactly these members
     std::map<std::string, std::vector<Network>> load_sets;
     std::vector<std::string> drop_sets; // our sets that are to go

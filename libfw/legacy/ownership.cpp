@@ -69,8 +69,7 @@ void claim_chains(const KernelView& view, Claims& out) {
     }
 }
 
-void claim_set(const KernelView& view, const std::string& name, const SetState& set,
-               Claims& out) {
+void claim_set(const KernelView& view, const std::string& name, const SetState& set, Claims& out) {
     const std::string unmarked = "no initval 0x6d656d67";
     if (set.staging_foreign) {
         out.foreign_sets.insert(name);

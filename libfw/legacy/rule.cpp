@@ -5,7 +5,8 @@
 namespace memguard {
 
 std::string our_comment(std::string_view label) {
-    return label.empty() ? std::string(comment_tag) : std::string(label_prefix) + std::string(label);
+    return label.empty() ? std::string(comment_tag)
+                         : std::string(label_prefix) + std::string(label);
 }
 
 bool is_our_comment(std::string_view comment) {

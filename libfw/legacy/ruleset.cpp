@@ -35,9 +35,9 @@ template <class Visit> void each_guarded(const FamilyDesired& want, const Visit&
 }
 
 bool guards_protocol(const FamilyDesired& want, Protocol proto) {
-    return std::ranges::any_of(
-        want.guards, [&](const GuardSpec& g) { return std::ranges::find(g.protocols, proto) !=
-                                                      g.protocols.end(); });
+    return std::ranges::any_of(want.guards, [&](const GuardSpec& g) {
+        return std::ranges::find(g.protocols, proto) != g.protocols.end();
+    });
 }
 
 // When MEMGUARD is somebody else's, per protocol and port:

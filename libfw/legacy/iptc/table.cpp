@@ -320,9 +320,7 @@ public:
                   const std::optional<SetState>& current) override {
         memguard::load_set(family, name, members, current);
     }
-    void drop_set(Family /*family*/, const std::string& name) override {
-        memguard::drop_set(name);
-    }
+    void drop_set(Family /*family*/, const std::string& name) override { memguard::drop_set(name); }
     std::unique_ptr<Transaction> begin(Family family, LockWait wait) override {
         return std::make_unique<IptcTransaction>(family, wait);
     }
