@@ -29,8 +29,9 @@ struct SetState {
     bool members_readable = false; // every member is a plain network (no range, no nomatch)
     std::uint32_t references = 0;  // rules that match on it, ours and anybody's
     bool marked = false;           // created by memguardd (netlink::owner_initval)
-    // A set named like our staging set (set_name + "-new") exists and is not marked as ours, so
-    // the set cannot be reloaded by swapping a new one in.
+    // A set named like its staging set (allowset.hpp's staging_name: memguard4-new, or a guard's
+    // set name + "~") exists and is not marked as ours, so the set cannot be reloaded by
+    // swapping a new one in.
     bool staging_foreign = false;
     std::vector<Network> members; // sorted; only when usable and readable
     friend bool operator==(const SetState&, const SetState&) = default;
