@@ -1,8 +1,8 @@
 // The iptables-legacy backend: our MEMGUARD chain with jumps at the top of INPUT, the allowlist
-// in `-s` rules or (past set_threshold networks of a guard) the guard's ipset; the same chain in the mangle table
-// with jumps at the top of mangle FORWARD for the DNAT path, and the strict reverse-path drops at
-// the top of mangle PREROUTING. Each family's two tables are one libiptc transaction each, under
-// one hold of the xtables lock. Polling is its only way to see drift.
+// in `-s` rules or (past set_threshold networks of a guard) the guard's ipset; the same chain in
+// the mangle table with jumps at the top of mangle FORWARD for the DNAT path, and the strict
+// reverse-path drops at the top of mangle PREROUTING. Each family's two tables are one libiptc
+// transaction each, under one hold of the xtables lock. Polling is its only way to see drift.
 #pragma once
 
 #include "backend.hpp"
