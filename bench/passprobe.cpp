@@ -145,8 +145,10 @@ int main(int argc, char** argv) {
                 KernelView snap = iptc::parse_snapshot(family, raw.entries(), raw.input,
                                                        iptc::kernel_set_names());
                 const double s2 = now_us(CLOCK_MONOTONIC);
-                if (want.set) {
-                    snap.set = read_set(family);
+                for (const auto& [name, members] : want.sets) {
+                    if (auto set = read_set(family, name)) {
+                        snap.sets.emplace(name, std::move(*set));
+                    }
                 }
                 const double s3 = now_us(CLOCK_MONOTONIC);
                 const Comparison snap_cmp = compare(want, snap);
@@ -167,9 +169,7 @@ int main(int argc, char** argv) {
                 auto table = iptc::Table::open(family);
                 const double t2 = now_us(CLOCK_MONOTONIC);
                 KernelView view = table.read();
-                if (want.set) {
-                    view.set = snap.set; // read once above; the comparison needs it
-                }
+                view.sets = snap.sets; // read once above; the comparison needs them
                 const double t3 = now_us(CLOCK_MONOTONIC);
                 const Comparison cmp = compare(want, view);
                 const double t4 = now_us(CLOCK_MONOTONIC);
@@ -196,8 +196,8 @@ int main(int argc, char** argv) {
                 const double t2 = now_us(CLOCK_MONOTONIC);
                 const Comparison cmp = compare(build_ruleset(policy, family), view);
                 const double t3 = now_us(CLOCK_MONOTONIC);
-                if (cmp.plan.load_set) { // made before the rules that match on it
-                    load_set(family, *cmp.plan.load_set, std::nullopt);
+                for (const auto& [name, members] : cmp.plan.load_sets) { // before their rules
+                    load_set(family, name, members, std::nullopt);
                 }
                 const double t3s = now_us(CLOCK_MONOTONIC);
                 table.apply(cmp.plan);

@@ -29,8 +29,6 @@ template <class Operation> void when_not_listed(const Operation& operation) {
     }
 }
 
-constexpr const char* staging_suffix = "-new";
-
 // A set under the staging name that memguardd did not make (no owner_initval). Not a kernel
 // without initval either: a set of ours is only ever made with the mark.
 bool staging_is_foreign(netlink::Ipset& ipset, const std::string& staging) {
@@ -47,8 +45,11 @@ bool staging_is_foreign(netlink::Ipset& ipset, const std::string& staging) {
 
 } // namespace
 
-std::optional<SetState> read_set(Family family) {
-    const std::string name = set_name(family);
+std::string staging_name(Family family, const std::string& name) {
+    return name == set_name(family) ? name + "-new" : name + "~";
+}
+
+std::optional<SetState> read_set(Family family, const std::string& name) {
     // The getsockopt lookup first: it loads no module (netlink would load ip_set to answer),
     // and a kernel without ip_set answers it with ENOPROTOOPT, which means no set.
     try {
@@ -77,7 +78,7 @@ std::optional<SetState> read_set(Family family) {
         }
         return state;
     }
-    state.staging_foreign = staging_is_foreign(ipset, name + staging_suffix);
+    state.staging_foreign = staging_is_foreign(ipset, staging_name(family, name));
     if (state.usable) {
         try {
             state.members = ipset.members(name);
@@ -91,12 +92,11 @@ std::optional<SetState> read_set(Family family) {
     return state;
 }
 
-void load_set(Family family, const std::vector<Network>& members,
+void load_set(Family family, const std::string& name, const std::vector<Network>& members,
               const std::optional<SetState>& current) {
     netlink::Ipset ipset;
-    const std::string name = set_name(family);
     if (current && current->usable) {
-        const std::string staging = name + staging_suffix;
+        const std::string staging = staging_name(family, name);
         if (staging_is_foreign(ipset, staging)) {
             throw netlink::NetlinkError("ipset " + staging + " is not memguardd's", EEXIST);
         }
@@ -116,9 +116,9 @@ void load_set(Family family, const std::vector<Network>& members,
     ipset.add(name, members);
 }
 
-void drop_set(Family family) {
+void drop_set(const std::string& name) {
     netlink::Ipset ipset;
-    when_not_listed([&] { ipset.destroy(set_name(family)); });
+    when_not_listed([&] { ipset.destroy(name); });
 }
 
 } // namespace memguard

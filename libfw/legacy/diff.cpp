@@ -1,6 +1,7 @@
 #include "diff.hpp"
 
 #include "network_index.hpp"
+#include "ownership.hpp"
 
 #include <algorithm>
 #include <iterator>
@@ -165,16 +166,18 @@ void compare_hook(Family family, const std::string& label, const std::vector<Rul
 
 // The sources one rule accepts by address: its -s network, or the members of our set when it
 // matches on it. `everybody` is set by an accept rule that asks for no source at all.
-void accepted_sources(const Rule& r, const std::vector<Network>* set_members,
-                      std::vector<Network>& out, bool& everybody) {
+using Members = std::map<std::string, std::vector<Network>>;
+
+void accepted_sources(const Rule& r, const Members& set_members, std::vector<Network>& out,
+                      bool& everybody) {
     if (r.verdict != Verdict::accept || !r.in_iface.empty() || r.related_established) {
         return;
     }
     if (r.src) {
         out.push_back(*r.src);
     } else if (!r.src_set.empty()) {
-        if (set_members != nullptr && r.src_set == set_name(r.family)) {
-            out.insert(out.end(), set_members->begin(), set_members->end());
+        if (const auto it = set_members.find(r.src_set); it != set_members.end()) {
+            out.insert(out.end(), it->second.begin(), it->second.end());
         }
     } else {
         everybody = true;
@@ -188,7 +191,7 @@ std::vector<Network> no_longer_allowed(const Ruleset& desired, const KernelView&
     std::vector<Network> allowed;
     bool everybody = false;
     for (const auto& r : desired.chain) {
-        accepted_sources(r, desired.set ? &*desired.set : nullptr, allowed, everybody);
+        accepted_sources(r, desired.sets, allowed, everybody);
     }
     std::vector<Network> revoked;
     if (everybody) {
@@ -196,11 +199,15 @@ std::vector<Network> no_longer_allowed(const Ruleset& desired, const KernelView&
     }
     std::vector<Network> accepted;
     bool had_everybody = false; // whatever the chain had, only what it no longer has counts
-    const bool set_read = actual.set && actual.set->members_readable;
+    Members had_members;
+    for (const auto& [name, set] : actual.sets) {
+        if (set.members_readable) {
+            had_members.emplace(name, set.members);
+        }
+    }
     for (const auto& k : actual.chain) {
         if (k.rule) {
-            accepted_sources(*k.rule, set_read ? &actual.set->members : nullptr, accepted,
-                             had_everybody);
+            accepted_sources(*k.rule, had_members, accepted, had_everybody);
         }
     }
     std::ranges::sort(allowed);
@@ -229,26 +236,35 @@ std::string member_difference(const std::vector<Network>& want, const std::vecto
     return out;
 }
 
+void compare_one_set(Family family, const std::string& name, const std::vector<Network>& want,
+                     const std::optional<SetState>& have, Comparison& out) {
+    if (have && have->usable && have->members_readable && have->members == want) {
+        return;
+    }
+    const std::string found = !have                     ? "missing"
+                              : !have->usable           ? "not a hash:net set of this family"
+                              : !have->members_readable ? "holds ranges or nomatch entries"
+                                                        : member_difference(want, have->members);
+    out.drift.push_back({family, DriftKind::set_members, name, 0,
+                         std::to_string(want.size()) + " networks", found});
+    out.plan.load_sets.emplace(name, want);
+}
+
 void compare_set(const Ruleset& desired, const KernelView& actual, Comparison& out) {
-    const std::string name = set_name(desired.family);
-    const auto& have = actual.set;
-    if (desired.set) {
-        const auto& want = *desired.set;
-        if (have && have->usable && have->members_readable && have->members == want) {
-            return;
-        }
-        const std::string found = !have           ? "missing"
-                                  : !have->usable ? "not a hash:net set of this family"
-                                  : !have->members_readable
-                                      ? "holds ranges or nomatch entries"
-                                      : member_difference(want, have->members);
-        out.drift.push_back({desired.family, DriftKind::set_members, name, 0,
-                             std::to_string(want.size()) + " networks", found});
-        out.plan.load_set = want;
-    } else if (have && have->references <= our_set_rules(actual) && claim(actual).set) {
+    for (const auto& [name, want] : desired.sets) {
+        const auto have = actual.sets.find(name);
+        compare_one_set(desired.family, name, want,
+                        have != actual.sets.end() ? std::optional(have->second) : std::nullopt,
+                        out);
+    }
+    const Claims claims = claim(actual);
+    for (const auto& [name, have] : actual.sets) {
         // Stale once our rule stops matching on it; a set somebody else's rule uses stays.
-        out.drift.push_back({desired.family, DriftKind::set_stale, name, 0, "", "stale"});
-        out.plan.drop_set = true;
+        if (!desired.sets.contains(name) && have.references <= our_set_rules(actual, name) &&
+            claims.set_usable(name)) {
+            out.drift.push_back({desired.family, DriftKind::set_stale, name, 0, "", "stale"});
+            out.plan.drop_sets.push_back(name);
+        }
     }
 }
 
@@ -351,18 +367,11 @@ Comparison compare(const Ruleset& desired, const KernelView& actual) {
     }
     compare_set(desired, actual, out);
     // Only rules taken out of our chain, or members out of our set, can revoke anybody.
-    if (out.plan.erase_count > 0 || out.plan.mangle.erase_count > 0 || out.plan.load_set ||
-        out.plan.drop_set) {
+    if (out.plan.erase_count > 0 || out.plan.mangle.erase_count > 0 ||
+        !out.plan.load_sets.empty() || !out.plan.drop_sets.empty()) {
         out.revoked = no_longer_allowed(desired, actual);
     }
     return out;
-}
-
-bool matches_on_set(const KernelView& view) {
-    const std::string name = set_name(view.family);
-    auto on_set = [&](const KernelRule& k) { return k.rule && k.rule->src_set == name; };
-    return std::ranges::any_of(view.chain, on_set) ||
-           (view.mangle && std::ranges::any_of(view.mangle->chain, on_set));
 }
 
 } // namespace memguard

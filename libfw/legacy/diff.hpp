@@ -4,6 +4,7 @@
 #include "kernel_view.hpp"
 #include "ruleset.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -79,9 +80,10 @@ struct Plan : ChainEdit {
     // INPUT: delete these 0-based positions (descending), then insert `jumps` at the top.
     std::vector<std::size_t> input_deletes;
     std::vector<Rule> jumps;
-    bool delete_chain = false;                    // after the above; only for removal
-    std::optional<std::vector<Network>> load_set; // our set is to hold exactly these
-    bool drop_set = false;                        // our set is to go
+    bool delete_chain = false; // after the above; only for removal
+    // Our sets (by name) that are to hold exactly these members
+    std::map<std::string, std::vector<Network>> load_sets;
+    std::vector<std::string> drop_sets; // our sets that are to go
     ManglePlan mangle;
 
     // Nothing to do in the filter table.
@@ -89,7 +91,9 @@ struct Plan : ChainEdit {
         return chain_untouched() && input_deletes.empty() && jumps.empty() && !delete_chain;
     }
     [[nodiscard]] bool tables_empty() const { return table_empty() && mangle.empty(); }
-    [[nodiscard]] bool empty() const { return tables_empty() && !load_set && !drop_set; }
+    [[nodiscard]] bool empty() const {
+        return tables_empty() && load_sets.empty() && drop_sets.empty();
+    }
 };
 
 struct Comparison {
@@ -102,11 +106,8 @@ struct Comparison {
 
 Comparison compare(const Ruleset& desired, const KernelView& actual);
 
-// Whether our chain in `view` matches on our ipset (so the set must be read to compare).
-bool matches_on_set(const KernelView& view);
-
 // Takes out exactly what is ours (ownership.hpp): our rules in INPUT and in mangle's FORWARD and
-// PREROUTING, both MEMGUARD chains and our ipset; a chain or set under our names that is not
+// PREROUTING, both MEMGUARD chains and our ipsets; a chain or set under our names that is not
 // ours stays.
 Plan removal_plan(const KernelView& actual);
 

@@ -72,50 +72,62 @@ std::vector<Drift> in_words(const std::vector<ChainDrift>& drift) {
 
 // Under the lock when it can be had. A port that none of our rules guards yet is not kept open
 // for a lock another program holds: after a second the table is read and written without it.
-// The set is read when the policy wants one or our chain matches on one.
-KernelView LegacyBackend::with_set(bool want_set, KernelView view) {
-    if (want_set || matches_on_set(view)) {
-        view.set = tables_->read_set(view.family);
+// A set is read when the policy wants it or our chains match on it.
+KernelView LegacyBackend::with_sets(const std::vector<std::string>& wanted, KernelView view) {
+    std::vector<std::string> names = sets_matched(view);
+    names.insert(names.end(), wanted.begin(), wanted.end());
+    for (const auto& name : names) {
+        if (view.sets.contains(name)) {
+            continue;
+        }
+        if (auto set = tables_->read_set(view.family, name)) {
+            view.sets.emplace(name, std::move(*set));
+        }
     }
     return view;
 }
 
-std::unique_ptr<Transaction> LegacyBackend::begin_locked(Family family, bool want_set,
+std::unique_ptr<Transaction> LegacyBackend::begin_locked(Family family,
+                                                         const std::vector<std::string>& wanted,
                                                          KernelView& view) {
     checkpoint("before_lock");
     auto txn = tables_->begin(family, LockWait::or_unlocked);
-    view = with_set(want_set, txn->read());
+    view = with_sets(wanted, txn->read());
     if (txn->unlocked() && guarded(view)) {
         txn.reset();
         txn = tables_->begin(family, LockWait::wait);
-        view = with_set(want_set, txn->read());
+        view = with_sets(wanted, txn->read());
     }
     checkpoint("after_lock");
     return txn;
 }
 
 template <class Planner>
-FamilyReport LegacyBackend::run(Family family, Planner planner, bool want_set, bool write,
+FamilyReport LegacyBackend::run(Family family, Planner planner,
+                                const std::vector<std::string>& wanted, bool write,
                                 FirstLook first) {
     FamilyReport fr;
     fr.family = family;
     Comparison cmp;
     bool again = write;
     if (first == FirstLook::snapshot || !write) {
-        cmp = planner(with_set(want_set, tables_->snapshot(family)));
+        cmp = planner(with_sets(wanted, tables_->snapshot(family)));
         again = write && !cmp.plan.empty();
     }
     // The commit must rest on a read made under the lock; after a lost race, read again.
     while (again) {
         again = false;
         KernelView view;
-        auto txn = begin_locked(family, want_set, view);
+        auto txn = begin_locked(family, wanted, view);
         cmp = planner(view);
         if (cmp.plan.empty()) {
             break; // somebody else repaired it meanwhile
         }
-        if (cmp.plan.load_set) { // before the rules that match on it
-            tables_->load_set(family, *cmp.plan.load_set, view.set);
+        for (const auto& [name, members] : cmp.plan.load_sets) { // before the rules on them
+            const auto current = view.sets.find(name);
+            tables_->load_set(family, name, members,
+                              current != view.sets.end() ? std::optional(current->second)
+                                                         : std::nullopt);
             checkpoint("after_set_load");
         }
         if (!cmp.plan.tables_empty()) {
@@ -132,8 +144,8 @@ FamilyReport LegacyBackend::run(Family family, Planner planner, bool want_set, b
             }
             checkpoint("after_commit");
         }
-        if (cmp.plan.drop_set) { // after the last rule that matched on it
-            tables_->drop_set(family);
+        for (const auto& name : cmp.plan.drop_sets) { // after the last rule that matched on it
+            tables_->drop_set(family, name);
         }
         fr.committed = true;
         fr.unlocked = fr.unlocked || txn->unlocked();
@@ -154,7 +166,7 @@ FamilyReport LegacyBackend::reconcile_family(const FamilyDesired& want, FirstLoo
         claims = claim(view);
         return memguard::compare(build_ruleset(want, claims), view);
     };
-    FamilyReport fr = run(want.family, planner, wants_set(want), true, first);
+    FamilyReport fr = run(want.family, planner, wanted_sets(want), true, first);
     fr.refused = std::move(claims.refused);
     // loopback-only rules in INPUT, DROP rules in mangle FORWARD
     fr.fail_closed = !claims.chain || !claims.mangle_chain;
@@ -170,7 +182,7 @@ FamilyReport LegacyBackend::reconcile_family(const FamilyDesired& want, FirstLoo
 // The wanted rules could not be had: program the most closed rules we can instead.
 void LegacyBackend::fall_back(const FamilyDesired& want, FamilyReport& report) {
     try {
-        std::vector<std::uint16_t> ports = want.ports;
+        std::vector<std::uint16_t> ports = all_ports(want);
         add_guarded_ports(tables_->snapshot(report.family), ports);
         const FamilyDesired closing = fail_closed_state(ports).of(report.family);
         const FamilyReport closed = reconcile_family(closing, FirstLook::locked, true);
@@ -209,7 +221,7 @@ Report LegacyBackend::compare(const Desired& desired) {
             mangle = view.mangle.has_value();
             return memguard::compare(build_ruleset(want, claim(view)), view);
         };
-        FamilyReport fr = run(family, planner, wants_set(want), false, FirstLook::snapshot);
+        FamilyReport fr = run(family, planner, wanted_sets(want), false, FirstLook::snapshot);
         if (!mangle) {
             fr.error = no_mangle(family);
         }
@@ -232,7 +244,7 @@ Report LegacyBackend::remove() {
         };
         FamilyReport fr;
         try {
-            fr = run(family, planner, true, true, FirstLook::locked);
+            fr = run(family, planner, {set_name(family)}, true, FirstLook::locked);
             fr.refused = std::move(refused);
             fr.actions = removed_parts(before, fr.committed);
         } catch (const std::exception& e) {
@@ -257,9 +269,7 @@ std::vector<std::uint16_t> LegacyBackend::guarded_ports() {
 }
 
 KernelView LegacyBackend::read_family(Family family) {
-    KernelView view = tables_->snapshot(family);
-    view.set = tables_->read_set(family);
-    return view;
+    return with_sets({set_name(family)}, tables_->snapshot(family));
 }
 
 std::vector<FamilyView> LegacyBackend::read() {

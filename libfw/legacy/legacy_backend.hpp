@@ -1,8 +1,8 @@
 // The iptables-legacy backend: our MEMGUARD chain with jumps at the top of INPUT, the allowlist
-// in `-s` rules or (past set_threshold networks) our ipset; the same chain in the mangle table
-// with jumps at the top of mangle FORWARD for the DNAT path, and the strict reverse-path drops at
-// the top of mangle PREROUTING. Each family's two tables are one libiptc transaction each, under
-// one hold of the xtables lock. Polling is its only way to see drift.
+// in `-s` rules or (past set_threshold networks of a guard) the guard's ipset; the same chain in
+// the mangle table with jumps at the top of mangle FORWARD for the DNAT path, and the strict
+// reverse-path drops at the top of mangle PREROUTING. Each family's two tables are one libiptc
+// transaction each, under one hold of the xtables lock. Polling is its only way to see drift.
 #pragma once
 
 #include "backend.hpp"
@@ -35,6 +35,7 @@ public:
     Report remove() override;
     std::vector<FamilyView> read() override;
     std::vector<std::uint16_t> guarded_ports() override;
+    std::vector<BlockedCount> blocked() override;
 
 private:
     // The kernel's rules as they are, and our set if there is one.
@@ -43,10 +44,13 @@ private:
     FamilyReport reconcile_family(const FamilyDesired& want, FirstLook first,
                                   bool without_mangle = false);
     void fall_back(const FamilyDesired& want, FamilyReport& report);
+    // `wanted`: the sets to read besides those our chains match on.
     template <class Planner>
-    FamilyReport run(Family family, Planner planner, bool want_set, bool write, FirstLook first);
-    KernelView with_set(bool want_set, KernelView view);
-    std::unique_ptr<Transaction> begin_locked(Family family, bool want_set, KernelView& view);
+    FamilyReport run(Family family, Planner planner, const std::vector<std::string>& wanted,
+                     bool write, FirstLook first);
+    KernelView with_sets(const std::vector<std::string>& wanted, KernelView view);
+    std::unique_ptr<Transaction> begin_locked(Family family, const std::vector<std::string>& wanted,
+                                              KernelView& view);
     std::unique_ptr<Tables> tables_;
 };
 
@@ -64,5 +68,8 @@ std::string removed_parts(const KernelView& before, bool committed);
 
 // `status`'s picture of one family.
 FamilyView view_of(const KernelView& view);
+
+// What our closing rules in one family's view counted, per protocol our rules guard (blocked.cpp).
+std::vector<BlockedCount> blocked_in(const KernelView& view);
 
 } // namespace memguard

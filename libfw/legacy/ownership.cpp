@@ -1,5 +1,6 @@
 #include "ownership.hpp"
 
+#include "allowset.hpp"
 #include "diff.hpp"
 
 #include <algorithm>
@@ -68,25 +69,23 @@ void claim_chains(const KernelView& view, Claims& out) {
     }
 }
 
-void claim_set(const KernelView& view, Claims& out) {
-    const std::string name = set_name(view.family);
+void claim_set(const KernelView& view, const std::string& name, const SetState& set, Claims& out) {
     const std::string unmarked = "no initval 0x6d656d67";
-    if (view.set && view.set->staging_foreign) {
-        out.set = false;
-        refuse(out, "ipset " + name + "-new", unmarked,
-               "Rename or destroy it (ipset list " + name + "-new).");
+    if (set.staging_foreign) {
+        out.foreign_sets.insert(name);
+        refuse(out, "ipset " + staging_name(view.family, name), unmarked,
+               "Rename or destroy it (ipset list " + staging_name(view.family, name) + ").");
         return;
     }
-    if (!view.set || view.set->marked) {
+    if (set.marked) {
         return;
     }
-    const std::size_t ours = our_set_rules(view);
-    if (view.set->usable && ours > 0 && view.set->references == ours) {
+    const std::size_t ours = our_set_rules(view, name);
+    if (set.usable && ours > 0 && set.references == ours) {
         return; // made by a memguardd from before the mark, and used by nobody else
     }
-    out.set = false;
-    const std::size_t theirs =
-        view.set->references - std::min<std::size_t>(ours, view.set->references);
+    out.foreign_sets.insert(name);
+    const std::size_t theirs = set.references - std::min<std::size_t>(ours, set.references);
     refuse(out, "ipset " + name,
            unmarked + ", used by " + std::to_string(theirs) + " rule(s) of somebody else",
            "Rename or destroy it (ipset list " + name + ").");
@@ -94,14 +93,29 @@ void claim_set(const KernelView& view, Claims& out) {
 
 } // namespace
 
-std::size_t our_set_rules(const KernelView& view) {
-    const std::string name = set_name(view.family);
+std::size_t our_set_rules(const KernelView& view, const std::string& name) {
     auto count = [&](const std::vector<KernelRule>& rules) {
         return static_cast<std::size_t>(std::ranges::count_if(rules, [&](const KernelRule& k) {
             return k.ours() && k.rule && k.rule->src_set == name;
         }));
     };
     return count(view.chain) + (view.mangle ? count(view.mangle->chain) : 0);
+}
+
+std::vector<std::string> sets_matched(const KernelView& view) {
+    std::set<std::string> names;
+    auto add = [&](const std::vector<KernelRule>& rules) {
+        for (const auto& k : rules) {
+            if (k.ours() && k.rule && !k.rule->src_set.empty()) {
+                names.insert(k.rule->src_set);
+            }
+        }
+    };
+    add(view.chain);
+    if (view.mangle) {
+        add(view.mangle->chain);
+    }
+    return {names.begin(), names.end()};
 }
 
 namespace {
@@ -128,7 +142,9 @@ bool guarded(const KernelView& view) {
 Claims claim(const KernelView& view) {
     Claims out;
     claim_chains(view, out);
-    claim_set(view, out);
+    for (const auto& [name, set] : view.sets) {
+        claim_set(view, name, set, out);
+    }
     return out;
 }
 
@@ -142,7 +158,11 @@ Plan removal_plan(const KernelView& actual) {
     }
     const Claims claims = claim(actual);
     plan.delete_chain = actual.chain_exists && claims.chain;
-    plan.drop_set = actual.set.has_value() && claims.set;
+    for (const auto& [name, set] : actual.sets) {
+        if (claims.set_usable(name)) {
+            plan.drop_sets.push_back(name);
+        }
+    }
     if (actual.mangle) {
         const MangleView& m = *actual.mangle;
         for (std::size_t j = m.forward.size(); j-- > 0;) {

@@ -1,8 +1,72 @@
 #include "rule.hpp"
 
+#include <algorithm>
+
 namespace memguard {
 
+std::string our_comment(std::string_view label) {
+    return label.empty() ? std::string(comment_tag)
+                         : std::string(label_prefix) + std::string(label);
+}
+
+bool is_our_comment(std::string_view comment) {
+    return comment == comment_tag || comment.starts_with(label_prefix);
+}
+
+std::string set_name(Family family, std::string_view guard) {
+    std::string name = family == Family::ipv4 ? "memguard4" : "memguard6";
+    if (guard != default_guard_name) {
+        name += "-" + std::string(guard);
+    }
+    return name;
+}
+
+bool is_our_set_name(Family family, std::string_view name) {
+    const std::string base = set_name(family);
+    if (name == base) {
+        return true;
+    }
+    if (!name.starts_with(base + "-")) {
+        return false;
+    }
+    // The guard name's rule: ^[a-z0-9][a-z0-9_-]{0,19}$
+    const std::string_view guard = name.substr(base.size() + 1);
+    const auto allowed = [](char c, bool first) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               (!first && (c == '_' || c == '-'));
+    };
+    if (guard.empty() || guard.size() > 20 || guard == default_guard_name) {
+        return false;
+    }
+    for (std::size_t i = 0; i < guard.size(); ++i) {
+        if (!allowed(guard[i], i == 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 namespace {
+
+// An argument as iptables-save prints it (xtables_save_string): bare when it is only letters,
+// digits, '_' and '-', else in double quotes with '"', '\\' and '\'' escaped.
+std::string saved_string(std::string_view value) {
+    const auto bare = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    };
+    if (!value.empty() && std::ranges::all_of(value, bare)) {
+        return std::string(value);
+    }
+    std::string out = "\"";
+    for (const char c : value) {
+        if (c == '"' || c == '\\' || c == '\'') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out + "\"";
+}
 
 std::string_view verdict_spelling(const Rule& r) {
     switch (r.verdict) {
@@ -72,7 +136,7 @@ std::string to_string(const Rule& r) {
         }
     }
     if (!r.comment.empty()) {
-        add("-m comment --comment " + r.comment);
+        add("-m comment --comment " + saved_string(r.comment));
     }
     if (r.verdict == Verdict::nflog) {
         add("-j NFLOG --nflog-prefix " + std::string(comment_tag) + " --nflog-group " +

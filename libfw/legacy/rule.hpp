@@ -17,12 +17,21 @@ inline constexpr std::string_view input_chain = "INPUT";
 inline constexpr std::string_view forward_chain = "FORWARD";
 inline constexpr std::string_view prerouting_chain = "PREROUTING";
 inline constexpr std::string_view comment_tag = "memguard";
+// A labelled network's accept rule carries "memguard: <label>" instead of comment_tag.
+inline constexpr std::string_view label_prefix = "memguard: ";
 
-// The ipset hash:net set that holds a family's allowlist once it is too long for one rule per
-// network (see ruleset.hpp).
-inline std::string set_name(Family family) {
-    return family == Family::ipv4 ? "memguard4" : "memguard6";
-}
+// The comment of a rule of ours: comment_tag, or with a label `memguard: <label>`.
+std::string our_comment(std::string_view label = {});
+// Whether a rule's comment marks it as ours: exactly "memguard", or "memguard: " and anything.
+// ("memguardX" or "memguard:x" are somebody else's.)
+bool is_our_comment(std::string_view comment);
+
+// The ipset hash:net set that holds a guard's allowlist once it is too long for one rule per
+// network (see ruleset.hpp): memguard4/memguard6 for the guard "default", else
+// memguard4-<guard>/memguard6-<guard> (guard names are at most 20 characters, so at most 30).
+std::string set_name(Family family, std::string_view guard = default_guard_name);
+// Whether `name` is one set_name of the family could give (what a rule of ours may match on).
+bool is_our_set_name(Family family, std::string_view name);
 
 enum class Verdict : std::uint8_t { accept, drop, reject, jump_memguard, nflog };
 // REJECT's --reject-with: icmp(6)-port-unreachable, or tcp-reset (only with -p tcp).

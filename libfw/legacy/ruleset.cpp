@@ -22,6 +22,24 @@ Rule our_rule(Family family, Verdict verdict) {
     return r;
 }
 
+// Calls visit(protocol, port) for every guard's (protocol, port): guard by guard, protocol-major
+// within a guard (for one guard: protocol-major in the policy's order, as before guards).
+template <class Visit> void each_guarded(const FamilyDesired& want, const Visit& visit) {
+    for (const auto& guard : want.guards) {
+        for (const auto proto : guard.protocols) {
+            for (const auto port : guard.ports) {
+                visit(proto, port);
+            }
+        }
+    }
+}
+
+bool guards_protocol(const FamilyDesired& want, Protocol proto) {
+    return std::ranges::any_of(want.guards, [&](const GuardSpec& g) {
+        return std::ranges::find(g.protocols, proto) != g.protocols.end();
+    });
+}
+
 // When MEMGUARD is somebody else's, per protocol and port:
 //   -A INPUT -i lo -p tcp -m tcp --dport 11211 -m comment --comment memguard -j ACCEPT
 //   -A INPUT -p tcp -m tcp --dport 11211 -m comment --comment memguard -j DROP
@@ -30,58 +48,106 @@ Ruleset inline_closed(const FamilyDesired& want) {
     Ruleset out;
     out.family = family;
     out.use_chain = false;
-    for (const auto proto : want.protocols) {
-        for (const auto port : want.ports) {
-            Rule lo = our_rule(family, Verdict::accept);
-            lo.in_iface = "lo";
-            lo.proto = proto;
-            lo.dport = port;
-            if (want.allow_loopback) {
-                out.jumps.push_back(lo);
-            }
-            lo.in_iface.clear();
-            lo.verdict = Verdict::drop;
+    each_guarded(want, [&](Protocol proto, std::uint16_t port) {
+        Rule lo = our_rule(family, Verdict::accept);
+        lo.in_iface = "lo";
+        lo.proto = proto;
+        lo.dport = port;
+        if (want.allow_loopback) {
             out.jumps.push_back(lo);
         }
-    }
+        lo.in_iface.clear();
+        lo.verdict = Verdict::drop;
+        out.jumps.push_back(lo);
+    });
     return out;
 }
 
 } // namespace
 
 // hash:net cannot hold a /0, and a list with one needs no set: it lets everybody in.
-bool wants_set(const FamilyDesired& want) {
+bool wants_set(const GuardSpec& guard) {
     const bool any_source =
-        std::ranges::any_of(want.allow, [](const Network& n) { return n.prefix == 0; });
-    return !any_source && want.allow.size() > set_threshold;
+        std::ranges::any_of(guard.allow, [](const Network& n) { return n.prefix == 0; });
+    return !any_source && guard.allow.size() > set_threshold;
+}
+
+std::vector<std::string> wanted_sets(const FamilyDesired& want) {
+    std::vector<std::string> names;
+    for (const auto& guard : want.guards) {
+        if (wants_set(guard)) {
+            names.push_back(set_name(want.family, guard.name));
+        }
+    }
+    return names;
+}
+
+std::vector<std::uint16_t> all_ports(const FamilyDesired& want) {
+    std::vector<std::uint16_t> ports;
+    for (const auto& guard : want.guards) {
+        for (const auto port : guard.ports) {
+            if (std::ranges::find(ports, port) == ports.end()) {
+                ports.push_back(port);
+            }
+        }
+    }
+    return ports;
 }
 
 namespace {
 
-// The allowlist's accept rules: one per network, or one matching on our set.
-void add_allowed(const FamilyDesired& want, const Claims& claims, Ruleset& out) {
-    std::vector<Network> allowed = want.allow;
-    if (wants_set(want) && claims.set) {
-        // -A MEMGUARD -m set --match-set memguard4 src -m comment --comment memguard -j ACCEPT
-        std::ranges::sort(allowed);
-        allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
-        Rule in_set = our_rule(out.family, Verdict::accept);
-        in_set.src_set = set_name(out.family);
-        out.chain.push_back(in_set);
-        out.set = std::move(allowed);
+// The accept rules for `base` (a source or our set) in a chain several guards share: one per
+// (protocol, port) of the guard; with one guard, `base` alone.
+void add_for_guard(const FamilyDesired& want, const GuardSpec& guard, const Rule& base,
+                   std::vector<Rule>& out) {
+    if (want.guards.size() == 1) {
+        out.push_back(base);
         return;
     }
-    // -A MEMGUARD -s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT
-    for (const auto& net : allowed) {
+    // -A MEMGUARD -s 10.3.0.0/24 -p tcp -m tcp --dport 11212 -m comment --comment memguard
+    //   -j ACCEPT
+    for (const auto proto : guard.protocols) {
+        for (const auto port : guard.ports) {
+            Rule r = base;
+            r.proto = proto;
+            r.dport = port;
+            out.push_back(r);
+        }
+    }
+}
+
+// One guard's accept rules: one per network (its label in the comment), or one matching on the
+// guard's set.
+void add_guard_allowed(const FamilyDesired& want, const GuardSpec& guard, const Claims& claims,
+                       Ruleset& out) {
+    const std::string set = set_name(out.family, guard.name);
+    if (wants_set(guard) && claims.set_usable(set)) {
+        // -A MEMGUARD -m set --match-set memguard4 src -m comment --comment memguard -j ACCEPT
+        std::vector<Network> members = guard.allow;
+        std::ranges::sort(members);
+        members.erase(std::unique(members.begin(), members.end()), members.end());
+        Rule in_set = our_rule(out.family, Verdict::accept);
+        in_set.src_set = set;
+        add_for_guard(want, guard, in_set, out.chain);
+        out.sets.emplace(set, std::move(members));
+        return;
+    }
+    // -A MEMGUARD -s 192.168.1.0/24 -m comment --comment "memguard: batch host" -j ACCEPT
+    for (const auto& net : guard.allow) {
         Rule accepted = our_rule(out.family, Verdict::accept);
         if (net.prefix > 0) { // 0.0.0.0/0 and ::/0 mean any source: the kernel stores no -s
             accepted.src = net;
         }
-        out.chain.push_back(accepted);
+        if (const auto label = guard.labels.find(net); label != guard.labels.end()) {
+            accepted.comment = our_comment(label->second);
+        }
+        add_for_guard(want, guard, accepted, out.chain);
     }
 }
 
-// What ends the chain: the audit's NFLOG rule if asked for, then drop or reject.
+// What ends the chain: the audit's NFLOG rule if asked for, then drop or reject, split by
+// protocol so the kernel counts what each protocol had blocked (the catch-all then sees only
+// udp, since only tcp and udp jump in, and stays so nothing is ever left open).
 void add_closing(const FamilyDesired& want, Ruleset& out) {
     auto rule = [&](Verdict verdict) { return our_rule(out.family, verdict); };
     // -A MEMGUARD -m limit --limit 10/sec --limit-burst 10 -m comment --comment memguard
@@ -92,14 +158,20 @@ void add_closing(const FamilyDesired& want, Ruleset& out) {
         log.nflog_group = want.log_group;
         out.chain.push_back(log);
     }
+    const bool tcp = guards_protocol(want, Protocol::tcp);
     if (want.action == Action::drop) {
+        // -A MEMGUARD -p tcp -m comment --comment memguard -j DROP
+        if (tcp && guards_protocol(want, Protocol::udp)) {
+            Rule tcp_drop = rule(Verdict::drop);
+            tcp_drop.proto = Protocol::tcp;
+            out.chain.push_back(tcp_drop);
+        }
         // -A MEMGUARD -m comment --comment memguard -j DROP
         out.chain.push_back(rule(Verdict::drop));
         return;
     }
     // -A MEMGUARD -p tcp -m comment --comment memguard -j REJECT --reject-with tcp-reset
-    const auto& protos = want.protocols;
-    if (std::find(protos.begin(), protos.end(), Protocol::tcp) != protos.end()) {
+    if (tcp) {
         Rule reset = rule(Verdict::reject);
         reset.proto = Protocol::tcp;
         reset.reject_with = RejectWith::tcp_reset;
@@ -126,7 +198,9 @@ void add_chain(const FamilyDesired& want, const Claims& claims, Ruleset& out) {
         established.related_established = true;
         out.chain.push_back(established);
     }
-    add_allowed(want, claims, out);
+    for (const auto& guard : want.guards) {
+        add_guard_allowed(want, guard, claims, out);
+    }
     add_closing(want, out);
 }
 
@@ -137,29 +211,30 @@ Ruleset filter_ruleset(const FamilyDesired& want, const Claims& claims) {
     Ruleset out;
     out.family = want.family;
     // -A INPUT -p tcp -m tcp --dport 11211 -m comment --comment memguard -j MEMGUARD
-    for (const auto proto : want.protocols) {
-        for (const auto port : want.ports) {
-            Rule jump = our_rule(want.family, Verdict::jump_memguard);
-            jump.proto = proto;
-            jump.dport = port;
-            out.jumps.push_back(jump);
-        }
-    }
+    each_guarded(want, [&](Protocol proto, std::uint16_t port) {
+        Rule jump = our_rule(want.family, Verdict::jump_memguard);
+        jump.proto = proto;
+        jump.dport = port;
+        out.jumps.push_back(jump);
+    });
     add_chain(want, claims, out);
     return out;
 }
 
 // -t mangle -A PREROUTING -p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL
 //   -m rpfilter --invert -m comment --comment memguard -j DROP
+// for each guard's reverse-path protocols and its own ports.
 void add_reverse_path(const FamilyDesired& want, MangleRuleset& out) {
-    for (const auto proto : want.reverse_path) {
-        for (const auto port : want.ports) {
-            Rule strict = our_rule(want.family, Verdict::drop);
-            strict.proto = proto;
-            strict.dport = port;
-            strict.dst_local = true;
-            strict.rpfilter_failed = true;
-            out.prerouting.push_back(strict);
+    for (const auto& guard : want.guards) {
+        for (const auto proto : guard.reverse_path) {
+            for (const auto port : guard.ports) {
+                Rule strict = our_rule(want.family, Verdict::drop);
+                strict.proto = proto;
+                strict.dport = port;
+                strict.dst_local = true;
+                strict.rpfilter_failed = true;
+                out.prerouting.push_back(strict);
+            }
         }
     }
 }
@@ -171,15 +246,13 @@ void add_mangle(const FamilyDesired& want, const Claims& claims, Ruleset& out) {
     // -t mangle -A FORWARD -p tcp -m conntrack --ctstate DNAT --ctorigdstport 11211
     //   --ctdir ORIGINAL -m comment --comment memguard -j MEMGUARD
     // or, when mangle MEMGUARD is somebody else's, the same with -j DROP.
-    for (const auto proto : want.protocols) {
-        for (const auto port : want.ports) {
-            Rule jump =
-                our_rule(want.family, mangle.use_chain ? Verdict::jump_memguard : Verdict::drop);
-            jump.proto = proto;
-            jump.dnat_port = port;
-            mangle.jumps.push_back(jump);
-        }
-    }
+    each_guarded(want, [&](Protocol proto, std::uint16_t port) {
+        Rule jump =
+            our_rule(want.family, mangle.use_chain ? Verdict::jump_memguard : Verdict::drop);
+        jump.proto = proto;
+        jump.dnat_port = port;
+        mangle.jumps.push_back(jump);
+    });
     if (!mangle.use_chain) {
         return;
     }
@@ -189,9 +262,7 @@ void add_mangle(const FamilyDesired& want, const Claims& claims, Ruleset& out) {
     chain.family = want.family;
     add_chain(dropping, claims, chain);
     mangle.chain = std::move(chain.chain);
-    if (!out.set) {
-        out.set = std::move(chain.set);
-    }
+    out.sets.merge(chain.sets);
 }
 
 } // namespace

@@ -6,15 +6,24 @@
 #include "rule.hpp"
 
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace memguard {
 
-// A family with more allowed networks than this gets them in an ipset hash:net set, matched by
-// one rule, instead of one rule per network: every new connection walks the chain, so a long
-// list costs each connection a walk of the list, and a set costs it one hash lookup.
+// A guard with more allowed networks in a family than this gets them in an ipset hash:net set
+// (set_name), matched by one rule, instead of one rule per network: every new connection walks
+// the chain, so a long list costs each connection a walk of the list, and a set costs it one
+// hash lookup.
 inline constexpr std::size_t set_threshold = 16;
+
+// Several guards share the chains: the jumps cover every guard's (protocol, port), the head
+// (loopback, established) and the closing rules are shared, and each guard's accept rules also
+// match its protocol and port, so a network one guard allows reaches none of another's ports.
+// One guard keeps the accept rules without protocol and port (the layout before guards).
 
 // What goes into the mangle table. Docker publishes a port by a DNAT in nat PREROUTING, and
 // those packets are routed through FORWARD, never INPUT: the jumps in mangle FORWARD send the
@@ -41,16 +50,20 @@ struct Ruleset {
     // False when MEMGUARD is somebody else's: `jumps` are then loopback-only rules that close
     // the ports straight in INPUT, and the chain is neither written nor compared.
     bool use_chain = true;
-    // The members of set_name(family), sorted, when the allowlist goes into a set.
-    // (Both tables' chains match on the same set.)
-    std::optional<std::vector<Network>> set;
+    // Our sets by name (set_name of the family and guard), each with its members sorted, for the
+    // guards whose allowlist goes into a set. (Both tables' chains match on the same sets.)
+    std::map<std::string, std::vector<Network>> sets;
     MangleRuleset mangle;
 
     friend bool operator==(const Ruleset&, const Ruleset&) = default;
 };
 
-// Whether the family's allowlist goes into our set (more than set_threshold networks, none /0).
-bool wants_set(const FamilyDesired& want);
+// Whether a guard's allowlist goes into its set (more than set_threshold networks, none /0).
+bool wants_set(const GuardSpec& guard);
+// The names of the sets the family's guards want (set_name), whether or not claims allow them.
+std::vector<std::string> wanted_sets(const FamilyDesired& want);
+// Every port of every guard, in order, each once.
+std::vector<std::uint16_t> all_ports(const FamilyDesired& want);
 
 // What `claims` refuses is not used: a set that is not ours turns into one rule per network, a
 // chain that is not ours into loopback-only rules in INPUT (in mangle: DROP rules in FORWARD).
@@ -58,7 +71,7 @@ Ruleset build_ruleset(const FamilyDesired& want, const Claims& claims = {});
 
 // The same, straight from a policy (tests, tools).
 inline bool wants_set(const Policy& policy, Family family) {
-    return wants_set(desired_family(policy, family));
+    return !wanted_sets(desired_family(policy, family)).empty();
 }
 inline Ruleset build_ruleset(const Policy& policy, Family family, const Claims& claims = {}) {
     return build_ruleset(desired_family(policy, family), claims);

@@ -62,12 +62,13 @@ public:
     // is a consistent table, but a commit must not be based on it (use begin()).
     virtual KernelView snapshot(Family family) = 0;
     virtual std::unique_ptr<Transaction> begin(Family family, LockWait wait = LockWait::wait) = 0;
-    // Our ipset for the family (allowset.hpp). Not part of a transaction: ipset has its own
-    // atomic swap, and the xtables lock does not cover it.
-    virtual std::optional<SetState> read_set(Family family) = 0;
-    virtual void load_set(Family family, const std::vector<Network>& members,
+    // Our ipsets of the family by name (allowset.hpp). Not part of a transaction: ipset has its
+    // own atomic swap, and the xtables lock does not cover it.
+    virtual std::optional<SetState> read_set(Family family, const std::string& name) = 0;
+    virtual void load_set(Family family, const std::string& name,
+                          const std::vector<Network>& members,
                           const std::optional<SetState>& current) = 0;
-    virtual void drop_set(Family family) = 0;
+    virtual void drop_set(Family family, const std::string& name) = 0;
 };
 
 std::unique_ptr<Tables> make_iptc_tables();

@@ -41,9 +41,9 @@ FamilyView view_of(const KernelView& view) {
         out.chains.push_back(chain_view("mangle " + std::string(chain_name), m.chain_exists,
                                         claims.mangle_chain, m.chain));
     }
-    if (view.set) {
-        out.sets.push_back({set_name(view.family), claims.set, view.set->usable,
-                            view.set->members.size(), view.set->references});
+    for (const auto& [name, set] : view.sets) {
+        out.sets.push_back(
+            {name, claims.set_usable(name), set.usable, set.members.size(), set.references});
     }
     return out;
 }
@@ -72,8 +72,10 @@ std::string removed_parts(const KernelView& before, bool committed) {
             add("mangle chain " + std::string(chain_name));
         }
     }
-    if (before.set && claims.set) {
-        add("ipset " + set_name(before.family));
+    for (const auto& [name, set] : before.sets) {
+        if (claims.set_usable(name)) {
+            add("ipset " + name);
+        }
     }
     if (!committed || removed.empty()) {
         return "nothing of memguardd's was there";

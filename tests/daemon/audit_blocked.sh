@@ -185,8 +185,8 @@ else
         check "$fam: the NFLOG rule is in MEMGUARD: limit $RATE/s, burst $BURST, group $GROUP" \
             mg_ipt $fam -C MEMGUARD -m limit --limit $RATE/sec --limit-burst $BURST -m comment \
             --comment "$MG_TAG" -j NFLOG --nflog-prefix "$MG_TAG" --nflog-group "$GROUP"
-        check "$fam: the NFLOG rule comes right before the DROP" eval \
-            "mg_save $fam | grep '^-A MEMGUARD' | tail -n 2 | head -n 1 | grep -q -- '-j NFLOG'"
+        check "$fam: the NFLOG rule comes right before the DROPs (tcp, then the catch-all)" eval \
+            "mg_save $fam | grep '^-A MEMGUARD' | tail -n 3 | head -n 1 | grep -q -- '-j NFLOG'"
     done
     note "$(nflog_rule ipv4)"
     KBURST=$BURST
@@ -225,7 +225,9 @@ counter() {
     local tool=iptables-legacy-save target=NFLOG
     [ "$1" = ipv6 ] && tool=ip6tables-legacy-save
     [ "$2" = drop ] && target=DROP
-    "$tool" -t filter -c | sed -n "s/^\[\([0-9]*\):[0-9]*\] -A MEMGUARD .*-j $target\( .*\)\{0,1\}\$/\1/p"
+    # drop: the tcp-only DROP and the catch-all one, summed
+    "$tool" -t filter -c | sed -n "s/^\[\([0-9]*\):[0-9]*\] -A MEMGUARD .*-j $target\( .*\)\{0,1\}\$/\1/p" |
+        awk '{ n += $1 } END { print n + 0 }'
 }
 
 # single LABEL MODE SRC DST FAMILY PROTO : one attempt, its blocked line within 3 s. Also

@@ -229,6 +229,7 @@ mg_expect() {
         esac
         echo "-A MEMGUARD -s $net -m comment --comment $MG_TAG -j ACCEPT"
     done
+    echo "-A MEMGUARD -p tcp -m comment --comment $MG_TAG -j DROP"
     echo "-A MEMGUARD -m comment --comment $MG_TAG -j DROP"
 }
 

@@ -13,14 +13,15 @@ int main(int argc, char** argv) {
         return 2;
     }
     memguard::Policy policy;
-    policy.allow = {*memguard::parse_network("192.168.1.0/24"),
-                    *memguard::parse_network("fd12:3456::/48")};
+    policy.guards.front().allow = {*memguard::parse_network("192.168.1.0/24"),
+                                   *memguard::parse_network("fd12:3456::/48")};
     policy.log_blocked = true;
     // A second policy whose lists go into sets, named with fuzz_entry's indexes (1 and 2).
     memguard::Policy with_sets = policy;
     for (int i = 0; i <= static_cast<int>(memguard::set_threshold); ++i) {
-        with_sets.allow.push_back(*memguard::parse_network("10.0." + std::to_string(i) + ".0/24"));
-        with_sets.allow.push_back(
+        with_sets.guards.front().allow.push_back(
+            *memguard::parse_network("10.0." + std::to_string(i) + ".0/24"));
+        with_sets.guards.front().allow.push_back(
             *memguard::parse_network("fd00:" + std::to_string(i + 1) + "::/64"));
     }
     const memguard::iptc::SetNames sets{

@@ -115,7 +115,7 @@ assert_eq "apply: exits 0" 0 "$MG_RC"
 conntrack -F >/dev/null 2>&1 || true # the "before" flows, so every probe below is a new one
 expect "guarded" ok hello
 expect "guarded" no blocked
-counted=$(iptables-legacy -t mangle -L MEMGUARD -v -x -n | awk '$3 == "DROP" { print $1 }')
+counted=$(iptables-legacy -t mangle -L MEMGUARD -v -x -n | awk '$3 == "DROP" { n += $1 } END { print n + 0 }')
 if [ "${counted:-0}" -gt 0 ]; then pass "guarded: mangle MEMGUARD's DROP counted the blocked ipv4 packets ($counted)"; else fail "guarded: mangle MEMGUARD's DROP counted nothing"; fi
 assert_eq "guarded: INPUT's jumps saw none of it (DNAT path only)" "0 0" \
     "$(iptables-legacy -L INPUT -v -x -n | awk '/MEMGUARD/ { print $1 }' | xargs)"

@@ -95,8 +95,8 @@ diff_pattern() {
 action_pattern() {
     local kind=$1 fam=$2
     case "$kind" in
-    flush_chain) echo "^ipv$fam: added 4 rules to MEMGUARD\$" ;;
-    chain_deleted | table_flushed) echo "^ipv$fam: created chain MEMGUARD with 4 rules, added 2 rules to INPUT\$" ;;
+    flush_chain) echo "^ipv$fam: added 5 rules to MEMGUARD\$" ;;
+    chain_deleted | table_flushed) echo "^ipv$fam: created chain MEMGUARD with 5 rules, added 2 rules to INPUT\$" ;;
     jump_deleted) echo "^ipv$fam: added 1 rule to INPUT\$" ;;
     rule_deleted) echo "^ipv$fam: added 1 rule to MEMGUARD\$" ;;
     rule_replaced) echo "^ipv$fam: replaced rule 3 of MEMGUARD \\(was \"-j ACCEPT\"\\)\$" ;;

@@ -220,7 +220,7 @@ mg_run() {
 }
 
 # changed FAM : the ERE of the line `apply --once` prints for a family it changed, such as
-# "ipv4: created chain MEMGUARD with 4 rules, added 2 rules to INPUT, ..." (not "ipv4: unchanged" or
+# "ipv4: created chain MEMGUARD with 5 rules, added 2 rules to INPUT, ..." (not "ipv4: unchanged" or
 # "ipv4: FAILED")
 changed() { echo "^ipv$1: (created|added|replaced|deleted|moved|reloaded|destroyed) "; }
 
@@ -261,6 +261,7 @@ expected() {
         esac
     done
     if [ "$action" == drop ]; then
+        echo "-A MEMGUARD -p tcp -m comment --comment memguard -j DROP"
         echo "-A MEMGUARD -m comment --comment memguard -j DROP"
     else
         echo "-A MEMGUARD -p tcp -m comment --comment memguard -j REJECT --reject-with tcp-reset"

@@ -43,6 +43,7 @@ mangle_ours() {
     for n in "${ALLOW[@]}"; do
         case "$n" in *:*) [ "$fam" == 6 ] ;; *) [ "$fam" == 4 ] ;; esac && echo "-A MEMGUARD -s $n -m comment --comment memguard -j ACCEPT"
     done
+    echo "-A MEMGUARD -p tcp -m comment --comment memguard -j DROP"
     echo "-A MEMGUARD -m comment --comment memguard -j DROP"
 }
 # mangle_exact PREFIX FAM : the whole mangle table is the built-in chains and our lines; -C finds
@@ -91,7 +92,7 @@ assert_eq "apply: diff is in sync" 0 "$MG_RC"
 # "action": "reject" rejects in filter, and drops on the DNAT path (no REJECT in mangle)
 mg_run apply --once --config "$REJECT"
 assert_match "reject: ipv4 changes the filter chain only" \
-    '^ipv4: added 1 rule to MEMGUARD, replaced rule 4 of MEMGUARD \(was "-m comment --comment memguard -j DROP"\)$' "$MG_OUT"
+    '^ipv4: replaced rule 4 of MEMGUARD \(was "-p tcp -m comment --comment memguard -j DROP"\), replaced rule 5 of MEMGUARD \(was "-m comment --comment memguard -j DROP"\)$' "$MG_OUT"
 assert_no_match "reject: no mangle change" 'mangle' "$MG_OUT"
 for fam in 4 6; do mangle_exact reject "$fam"; done
 mg_run apply --once --config "$CONF"

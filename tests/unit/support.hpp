@@ -10,6 +10,7 @@
 #include "net.hpp"
 #include "policy.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,19 +38,35 @@ template <> struct StringMaker<std::optional<memguard::Rule>> {
         return r ? StringMaker<memguard::Rule>::convert(*r) : "nullopt";
     }
 };
-template <> struct StringMaker<memguard::Policy> {
-    static std::string convert(const memguard::Policy& p) {
-        std::string out = "{ports:";
-        for (const auto port : p.ports) {
+template <> struct StringMaker<memguard::GuardSpec> {
+    static std::string convert(const memguard::GuardSpec& g) {
+        std::string out = "{name: " + g.name + ", ports:";
+        for (const auto port : g.ports) {
             out += " " + std::to_string(port);
         }
         out += ", protocols:";
-        for (const auto proto : p.protocols) {
+        for (const auto proto : g.protocols) {
             out += " " + std::string(memguard::to_string(proto));
         }
         out += ", allow:";
-        for (const auto& n : p.allow) {
+        for (const auto& n : g.allow) {
             out += " " + n.to_string();
+            if (const auto label = g.labels.find(n); label != g.labels.end()) {
+                out += " (\"" + label->second + "\")";
+            }
+        }
+        out += ", reverse_path:";
+        for (const auto proto : g.reverse_path) {
+            out += " " + std::string(memguard::to_string(proto));
+        }
+        return out + "}";
+    }
+};
+template <> struct StringMaker<memguard::Policy> {
+    static std::string convert(const memguard::Policy& p) {
+        std::string out = "{guards:";
+        for (const auto& g : p.guards) {
+            out += " " + StringMaker<memguard::GuardSpec>::convert(g);
         }
         out += std::string(", allow_loopback: ") + (p.allow_loopback ? "true" : "false");
         out += std::string(", accept_established: ") + (p.accept_established ? "true" : "false");
@@ -109,12 +126,36 @@ inline memguard::KernelRule kernel(const memguard::Rule& r) {
     return k;
 }
 
+// A guard with these ports, protocols and networks (reverse-path check: the default, udp, where
+// the guard guards udp).
+inline memguard::GuardSpec guard(std::string name, std::vector<std::uint16_t> ports,
+                                 std::vector<memguard::Protocol> protocols,
+                                 std::vector<memguard::Network> allow) {
+    memguard::GuardSpec g;
+    g.name = std::move(name);
+    g.ports = std::move(ports);
+    g.reverse_path.clear();
+    for (const auto p : protocols) {
+        if (p == memguard::Protocol::udp) {
+            g.reverse_path.push_back(p);
+        }
+    }
+    g.protocols = std::move(protocols);
+    g.allow = std::move(allow);
+    return g;
+}
+
+// The one guard of a policy made in the flat format.
+inline memguard::GuardSpec& only_guard(memguard::Policy& p) {
+    REQUIRE(p.guards.size() == 1);
+    return p.guards.front();
+}
+
 // The policy most unit tests start from: the shipped defaults with one IPv4 network.
 inline memguard::Policy seed_policy() {
     memguard::Policy p;
-    p.ports = {11211};
-    p.protocols = {memguard::Protocol::tcp, memguard::Protocol::udp};
-    p.allow = {net("192.168.1.0/24")};
+    p.guards = {guard(std::string(memguard::default_guard_name), {11211},
+                      {memguard::Protocol::tcp, memguard::Protocol::udp}, {net("192.168.1.0/24")})};
     p.allow_loopback = true;
     p.accept_established = true;
     p.action = memguard::Action::drop;
@@ -125,7 +166,8 @@ inline memguard::Policy seed_policy() {
 // The policy of config/memguard.json: the private ranges of both families.
 inline memguard::Policy shipped_policy() {
     memguard::Policy p = seed_policy();
-    p.allow = {net("10.0.0.0/8"), net("172.16.0.0/12"), net("192.168.0.0/16"), net("fc00::/7")};
+    p.guards.front().allow = {net("10.0.0.0/8"), net("172.16.0.0/12"), net("192.168.0.0/16"),
+                              net("fc00::/7")};
     return p;
 }
 

@@ -51,7 +51,7 @@ TEST_CASE("actions: a first apply creates the chain and adds the jumps") {
     KernelView empty;
     empty.family = Family::ipv6;
     CHECK(actions(seed(Family::ipv6), empty) ==
-          "created chain MEMGUARD with 3 rules, added 2 rules to INPUT");
+          "created chain MEMGUARD with 4 rules, added 2 rules to INPUT");
 }
 
 TEST_CASE("actions: missing rules are counted per chain, replaced ones named with what was there") {
@@ -63,7 +63,7 @@ TEST_CASE("actions: missing rules are counted per chain, replaced ones named wit
 
     view = in_sync(want);
     view.chain.clear();
-    CHECK(actions(want, view) == "added 4 rules to MEMGUARD");
+    CHECK(actions(want, view) == "added 5 rules to MEMGUARD");
 
     view = in_sync(want);
     Rule edited = want.chain[2];

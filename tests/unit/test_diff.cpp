@@ -118,7 +118,7 @@ TEST_CASE("diff: in sync means no drift and an empty plan") {
     }
     Policy reject = unit::seed_policy();
     reject.action = memguard::Action::reject;
-    reject.ports = {11211, 11212};
+    reject.guards.front().ports = {11211, 11212};
     const auto want = memguard::build_ruleset(reject, Family::ipv4);
     const auto c = compare(want, in_sync(want));
     CHECK(c.drift.empty());
@@ -174,8 +174,9 @@ TEST_CASE("diff: a flushed chain is refilled - the jumps are left alone") {
 
 TEST_CASE("diff: one deleted rule is re-inserted at its place - nothing else is touched") {
     const auto want = seed(Family::ipv4);
-    REQUIRE(want.chain.size() == 4);
-    const auto gone = GENERATE(std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3});
+    REQUIRE(want.chain.size() == 5);
+    const auto gone =
+        GENERATE(std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{4});
     INFO("deleted rule " << gone + 1);
     auto view = in_sync(want);
     view.chain.erase(view.chain.begin() + static_cast<std::ptrdiff_t>(gone));
@@ -251,7 +252,7 @@ TEST_CASE("diff: a foreign rule inserted into our chain is erased - only it") {
 TEST_CASE("diff: a rule of ours the policy no longer asks for is stale - not foreign") {
     // The allowlist lost 10.0.0.0/8: its accept rule, ours by its comment, is left over.
     Policy old = unit::seed_policy();
-    old.allow.push_back(net("10.0.0.0/8"));
+    old.guards.front().allow.push_back(net("10.0.0.0/8"));
     const auto before = memguard::build_ruleset(old, Family::ipv4);
     const auto want = seed(Family::ipv4);
     auto view = in_sync(want);
@@ -385,7 +386,7 @@ TEST_CASE("diff: a udp accept of our port above both jumps shadows only the udp 
 
 TEST_CASE("diff: a jump for a port no longer in the policy is stale") {
     Policy old = unit::seed_policy();
-    old.ports = {11211, 11212};
+    old.guards.front().ports = {11211, 11212};
     const auto before = memguard::build_ruleset(old, Family::ipv4);
     const auto want = seed(Family::ipv4);
     // INPUT as the old policy left it: tcp 11211, tcp 11212, udp 11211, udp 11212, then ssh.
@@ -527,7 +528,7 @@ TEST_CASE("diff: describe() names family - chain and position") {
     const auto cm = compare(want, flushed);
     REQUIRE(cm.drift.size() == 1);
     CHECK(cm.drift[0].describe() ==
-          "ipv4 MEMGUARD rule 4: missing: \"-m comment --comment memguard -j DROP\"");
+          "ipv4 MEMGUARD rule 5: missing: \"-m comment --comment memguard -j DROP\"");
 
     auto extra = in_sync(want);
     extra.chain.insert(extra.chain.begin() + 1, foreign_opaque("LOG"));

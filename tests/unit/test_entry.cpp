@@ -92,17 +92,18 @@ std::vector<Policy> policies() {
     out.push_back(unit::seed_policy());
     out.push_back(memguard::fail_closed_policy());
     Policy p;
-    p.ports = {1, 11211, 65535};
-    p.protocols = {Protocol::udp, Protocol::tcp};
-    p.allow = {net("192.168.1.0/24"), net("10.0.0.0/8"),  net("203.0.113.7"), net("128.0.0.0/1"),
-               net("fd12:3456::/48"), net("2001:db8::1"), net("fe80::/10"),   net("8000::/1")};
+    p.guards.front().ports = {1, 11211, 65535};
+    p.guards.front().protocols = {Protocol::udp, Protocol::tcp};
+    p.guards.front().allow = {net("192.168.1.0/24"), net("10.0.0.0/8"),     net("203.0.113.7"),
+                              net("128.0.0.0/1"),    net("fd12:3456::/48"), net("2001:db8::1"),
+                              net("fe80::/10"),      net("8000::/1")};
     p.action = memguard::Action::reject;
     out.push_back(p);
-    p.protocols = {Protocol::udp};
+    p.guards.front().protocols = {Protocol::udp};
     p.allow_loopback = false;
     p.accept_established = false;
     out.push_back(p);
-    p.protocols = {Protocol::tcp};
+    p.guards.front().protocols = {Protocol::tcp};
     out.push_back(p);
     // The audit rule, with rates that are a whole number of 1/10000 s apart.
     Policy logged = unit::seed_policy();
@@ -192,7 +193,7 @@ TEST_CASE("entry: allowing everybody (0.0.0.0/0 or ::/0) round-trips") {
     // A /0 network encodes as an all-zero address and mask, the same as "no -s at all";
     // the decoded rule must still equal the desired one, or every verify pass sees drift.
     Policy p;
-    p.allow = {net("0.0.0.0/0"), net("::/0")};
+    p.guards.front().allow = {net("0.0.0.0/0"), net("::/0")};
     for (const auto family : {Family::ipv4, Family::ipv6}) {
         const auto set = memguard::build_ruleset(p, family);
         for (const auto& rule : set.chain) {

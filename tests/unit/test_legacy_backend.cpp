@@ -63,10 +63,12 @@ public:
     std::unique_ptr<memguard::Transaction> begin(Family f, memguard::LockWait) override {
         return std::make_unique<FakeTransaction>(kernel_, f);
     }
-    std::optional<memguard::SetState> read_set(Family) override { return std::nullopt; }
-    void load_set(Family, const std::vector<memguard::Network>&,
+    std::optional<memguard::SetState> read_set(Family, const std::string&) override {
+        return std::nullopt;
+    }
+    void load_set(Family, const std::string&, const std::vector<memguard::Network>&,
                   const std::optional<memguard::SetState>&) override {}
-    void drop_set(Family) override {}
+    void drop_set(Family, const std::string&) override {}
 
 private:
     FakeKernel& kernel_;
@@ -93,6 +95,7 @@ TEST_CASE("legacy backend: no mangle table fails the pass, and INPUT still fails
         CHECK(plan.mangle.empty());
         CHECK(unit::specs(plan.insert) ==
               std::vector<std::string>{"-i lo -m comment --comment memguard -j ACCEPT",
+                                       "-p tcp -m comment --comment memguard -j DROP",
                                        "-m comment --comment memguard -j DROP"});
         CHECK(plan.jumps.size() == 2);
     }

@@ -37,6 +37,7 @@ const std::string udp_rp = "-p udp -m udp --dport 11211 -m addrtype --dst-type L
 const std::string lo_accept = "-i lo -m comment --comment memguard -j ACCEPT";
 const std::string established =
     "-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment memguard -j ACCEPT";
+const std::string tcp_drop = "-p tcp -m comment --comment memguard -j DROP";
 const std::string drop = "-m comment --comment memguard -j DROP";
 
 std::vector<KernelRule> kernel(const std::vector<Rule>& rules) {
@@ -79,7 +80,7 @@ TEST_CASE("mangle ruleset: DNAT jumps, the chain ending in DROP, reverse-path dr
     CHECK(specs(r.mangle.prerouting) == Specs{udp_rp});
     CHECK(specs(r.mangle.chain) ==
           Specs{lo_accept, established, "-s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT",
-                drop});
+                tcp_drop, drop});
     CHECK(r.mangle.use_chain);
     // The filter table's part is what it was before there was a mangle part.
     CHECK(specs(r.jumps).size() == 2);
@@ -102,16 +103,16 @@ TEST_CASE("mangle ruleset: action reject drops on the DNAT path (REJECT is filte
 
 TEST_CASE("mangle ruleset: reverse_path names the protocols, fail-closed has none") {
     Policy p = unit::seed_policy();
-    p.reverse_path = {memguard::Protocol::tcp, memguard::Protocol::udp};
-    p.ports = {11211, 11212};
+    p.guards.front().reverse_path = {memguard::Protocol::tcp, memguard::Protocol::udp};
+    p.guards.front().ports = {11211, 11212};
     const Ruleset r = build_ruleset(p, Family::ipv6);
     CHECK(r.mangle.prerouting.size() == 4);
     CHECK(r.mangle.jumps.size() == 4);
-    p.reverse_path.clear();
+    p.guards.front().reverse_path.clear();
     CHECK(build_ruleset(p, Family::ipv6).mangle.prerouting.empty());
     const Ruleset closed = build_ruleset(memguard::fail_closed_policy(), Family::ipv4);
     CHECK(closed.mangle.prerouting.empty());
-    CHECK(specs(closed.mangle.chain) == Specs{lo_accept, drop});
+    CHECK(specs(closed.mangle.chain) == Specs{lo_accept, tcp_drop, drop});
 }
 
 TEST_CASE("mangle ruleset: a mangle MEMGUARD that is not ours gives DROP rules in FORWARD") {
@@ -131,13 +132,13 @@ TEST_CASE("mangle ruleset: a mangle MEMGUARD that is not ours gives DROP rules i
 
 TEST_CASE("mangle ruleset: a long allowlist puts the set in both chains") {
     Policy p = unit::seed_policy();
-    p.allow.clear();
+    p.guards.front().allow.clear();
     for (int i = 0; i < 20; ++i) {
-        p.allow.push_back(net("10.0." + std::to_string(i) + ".0/24"));
+        p.guards.front().allow.push_back(net("10.0." + std::to_string(i) + ".0/24"));
     }
     const Ruleset r = build_ruleset(p, Family::ipv4);
-    REQUIRE(r.set.has_value());
-    CHECK(r.set->size() == 20);
+    REQUIRE_FALSE(r.sets.empty());
+    CHECK(r.sets.begin()->second.size() == 20);
     const std::string in_set =
         "-m set --match-set memguard4 src -m comment --comment memguard -j ACCEPT";
     CHECK(specs(r.chain)[2] == in_set);
@@ -146,7 +147,7 @@ TEST_CASE("mangle ruleset: a long allowlist puts the set in both chains") {
     Claims claims;
     claims.chain = false;
     const Ruleset m = build_ruleset(memguard::desired_family(p, Family::ipv4), claims);
-    CHECK(m.set.has_value());
+    CHECK_FALSE(m.sets.empty());
 }
 
 TEST_CASE("mangle diff: a clean apply compares in sync; a view without mangle skips it") {
@@ -164,9 +165,9 @@ TEST_CASE("mangle diff: a clean apply compares in sync; a view without mangle sk
         CHECK(specs(c.plan.mangle.forward) == specs(want.mangle.jumps));
         CHECK(specs(c.plan.mangle.prerouting) == specs(want.mangle.prerouting));
         CHECK(memguard::describe_actions(c.drift) ==
-              std::string("created chain MEMGUARD with ") + (family == Family::ipv4 ? "4" : "3") +
+              std::string("created chain MEMGUARD with ") + (family == Family::ipv4 ? "5" : "4") +
                   " rules, added 2 rules to INPUT, created chain mangle MEMGUARD with " +
-                  (family == Family::ipv4 ? "4" : "3") +
+                  (family == Family::ipv4 ? "5" : "4") +
                   " rules, added 2 rules to mangle FORWARD, added 1 rule to mangle PREROUTING");
         KernelView filter_only = in_sync(want);
         filter_only.mangle.reset();
@@ -207,10 +208,10 @@ TEST_CASE("mangle diff: tampering is drift, and the repair puts our rules back o
     SECTION("mangle MEMGUARD flushed") {
         v.mangle->chain.clear();
         const auto c = memguard::compare(want, v);
-        CHECK(c.drift.size() == 4);
+        CHECK(c.drift.size() == 5);
         CHECK(c.plan.mangle.erase_count == 0);
         CHECK(specs(c.plan.mangle.insert) == specs(want.mangle.chain));
-        CHECK(memguard::describe_actions(c.drift) == "added 4 rules to mangle MEMGUARD");
+        CHECK(memguard::describe_actions(c.drift) == "added 5 rules to mangle MEMGUARD");
     }
 }
 
@@ -236,9 +237,9 @@ TEST_CASE("mangle ownership: each table's MEMGUARD is judged on its own") {
 
 TEST_CASE("mangle ownership: our set, matched on by both chains, is ours") {
     Policy p = unit::seed_policy();
-    p.allow.clear();
+    p.guards.front().allow.clear();
     for (int i = 0; i < 20; ++i) {
-        p.allow.push_back(net("10.1." + std::to_string(i) + ".0/24"));
+        p.guards.front().allow.push_back(net("10.1." + std::to_string(i) + ".0/24"));
     }
     const Ruleset want = build_ruleset(p, Family::ipv4);
     KernelView v = in_sync(want);
@@ -246,10 +247,10 @@ TEST_CASE("mangle ownership: our set, matched on by both chains, is ours") {
     set.usable = true;
     set.members_readable = true;
     set.references = 2; // filter's rule and mangle's
-    set.members = *want.set;
-    v.set = set;
-    CHECK(memguard::our_set_rules(v) == 2);
-    CHECK(memguard::claim(v).set);
+    set.members = want.sets.begin()->second;
+    v.sets[memguard::set_name(v.family)] = set;
+    CHECK(memguard::our_set_rules(v, "memguard4") == 2);
+    CHECK(memguard::claim(v).set_usable("memguard4"));
     CHECK(memguard::compare(want, v).plan.empty());
-    CHECK(memguard::removal_plan(v).drop_set);
+    CHECK(memguard::removal_plan(v).drop_sets == std::vector<std::string>{"memguard4"});
 }

@@ -39,9 +39,9 @@ KernelRule foreign_port_80() {
 
 Policy with_networks(std::size_t count) {
     Policy p = unit::seed_policy();
-    p.allow.clear();
+    p.guards.front().allow.clear();
     for (std::size_t i = 0; i < count; ++i) {
-        p.allow.push_back(net("10." + std::to_string(i) + ".0.0/16"));
+        p.guards.front().allow.push_back(net("10." + std::to_string(i) + ".0.0/16"));
     }
     return p;
 }
@@ -60,7 +60,7 @@ bool mentions(const Claims& c, const std::string& text) {
 TEST_CASE("ownership: our chain, reached by our jumps only, is ours", "[ownership]") {
     const Claims c = claim(ours(unit::seed_policy()));
     CHECK(c.chain);
-    CHECK(c.set);
+    CHECK(c.set_usable("memguard4"));
     CHECK(c.refused.empty());
 }
 
@@ -68,7 +68,7 @@ TEST_CASE("ownership: no chain and no set claim nothing and refuse nothing", "[o
     KernelView v;
     const Claims c = claim(v);
     CHECK(c.chain);
-    CHECK(c.set);
+    CHECK(c.set_usable("memguard4"));
 }
 
 TEST_CASE("ownership: a chain another rule jumps to is not ours", "[ownership]") {
@@ -103,21 +103,22 @@ TEST_CASE("ownership: our set is the marked one, or one only our rules use", "[o
     set.members_readable = true;
     set.references = 1;
     set.marked = true;
-    v.set = set;
-    CHECK(claim(v).set);
+    v.sets[memguard::set_name(v.family)] = set;
+    CHECK(claim(v).set_usable("memguard4"));
 
-    v.set->marked = false; // made by a memguardd from before the mark, used by our rule only
-    CHECK(claim(v).set);
+    v.sets.at(memguard::set_name(v.family)).marked =
+        false; // made by a memguardd from before the mark, used by our rule only
+    CHECK(claim(v).set_usable("memguard4"));
 
-    v.set->references = 2; // and by somebody else's rule
+    v.sets.at(memguard::set_name(v.family)).references = 2; // and by somebody else's rule
     const Claims shared = claim(v);
-    CHECK_FALSE(shared.set);
+    CHECK_FALSE(shared.set_usable("memguard4"));
     CHECK(mentions(shared, "ipset memguard4 is not memguardd's"));
 
-    v.set->marked = true;
-    v.set->staging_foreign = true; // somebody else's memguard4-new
+    v.sets.at(memguard::set_name(v.family)).marked = true;
+    v.sets.at(memguard::set_name(v.family)).staging_foreign = true; // somebody else's memguard4-new
     const Claims staging = claim(v);
-    CHECK_FALSE(staging.set);
+    CHECK_FALSE(staging.set_usable("memguard4"));
     CHECK(mentions(staging, "ipset memguard4-new is not memguardd's"));
 }
 
@@ -125,16 +126,16 @@ TEST_CASE("ownership: an unmarked set nobody uses is not ours", "[ownership]") {
     KernelView v = ours(unit::seed_policy());
     SetState set;
     set.usable = true;
-    v.set = set;
-    CHECK_FALSE(claim(v).set);
+    v.sets[memguard::set_name(v.family)] = set;
+    CHECK_FALSE(claim(v).set_usable("memguard4"));
 }
 
 TEST_CASE("ruleset: without our set the list goes into one rule per network", "[ownership]") {
     const Policy p = with_networks(40);
     Claims no_set;
-    no_set.set = false;
+    no_set.foreign_sets = {"memguard4"};
     const Ruleset r = build_ruleset(p, Family::ipv4, no_set);
-    CHECK_FALSE(r.set.has_value());
+    CHECK(r.sets.empty());
     CHECK(std::ranges::count_if(r.chain, [](const Rule& rule) { return rule.src.has_value(); }) ==
           40);
 }
@@ -177,8 +178,8 @@ TEST_CASE("diff: a set that is not ours is never dropped", "[ownership]") {
     SetState set;
     set.usable = true;
     set.references = 1; // somebody's SSH rule
-    v.set = set;
+    v.sets[memguard::set_name(v.family)] = set;
     const Comparison cmp = compare(build_ruleset(unit::seed_policy(), Family::ipv4, claim(v)), v);
-    CHECK_FALSE(cmp.plan.drop_set);
-    CHECK_FALSE(removal_plan(v).drop_set);
+    CHECK(cmp.plan.drop_sets.empty());
+    CHECK(removal_plan(v).drop_sets.empty());
 }

@@ -27,6 +27,7 @@ const std::string udp_jump =
 const std::string lo_accept = "-i lo -m comment --comment memguard -j ACCEPT";
 const std::string established =
     "-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment memguard -j ACCEPT";
+const std::string tcp_drop = "-p tcp -m comment --comment memguard -j DROP";
 const std::string drop = "-m comment --comment memguard -j DROP";
 const std::string tcp_reset =
     "-p tcp -m comment --comment memguard -j REJECT --reject-with tcp-reset";
@@ -64,14 +65,14 @@ TEST_CASE("ruleset: the seed policy gives exactly the design's rules") {
     CHECK(specs(v4.jumps) == Specs{tcp_jump, udp_jump});
     CHECK(specs(v4.chain) == Specs{lo_accept, established,
                                    "-s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT",
-                                   drop});
+                                   tcp_drop, drop});
     check_family_and_tag(v4);
 
     // IPv6 is guarded too, with the same jumps, even with no IPv6 network allowed.
     const auto v6 = build_ruleset(p, Family::ipv6);
     CHECK(v6.family == Family::ipv6);
     CHECK(specs(v6.jumps) == Specs{tcp_jump, udp_jump});
-    CHECK(specs(v6.chain) == Specs{lo_accept, established, drop});
+    CHECK(specs(v6.chain) == Specs{lo_accept, established, tcp_drop, drop});
     check_family_and_tag(v6);
 }
 
@@ -84,28 +85,31 @@ TEST_CASE("ruleset: the rules are the plain data the strings say") {
     CHECK_FALSE(v4.jumps[0].src.has_value());
     CHECK(v4.jumps[0].in_iface.empty());
     CHECK(v4.jumps[1].proto == Protocol::udp);
-    REQUIRE(v4.chain.size() == 4);
+    REQUIRE(v4.chain.size() == 5);
     CHECK(v4.chain[0].in_iface == "lo");
     CHECK(v4.chain[0].verdict == Verdict::accept);
     CHECK(v4.chain[1].related_established);
     CHECK(v4.chain[2].src == net("192.168.1.0/24"));
     CHECK_FALSE(v4.chain[2].proto.has_value());
     CHECK(v4.chain[3].verdict == Verdict::drop);
+    CHECK(v4.chain[3].proto == Protocol::tcp);
+    CHECK(v4.chain[4].verdict == Verdict::drop);
+    CHECK_FALSE(v4.chain[4].proto.has_value());
 }
 
 TEST_CASE("ruleset: each network goes to its own family only - in order") {
     Policy p;
-    p.allow = {net("192.168.1.0/24"), net("fd12:3456::/48"), net("10.0.0.5"), net("2001:db8::1"),
-               net("172.16.0.0/12")};
+    p.guards.front().allow = {net("192.168.1.0/24"), net("fd12:3456::/48"), net("10.0.0.5"),
+                              net("2001:db8::1"), net("172.16.0.0/12")};
     const auto v4 = build_ruleset(p, Family::ipv4);
     CHECK(specs(v4.chain) ==
           Specs{lo_accept, established, "-s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT",
                 "-s 10.0.0.5/32 -m comment --comment memguard -j ACCEPT",
-                "-s 172.16.0.0/12 -m comment --comment memguard -j ACCEPT", drop});
+                "-s 172.16.0.0/12 -m comment --comment memguard -j ACCEPT", tcp_drop, drop});
     const auto v6 = build_ruleset(p, Family::ipv6);
     CHECK(specs(v6.chain) ==
           Specs{lo_accept, established, "-s fd12:3456::/48 -m comment --comment memguard -j ACCEPT",
-                "-s 2001:db8::1/128 -m comment --comment memguard -j ACCEPT", drop});
+                "-s 2001:db8::1/128 -m comment --comment memguard -j ACCEPT", tcp_drop, drop});
     for (const auto& set : {v4, v6}) {
         check_family_and_tag(set);
         for (const auto& r : set.chain) {
@@ -116,8 +120,9 @@ TEST_CASE("ruleset: each network goes to its own family only - in order") {
     }
 
     Policy only6;
-    only6.allow = {net("fd12:3456::/48")};
-    CHECK(specs(build_ruleset(only6, Family::ipv4).chain) == Specs{lo_accept, established, drop});
+    only6.guards.front().allow = {net("fd12:3456::/48")};
+    CHECK(specs(build_ruleset(only6, Family::ipv4).chain) ==
+          Specs{lo_accept, established, tcp_drop, drop});
 }
 
 TEST_CASE("ruleset: allow_loopback and accept_established false drop their rules") {
@@ -125,16 +130,16 @@ TEST_CASE("ruleset: allow_loopback and accept_established false drop their rules
     const std::string allow = "-s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT";
 
     p.allow_loopback = false;
-    CHECK(specs(build_ruleset(p, Family::ipv4).chain) == Specs{established, allow, drop});
-    CHECK(specs(build_ruleset(p, Family::ipv6).chain) == Specs{established, drop});
+    CHECK(specs(build_ruleset(p, Family::ipv4).chain) == Specs{established, allow, tcp_drop, drop});
+    CHECK(specs(build_ruleset(p, Family::ipv6).chain) == Specs{established, tcp_drop, drop});
 
     p.allow_loopback = true;
     p.accept_established = false;
-    CHECK(specs(build_ruleset(p, Family::ipv4).chain) == Specs{lo_accept, allow, drop});
+    CHECK(specs(build_ruleset(p, Family::ipv4).chain) == Specs{lo_accept, allow, tcp_drop, drop});
 
     p.allow_loopback = false;
-    CHECK(specs(build_ruleset(p, Family::ipv4).chain) == Specs{allow, drop});
-    CHECK(specs(build_ruleset(p, Family::ipv6).chain) == Specs{drop});
+    CHECK(specs(build_ruleset(p, Family::ipv4).chain) == Specs{allow, tcp_drop, drop});
+    CHECK(specs(build_ruleset(p, Family::ipv6).chain) == Specs{tcp_drop, drop});
     // The jumps do not depend on these.
     CHECK(specs(build_ruleset(p, Family::ipv4).jumps) == Specs{tcp_jump, udp_jump});
 }
@@ -156,7 +161,7 @@ TEST_CASE("ruleset: action reject gives tcp-reset first - then port-unreachable"
           Specs{lo_accept, established, tcp_reset, unreachable6});
 
     SECTION("udp only: no tcp-reset rule") {
-        p.protocols = {Protocol::udp};
+        p.guards.front().protocols = {Protocol::udp};
         CHECK(specs(build_ruleset(p, Family::ipv4).chain) ==
               Specs{lo_accept, established, allow, unreachable4});
         CHECK(specs(build_ruleset(p, Family::ipv6).chain) ==
@@ -164,13 +169,13 @@ TEST_CASE("ruleset: action reject gives tcp-reset first - then port-unreachable"
         CHECK(specs(build_ruleset(p, Family::ipv4).jumps) == Specs{udp_jump});
     }
     SECTION("tcp only: both reject rules") {
-        p.protocols = {Protocol::tcp};
+        p.guards.front().protocols = {Protocol::tcp};
         CHECK(specs(build_ruleset(p, Family::ipv4).chain) ==
               Specs{lo_accept, established, allow, tcp_reset, unreachable4});
         CHECK(specs(build_ruleset(p, Family::ipv4).jumps) == Specs{tcp_jump});
     }
     SECTION("udp listed before tcp: tcp-reset still comes first") {
-        p.protocols = {Protocol::udp, Protocol::tcp};
+        p.guards.front().protocols = {Protocol::udp, Protocol::tcp};
         CHECK(specs(build_ruleset(p, Family::ipv4).chain) ==
               Specs{lo_accept, established, allow, tcp_reset, unreachable4});
     }
@@ -182,9 +187,9 @@ TEST_CASE("ruleset: log_blocked puts a rate-limited NFLOG rule right before the 
     const std::string allow = "-s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT";
     p.log_blocked = true;
     CHECK(specs(build_ruleset(p, Family::ipv4).chain) ==
-          Specs{lo_accept, established, allow, log_rule(10, 11211), drop});
+          Specs{lo_accept, established, allow, log_rule(10, 11211), tcp_drop, drop});
     CHECK(specs(build_ruleset(p, Family::ipv6).chain) ==
-          Specs{lo_accept, established, log_rule(10, 11211), drop});
+          Specs{lo_accept, established, log_rule(10, 11211), tcp_drop, drop});
 
     p.log_group = 5;
     p.log_rate_per_s = 100;
@@ -207,8 +212,8 @@ TEST_CASE("ruleset: log_blocked puts a rate-limited NFLOG rule right before the 
 
 TEST_CASE("ruleset: jumps are protocol-major in the policy's order") {
     Policy p;
-    p.ports = {11211, 22122, 80};
-    p.protocols = {Protocol::udp, Protocol::tcp};
+    p.guards.front().ports = {11211, 22122, 80};
+    p.guards.front().protocols = {Protocol::udp, Protocol::tcp};
     const auto jump = [](const char* proto, int port) {
         return std::string("-p ") + proto + " -m " + proto + " --dport " + std::to_string(port) +
                " -m comment --comment memguard -j MEMGUARD";
@@ -218,18 +223,19 @@ TEST_CASE("ruleset: jumps are protocol-major in the policy's order") {
     CHECK(specs(build_ruleset(p, Family::ipv4).jumps) == want);
     CHECK(specs(build_ruleset(p, Family::ipv6).jumps) == want);
     // The chain is the same whatever the ports.
-    CHECK(specs(build_ruleset(p, Family::ipv4).chain) == Specs{lo_accept, established, drop});
+    CHECK(specs(build_ruleset(p, Family::ipv4).chain) ==
+          Specs{lo_accept, established, tcp_drop, drop});
 }
 
 TEST_CASE("ruleset: fail-closed policy is loopback accept and drop only") {
     const Policy p = memguard::fail_closed_policy();
-    CHECK(p.allow.empty());
+    CHECK(p.guards.front().allow.empty());
     CHECK_FALSE(p.log_blocked);
     CHECK(p.action == Action::drop);
     for (const auto family : {Family::ipv4, Family::ipv6}) {
         const auto set = build_ruleset(p, family);
         INFO(memguard::to_string(family));
-        CHECK(specs(set.chain) == Specs{lo_accept, drop});
+        CHECK(specs(set.chain) == Specs{lo_accept, tcp_drop, drop});
         CHECK(specs(set.jumps) == Specs{tcp_jump, udp_jump});
         check_family_and_tag(set);
     }

@@ -34,13 +34,13 @@ namespace {
 Policy policy_with(std::size_t n, std::size_t v6 = 0) {
     Policy p;
     for (std::size_t i = 0; i < n; ++i) {
-        p.allow.push_back(
+        p.guards.front().allow.push_back(
             net("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24"));
     }
     for (std::size_t i = 0; i < v6; ++i) {
         char text[32];
         std::snprintf(text, sizeof text, "fd00:%zx::/48", i + 1);
-        p.allow.push_back(net(text));
+        p.guards.front().allow.push_back(net(text));
     }
     return p;
 }
@@ -64,7 +64,7 @@ KernelView in_kernel(const Ruleset& want, const std::vector<Network>& members) {
     s.members_readable = true;
     s.references = 1;
     s.members = members;
-    v.set = s;
+    v.sets[memguard::set_name(v.family)] = s;
     return v;
 }
 
@@ -102,7 +102,7 @@ const Rule& set_rule(const Ruleset& r) {
 
 TEST_CASE("set: up to the threshold every network keeps its own rule") {
     const auto r = build_ruleset(policy_with(set_threshold), Family::ipv4);
-    CHECK_FALSE(r.set.has_value());
+    CHECK(r.sets.empty());
     CHECK(std::ranges::count_if(r.chain, [](const Rule& x) { return x.src.has_value(); }) ==
           static_cast<long>(set_threshold));
 }
@@ -110,34 +110,34 @@ TEST_CASE("set: up to the threshold every network keeps its own rule") {
 TEST_CASE("set: past the threshold one rule matches on the family's set, which holds them all") {
     const auto policy = policy_with(set_threshold + 1, 3);
     const auto v4 = build_ruleset(policy, Family::ipv4);
-    REQUIRE(v4.set.has_value());
-    CHECK(v4.set->size() == set_threshold + 1);
-    CHECK(std::ranges::is_sorted(*v4.set));
+    REQUIRE_FALSE(v4.sets.empty());
+    CHECK(v4.sets.begin()->second.size() == set_threshold + 1);
+    CHECK(std::ranges::is_sorted(v4.sets.begin()->second));
     CHECK(std::ranges::none_of(v4.chain, [](const Rule& x) { return x.src.has_value(); }));
     CHECK(memguard::to_string(set_rule(v4)) ==
           "-m set --match-set memguard4 src -m comment --comment memguard -j ACCEPT");
     // The other family is counted on its own: 3 networks stay rules.
     const auto v6 = build_ruleset(policy, Family::ipv6);
-    CHECK_FALSE(v6.set.has_value());
+    CHECK(v6.sets.empty());
     CHECK(std::ranges::count_if(v6.chain, [](const Rule& x) { return x.src.has_value(); }) == 3);
 }
 
 TEST_CASE("set: a list that allows everybody (a /0) needs no set") {
     auto policy = policy_with(set_threshold + 5);
-    policy.allow.push_back(net("0.0.0.0/0"));
-    CHECK_FALSE(build_ruleset(policy, Family::ipv4).set.has_value());
+    policy.guards.front().allow.push_back(net("0.0.0.0/0"));
+    CHECK(build_ruleset(policy, Family::ipv4).sets.empty());
 }
 
 TEST_CASE("set: in sync when the set holds exactly the members") {
     const auto want = build_ruleset(policy_with(40), Family::ipv4);
-    const auto cmp = compare(want, in_kernel(want, *want.set));
+    const auto cmp = compare(want, in_kernel(want, want.sets.begin()->second));
     CHECK(cmp.drift.empty());
     CHECK(cmp.plan.empty());
 }
 
 TEST_CASE("set: a member missing or added by somebody is drift, repaired by loading the set") {
     const auto want = build_ruleset(policy_with(40), Family::ipv4);
-    auto members = *want.set;
+    auto members = want.sets.begin()->second;
     const Network gone = members[7];
     members.erase(members.begin() + 7);
     members.push_back(net("192.0.2.0/24"));
@@ -148,8 +148,8 @@ TEST_CASE("set: a member missing or added by somebody is drift, repaired by load
     CHECK(cmp.drift[0].describe() == "ipv4 ipset memguard4: want 40 networks, found 1 missing (" +
                                          gone.to_string() +
                                          "…), 1 not in the allowlist (192.0.2.0/24…)");
-    REQUIRE(cmp.plan.load_set.has_value());
-    CHECK(*cmp.plan.load_set == *want.set);
+    REQUIRE_FALSE(cmp.plan.load_sets.empty());
+    CHECK(cmp.plan.load_sets.at("memguard4") == want.sets.begin()->second);
     CHECK(cmp.plan.table_empty()); // the rules are right: no table commit
     // The network somebody slipped in loses its connections.
     CHECK(cmp.revoked == std::vector<Network>{net("192.0.2.0/24")});
@@ -157,72 +157,74 @@ TEST_CASE("set: a member missing or added by somebody is drift, repaired by load
 
 TEST_CASE("set: missing, of the wrong type, or unreadable: loaded whole") {
     const auto want = build_ruleset(policy_with(20), Family::ipv4);
-    auto view = in_kernel(want, *want.set);
+    auto view = in_kernel(want, want.sets.begin()->second);
     SECTION("missing") {
-        view.set.reset();
+        view.sets.clear();
         CHECK(compare(want, view).drift.at(0).actual == "missing");
     }
     SECTION("wrong type") {
-        view.set->usable = false;
+        view.sets.at(memguard::set_name(view.family)).usable = false;
         CHECK(compare(want, view).drift.at(0).actual == "not a hash:net set of this family");
     }
     SECTION("ranges or nomatch entries") {
-        view.set->members_readable = false;
+        view.sets.at(memguard::set_name(view.family)).members_readable = false;
         CHECK(compare(want, view).drift.at(0).actual == "holds ranges or nomatch entries");
     }
-    CHECK(compare(want, view).plan.load_set.has_value());
+    CHECK_FALSE(compare(want, view).plan.load_sets.empty());
 }
 
 TEST_CASE("set: a shorter list revokes the members that went, and only those") {
     const auto before = build_ruleset(policy_with(40), Family::ipv4);
     auto policy = policy_with(40);
-    policy.allow.erase(policy.allow.begin() + 5); // 10.0.5.0/24 goes
-    policy.allow.push_back(net("10.0.0.0/16"));   // and 10.0.0.0/24 .. /24s stay covered
+    policy.guards.front().allow.erase(policy.guards.front().allow.begin() + 5); // 10.0.5.0/24 goes
+    policy.guards.front().allow.push_back(
+        net("10.0.0.0/16")); // and 10.0.0.0/24 .. /24s stay covered
     const auto after = build_ruleset(policy, Family::ipv4);
-    const auto cmp = compare(after, in_kernel(before, *before.set));
-    CHECK(cmp.plan.load_set.has_value());
+    const auto cmp = compare(after, in_kernel(before, before.sets.begin()->second));
+    CHECK_FALSE(cmp.plan.load_sets.empty());
     CHECK(cmp.revoked.empty()); // 10.0.5.0/24 is inside 10.0.0.0/16
     auto narrower = policy_with(40);
-    narrower.allow.erase(narrower.allow.begin() + 5);
-    const auto cmp2 =
-        compare(build_ruleset(narrower, Family::ipv4), in_kernel(before, *before.set));
+    narrower.guards.front().allow.erase(narrower.guards.front().allow.begin() + 5);
+    const auto cmp2 = compare(build_ruleset(narrower, Family::ipv4),
+                              in_kernel(before, before.sets.begin()->second));
     CHECK(cmp2.revoked == std::vector<Network>{net("10.0.5.0/24")});
 }
 
 TEST_CASE("set: falling below the threshold swaps the set rule for -s rules and drops the set") {
     const auto before = build_ruleset(policy_with(30), Family::ipv4);
     const auto after = build_ruleset(policy_with(3), Family::ipv4);
-    const auto cmp = compare(after, in_kernel(before, *before.set));
-    CHECK(cmp.plan.drop_set);
-    CHECK_FALSE(cmp.plan.load_set.has_value());
+    const auto cmp = compare(after, in_kernel(before, before.sets.begin()->second));
+    CHECK(cmp.plan.drop_sets == std::vector<std::string>{"memguard4"});
+    CHECK(cmp.plan.load_sets.empty());
     CHECK(cmp.plan.insert.size() == 3);
     CHECK(cmp.revoked.size() == 27);
 }
 
 TEST_CASE("set: a set somebody else's rule also matches on is not dropped") {
     const auto before = build_ruleset(policy_with(30), Family::ipv4);
-    auto view = in_kernel(before, *before.set);
-    view.set->references = 2; // ours and a foreign one
+    auto view = in_kernel(before, before.sets.begin()->second);
+    view.sets.at(memguard::set_name(view.family)).references = 2; // ours and a foreign one
     const auto cmp = compare(build_ruleset(policy_with(3), Family::ipv4), view);
-    CHECK_FALSE(cmp.plan.drop_set);
+    CHECK(cmp.plan.drop_sets.empty());
 }
 
 TEST_CASE("set: going past the threshold revokes nobody who stays") {
     const auto before = build_ruleset(policy_with(3), Family::ipv4);
     KernelView view = in_kernel(before, {});
-    view.set.reset();
+    view.sets.clear();
     const auto cmp = compare(build_ruleset(policy_with(30), Family::ipv4), view);
-    CHECK(cmp.plan.load_set.has_value());
+    CHECK_FALSE(cmp.plan.load_sets.empty());
     CHECK(cmp.plan.erase_count == 3);
     CHECK(cmp.revoked.empty());
 }
 
 TEST_CASE("set: removal drops our set after the rules") {
     const auto want = build_ruleset(policy_with(30), Family::ipv4);
-    CHECK(memguard::removal_plan(in_kernel(want, *want.set)).drop_set);
-    KernelView none = in_kernel(want, *want.set);
-    none.set.reset();
-    CHECK_FALSE(memguard::removal_plan(none).drop_set);
+    CHECK(memguard::removal_plan(in_kernel(want, want.sets.begin()->second)).drop_sets ==
+          std::vector<std::string>{"memguard4"});
+    KernelView none = in_kernel(want, want.sets.begin()->second);
+    none.sets.clear();
+    CHECK(memguard::removal_plan(none).drop_sets.empty());
 }
 
 TEST_CASE("set: the set rule encodes as iptables 1.8.9 does and decodes back") {

@@ -77,7 +77,7 @@ bool decode_match(std::span<const std::uint8_t> bytes, std::size_t at, const xt_
     if (name == "set" && m.u.user.revision == set_revision && sized(sizeof(xt_set_info_match_v4))) {
         const auto info = read_at<xt_set_info_match_v4>(bytes, data);
         auto set = sets.name_of ? sets.name_of(info.match_set.index) : std::nullopt;
-        if (!set || *set != set_name(rule.family)) { // only our own set is something we write
+        if (!set || !is_our_set_name(rule.family, *set)) { // only our own sets are ours to write
             return false;
         }
         rule.src_set = std::move(*set);

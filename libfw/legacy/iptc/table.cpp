@@ -313,12 +313,14 @@ private:
 class IptcTables final : public Tables {
 public:
     KernelView snapshot(Family family) override { return read_snapshot(family); }
-    std::optional<SetState> read_set(Family family) override { return memguard::read_set(family); }
-    void load_set(Family family, const std::vector<Network>& members,
-                  const std::optional<SetState>& current) override {
-        memguard::load_set(family, members, current);
+    std::optional<SetState> read_set(Family family, const std::string& name) override {
+        return memguard::read_set(family, name);
     }
-    void drop_set(Family family) override { memguard::drop_set(family); }
+    void load_set(Family family, const std::string& name, const std::vector<Network>& members,
+                  const std::optional<SetState>& current) override {
+        memguard::load_set(family, name, members, current);
+    }
+    void drop_set(Family /*family*/, const std::string& name) override { memguard::drop_set(name); }
     std::unique_ptr<Transaction> begin(Family family, LockWait wait) override {
         return std::make_unique<IptcTransaction>(family, wait);
     }
