@@ -109,8 +109,7 @@ public:
     virtual std::vector<std::uint16_t> guarded_ports() = 0;
     // Per family and guarded protocol, what our closing rules counted (the kernel's own rule
     // counters; no NFLOG needed). Throws when the kernel cannot be read.
-    // MIGRATING: becomes pure virtual once both backends count per protocol.
-    virtual std::vector<BlockedCount> blocked() { return {}; }
+    virtual std::vector<BlockedCount> blocked() = 0;
 
     // A backend the kernel tells about changes gives a descriptor to poll; -1: none (polling
     // only). When it is readable, changed() reads what arrived and says whether our objects

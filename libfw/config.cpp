@@ -208,7 +208,6 @@ Policy parse_config(std::string_view text) {
     if (!r.problems().empty()) {
         throw ConfigError(r.problems());
     }
-    flatten_guards(p);
     return p;
 }
 
@@ -235,7 +234,6 @@ Policy load_config(const std::string& path, FileRules rules) {
     if (!r.problems().empty()) {
         throw ConfigError(r.problems());
     }
-    flatten_guards(p);
     return p;
 }
 

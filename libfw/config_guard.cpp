@@ -187,9 +187,10 @@ void read_allow(Reader& r, const json& v, const std::string& path, GuardSpec& g,
     }
 }
 
+// "new" is not: memguard4-new is the name the legacy backend loads a new default set under.
 bool valid_guard_name(const json& v) {
     static const std::regex name("[a-z0-9][a-z0-9_-]{0,19}");
-    return v.is_string() && std::regex_match(v.get_ref<const std::string&>(), name);
+    return v.is_string() && std::regex_match(v.get_ref<const std::string&>(), name) && v != "new";
 }
 
 std::optional<GuardSpec> read_guard(Reader& r, const json& v, const std::string& path,
@@ -201,7 +202,7 @@ std::optional<GuardSpec> read_guard(Reader& r, const json& v, const std::string&
     if (!v.contains("name") || !valid_guard_name(v["name"])) {
         r.problem(path + ".name", v.value("name", json()),
                   "is not a guard name (1 to 20 of a-z, 0-9, _ and -, starting with a letter or "
-                  "digit)");
+                  "digit; not \"new\")");
         return std::nullopt;
     }
     GuardSpec g;

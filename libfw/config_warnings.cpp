@@ -196,7 +196,6 @@ std::vector<std::string> config_warnings(const Policy& policy) {
     for (std::size_t i = 0; i < policy.guards.size(); ++i) {
         Policy one = policy;
         one.guards = {policy.guards[i]};
-        flatten_guards(one);
         for (const auto& w : guard_warnings(one)) {
             // "allow[0]: ..." → "guards[1].allow[0]: ..."
             out.push_back("guards[" + std::to_string(i) + "]." + w);

@@ -7,20 +7,12 @@ namespace memguard {
 FamilyDesired desired_family(const Policy& policy, Family family) {
     FamilyDesired out;
     out.family = family;
-    out.ports = policy.ports;
-    out.protocols = policy.protocols;
-    for (const auto& net : policy.allow) {
-        if (net.family == family) {
-            out.allow.push_back(net.canonical());
-        }
-    }
     out.allow_loopback = policy.allow_loopback;
     out.accept_established = policy.accept_established;
     out.action = policy.action;
     out.log_blocked = policy.log_blocked;
     out.log_group = policy.log_group;
     out.log_rate_per_s = policy.log_rate_per_s;
-    out.reverse_path = policy.reverse_path;
     out.guards.clear();
     for (const auto& spec : policy.guards) {
         GuardSpec g = spec;

@@ -14,12 +14,6 @@ struct FamilyDesired {
     // Each guard with this family's networks only, canonical, in the config's order (a backend
     // that needs them sorted, merged or without duplicates does that itself). Never empty.
     std::vector<GuardSpec> guards{GuardSpec{}};
-    // MIGRATING: ports, protocols, allow and reverse_path below are every guard's together.
-    std::vector<std::uint16_t> ports;
-    std::vector<Protocol> protocols;
-    // This family's networks, canonical, in the config's order (a backend that needs them sorted,
-    // merged or without duplicates does that itself).
-    std::vector<Network> allow;
     bool allow_loopback = true;
     bool accept_established = true;
     Action action = Action::drop;
@@ -27,8 +21,6 @@ struct FamilyDesired {
     bool log_blocked = false;
     std::uint16_t log_group = 0;
     std::uint32_t log_rate_per_s = 0;
-    // Protocols whose packets must pass the strict reverse-path check (Policy::reverse_path).
-    std::vector<Protocol> reverse_path;
 
     friend bool operator==(const FamilyDesired&, const FamilyDesired&) = default;
 };

@@ -24,7 +24,6 @@ Policy fail_closed_policy(const std::vector<std::uint16_t>& also) {
     p.allow_loopback = true;
     p.accept_established = false;
     p.action = Action::drop;
-    flatten_guards(p);
     return p;
 }
 
@@ -54,11 +53,5 @@ std::vector<Network> all_networks(const Policy& policy) {
     return every(policy, &GuardSpec::allow);
 }
 
-void flatten_guards(Policy& policy) {
-    policy.ports = all_ports(policy);
-    policy.protocols = all_protocols(policy);
-    policy.allow = all_networks(policy);
-    policy.reverse_path = every(policy, &GuardSpec::reverse_path);
-}
 
 } // namespace memguard

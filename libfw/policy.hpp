@@ -32,7 +32,9 @@ struct GuardSpec {
     std::vector<std::uint16_t> ports{11211};
     std::vector<Protocol> protocols{Protocol::tcp, Protocol::udp};
     std::vector<Network> allow; // in the config's order
-    // Protocols whose packets must pass the strict reverse-path check; a subset of protocols.
+    // Packets of these protocols to the guard's ports are dropped unless their source would be
+    // routed back out of the interface they came in on (strict reverse-path check): a forged
+    // allowed source cannot reach memcached's handshake-free UDP. Always a subset of protocols.
     std::vector<Protocol> reverse_path{Protocol::udp};
     // The comment an allowlist entry was given ({"net": ..., "comment": ...}), by its network.
     std::map<Network, std::string> labels;
@@ -43,10 +45,6 @@ struct GuardSpec {
 struct Policy {
     // Never empty; no port is in two guards for the same protocol.
     std::vector<GuardSpec> guards{GuardSpec{}};
-    // MIGRATING: the flat fields below are every guard's together, filled by parse_config.
-    std::vector<std::uint16_t> ports{11211};
-    std::vector<Protocol> protocols{Protocol::tcp, Protocol::udp};
-    std::vector<Network> allow;
     bool allow_loopback = true;
     bool accept_established = true;
     Action action = Action::drop;
@@ -57,10 +55,6 @@ struct Policy {
     bool log_blocked = false;
     std::uint16_t log_group = 11211;
     std::uint32_t log_rate_per_s = 10;
-    // Packets of these protocols to a guarded port are dropped unless their source would be
-    // routed back out of the interface they came in on (strict reverse-path check): a forged
-    // allowed source cannot reach memcached's handshake-free UDP. Always a subset of protocols.
-    std::vector<Protocol> reverse_path{Protocol::udp};
     // Where the daemon writes its Prometheus metrics for node_exporter's textfile collector;
     // nullopt: it writes none.
     std::optional<std::string> metrics_file{std::string(default_metrics_file)};
@@ -79,8 +73,5 @@ std::vector<std::uint16_t> all_ports(const Policy& policy);
 std::vector<Protocol> all_protocols(const Policy& policy);
 std::vector<Network> all_networks(const Policy& policy);
 
-// MIGRATING: sets the flat fields from the guards (every guard's ports, protocols, networks and
-// reverse-path protocols together, in order, without duplicates).
-void flatten_guards(Policy& policy);
 
 } // namespace memguard

@@ -107,14 +107,14 @@ std::vector<std::string> load_problems(const std::string& path, memguard::FileRu
 TEST_CASE("config: the shipped memguard.json parses to the shipped policy") {
     const Policy p = parse_config(shipped_config);
     CHECK(p == unit::shipped_policy());
-    CHECK(p.ports == std::vector<std::uint16_t>{11211});
-    CHECK(p.protocols == std::vector<Protocol>{Protocol::tcp, Protocol::udp});
+    CHECK(p.guards[0].ports == std::vector<std::uint16_t>{11211});
+    CHECK(p.guards[0].protocols == std::vector<Protocol>{Protocol::tcp, Protocol::udp});
     // The private ranges: closed to the internet, no LAN client cut at install.
-    REQUIRE(p.allow.size() == 4);
-    CHECK(p.allow[0].to_string() == "10.0.0.0/8");
-    CHECK(p.allow[1].to_string() == "172.16.0.0/12");
-    CHECK(p.allow[2].to_string() == "192.168.0.0/16");
-    CHECK(p.allow[3].to_string() == "fc00::/7");
+    REQUIRE(p.guards[0].allow.size() == 4);
+    CHECK(p.guards[0].allow[0].to_string() == "10.0.0.0/8");
+    CHECK(p.guards[0].allow[1].to_string() == "172.16.0.0/12");
+    CHECK(p.guards[0].allow[2].to_string() == "192.168.0.0/16");
+    CHECK(p.guards[0].allow[3].to_string() == "fc00::/7");
     CHECK(p.allow_loopback);
     CHECK(p.accept_established);
     CHECK(p.action == Action::drop);
@@ -130,9 +130,9 @@ TEST_CASE("config: the copy above is config/memguard.json byte for byte") {
 
 TEST_CASE("config: missing keys take their defaults") {
     const Policy empty = parse_config("{}");
-    CHECK(empty.ports == std::vector<std::uint16_t>{11211});
-    CHECK(empty.protocols == std::vector<Protocol>{Protocol::tcp, Protocol::udp});
-    CHECK(empty.allow.empty());
+    CHECK(empty.guards[0].ports == std::vector<std::uint16_t>{11211});
+    CHECK(empty.guards[0].protocols == std::vector<Protocol>{Protocol::tcp, Protocol::udp});
+    CHECK(empty.guards[0].allow.empty());
     CHECK(empty.allow_loopback);
     CHECK(empty.accept_established);
     CHECK(empty.action == Action::drop);
@@ -140,11 +140,11 @@ TEST_CASE("config: missing keys take their defaults") {
     CHECK_FALSE(empty.log_blocked);
     CHECK(empty.log_group == 11211);
     CHECK(empty.log_rate_per_s == 10);
-    CHECK(empty.reverse_path == std::vector<Protocol>{Protocol::udp});
+    CHECK(empty.guards[0].reverse_path == std::vector<Protocol>{Protocol::udp});
     CHECK(empty == Policy{});
 
     Policy want;
-    want.allow = {net("10.0.0.0/8")};
+    want.guards[0].allow = {net("10.0.0.0/8")};
     CHECK(parse_config(R"({"allow": ["10.0.0.0/8"]})") == want);
 
     want = Policy{};
@@ -165,9 +165,9 @@ TEST_CASE("config: every key set to a non-default value") {
         "log_group": 7,
         "log_rate_per_s": 100
     })");
-    CHECK(p.ports == std::vector<std::uint16_t>{11211, 22122, 1, 65535});
-    CHECK(p.protocols == std::vector<Protocol>{Protocol::udp});
-    CHECK(p.allow == std::vector<memguard::Network>{net("10.0.0.0/8"), net("fd12:3456::/48"),
+    CHECK(p.guards[0].ports == std::vector<std::uint16_t>{11211, 22122, 1, 65535});
+    CHECK(p.guards[0].protocols == std::vector<Protocol>{Protocol::udp});
+    CHECK(p.guards[0].allow == std::vector<memguard::Network>{net("10.0.0.0/8"), net("fd12:3456::/48"),
                                                     net("203.0.113.7"), net("2001:db8::1"),
                                                     net("0.0.0.0/0")});
     CHECK_FALSE(p.allow_loopback);
@@ -183,19 +183,19 @@ TEST_CASE("config: every key set to a non-default value") {
     CHECK(parse_config(R"({"log_rate_per_s": 1})").log_rate_per_s == 1);
     CHECK(parse_config(R"({"log_rate_per_s": 10000})").log_rate_per_s == 10000);
     CHECK(parse_config(R"({"verify_interval_s": 1})").verify_interval == std::chrono::seconds(1));
-    CHECK(parse_config(R"({"allow": []})").allow.empty());
-    CHECK(parse_config(R"({"protocols": ["udp", "tcp"]})").protocols ==
+    CHECK(parse_config(R"({"allow": []})").guards[0].allow.empty());
+    CHECK(parse_config(R"({"protocols": ["udp", "tcp"]})").guards[0].protocols ==
           std::vector<Protocol>{Protocol::udp, Protocol::tcp});
 }
 
 TEST_CASE("config: reverse_path_check is udp where udp is guarded, and only guarded protocols") {
     using P = std::vector<Protocol>;
-    CHECK(parse_config(R"({"protocols": ["tcp"]})").reverse_path.empty());
-    CHECK(parse_config(R"({"reverse_path_check": []})").reverse_path.empty());
-    CHECK(parse_config(R"({"reverse_path_check": ["tcp", "udp"]})").reverse_path ==
+    CHECK(parse_config(R"({"protocols": ["tcp"]})").guards[0].reverse_path.empty());
+    CHECK(parse_config(R"({"reverse_path_check": []})").guards[0].reverse_path.empty());
+    CHECK(parse_config(R"({"reverse_path_check": ["tcp", "udp"]})").guards[0].reverse_path ==
           P{Protocol::tcp, Protocol::udp});
     // The key may come before the protocols it is checked against.
-    CHECK(parse_config(R"({"reverse_path_check": ["tcp"], "protocols": ["tcp"]})").reverse_path ==
+    CHECK(parse_config(R"({"reverse_path_check": ["tcp"], "protocols": ["tcp"]})").guards[0].reverse_path ==
           P{Protocol::tcp});
     CHECK_PROBLEM(R"({"protocols": ["tcp"], "reverse_path_check": ["udp"]})",
                   "reverse_path_check[0]", "\"udp\" is not guarded");
@@ -204,7 +204,7 @@ TEST_CASE("config: reverse_path_check is udp where udp is guarded, and only guar
     CHECK_PROBLEM(R"({"reverse_path_check": ["udp", "udp"]})", "reverse_path_check[1]",
                   "is listed twice");
     CHECK_PROBLEM(R"({"reverse_path_check": "udp"})", "reverse_path_check", "is not an array");
-    CHECK(memguard::fail_closed_policy().reverse_path.empty());
+    CHECK(memguard::fail_closed_policy().guards[0].reverse_path.empty());
 }
 
 TEST_CASE("config: valid UTF-8 and a byte order mark are not mistaken for bad bytes") {

@@ -101,7 +101,8 @@ TEST_CASE("guards: mistakes are named by their JSON path") {
         {"name": "Bad Name", "ports": [1]},
         {"name": "b", "allow": []},
         {"name": "c", "ports": [11211], "protocols": ["udp"]},
-        {"name": "a", "ports": [2]}
+        {"name": "a", "ports": [2]},
+        {"name": "new", "ports": [3]}
       ]})");
     INFO(lines(problems));
     CHECK(has_line(problems, {"guards[0].allow[0]: \"10.0.0.300\"", "not an IPv4 or IPv6"}));
@@ -110,6 +111,7 @@ TEST_CASE("guards: mistakes are named by their JSON path") {
     CHECK(has_line(problems, {"guards[2]", "guard \"b\" has no \"ports\""}));
     CHECK(has_line(problems, {"udp port 11211 is in guard \"a\" and in guard \"c\""}));
     CHECK(has_line(problems, {"the name \"a\" is used twice"}));
+    CHECK(has_line(problems, {"guards[5].name: \"new\"", "not a guard name"}));
 }
 
 TEST_CASE("guards: flat keys and guards do not mix; guards is a non-empty array") {
