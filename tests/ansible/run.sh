@@ -19,10 +19,10 @@
 #     and a guards fragment reach the rules.
 # Before all that, on the host: the templates rendered with guards and labels.
 #
-# Usage: run.sh [memguardd_*.deb]    (no argument: build the .deb from this tree,
-#                                     cached by the sources' hash)
-# Env:   MEMGUARD_ANSIBLE_CACHE  root with ansible-core, built .debs
-#                                (default /var/cache/memguardd-ansible)
+# Usage: run.sh [memguardd_*.deb]    (no argument: the .deb of this tree, from
+#                                     tests/lib/deb.sh: built once per source hash)
+# Env:   MEMGUARD_ANSIBLE_CACHE  root with ansible-core (default /var/cache/memguardd-ansible)
+#        MEMGUARD_DEB_CACHE      built .debs (default /var/cache/memguardd-deb)
 #        MEMGUARD_BOOT_CACHE     tests/boot's cached root, copied as a start when there
 #                                (default /var/cache/memguardd-boot)
 #        DEBIAN_MIRROR           (default http://deb.debian.org/debian)
@@ -99,35 +99,9 @@ check "fragment: guards as given" [ "$(canon "$WORK/render/pages.json")" = \
     '{"guards": [{"allow": ["10.3.0.0/24"], "name": "pages", "ports": [11212], "protocols": ["tcp"]}]}' ]
 
 # --- the package: given, or built once per state of the sources ---------------
-# Only what goes into the .deb counts (tests, contrib, bench, scripts, README.md do not).
-source_hash() {
-    (cd "$SRC" && find . \( -path ./.git -o -path './build*' -o -path './obj-*' -o -path ./tests \
-        -o -path ./contrib -o -path ./bench -o -path ./scripts -o -path ./README.md \) -prune -o -type f -print0 |
-        LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
-}
-build_deb() {
-    local out=$CACHE/debs/$1
-    mkdir -p "$WORK/src" "$CACHE/debs"
-    tar -C "$SRC" --exclude=./.git --exclude='./build*' --exclude='./obj-*' -cf - . | tar -C "$WORK/src" -xf -
-    # ccache when there: the tree's path changes from run to run, hence BASEDIR/NOHASHDIR.
-    local path=$PATH
-    [ -d /usr/lib/ccache ] && path=/usr/lib/ccache:$PATH
-    (cd "$WORK/src" && PATH=$path CCACHE_BASEDIR="$WORK/src" CCACHE_NOHASHDIR=1 \
-        DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1 ||
-        { tail -40 "$WORK/build.log"; return 1; }
-    rm -rf "$out" && mkdir "$out.tmp" && cp "$WORK"/memguardd_*.deb "$out.tmp/" && mv "$out.tmp" "$out"
-}
 DEB=${1:-}
 if [ -z "$DEB" ]; then
-    hash=$(source_hash)
-    if ! ls "$CACHE/debs/$hash"/memguardd_*.deb >/dev/null 2>&1; then
-        log "building the .deb from $SRC (sources $hash)"
-        (flock 9; ls "$CACHE/debs/$hash"/memguardd_*.deb >/dev/null 2>&1 || build_deb "$hash") \
-            9>"$CACHE/lock.deb" || { fail "build the .deb"; finish; }
-        # Keep the last few builds only.
-        ls -dt "$CACHE"/debs/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
-    fi
-    DEB=$(ls "$CACHE/debs/$hash"/memguardd_*.deb)
+    DEB=$("$SRC/tests/lib/deb.sh" "$SRC") || { fail "build the .deb"; finish; }
 fi
 [ -f "$DEB" ] || { fail "no package at '$DEB'"; finish; }
 log "package: $DEB"

@@ -17,8 +17,10 @@
 # enabled, checks our table comes up after nftables.service's flush, then
 # purges.
 #
-# Usage: run.sh [memguardd_*.deb]    (no argument: build the .deb from this tree)
+# Usage: run.sh [memguardd_*.deb]    (no argument: the .deb of this tree, from
+#                                     tests/lib/deb.sh: built once per source hash)
 # Env:   MEMGUARD_BOOT_CACHE  cached debootstrap root (default /var/cache/memguardd-boot)
+#        MEMGUARD_DEB_CACHE   built .debs (default /var/cache/memguardd-deb)
 #        DEBIAN_MIRROR        (default http://deb.debian.org/debian)
 #        KEEP=1               keep the throwaway directory for debugging
 # Exit:  0 all passed, 1 some failed, 77 skipped (not root / tools missing).
@@ -81,12 +83,8 @@ ROOT=$WORK/root
 # --- the package ------------------------------------------------------------
 DEB=${1:-}
 if [ -z "$DEB" ]; then
-    log "building the .deb from $SRC (copy in $WORK/src)"
-    mkdir "$WORK/src"
-    tar -C "$SRC" --exclude=./.git --exclude='./build*' --exclude='./obj-*' -cf - . | tar -C "$WORK/src" -xf -
-    (cd "$WORK/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1 ||
-        { tail -40 "$WORK/build.log"; echo "FAIL: build the .deb"; echo "0 passed, 1 failed"; exit 1; }
-    DEB=$(ls "$WORK"/memguardd_*.deb)
+    DEB=$("$SRC/tests/lib/deb.sh" "$SRC") ||
+        { echo "FAIL: build the .deb"; echo "0 passed, 1 failed"; exit 1; }
 fi
 [ -f "$DEB" ] || { echo "FAIL: no package at '$DEB'"; echo "0 passed, 1 failed"; exit 1; }
 log "package: $DEB"

@@ -1,0 +1,76 @@
+#!/bin/bash
+# The memguardd .deb of a source tree, built once: prints the path of a
+# memguardd_*.deb built from exactly the files that go into the package, cached
+# under $MEMGUARD_DEB_CACHE/<hash of those files>/. The tests that install the
+# package (tests/boot, tests/ansible) share it, so a suite builds it once.
+#
+# Hashed, and all that the throwaway build copy holds: every file of the tree
+# (name, mode, content) but .git, build*, obj-*, and what the package does not
+# contain: tests/ (not even configured: nocheck sets BUILD_TESTING=OFF),
+# contrib/, bench/, scripts/, README.md; plus this script (how it is built).
+# Were one of those needed, the build would fail rather than go stale.
+#
+# Usage: deb.sh SOURCE-TREE    (the path on stdout, progress on stderr)
+# Env:   MEMGUARD_DEB_CACHE    (default /var/cache/memguardd-deb)
+# Exit:  0 the path printed, 1 the build failed (the end of its log on stderr).
+set -u
+
+SRC=$(cd "${1:?usage: deb.sh SOURCE-TREE}" && pwd) || exit 1
+CACHE=${MEMGUARD_DEB_CACHE:-/var/cache/memguardd-deb}
+KEEP_BUILDS=4
+SELF=$(realpath "$0")
+TMP='' BLD=''
+trap 'rm -rf --one-file-system ${TMP:+"$TMP"} ${BLD:+"$BLD"}' EXIT
+
+log() { echo "--- [deb ${SECONDS}s] $*" >&2; }
+# NUL-separated, sorted, relative to $SRC.
+files() {
+    (cd "$SRC" && find . \( -path ./.git -o -path './build*' -o -path './obj-*' -o -path ./tests \
+        -o -path ./contrib -o -path ./bench -o -path ./scripts -o -path ./README.md \) -prune \
+        -o ! -type d -print0 | LC_ALL=C sort -z)
+}
+source_hash() {
+    local list=$1
+    { (cd "$SRC" && xargs -0r stat -c '%a %N' <"$list" && xargs -0r sha256sum <"$list")
+      sha256sum <"$SELF"; } | sha256sum | cut -c1-16
+}
+found() { ls "$CACHE/$1"/memguardd_*.deb 2>/dev/null | head -1; }
+build() {
+    local hash=$1 list=$2 path=$PATH
+    BLD=$(mktemp -d "$CACHE/build.XXXXXX") && mkdir "$BLD/src" || return 1
+    tar -C "$SRC" --null -T "$list" -cf - | tar -C "$BLD/src" -xf - || return 1
+    # ccache when there: the copy's path changes from build to build, hence BASEDIR/NOHASHDIR.
+    [ -d /usr/lib/ccache ] && path=/usr/lib/ccache:$PATH
+    (cd "$BLD/src" && PATH=$path CCACHE_BASEDIR="$BLD/src" CCACHE_NOHASHDIR=1 \
+        DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) >"$CACHE/build.log" 2>&1 ||
+        { tail -40 "$CACHE/build.log" >&2; return 1; }
+    rm -rf "${CACHE:?}/${hash:?}" && mkdir "$BLD/out" && mv "$BLD"/memguardd_*.deb "$BLD/out/" &&
+        mv "$BLD/out" "$CACHE/$hash" && rm -rf --one-file-system "$BLD" && BLD=''
+}
+
+mkdir -p "$CACHE" || exit 1
+TMP=$(mktemp -d) || exit 1
+files >"$TMP/list"
+hash=$(source_hash "$TMP/list")
+deb=$(found "$hash") start=''
+if [ -z "$deb" ]; then
+    # Whoever holds the lock builds; the others wait, then find the result.
+    exec 9>"$CACHE/lock"
+    flock 9
+    deb=$(found "$hash")
+    if [ -z "$deb" ]; then
+        log "building the .deb from $SRC (sources $hash)"
+        start=$SECONDS
+        rm -rf --one-file-system "$CACHE"/build.*      # left by a killed build
+        build "$hash" "$TMP/list" || { log "build failed (log: $CACHE/build.log)"; exit 1; }
+        deb=$(found "$hash")
+        log "built in $((SECONDS - start))s"
+        # The newest few only (a reused one is touched below: the least recently used go).
+        ls -dt "$CACHE"/*/ | tail -n +$((KEEP_BUILDS + 1)) | xargs -r rm -rf
+    fi
+    exec 9>&-
+fi
+[ -n "$deb" ] || exit 1
+[ -n "$start" ] || log "reusing the .deb already built from these sources ($hash)"
+touch "$CACHE/$hash"
+echo "$deb"
