@@ -15,7 +15,7 @@
 #  6. that again: changed=0.
 #  7. as an unprivileged user with become (sudo): the validate still works
 #     although the temporary file then sits in that user's home.
-#  8. once memguardd reads them (the probe decides): guards, a labelled entry
+#  8. guards, a labelled entry (its label in the rule's comment)
 #     and a guards fragment reach the rules.
 # Before all that, on the host: the templates rendered with guards and labels.
 #
@@ -219,7 +219,7 @@ check "fragment dropped" [ "$(json_of /etc/memguard.d/50-ansible-batch.json)" = 
 check "conf.d directory: root-owned, 0755" [ "$(ct stat -c '%U:%G %a' /etc/memguard.d)" = "root:root 755" ]
 check "handler ran: reloaded" grep -q 'RUNNING HANDLER \[memguardd : Reload memguardd\]' "$WORK/run1.log"
 check "journal: daemon reloaded" until_ok 10 eval '[ "$(reloads)" -ge 1 ]'
-check "IPv4 rules follow the templated allowlist" until_ok 10 eval '[ "$(allowed save4)" = 10.20.0.0/16 ]'
+check "IPv4 rules follow the templated allowlist and both fragments" until_ok 10 eval '[ "$(allowed save4)" = "10.20.0.0/16 192.0.2.0/24 198.51.100.0/24" ]'
 check "IPv6 rules follow the templated allowlist" until_ok 10 eval '[ "$(allowed save6)" = fd00:20::/48 ]'
 check "action reject in the rules" eval 'save4 | grep -q -- "-A MEMGUARD .*-j REJECT"'
 check "memguardd diff: in sync" ct memguardd diff
@@ -263,7 +263,7 @@ check "run 4 changed something" [ "$(recap run4 changed)" -gt 0 ]
 check "our fragment removed" ct test ! -e /etc/memguard.d/50-ansible-batch.json
 check "another tool's fragment kept" [ "$(ct cat /etc/memguard.d/10-admin.json)" = '{"allow": ["192.0.2.0/24"]}' ]
 check "journal: one more reload" until_ok 10 eval '[ "$(reloads)" = $((reloads1 + 1)) ]'
-check "IPv4 rules follow the new allowlist" until_ok 10 eval '[ "$(allowed save4)" = 10.30.0.0/16 ]'
+check "IPv4 rules follow the new allowlist and the other tool's fragment" until_ok 10 eval '[ "$(allowed save4)" = "10.30.0.0/16 192.0.2.0/24" ]'
 check "IPv6 rules follow the new allowlist" until_ok 10 eval '[ "$(allowed save6)" = fd00:30::/48 ]'
 check "action drop again (the default)" eval 'save4 | grep -q -- "-A MEMGUARD .*-j DROP"'
 reloads2=$(reloads)
@@ -286,7 +286,7 @@ V3='{"memguardd_package": "/var/tmp/memguardd.deb",
      "memguardd_fragments": {"web": {"allow": ["203.0.113.0/24"]}}}'
 play run6 "$V3" deploy
 check "run 6 (become) succeeds" [ $? = 0 ]; show run6
-check "IPv4 rules follow (become)" until_ok 10 eval '[ "$(allowed save4)" = 10.40.0.0/16 ]'
+check "IPv4 rules follow (become)" until_ok 10 eval '[ "$(allowed save4)" = "10.40.0.0/16 192.0.2.0/24 203.0.113.0/24" ]'
 check "fragment dropped (become)" ct test -e /etc/memguard.d/50-ansible-web.json
 play run6a "$V3" deploy
 check "run 6 again (become): changed=0" [ "$(recap run6a changed)" = 0 ]
@@ -294,7 +294,7 @@ play run6b "$V_BAD" deploy
 check "bad config refused at validate (become)" \
     eval 'grep -A3 "^TASK \[memguardd : Template the config\]" "$WORK/run6b.log" | grep -q "\"msg\": \"failed to validate\""'
 check "memguardd check says why (become)" grep -q '10.300.0.0/16' "$WORK/run6b.log"
-check "IPv4 rules kept (become)" [ "$(allowed save4)" = 10.40.0.0/16 ]
+check "IPv4 rules kept (become)" [ "$(allowed save4)" = "10.40.0.0/16 192.0.2.0/24 203.0.113.0/24" ]
 # Why the role does not validate with a bare "memguardd check %s": under become
 # the file it would check sits in a directory the login user owns.
 V_BARE='{"memguardd_package": "/var/tmp/memguardd.deb",
@@ -302,36 +302,28 @@ V_BARE='{"memguardd_package": "/var/tmp/memguardd.deb",
 play run6c "$V_BARE" deploy
 check "bare memguardd check %s under become: refused" [ $? != 0 ]; show run6c
 check "... because the temporary directory is deploy's" grep -q "/home/deploy/.ansible/tmp/.*which is owned by uid" "$WORK/run6c.log"
-check "IPv4 rules kept" [ "$(allowed save4)" = 10.40.0.0/16 ]
+check "IPv4 rules kept" [ "$(allowed save4)" = "10.40.0.0/16 192.0.2.0/24 203.0.113.0/24" ]
 
-# --- 8. guards, labels and a guards fragment, once memguardd reads them -------------
-# This tree's memguardd may know only the flat format; the run is made when
-# memguardd check accepts a guard with a labelled entry.
-probe='{"guards": [{"name": "probe", "ports": [11211], "protocols": ["tcp"],
-         "allow": [{"net": "10.0.0.1", "comment": "probe"}]}]}'
-if ct sh -c 'd=$(mktemp -d) && printf "%s\n" "$1" >"$d/memguard.json" && memguardd check "$d/memguard.json"; rc=$?; rm -rf "$d"; exit $rc' \
-       probe "$probe" >/dev/null 2>&1; then
-    V_G='{"memguardd_package": "/var/tmp/memguardd.deb",
-          "memguardd_guards": [{"name": "app-cache", "ports": [11211], "protocols": ["tcp", "udp"],
-                                "allow": ["10.61.0.0/16", {"net": "10.62.0.5", "comment": "batch host"}]}],
-          "memguardd_fragments": {"pages": {"guards": [{"name": "pages", "ports": [11212],
-                                                         "protocols": ["tcp"], "allow": ["10.63.0.0/24"]}]}}}'
-    # Whether a flat {"allow": [...]} fragment may stand beside guards is not this test's
-    # question: the other tool's fragment goes first.
-    ct rm /etc/memguard.d/10-admin.json
-    log "run 7: guards, a label, a guards fragment"
-    play run7 "$V_G"
-    check "run 7 succeeds" [ $? = 0 ]; show run7
-    check "guard app-cache's networks in the rules" \
-        until_ok 10 eval 'save4 | grep -q -- "-s 10.61.0.0/16" && save4 | grep -q -- "-s 10.62.0.5/32"'
-    check "the fragment's guard (port 11212) in the rules" \
-        eval 'save4 | grep -q -- "--dport 11212" && save4 | grep -q -- "-s 10.63.0.0/24"'
-    check "memguardd diff: in sync (guards)" ct memguardd diff
-    play run7a "$V_G"
-    check "run 7 again: changed=0" [ "$(recap run7a changed)" = 0 ]
-else
-    log "NOTE: not run: this memguardd does not read guards yet (flat format only)"
-fi
+# --- 8. guards, labels and a guards fragment -------------------------------------
+V_G='{"memguardd_package": "/var/tmp/memguardd.deb",
+      "memguardd_guards": [{"name": "app-cache", "ports": [11211], "protocols": ["tcp", "udp"],
+                            "allow": ["10.61.0.0/16", {"net": "10.62.0.5", "comment": "batch host"}]}],
+      "memguardd_fragments": {"pages": {"guards": [{"name": "pages", "ports": [11212],
+                                                     "protocols": ["tcp"], "allow": ["10.63.0.0/24"]}]}}}'
+# A flat {"allow": [...]} fragment cannot stand beside several guards (it would not say
+# which): the other tool's fragment goes first.
+ct rm /etc/memguard.d/10-admin.json
+log "run 7: guards, a label, a guards fragment"
+play run7 "$V_G"
+check "run 7 succeeds" [ $? = 0 ]; show run7
+check "guard app-cache's networks in the rules" \
+    until_ok 10 eval 'save4 | grep -q -- "-s 10.61.0.0/16" && save4 | grep -q -- "-s 10.62.0.5/32"'
+check "the label in the rule's comment" eval 'save4 | grep -q -- "-s 10.62.0.5/32 .*memguard: batch host"'
+check "the fragment's guard (port 11212) in the rules" \
+    eval 'save4 | grep -q -- "--dport 11212" && save4 | grep -q -- "-s 10.63.0.0/24"'
+check "memguardd diff: in sync (guards)" ct memguardd diff
+play run7a "$V_G"
+check "run 7 again: changed=0" [ "$(recap run7a changed)" = 0 ]
 
 if [ "$FAILED" != 0 ]; then
     log "journal of memguardd"; ct journalctl -u memguardd --no-pager | tail -30
