@@ -1,5 +1,8 @@
 #include "labels.hpp"
 
+#include <set>
+#include <string_view>
+
 namespace memguard {
 
 LabelIndex::LabelIndex(const Policy& policy) {
@@ -32,8 +35,11 @@ std::string LabelIndex::label_of(const Network& address) const {
 
 std::string LabelIndex::labels_of(const std::vector<Network>& networks) const {
     std::string out;
+    std::set<std::string_view> shown; // an entry labelled in both families is named once
     for (const auto& net : networks) {
-        if (const auto at = labels_.find(net.canonical()); at != labels_.end()) {
+        const auto at = labels_.find(net.canonical());
+        if (at != labels_.end() && !shown.contains(at->second)) {
+            shown.insert(at->second);
             out += (out.empty() ? "" : ", ") + at->second;
         }
     }

@@ -21,7 +21,7 @@ public:
     [[nodiscard]] std::string guard_of(Protocol protocol, std::uint16_t port) const;
     // The label of the narrowest labelled entry (of any guard) that holds `address`; "" if none.
     [[nodiscard]] std::string label_of(const Network& address) const;
-    // The labels `networks` (allowlist entries, canonical) had, as "a, b"; "" when none had one.
+    // The labels `networks` (allowlist entries, canonical) had, each once, as "a, b"; "" if none.
     [[nodiscard]] std::string labels_of(const std::vector<Network>& networks) const;
 
 private:
