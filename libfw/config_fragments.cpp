@@ -27,9 +27,10 @@ void extend_guard(Reader& r, const json& v, const std::string& path, const std::
         if (key == "allow") {
             read_allow(r, value, path + ".allow", g, seen, file);
         } else if (key != "name") {
-            r.problem(path + "." + key, "guard \"" + g.name +
-                                            "\" is defined before this fragment; a fragment "
-                                            "adds only \"allow\" entries to it");
+            r.problem(std::string(path).append(".").append(key),
+                      "guard \"" + g.name +
+                          "\" is defined before this fragment; a fragment "
+                          "adds only \"allow\" entries to it");
         }
     }
 }
@@ -116,7 +117,7 @@ std::vector<std::string> fragment_files(const std::string& config_path) {
     }
     std::ranges::sort(names);
     for (auto& name : names) {
-        name = dir + "/" + name;
+        name.insert(0, dir + "/");
     }
     return names;
 }

@@ -126,7 +126,8 @@ EntryText read_entry_object(Reader& r, const json& e, const std::string& path) {
             out.label = read_label(r, value, path + ".comment");
             out.ok = out.ok && out.label.has_value();
         } else {
-            r.problem(path + "." + key, "unknown key (an entry has \"net\" and \"comment\")");
+            r.problem(std::string(path).append(".").append(key),
+                      "unknown key (an entry has \"net\" and \"comment\")");
             out.ok = false;
         }
     }
@@ -219,8 +220,9 @@ std::optional<GuardSpec> read_guard(Reader& r, const json& v, const std::string&
             read_protocol_list(r, value, path + ".reverse_path_check", true,
                                reverse_path.emplace());
         } else if (key != "name") {
-            r.problem(path + "." + key, "unknown key (a guard has name, ports, protocols, allow "
-                                        "and reverse_path_check)");
+            r.problem(std::string(path).append(".").append(key),
+                      "unknown key (a guard has name, ports, protocols, allow "
+                      "and reverse_path_check)");
         }
     }
     if (!v.contains("ports")) {

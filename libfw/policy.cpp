@@ -53,5 +53,4 @@ std::vector<Network> all_networks(const Policy& policy) {
     return every(policy, &GuardSpec::allow);
 }
 
-
 } // namespace memguard

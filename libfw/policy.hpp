@@ -73,5 +73,4 @@ std::vector<std::uint16_t> all_ports(const Policy& policy);
 std::vector<Protocol> all_protocols(const Policy& policy);
 std::vector<Network> all_networks(const Policy& policy);
 
-
 } // namespace memguard

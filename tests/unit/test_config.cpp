@@ -167,9 +167,9 @@ TEST_CASE("config: every key set to a non-default value") {
     })");
     CHECK(p.guards[0].ports == std::vector<std::uint16_t>{11211, 22122, 1, 65535});
     CHECK(p.guards[0].protocols == std::vector<Protocol>{Protocol::udp});
-    CHECK(p.guards[0].allow == std::vector<memguard::Network>{net("10.0.0.0/8"), net("fd12:3456::/48"),
-                                                    net("203.0.113.7"), net("2001:db8::1"),
-                                                    net("0.0.0.0/0")});
+    CHECK(p.guards[0].allow ==
+          std::vector<memguard::Network>{net("10.0.0.0/8"), net("fd12:3456::/48"),
+                                         net("203.0.113.7"), net("2001:db8::1"), net("0.0.0.0/0")});
     CHECK_FALSE(p.allow_loopback);
     CHECK_FALSE(p.accept_established);
     CHECK(p.action == Action::reject);
@@ -195,8 +195,9 @@ TEST_CASE("config: reverse_path_check is udp where udp is guarded, and only guar
     CHECK(parse_config(R"({"reverse_path_check": ["tcp", "udp"]})").guards[0].reverse_path ==
           P{Protocol::tcp, Protocol::udp});
     // The key may come before the protocols it is checked against.
-    CHECK(parse_config(R"({"reverse_path_check": ["tcp"], "protocols": ["tcp"]})").guards[0].reverse_path ==
-          P{Protocol::tcp});
+    CHECK(parse_config(R"({"reverse_path_check": ["tcp"], "protocols": ["tcp"]})")
+              .guards[0]
+              .reverse_path == P{Protocol::tcp});
     CHECK_PROBLEM(R"({"protocols": ["tcp"], "reverse_path_check": ["udp"]})",
                   "reverse_path_check[0]", "\"udp\" is not guarded");
     CHECK_PROBLEM(R"({"reverse_path_check": ["icmp"]})", "reverse_path_check[0]", "icmp",
