@@ -545,3 +545,38 @@ mg_kernel_all() {
     mg_save_all ipv6
     if mg_is_nft; then nft list ruleset | mg_nft_strip; fi
 }
+
+# mg_client_veth [ADDR/LEN...] : a fresh client namespace (CLIENT; `cli CMD...` runs there) joined
+# to ours by the veth pair SRV_IF/CLI_IF: SRV4/24 and SRV6/64 here, CLI4/24, CLI6/64 and every
+# ADDR/LEN there; waits until both ends are up
+mg_client_veth() {
+    "${MG_ORPHAN_GUARD[@]}" unshare -n -- sleep 600 &
+    CLIENT=$!
+    MG_PIDS+=("$CLIENT")
+    local own_ns extra
+    own_ns=$(readlink /proc/self/ns/net)
+    client_ns_ready() {
+        local ns
+        ns=$(readlink "/proc/$CLIENT/ns/net" 2>/dev/null) || return 1
+        [ "$ns" != "$own_ns" ] && [ "$ns" != "$MG_PARENT_NETNS" ] && [ "$(cat "/proc/$CLIENT/comm")" = sleep ]
+    }
+    mg_wait_until 5 client_ns_ready || mg_fatal "the client namespace (unshare -n sleep) did not come up"
+    cli() { nsenter -t "$CLIENT" -n -- "$@"; }
+    [ -z "$(cli ip -o addr show)" ] || mg_fatal "the client namespace is not a fresh one"
+    ip link set lo up &&
+        ip link add "$SRV_IF" type veth peer name "$CLI_IF" netns "$CLIENT" &&
+        ip addr add "$SRV4/24" dev "$SRV_IF" &&
+        ip addr add "$SRV6/64" dev "$SRV_IF" nodad &&
+        ip link set "$SRV_IF" up &&
+        cli ip link set lo up &&
+        cli ip addr add "$CLI4/24" dev "$CLI_IF" &&
+        cli ip addr add "$CLI6/64" dev "$CLI_IF" nodad || mg_fatal "cannot set up the veth pair"
+    for extra in "$@"; do
+        # shellcheck disable=SC2046 # nodad: IPv6 only
+        cli ip addr add "$extra" dev "$CLI_IF" $([[ $extra == *:* ]] && echo nodad) ||
+            mg_fatal "cannot add $extra to $CLI_IF"
+    done
+    cli ip link set "$CLI_IF" up || mg_fatal "cannot set $CLI_IF up"
+    link_up() { ip -br link show "$SRV_IF" | grep -qw UP && cli ip -br link show "$CLI_IF" | grep -qw UP; }
+    mg_wait_until 5 link_up || mg_fatal "the veth pair did not come up: $(ip -br link; cli ip -br link)"
+}

@@ -36,33 +36,7 @@ SRV4=10.0.0.1 SRV6=fd99::1 CLI4=10.0.0.5 CLI6=fd99::5
 UDP_N=40 TCP_K=3
 
 # ---- the client namespace, joined to ours by a veth pair ---------------------------------
-"${MG_ORPHAN_GUARD[@]}" unshare -n -- sleep 600 &
-CLIENT=$!
-MG_PIDS+=("$CLIENT")
-own_ns=$(readlink /proc/self/ns/net)
-client_ns_ready() {
-    local ns
-    ns=$(readlink "/proc/$CLIENT/ns/net" 2>/dev/null) || return 1
-    [ "$ns" != "$own_ns" ] && [ "$ns" != "$MG_PARENT_NETNS" ] && [ "$(cat "/proc/$CLIENT/comm")" = sleep ]
-}
-mg_wait_until 5 client_ns_ready || mg_fatal "the client namespace (unshare -n sleep) did not come up"
-cli() { nsenter -t "$CLIENT" -n -- "$@"; }
-[ -z "$(cli ip -o addr show)" ] || mg_fatal "the client namespace is not a fresh one"
-if ! {
-    ip link set lo up &&
-    ip link add $SRV_IF type veth peer name $CLI_IF netns "$CLIENT" &&
-    ip addr add $SRV4/24 dev $SRV_IF &&
-    ip addr add $SRV6/64 dev $SRV_IF nodad &&
-    ip link set $SRV_IF up &&
-    cli ip link set lo up &&
-    cli ip addr add $CLI4/24 dev $CLI_IF &&
-    cli ip addr add $CLI6/64 dev $CLI_IF nodad &&
-    cli ip link set $CLI_IF up
-}; then
-    mg_fatal "cannot set up the veth pair"
-fi
-link_up() { ip -br link show $SRV_IF | grep -qw UP && cli ip -br link show $CLI_IF | grep -qw UP; }
-mg_wait_until 5 link_up || mg_fatal "the veth pair did not come up"
+mg_client_veth
 
 # send.py SRC DST PORT UDP_N TCP_K : UDP_N datagrams, then TCP_K connection attempts of 0.3 s
 # each (one SYN each: the first retransmission would come after 1 s); prints what it sent.
