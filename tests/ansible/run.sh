@@ -154,26 +154,8 @@ printf 'target ansible_connection=local ansible_python_interpreter=/usr/bin/pyth
 mkdir -p "$ROOT/etc/memguard.d"
 echo '{"allow": ["192.0.2.0/24"]}' >"$ROOT/etc/memguard.d/10-admin.json"
 
-mkdir -p /run/systemd/nspawn
-mountpoint -q /run/systemd/nspawn || mount -t tmpfs tmpfs /run/systemd/nspawn
-boot() {
-    systemd-nspawn -D "$ROOT" --boot --register=no --keep-unit --private-network \
-        --console=read-only >>"$WORK/console.log" 2>&1 &
-    NSPAWN_PID=$!
-    local end=$((SECONDS + 30))
-    until [ -n "$CT" ] && [ "$(cat "/proc/$CT/comm" 2>/dev/null)" = systemd ]; do
-        if [ $SECONDS -ge $end ] || ! kill -0 "$NSPAWN_PID" 2>/dev/null; then return 1; fi
-        sleep 0.1
-        CT=$(cat /proc/"$NSPAWN_PID"/task/*/children 2>/dev/null | awk '{print $1; exit}')
-    done
-    local state
-    end=$((SECONDS + 120))
-    while state=$(timeout 120 nsenter -t "$CT" -a -- systemctl is-system-running --wait 2>&1)
-          [[ $state == *"Failed to connect"* ]] && [ $SECONDS -lt $end ]; do sleep 0.2; done
-    log "container PID $CT, system $state"
-    [ "$state" = running ] || [ "$state" = degraded ]
-}
-check "container boots" boot || { tail -30 "$WORK/console.log"; finish; }
+. "$SRC/tests/lib/nspawn.sh"
+check "container boots" nspawn_boot || { tail -30 "$WORK/console.log"; finish; }
 check "memguardd not installed yet" ct test ! -e /usr/sbin/memguardd
 
 # play NAME VARS-JSON [USER]: apply the role with these variables (as USER with

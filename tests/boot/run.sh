@@ -125,32 +125,7 @@ sed -i 's/^-l 127\.0\.0\.1$/-l 0.0.0.0\n-l ::/' "$ROOT/etc/memcached.conf"
 conf_listens() { grep -qx -- "-l $1" "$ROOT/etc/memcached.conf"; }
 check "memcached.conf listens on every address" eval 'conf_listens 0.0.0.0 && conf_listens ::'
 
-# nspawn refuses to start without this tmpfs (see environment.md).
-mkdir -p /run/systemd/nspawn
-mountpoint -q /run/systemd/nspawn || mount -t tmpfs tmpfs /run/systemd/nspawn
-
-# boot [NSPAWN-NETWORK-OPTION...]: default --private-network (a fresh namespace)
-boot() {
-    local net=("$@")
-    [ $# -gt 0 ] || net=(--private-network)
-    systemd-nspawn -D "$ROOT" --boot --register=no --keep-unit "${net[@]}" \
-        --console=read-only >>"$WORK/console.log" 2>&1 &
-    NSPAWN_PID=$!
-    local end=$((SECONDS + 30))
-    until [ -n "$CT" ] && [ "$(cat "/proc/$CT/comm" 2>/dev/null)" = systemd ]; do
-        if [ $SECONDS -ge $end ] || ! kill -0 "$NSPAWN_PID" 2>/dev/null; then return 1; fi
-        sleep 0.1
-        CT=$(cat /proc/"$NSPAWN_PID"/task/*/children 2>/dev/null | awk '{print $1; exit}')
-    done
-    local state
-    end=$((SECONDS + 120))
-    # Early on, systemctl cannot connect yet ("Failed to connect to bus").
-    while state=$(timeout 120 nsenter -t "$CT" -a -- systemctl is-system-running --wait 2>&1)
-          [[ $state == *"Failed to connect"* ]] && [ $SECONDS -lt $end ]; do sleep 0.2; done
-    log "container PID $CT, system $state"
-    [ "$state" = degraded ] && ct systemctl --failed --no-legend --plain
-    [ "$state" = running ] || [ "$state" = degraded ]
-}
+. "$SRC/tests/lib/nspawn.sh"
 
 # --- boot 1: a fresh install under memcached's clients ------------------------
 # The container's network namespace and the client's, joined by a veth pair.
@@ -194,7 +169,7 @@ listens() { nsenter --net="/run/netns/$NS_CT" -- ss -Hltn "src $1 and sport = :1
 log "boot 1 (network namespace $NS_CT)"
 # nspawn grants CAP_NET_ADMIN only with --private-network; this namespace is
 # just as much the container's own.
-check "boot 1 reaches running" boot --network-namespace-path="/run/netns/$NS_CT" --capability=CAP_NET_ADMIN ||
+check "boot 1 reaches running" nspawn_boot --network-namespace-path="/run/netns/$NS_CT" --capability=CAP_NET_ADMIN ||
     { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
 check "container runs in our namespace" \
     [ "$(readlink "/proc/$CT/ns/net")" = "$(nsenter --net="/run/netns/$NS_CT" -- readlink /proc/self/ns/net)" ]
@@ -299,7 +274,7 @@ ip netns del "$NS_CLI"; ip netns del "$NS_CT"; NS_CLI='' NS_CT=''
 
 # --- boot 2: --private-network, a fresh namespace: empty tables, as after a real reboot
 log "boot 2"
-check "boot 2 reaches running" boot || { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+check "boot 2 reaches running" nspawn_boot || { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
 check "memguardd active after reboot" [ "$(ct systemctl is-active memguardd)" = active ]
 check "IPv4 rules back after reboot" has4 '-A MEMGUARD -s 198.51.100.0/24 '
 check "IPv6 rules back after reboot" has6 '-A MEMGUARD -s 2001:db8:1::/48 '
@@ -363,7 +338,7 @@ reboot_container
 
 # --- boot 3: both services enabled, nftables backend --------------------------
 log "boot 3"
-check "boot 3 reaches running" boot || { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+check "boot 3 reaches running" nspawn_boot || { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
 check "memguardd active (boot 3)" [ "$(ct systemctl is-active memguardd)" = active ]
 check "nftables.service active (boot 3)" [ "$(ct systemctl is-active nftables)" = active ]
 check "our table is in after nftables.service's flush" until_ok 10 eval 'nftl | grep -q "198.51.100.0/24"'
