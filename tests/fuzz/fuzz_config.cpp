@@ -18,11 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     try {
         const memguard::Policy policy = memguard::parse_config(text);
-        if (policy.ports.empty() || policy.protocols.empty()) {
+        const auto ports = memguard::all_ports(policy);
+        if (ports.empty() || memguard::all_protocols(policy).empty()) {
             std::abort(); // a valid policy always guards something
         }
         for (const auto port : named) {
-            if (std::ranges::find(policy.ports, port) == policy.ports.end()) {
+            if (std::ranges::find(ports, port) == ports.end()) {
                 std::abort(); // failing closed on a valid file's ports, and no others
             }
         }
