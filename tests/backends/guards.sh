@@ -31,6 +31,7 @@ write_config() {
 {
   "backend": "$B_BACKEND",
   "verify_interval_s": 1,
+  "metrics_file": null,
   "log_blocked": true,
   "log_rate_per_s": 100,
   "guards": [

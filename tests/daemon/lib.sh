@@ -292,6 +292,7 @@ mg_write_config() {
   \"allow_loopback\": true,
   \"accept_established\": true,
   \"action\": \"drop\",
+  \"metrics_file\": null,
   \"verify_interval_s\": $interval
 }"
 }
