@@ -8,9 +8,11 @@
 #include "netns_support.hpp"
 
 #include <nlohmann/json.hpp>
+#include <poll.h>
 #include <sched.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -65,6 +67,19 @@ inline memguard::Desired desired_with(std::size_t n, bool log = false) {
 }
 
 // A pass result in words, for INFO().
+// Waits up to `timeout` for the keeper's changed() to say so.
+inline bool changed_within(memguard::nft::Keeper& keeper, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        pollfd pfd{keeper.change_fd(), POLLIN, 0};
+        poll(&pfd, 1, 50);
+        if (keeper.changed()) {
+            return true;
+        }
+    }
+    return false;
+}
+
 inline std::string describe(const memguard::nft::PassResult& r) {
     std::string out = "error: " + r.error + "; actions: " + r.actions + "; drift:";
     for (const auto& d : r.drift) {

@@ -4,7 +4,6 @@
 #include "nft_backend.hpp"
 #include "nft_topology.hpp"
 
-#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -44,18 +43,6 @@ std::string element_comment(const json& set, const std::string& value) {
         }
     }
     return "";
-}
-
-bool changed_within(Keeper& keeper, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        pollfd pfd{keeper.change_fd(), POLLIN, 0};
-        poll(&pfd, 1, 50);
-        if (keeper.changed()) {
-            return true;
-        }
-    }
-    return false;
 }
 
 // Python in a peer: PROTO SOURCE DEST PORT → "open" or "closed" within a second.
@@ -181,7 +168,7 @@ TEST_CASE("a label changed through nft is drift and repaired", "[netns][nft]") {
                       "nft add element inet memguard allow4-app-cache "
                       "'{ 10.2.0.5 comment \"forged\" }'") == 0);
     CHECK(element_comment(set_named(test::nft_json(), "allow4-app-cache"), "10.2.0.5") == "forged");
-    CHECK(changed_within(keeper, std::chrono::seconds(2)));
+    CHECK(test::changed_within(keeper, std::chrono::seconds(2)));
     const auto found = keeper.compare(desired);
     INFO(test::describe(found));
     REQUIRE(found.drift.size() == 1);

@@ -2,8 +2,6 @@
 // what an apply builds, and tampering with them (unowned mode, so the nft CLI may) repaired.
 #include "nft_netns.hpp"
 
-#include <poll.h>
-
 #include <chrono>
 
 using memguard::nft::Keeper;
@@ -45,18 +43,6 @@ std::uint64_t handle_of(const std::string& chain, const std::string& text) {
         }
     }
     return 0;
-}
-
-bool changed_within(Keeper& keeper, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        pollfd pfd{keeper.change_fd(), POLLIN, 0};
-        poll(&pfd, 1, 50);
-        if (keeper.changed()) {
-            return true;
-        }
-    }
-    return false;
 }
 
 } // namespace
@@ -135,7 +121,7 @@ TEST_CASE("the prerouting chain, a jump or a reverse-path rule deleted is repair
     }
     INFO(command);
     REQUIRE(test::run(command) == 0);
-    CHECK(changed_within(keeper, std::chrono::seconds(2)));
+    CHECK(test::changed_within(keeper, std::chrono::seconds(2)));
     const auto found = keeper.compare(desired);
     INFO(test::describe(found));
     bool seen = false;
@@ -163,7 +149,7 @@ TEST_CASE("a reverse-path rule changed is drift and repaired", "[netns][nft]") {
     REQUIRE(test::run("nft replace rule inet memguard guard4 handle " + std::to_string(handle) +
                       " meta l4proto udp fib saddr oif missing counter drop comment memguard") ==
             0);
-    CHECK(changed_within(keeper, std::chrono::seconds(2)));
+    CHECK(test::changed_within(keeper, std::chrono::seconds(2)));
     const auto found = keeper.compare(desired);
     INFO(test::describe(found));
     std::vector<std::string> kinds;

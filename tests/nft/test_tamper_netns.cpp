@@ -2,26 +2,11 @@
 // through events, described by compare, and repaired by reconcile; our own batches are quiet.
 #include "nft_netns.hpp"
 
-#include <poll.h>
-
 #include <chrono>
 
 using memguard::nft::Keeper;
 
 namespace {
-
-// Waits up to `timeout` for changed() to say so.
-bool changed_within(Keeper& keeper, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        pollfd pfd{keeper.change_fd(), POLLIN, 0};
-        poll(&pfd, 1, 50);
-        if (keeper.changed()) {
-            return true;
-        }
-    }
-    return false;
-}
 
 bool has_kind(const memguard::nft::PassResult& r, const std::string& kind) {
     for (const auto& d : r.drift) {
@@ -39,10 +24,10 @@ TEST_CASE("our own batches do not count as changes", "[netns][nft]") {
     Keeper keeper(memguard::nft::NftOptions{false});
     REQUIRE(keeper.reconcile(test::desired_with(3), false).committed);
     REQUIRE(keeper.reconcile(test::desired_with(4), false).committed);
-    CHECK_FALSE(changed_within(keeper, std::chrono::milliseconds(200)));
+    CHECK_FALSE(test::changed_within(keeper, std::chrono::milliseconds(200)));
     // Other tables' churn does not either.
     REQUIRE(test::run("nft add table inet other && nft add chain inet other c") == 0);
-    CHECK_FALSE(changed_within(keeper, std::chrono::milliseconds(200)));
+    CHECK_FALSE(test::changed_within(keeper, std::chrono::milliseconds(200)));
 }
 
 TEST_CASE("tampering through nft is seen, described and repaired", "[netns][nft]") {
@@ -62,7 +47,7 @@ TEST_CASE("tampering through nft is seen, described and repaired", "[netns][nft]
     CHECK_FALSE(keeper.changed());
     INFO(tamper.command);
     REQUIRE(test::run(tamper.command) == 0);
-    CHECK(changed_within(keeper, std::chrono::seconds(2)));
+    CHECK(test::changed_within(keeper, std::chrono::seconds(2)));
     const auto found = keeper.compare(desired);
     INFO(test::describe(found));
     CHECK(has_kind(found, tamper.kind));
@@ -75,7 +60,7 @@ TEST_CASE("tampering through nft is seen, described and repaired", "[netns][nft]
         CHECK(repaired.revoked[0].to_string() == "203.0.113.7");
     }
     CHECK(keeper.compare(desired).drift.empty());
-    CHECK_FALSE(changed_within(keeper, std::chrono::milliseconds(200)));
+    CHECK_FALSE(test::changed_within(keeper, std::chrono::milliseconds(200)));
 }
 
 TEST_CASE("our own 10000-network apply stays quiet and a big foreign change is seen",
@@ -84,7 +69,7 @@ TEST_CASE("our own 10000-network apply stays quiet and a big foreign change is s
     Keeper keeper(memguard::nft::NftOptions{false});
     const auto desired = test::desired_with(10000);
     REQUIRE(keeper.reconcile(desired, false).committed);
-    CHECK_FALSE(changed_within(keeper, std::chrono::milliseconds(200)));
+    CHECK_FALSE(test::changed_within(keeper, std::chrono::milliseconds(200)));
     // 5,000 foreign elements: seen as events or, past the receive buffer, as lost events.
     std::string elements;
     for (int i = 0; i < 5000; ++i) {
@@ -96,7 +81,7 @@ TEST_CASE("our own 10000-network apply stays quiet and a big foreign change is s
             0);
     REQUIRE(test::run("nft -f " + file) == 0);
     std::remove(file.c_str());
-    CHECK(changed_within(keeper, std::chrono::seconds(2)));
+    CHECK(test::changed_within(keeper, std::chrono::seconds(2)));
     const auto repaired = keeper.reconcile(desired, true);
     CHECK(repaired.committed);
     // 172.16.0.0 … 172.16.19.135 as CIDRs: /20, /23, /24, /25, /29
