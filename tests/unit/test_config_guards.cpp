@@ -236,3 +236,12 @@ TEST_CASE("conf.d: a fragment is held to the main file's rules") {
     REQUIRE(::chmod(loose.c_str(), 0666) == 0);
     CHECK(has_line(c.problems(), {loose + ": is writable by group or others"}));
 }
+
+TEST_CASE("conf.d: a fragment directory that cannot be listed is an error naming it") {
+    const unit::TempDir dir;
+    const auto main = dir.file("memguard.json", R"({"allow": []})", 0600);
+    const auto not_a_dir = dir.file("memguard.d", "", 0600);
+    const auto problems = problems_of([&] { return load_config(main, {::geteuid()}); });
+    INFO(lines(problems));
+    CHECK(has_line(problems, {not_a_dir + ": cannot list the fragments: Not a directory"}));
+}
