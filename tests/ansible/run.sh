@@ -31,6 +31,8 @@
 set -u
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../lib/nspawn.sh
+. "$SRC/tests/lib/nspawn.sh"
 CACHE=${MEMGUARD_ANSIBLE_CACHE:-/var/cache/memguardd-ansible}
 BOOT_CACHE=${MEMGUARD_BOOT_CACHE:-/var/cache/memguardd-boot}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -52,18 +54,8 @@ ct() { nsenter -t "$CT" -a -- "$@"; }
 until_ok() { local end=$((SECONDS + $1)); shift
     until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $end ] && return 1; sleep 0.2; done; }
 
-stop_container() {
-    [ -n "$NSPAWN_PID" ] || return 0
-    if kill -0 "$NSPAWN_PID" 2>/dev/null; then
-        kill -TERM "$NSPAWN_PID"           # nspawn asks the container to power off
-        for _ in $(seq 50); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$NSPAWN_PID" 2>/dev/null
-    fi
-    wait "$NSPAWN_PID" 2>/dev/null
-    NSPAWN_PID='' CT=''
-}
 cleanup() {
-    stop_container
+    nspawn_stop
     if [ -n "$WORK" ]; then
         if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf --one-file-system "$WORK"; fi
     fi
@@ -154,7 +146,6 @@ printf 'target ansible_connection=local ansible_python_interpreter=/usr/bin/pyth
 mkdir -p "$ROOT/etc/memguard.d"
 echo '{"allow": ["192.0.2.0/24"]}' >"$ROOT/etc/memguard.d/10-admin.json"
 
-. "$SRC/tests/lib/nspawn.sh"
 check "container boots" nspawn_boot || { tail -30 "$WORK/console.log"; finish; }
 check "memguardd not installed yet" ct test ! -e /usr/sbin/memguardd
 
@@ -310,5 +301,5 @@ check "run 7 again: changed=0" [ "$(recap run7a changed)" = 0 ]
 if [ "$FAILED" != 0 ]; then
     log "journal of memguardd"; ct journalctl -u memguardd --no-pager | tail -30
 fi
-stop_container
+nspawn_stop
 finish

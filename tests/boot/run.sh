@@ -27,6 +27,8 @@
 set -u
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../lib/nspawn.sh
+. "$SRC/tests/lib/nspawn.sh"
 CACHE=${MEMGUARD_BOOT_CACHE:-/var/cache/memguardd-boot}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # procps: the package depends on it (ExecReload uses /bin/kill).
@@ -49,18 +51,8 @@ until_ok() { local end=$((SECONDS + $1)); shift
 has4() { save4 | grep -qe "$1"; }
 has6() { save6 | grep -qe "$1"; }
 
-stop_container() {
-    [ -n "$NSPAWN_PID" ] || return 0
-    if kill -0 "$NSPAWN_PID" 2>/dev/null; then
-        kill -TERM "$NSPAWN_PID"           # nspawn asks the container to power off
-        for _ in $(seq 50); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$NSPAWN_PID" 2>/dev/null
-    fi
-    wait "$NSPAWN_PID" 2>/dev/null
-    NSPAWN_PID='' CT=''
-}
 cleanup() {
-    stop_container
+    nspawn_stop
     local pid
     for pid in "${CLIENT_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
     [ -n "$NS_CLI" ] && ip netns del "$NS_CLI" 2>/dev/null
@@ -125,7 +117,6 @@ sed -i 's/^-l 127\.0\.0\.1$/-l 0.0.0.0\n-l ::/' "$ROOT/etc/memcached.conf"
 conf_listens() { grep -qx -- "-l $1" "$ROOT/etc/memcached.conf"; }
 check "memcached.conf listens on every address" eval 'conf_listens 0.0.0.0 && conf_listens ::'
 
-. "$SRC/tests/lib/nspawn.sh"
 
 # --- boot 1: a fresh install under memcached's clients ------------------------
 # The container's network namespace and the client's, joined by a veth pair.
@@ -263,7 +254,7 @@ check "start again" [ "$(ct systemctl is-active memguardd)" = active ]
 reboot_container() {
     log "reboot"
     ct systemctl reboot 2>/dev/null    # may report "Connection reset": systemd went away
-    until_ok 60 not kill -0 "$NSPAWN_PID" || stop_container
+    until_ok 60 not kill -0 "$NSPAWN_PID" || nspawn_stop
     wait "$NSPAWN_PID"; local rc=$?; NSPAWN_PID='' CT=''
     check "nspawn exits 133 on reboot" [ $rc = 133 ]
 }
@@ -366,6 +357,6 @@ check "conffile purged" ct test ! -e /etc/memguard.json
 if [ "$FAILED" != 0 ]; then
     log "journal of memguardd (boot 2)"; ct journalctl -b -u memguardd --no-pager | tail -40
 fi
-stop_container
+nspawn_stop
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

@@ -5,12 +5,12 @@
 #   nspawn_boot [NSPAWN-NETWORK-OPTION...] : default --private-network (a fresh namespace);
 #       sets NSPAWN_PID and CT (the container's PID 1, as the host sees it); succeeds when
 #       systemd reports running or degraded (then the failed units are listed)
-
-# nspawn refuses to start without this tmpfs (see environment.md).
-mkdir -p /run/systemd/nspawn
-mountpoint -q /run/systemd/nspawn || mount -t tmpfs tmpfs /run/systemd/nspawn
+#   nspawn_stop : powers the container off (SIGTERM to nspawn, SIGKILL after 10 s), waits for it
 
 nspawn_boot() {
+    # nspawn refuses to start without this tmpfs (see environment.md).
+    mkdir -p /run/systemd/nspawn
+    mountpoint -q /run/systemd/nspawn || mount -t tmpfs tmpfs /run/systemd/nspawn
     local net=("$@")
     [ $# -gt 0 ] || net=(--private-network)
     CT=
@@ -31,4 +31,15 @@ nspawn_boot() {
     log "container PID $CT, system $state"
     [ "$state" = degraded ] && ct systemctl --failed --no-legend --plain
     [ "$state" = running ] || [ "$state" = degraded ]
+}
+
+nspawn_stop() {
+    [ -n "$NSPAWN_PID" ] || return 0
+    if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+        kill -TERM "$NSPAWN_PID"           # nspawn asks the container to power off
+        for _ in $(seq 50); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$NSPAWN_PID" 2>/dev/null
+    fi
+    wait "$NSPAWN_PID" 2>/dev/null
+    NSPAWN_PID='' CT=''
 }
