@@ -1,44 +1,44 @@
-// The daemon's control channel: an abstract unix socket, "@memguardd/control". Abstract
-// names live in the network namespace, so it is both the one-instance-per-namespace lock (a
-// second daemon cannot bind it, and learns the first one's pid from SO_PEERCRED) and where
-// `memguardd status` asks the running daemon what it knows. It vanishes with the process, so
-// nothing outlives a daemon killed with SIGKILL. Only root may ask (SO_PEERCRED).
+// The daemon's control channel: a unix socket beside the instance lock (instance.hpp), in a
+// directory only root can write, mode 0600, so only root can connect and nobody else can bind
+// it. `memguardd status`, `verify` ... ask the running daemon there, and believe an answer only
+// from a root peer (SO_PEERCRED). The abstract name older versions listened on,
+// @memguardd/control, is never trusted: whoever holds it is reported as a squatter.
 #pragma once
 
 #include "fd.hpp"
+#include "instance.hpp"
 
 #include <functional>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <sys/types.h>
 
 namespace memguard {
 
-// A daemon already holds the socket in this network namespace.
-class AlreadyRunning : public std::runtime_error {
-public:
-    explicit AlreadyRunning(pid_t pid);
-    [[nodiscard]] pid_t pid() const { return pid_; }
-
-private:
-    pid_t pid_;
-};
-
 class ControlSocket {
 public:
-    // Binds and listens; throws AlreadyRunning, or std::runtime_error for any other failure.
+    // Takes the instance lock, then binds and listens; throws AlreadyRunning, or
+    // std::runtime_error for any other failure.
     static ControlSocket claim();
+    ControlSocket(const ControlSocket&) = delete;
+    ControlSocket& operator=(const ControlSocket&) = delete;
+    ControlSocket(ControlSocket&&) = default;
+    ControlSocket& operator=(ControlSocket&&) = delete;
+    // Takes the socket's name away while the lock is still held.
+    ~ControlSocket();
 
     [[nodiscard]] int fd() const { return fd_.get(); }
     // Accepts one waiting client, reads its one-line request and writes `answer(request)` back.
-    // A client that is not root gets an error line. Never blocks for long: the client has 1 s
-    // to send its request.
+    // A peer that is not root is closed before anything else is done. Never blocks for long:
+    // the client has 1 s to send its request.
     void serve_one(const std::function<std::string(const std::string&)>& answer) const;
 
 private:
-    explicit ControlSocket(Fd fd) : fd_(std::move(fd)) {}
+    ControlSocket(InstanceLock lock, Fd fd, std::string path)
+        : lock_(std::move(lock)), fd_(std::move(fd)), path_(std::move(path)) {}
+    InstanceLock lock_;
     Fd fd_;
+    std::string path_;
 };
 
 // The pid of the daemon running in this network namespace, if any.
@@ -47,5 +47,14 @@ std::optional<pid_t> running_daemon();
 // Sends `request` to the running daemon and returns its answer; nullopt when none runs.
 // Throws std::runtime_error when one runs but does not answer within 5 s.
 std::optional<std::string> ask_daemon(const std::string& request);
+
+// A process holding @memguardd/control, the abstract name any local user can bind, where
+// memguardd listened before: an older CLI would believe whatever it answers.
+struct Squatter {
+    pid_t pid = 0; // 0: it holds the name but its queue is full, so it cannot be asked who it is
+    uid_t uid = 0;
+    [[nodiscard]] std::string describe() const;
+};
+std::optional<Squatter> abstract_name_squatter();
 
 } // namespace memguard

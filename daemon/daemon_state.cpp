@@ -103,6 +103,7 @@ nlohmann::json DaemonState::to_json() const {
             {"repairs", repairs_},
             {"config_invalid", config_invalid_},
             {"fail_closed", fail_closed()},
+            {"squatter", squatter_.empty() ? nlohmann::json() : nlohmann::json(squatter_)},
             {"families", families_}};
 }
 

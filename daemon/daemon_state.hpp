@@ -26,6 +26,9 @@ public:
     void record_apply(bool config_invalid);
     // Which backend programs the rules, and why that one.
     void record_backend(std::string_view name, std::string_view why);
+    // Who holds the abstract name memguardd used to listen on ("" when nobody does).
+    void record_squatter(std::string text) { squatter_ = std::move(text); }
+    [[nodiscard]] const std::string& squatter() const { return squatter_; }
     // When, how many, and the first drift of a pass that repaired something.
     void record_repair(const Report& report);
     [[nodiscard]] const std::string& backend() const { return backend_; }
@@ -45,6 +48,7 @@ private:
     std::string last_drift_;
     std::string backend_;
     std::string backend_why_;
+    std::string squatter_;
     std::uint64_t repairs_ = 0;
     bool config_invalid_ = false;
     nlohmann::json families_ = nlohmann::json::array();

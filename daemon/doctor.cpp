@@ -1,11 +1,12 @@
 // `memguardd doctor`: is the port really guarded? Each finding says what to do about it; the
-// exit status is 0 when there is nothing to report, 1 otherwise. The checks of #17 (DNAT,
-// memcached on other ports, reverse path) are in doctor_*.cpp.
+// exit status is 0 when there is nothing to report, 1 otherwise. The checks of the other paths
+// to the port (DNAT, memcached on other ports, reverse path) are in doctor_*.cpp.
 #include "doctor.hpp"
 #include "status.hpp"
 
 #include "config.hpp"
 #include "config_warnings.hpp"
+#include "control.hpp"
 #include "guard.hpp"
 #include "netlink/nftables.hpp"
 #include "netlink/sockdiag.hpp"
@@ -231,6 +232,22 @@ void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured
                            "programs the fail-closed rules");
 }
 
+// Who answers for the daemon: only a root peer on the socket in the root-only runtime
+// directory is believed; a holder of the abstract name earlier versions used is a finding.
+void check_control(Doctor& d) {
+    if (const auto pid = running_daemon()) {
+        ok("memguardd runs in this network namespace (pid " + std::to_string(*pid) +
+           "), answering on " + instance_paths().socket);
+    } else {
+        note("memguardd is not running in this network namespace");
+    }
+    if (const auto squatter = abstract_name_squatter()) {
+        d.finding(squatter->describe(),
+                  "find out what it is (ps -p PID), stop it, and keep earlier memguardd "
+                  "binaries from asking it");
+    }
+}
+
 // The rules beyond INPUT that doctor_*.cpp judge; what cannot be read is a finding.
 KernelRules read_rules(Doctor& d) {
     auto kernel = read_kernel_rules();
@@ -251,6 +268,7 @@ namespace memguard {
 int run_doctor(const std::string& config_path) {
     using namespace doctor;
     Doctor d;
+    check_control(d);
     const auto config = check_config(d, config_path);
     Policy policy = config.value_or(Policy{});
     Guard guard(policy.backend);

@@ -26,6 +26,7 @@ enum class Event {
     revoke,
     blocked,
     backend,
+    squatter,
 };
 
 // The event's MEMGUARD_EVENT name ("drift") and its stable journald MESSAGE_ID, from one table.

@@ -50,6 +50,7 @@ public:
 private:
     // One handler per event source; epoll hands back the handler's index in handlers_.
     using Handler = void (Service::*)();
+    void claim_control();
     void setup_loop();
     void watch(int fd, Handler handler);
     void configure_audit();
@@ -60,6 +61,7 @@ private:
     Report verify();
     void reload();
     void rearm_verify();
+    void check_squatter();
     void notify_ready();
     void on_signal();
     void on_verify_timer();
@@ -120,13 +122,52 @@ void Service::setup_loop() {
         throw_errno("signalfd/epoll_create1");
     }
     watch(signal_fd_.get(), &Service::on_signal);
-    watch(control_->fd(), &Service::on_control);
+    if (control_) {
+        watch(control_->fd(), &Service::on_control);
+    }
     std::uint64_t watchdog_usec = 0;
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
         // Ping at half the interval, as sd_watchdog_enabled(3) advises.
         watchdog_timer_ = make_periodic_timer(std::chrono::microseconds(watchdog_usec / 2));
         watch(watchdog_timer_.get(), &Service::on_watchdog);
     }
+}
+
+// Another daemon holding the lock guards this namespace: stop here, having changed nothing. Any
+// other failure costs the control channel, never the guard.
+void Service::claim_control() {
+    try {
+        control_.emplace(ControlSocket::claim());
+    } catch (const AlreadyRunning&) {
+        throw;
+    } catch (const std::exception& e) {
+        log_event(err, {Event::error, std::nullopt, {}},
+                  std::string("no control channel: ") + e.what() +
+                      "; guarding anyway, but memguardd status cannot reach this daemon and a "
+                      "second one would not be kept out");
+    }
+}
+
+// Whoever holds the abstract name earlier versions listened on cannot stop this daemon, but an
+// earlier CLI would believe it: say so once each time it changes.
+void Service::check_squatter() {
+    const auto squatter = abstract_name_squatter();
+    std::string text = squatter ? squatter->describe() : "";
+    if (text == state_.squatter()) {
+        return;
+    }
+    if (squatter) {
+        log_event(warn,
+                  {Event::squatter,
+                   std::nullopt,
+                   {{"SQUATTER_PID", std::to_string(squatter->pid)},
+                    {"SQUATTER_UID", std::to_string(squatter->uid)}}},
+                  text);
+    } else {
+        log_event(info, {Event::squatter, std::nullopt, {}},
+                  "nobody holds @memguardd/control any more");
+    }
+    state_.record_squatter(std::move(text));
 }
 
 // Closing the old timer takes it out of the epoll set as well.
@@ -239,6 +280,7 @@ Report Service::verify() {
         after_pass(pass);
     }
     metrics_.write(policy_, guard_->backend());
+    check_squatter();
     notify_ready();
     return report;
 }
@@ -359,11 +401,12 @@ void Service::on_change() {
 }
 
 int Service::run() {
-    control_ = ControlSocket::claim();
+    claim_control();
     setup_loop();
     log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
     load_initial_policy();
     apply(Event::apply);
+    check_squatter();
     configure_audit();
     rearm_verify();
     notify_ready();

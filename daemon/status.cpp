@@ -187,6 +187,8 @@ void print_guards(const json& guards) {
 json gather(const std::string& config_path, const json& daemon) {
     std::optional<Policy> policy;
     json out{{"version", MEMGUARD_VERSION}, {"config", config_path}, {"daemon", daemon}};
+    const auto squatter = abstract_name_squatter();
+    out["squatter"] = squatter ? json(squatter->describe()) : json();
     try {
         policy = load_config(config_path);
     } catch (const ConfigError& e) {
@@ -251,6 +253,9 @@ int print_status(const std::string& config_path, bool as_json, bool config_given
         print_guards(out["guards"]);
     }
     print_daemon(daemon);
+    if (!out["squatter"].is_null()) {
+        std::printf("WARNING: %s\n", out["squatter"].get<std::string>().c_str());
+    }
     std::printf("backend %s (%s); %s\n", out["backend"].get<std::string>().c_str(),
                 out["backend_why"].get<std::string>().c_str(),
                 out["how_to_see"].get<std::string>().c_str());

@@ -47,7 +47,7 @@ else
     note "man pages not checked (no man(1) or no pages in $SRC/man)"
 fi
 
-# What design.md's Lifecycle asks of the unit.
+# What the unit must say for the daemon's lifecycle.
 val() { # val KEY: every value of KEY, space-separated
     sed -n "s/^$1=//p" "$UNIT" | tr '\n' ' '
 }
@@ -57,8 +57,8 @@ check "Before= has network-pre.target and memcached.service ($(val Before))" \
 check "Wants=network-pre.target ($(val Wants))" grep -qw 'network-pre.target' <<<"$(val Wants)"
 check "ExecReload= ends in SIGHUP to the main process ($(val ExecReload))" \
     grep -qE -- '-HUP \$MAINPID' <<<"$(val ExecReload)"
-check "no RuntimeDirectory= (nothing on disk: status asks the daemon over its socket)" \
-    [ -z "$(val RuntimeDirectory)" ]
+check "RuntimeDirectory=memguardd, mode 0700 (the instance lock and the control socket, root only)" \
+    eval '[ "$(val RuntimeDirectory)" = "memguardd " ] && [ "$(val RuntimeDirectoryMode)" = "0700 " ]'
 check "RestrictAddressFamilies= keeps AF_UNIX (the control socket)" \
     grep -qw AF_UNIX <<<"$(val RestrictAddressFamilies)"
 check "WatchdogSec= set (the daemon pings when WATCHDOG_USEC is given)" [ -n "$(val WatchdogSec)" ]

@@ -51,17 +51,21 @@ check "without --config, status compares the running daemon's config (exit $rc)"
 rc=0; out=$("$MEMGUARDD" verify --config "$CONF") || rc=$?
 check "in sync: verify exits 0 (got $rc)" [ "$rc" = 0 ]
 
-ask_as_nobody() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups "$MG_PYTHON" -c '
-import socket
+# The control socket is root's (0600, in a directory only root can write): a user who is not
+# root cannot even connect. $TMP is opened for the walk, as /run is.
+chmod 711 "$TMP"
+answer=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$MG_PYTHON" - "$RUNTIME_DIRECTORY"/net-*.sock <<'PY' 2>&1
+import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(5)
-s.connect("\0memguardd/control")
-print(s.recv(4096).decode())  # refused before any request is read
-'
-}
-answer=$(ask_as_nobody 2>&1)
-check "the control socket answers only root ($answer)" grep -q "only root" <<<"$answer"
+try:
+    s.connect(sys.argv[1])
+    print("connected")
+except OSError as e:
+    print("refused:", e.strerror)
+PY
+)
+chmod 700 "$TMP"
+check "the control socket refuses a user who is not root ($answer)" test "$answer" = "refused: Permission denied"
 
 if mg_is_nft; then
     in4() { nft get element inet memguard allow4 '{ 192.168.1.0/24 }' >/dev/null 2>&1; }
