@@ -3,7 +3,7 @@
 # `memguardd COMMAND --help`, so this file never lists them twice.
 
 # _memguardd_words HELP_TEXT: the first column of the help text's two-column rows, as words:
-# "[run] [--config FILE]" gives "run", "--config FILE, -c FILE" gives "--config -c".
+# "run [--config FILE]" gives "run", "--config FILE, -c FILE" gives "--config -c".
 _memguardd_words() {
     awk '/^  [^ ]/ {
         for (i = 1; i <= NF; i++) {

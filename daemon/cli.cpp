@@ -29,7 +29,7 @@ struct Spec {
 };
 
 constexpr std::array specs{
-    Spec{Command::run, "run", "[run] [--config FILE]", "guard the port: apply, verify, repair",
+    Spec{Command::run, "run", "run [--config FILE]", "guard the port: apply, verify, repair",
          takes_config, true},
     Spec{Command::check, "check", "check [FILE]", "validate the config, touch nothing",
          takes_file | takes_config, false},
@@ -100,7 +100,7 @@ std::string all_commands() {
     for (const auto& s : specs) {
         rows.emplace_back(s.synopsis, s.summary);
     }
-    return "usage: memguardd [COMMAND] [OPTIONS]\n\n" + columns(rows) +
+    return "usage: memguardd COMMAND [OPTIONS]\n\n" + columns(rows) +
            "\n`memguardd COMMAND --help` shows a command's options.\n"
            "Rules live in the legacy iptables tables: see them with iptables-legacy-save and\n"
            "ip6tables-legacy-save (Debian's plain `iptables` is the nft variant).\n";
@@ -176,15 +176,19 @@ void parse_option(const std::vector<std::string>& args, std::size_t& i, Options&
 
 Options parse_args(const std::vector<std::string>& args) {
     Options o;
-    std::size_t i = 0;
-    if (!args.empty()) {
-        if (const Spec* s = find_command(args[0])) {
-            o.command = s->command;
-            i = 1;
-        } else if (!args[0].starts_with("-")) {
-            throw UsageError("unknown command \"" + args[0] + "\"", Command::help);
-        }
+    // Like systemctl and nft, nothing is done without a command: a daemon started by hand by
+    // mistake would program the kernel and leave its rules behind.
+    if (args.empty()) {
+        throw UsageError("no command (the daemon is `memguardd run`)", Command::help);
     }
+    const Spec* command = find_command(args[0]);
+    if (command == nullptr) {
+        throw UsageError(args[0].starts_with("-") ? "no command before \"" + args[0] + "\""
+                                                  : "unknown command \"" + args[0] + "\"",
+                         Command::help);
+    }
+    o.command = command->command;
+    std::size_t i = 1;
     bool positional_seen = false;
     for (; i < args.size(); ++i) {
         parse_option(args, i, o, positional_seen);

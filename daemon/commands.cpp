@@ -5,6 +5,7 @@
 #include "config_warnings.hpp"
 #include "control.hpp"
 #include "guard.hpp"
+#include "passes.hpp"
 #include "service.hpp"
 #include "status.hpp"
 #include "verify.hpp"
@@ -137,12 +138,38 @@ int diff(const Options& o) {
     }
 }
 
+// What a family's removal leaves: the ports our rules guarded are open to every source now.
+void print_opened(const Removal& removal, const FamilyReport& f) {
+    if (!f.error.empty() || f.actions.empty() || removal.ports.empty()) {
+        return;
+    }
+    std::printf("%s %s: port(s) %s now OPEN to every source: nothing of memguardd's guards them\n",
+                removal.backend.c_str(), std::string(to_string(f.family)).c_str(),
+                join_ports(removal.ports).c_str());
+}
+
+// Who puts the rules back: a running daemon does at its next pass (only with --force can we be
+// here while one runs), otherwise nothing until it starts.
+void print_who_restores(bool removed_any) {
+    if (!removed_any) {
+        return;
+    }
+    if (const auto pid = running_daemon()) {
+        std::printf("the running memguardd (pid %d) puts its rules back at its next verify "
+                    "pass; stop it first (systemctl stop memguardd) to keep them out\n",
+                    static_cast<int>(*pid));
+    } else {
+        std::printf("they stay open until memguardd runs again (systemctl start memguardd)\n");
+    }
+}
+
 // Each family on its own: one that fails does not keep the other's rules in.
 int remove(const Options& o) {
     if (daemon_in_the_way(o, "remove")) {
         return 1;
     }
     bool complete = true;
+    bool removed_any = false;
     for (const auto& removal : remove_everywhere()) {
         for (const auto& f : removal.report.families) {
             print_family_notes(f);
@@ -152,9 +179,12 @@ int remove(const Options& o) {
                         !f.error.empty()    ? "FAILED; memguardd status shows what is left"
                         : f.actions.empty() ? "nothing of memguardd's was there"
                                             : f.actions.c_str());
+            print_opened(removal, f);
+            removed_any = removed_any || (f.error.empty() && !f.actions.empty());
             complete = complete && f.error.empty() && f.refused.empty();
         }
     }
+    print_who_restores(removed_any);
     return complete ? 0 : 1;
 }
 

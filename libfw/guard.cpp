@@ -208,7 +208,7 @@ std::vector<Removal> remove_everywhere() {
         try {
             backend = make_backend(kind);
         } catch (const std::exception& e) {
-            Removal failed{std::string(to_string(kind)), {}};
+            Removal failed{std::string(to_string(kind)), {}, {}};
             for (const auto family : both_families) {
                 FamilyReport fr;
                 fr.family = family;
@@ -218,7 +218,8 @@ std::vector<Removal> remove_everywhere() {
             removals.push_back(std::move(failed));
             continue;
         }
-        removals.push_back({std::string(backend->name()), backend->remove()});
+        auto ports = backend->guarded_ports();
+        removals.push_back({std::string(backend->name()), std::move(ports), backend->remove()});
     }
     return removals;
 }

@@ -74,8 +74,9 @@ BackendPick backend_holding_ours();
 std::unique_ptr<Backend> make_other_backend(const Backend& than);
 
 struct Removal {
-    std::string backend; // its name
-    Report report;       // per family: `actions` says what went, `error` what could not
+    std::string backend;              // its name
+    std::vector<std::uint16_t> ports; // what our rules guarded before (guarded_ports())
+    Report report; // per family: `actions` says what went, `error` what could not
 };
 
 // Takes out what is ours, from every backend this kernel has (iptables-legacy only where the

@@ -11,7 +11,8 @@
 #   (d) an invalid config at reload is refused, the rules stay; an invalid config at start
 #       fails closed (loopback only).
 #   (e) SIGTERM: the daemon exits 0 and the rules stay; started again with a broken config it
-#       fails closed in the backend that holds them; remove takes them all out.
+#       fails closed in the backend that holds them; remove takes them all out and says which
+#       ports it left open to every source, and until when.
 # Usage: behaviour.sh MEMGUARDD iptables-legacy|nftables   (root)
 # shellcheck disable=SC2034 # H_NS and MG_* are read by lib.sh functions
 . "$(dirname "$0")/lib.sh"
@@ -121,4 +122,13 @@ h_mg remove
 check "(e) remove exits 0: $H_OUT $H_ERR" test "$H_RC" = 0
 check "(e) remove: nothing of ours is left" test -z "$(b_ours)"
 check "(e) remove: the foreign table is still there" b_nft list table inet foreign_fw
+for fam in ipv4 ipv6; do
+    check "(e) remove says $fam's port $MG_PORT is now open to every source" \
+        grep -q "^$B_BACKEND $fam: port(s) $MG_PORT now OPEN to every source" <<<"$H_OUT"
+done
+check "(e) remove says the ports stay open until memguardd runs again" \
+    grep -q "stay open until memguardd runs again" <<<"$H_OUT"
+h_mg remove
+check "(e) a second remove: nothing was there, so nothing is said to be opened" \
+    eval '[ "$H_RC" = 0 ] && ! grep -q "OPEN" <<<"$H_OUT"'
 mg_finish

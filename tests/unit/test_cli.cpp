@@ -49,12 +49,14 @@ template <> struct StringMaker<Command> {
 };
 } // namespace Catch
 
-TEST_CASE("cli: no arguments runs the daemon on /etc/memguard.json") {
-    const Options o = parse_args({});
+TEST_CASE("cli: run is named; without a command nothing runs") {
+    const Options o = parse_args({"run"});
     CHECK(o.command == Command::run);
     CHECK(o.config == "/etc/memguard.json");
     CHECK_FALSE(o.help);
-    CHECK(parse_args({"--config", "/srv/mg.json"}).config == "/srv/mg.json");
+    CHECK(parse_args({"run", "--config", "/srv/mg.json"}).config == "/srv/mg.json");
+    CHECK_THROWS_WITH(parse_args({}), "no command (the daemon is `memguardd run`)");
+    CHECK_THROWS_WITH(parse_args({"--config", "/srv/mg.json"}), "no command before \"--config\"");
 }
 
 TEST_CASE("cli: each command with its options") {
@@ -81,7 +83,7 @@ TEST_CASE("cli: each command with its options") {
 
 TEST_CASE("cli: --config without a value needs a file name") {
     for (const Args& args :
-         {Args{"--config"}, Args{"apply", "--once", "--config"}, Args{"diff", "-c"},
+         {Args{"run", "--config"}, Args{"apply", "--once", "--config"}, Args{"diff", "-c"},
           Args{"status", "--config="}, Args{"status", "--config", "--json"}}) {
         INFO(args.back());
         CHECK(refusal(args).first == "--config needs a file name");
@@ -124,7 +126,7 @@ TEST_CASE("cli: what a command does not take is named with the command") {
 TEST_CASE("cli: the usage text has one column of synopses and one of text") {
     const auto lines = lines_of(usage());
     REQUIRE(lines.size() > 3);
-    CHECK(lines[0] == "usage: memguardd [COMMAND] [OPTIONS]");
+    CHECK(lines[0] == "usage: memguardd COMMAND [OPTIONS]");
     std::size_t column = 0;
     std::size_t rows = 0;
     for (const auto& line : lines) {
