@@ -1,4 +1,4 @@
-// Finding 1 (#17): a DNAT or REDIRECT of a guarded port, or to one. Docker's `-p` DNATs in nat
+// doctor: a DNAT or REDIRECT of a guarded port, or to one. Docker's `-p` DNATs in nat
 // PREROUTING and routes the packet through FORWARD: INPUT, where memguardd's first rules are,
 // never sees it (Docker's docs, "Docker and ufw").
 #include "doctor.hpp"

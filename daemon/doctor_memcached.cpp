@@ -1,4 +1,4 @@
-// Finding 2 (#17): a memcached listening on a port the config does not list: no rule of
+// doctor: a memcached listening on a port the config does not list: no rule of
 // memguardd's stands in front of it. Its sockets are told apart from others' by inode: sock_diag
 // gives each listening socket's inode, /proc/PID/fd/* links to "socket:[INODE]" (proc(5)).
 #include "doctor.hpp"

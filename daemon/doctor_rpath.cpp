@@ -1,4 +1,4 @@
-// Finding 3 (#17): the strict reverse-path check. memcached's UDP has no handshake: a datagram
+// doctor: the strict reverse-path check. memcached's UDP has no handshake: a datagram
 // with a forged allowed source passes the allowlist and memcached answers the forged host. A
 // strict check drops what would not be routed back out of the interface it came in on.
 #include "doctor.hpp"

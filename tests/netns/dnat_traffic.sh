@@ -1,5 +1,5 @@
 #!/bin/bash
-# Real packets on the DNAT path (issue #17), without Docker: this namespace is the "host", with
+# Real packets on the DNAT path, without Docker: this namespace is the "host", with
 # a DNAT of port 11211 (tcp and udp, IPv4 and IPv6) in nat PREROUTING to memcached in a
 # "container" namespace, and forwarding on; two client namespaces, one allowed and one not.
 # Before memguardd the DNAT path is open to both (so the test can see it close); after an apply

@@ -162,7 +162,7 @@ if mc_start "(b) loopback, -U 0" 127.0.0.1 0; then
     doctor "(b) loopback, -U 0" "$DEFAULT" 0
     assert_match "(b) tcp reported as loopback only" \
         "^ok: tcp 127\\.0\\.0\\.1:$PORT listens on loopback only\$" "$MG_OUT"
-    # (the reverse-path lines of #17 name udp whatever memcached does: not about this socket)
+    # (the reverse-path lines name udp whatever memcached does: not about this socket)
     assert_no_match "(b) no UDP warning" 'udp|UDP|amplification' \
         "$(grep -v -e '^note: ' -e '^ok: reverse-path check ' <<<"$MG_OUT")"
     assert_no_match "(b) no WARNING at all" '^WARNING' "$MG_OUT"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# `memguardd doctor` and destination NAT (#17): a DNAT of the guarded port is reported with where
+# `memguardd doctor` and destination NAT: a DNAT of the guarded port is reported with where
 # it goes and whether memguardd's rules guard the path DNATed packets take (they skip INPUT), in
 # the legacy nat tables (IPv4 and IPv6) and as iptables-nft writes Docker's rule (nft table
 # ip nat, chain DOCKER); a DNAT from an unguarded port to the guarded one (docker run

@@ -1,5 +1,5 @@
 #!/bin/bash
-# `memguardd doctor` (#17): memcached listening on a port the config does not guard (tcp and udp
+# `memguardd doctor`: memcached listening on a port the config does not guard (tcp and udp
 # on 0.0.0.0:11300 while only 11211 is guarded: findings naming the pid; on loopback: ok; another
 # program on such a port: nothing), and the reverse-path check: reverse_path_check [] with udp
 # guarded is a finding, the default is not; net.ipv4.conf.all.rp_filter is reported as the

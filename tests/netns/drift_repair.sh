@@ -1,5 +1,5 @@
 #!/bin/bash
-# Every kind of drift design.md lists, for IPv4 and IPv6: tamper with memguardd's rules,
+# Every kind of drift the legacy backend knows (libfw/legacy/diff.hpp), for IPv4 and IPv6: tamper with memguardd's rules,
 # `diff` must exit 1 and name the drift, `apply --once` must repair it, after which
 # memguardd's rules are exactly right (save output, -C, jump positions) and every rule that
 # is not memguardd's -- counters included -- is exactly as it was before the apply.

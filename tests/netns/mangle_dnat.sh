@@ -1,5 +1,5 @@
 #!/bin/bash
-# The mangle table's part, for IPv4 and IPv6 (issue #17): after an apply, mangle holds exactly
+# The mangle table's part, for IPv4 and IPv6: after an apply, mangle holds exactly
 # our chain, the DNAT jumps at the top of FORWARD and the reverse-path drops at the top of
 # PREROUTING (save output and -C, in the spelling an admin would type); a running daemon's verify
 # pass repairs a deleted jump, a foreign rule put above it, a flushed chain and a deleted drop;
