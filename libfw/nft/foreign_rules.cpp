@@ -22,7 +22,6 @@ namespace {
 namespace detail = netlink::detail;
 
 constexpr std::uint16_t kGetRule = detail::nfnl_type(NFNL_SUBSYS_NFTABLES, NFT_MSG_GETRULE);
-constexpr std::uint16_t kNewRule = detail::nfnl_type(NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWRULE);
 
 std::optional<Family> nfproto_family(std::uint32_t nfproto) {
     if (nfproto == NFPROTO_IPV4) {
