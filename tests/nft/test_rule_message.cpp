@@ -3,6 +3,7 @@
 // Rules are built with libnftnl as nft and Docker write them, malformed ones byte by byte.
 #include "decode.hpp"
 #include "foreign_rules.hpp"
+#include "foreign_seeds.hpp"
 #include "guards.hpp"
 #include "handles.hpp"
 #include "plan.hpp"
@@ -14,10 +15,15 @@
 #include <libnftnl/common.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -27,75 +33,20 @@ using namespace memguard::nft;
 namespace {
 
 struct Message {
-    std::vector<std::uint32_t> storage = std::vector<std::uint32_t>(4096);
-    nlmsghdr* nlh = nullptr;
-    explicit Message(std::uint16_t family = NFPROTO_IPV4) {
-        nlh = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(storage.data()), NFT_MSG_NEWRULE,
-                                    family, 0, 1);
-    }
+    std::vector<std::uint32_t> storage;
+    nlmsghdr* nlh;
+    explicit Message(std::uint16_t family = NFPROTO_IPV4)
+        : storage(4096), nlh(nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(storage.data()),
+                                                   NFT_MSG_NEWRULE, family, 0, 1)) {}
     [[nodiscard]] Bytes bytes() const {
         return {reinterpret_cast<const std::uint8_t*>(storage.data()), nlh->nlmsg_len};
     }
 };
 
-// Docker's `ip nat DOCKER: iifname != "docker0" meta l4proto tcp tcp dport 11211 counter
-// dnat to 172.17.0.2:11211`, as libnftnl builds it.
-Message docker_dnat() {
-    auto r = make<RulePtr>(nftnl_rule_alloc);
-    nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, "nat");
-    nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, "DOCKER");
-    auto add = [&](const char* name, const std::function<void(nftnl_expr*)>& fill) {
-        nftnl_expr* e = nftnl_expr_alloc(name);
-        REQUIRE(e != nullptr);
-        fill(e);
-        nftnl_rule_add_expr(r.get(), e);
-    };
-    add("meta", [](nftnl_expr* e) {
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_IIFNAME);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-    });
-    add("cmp", [](nftnl_expr* e) {
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_NEQ);
-        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, "docker0\0\0\0\0\0\0\0\0", 16);
-    });
-    add("meta", [](nftnl_expr* e) {
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-    });
-    add("cmp", [](nftnl_expr* e) {
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-        nftnl_expr_set_u8(e, NFTNL_EXPR_CMP_DATA, IPPROTO_TCP);
-    });
-    add("payload", [](nftnl_expr* e) {
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-    });
-    add("cmp", [](nftnl_expr* e) {
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-        nftnl_expr_set_u16(e, NFTNL_EXPR_CMP_DATA, htons(11211));
-    });
-    add("counter", [](nftnl_expr*) {});
-    add("immediate", [](nftnl_expr* e) {
-        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DATA, htonl(0xAC110002));
-    });
-    add("immediate", [](nftnl_expr* e) {
-        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_2);
-        nftnl_expr_set_u16(e, NFTNL_EXPR_IMM_DATA, htons(11211));
-    });
-    add("nat", [](nftnl_expr* e) {
-        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
-    });
+// Docker's DNAT rule as the kernel dumps it in table ip nat.
+Message docker_dnat_message() {
     Message m;
-    nftnl_rule_nlmsg_build_payload(m.nlh, r.get());
+    nftnl_rule_nlmsg_build_payload(m.nlh, docker_dnat().get());
     return m;
 }
 
@@ -165,7 +116,7 @@ TEST_CASE("rule message: our rules and Docker's pass the check", "[nft][rule_mes
         CHECK(read.message->error.empty());
     }
 
-    const Message docker = docker_dnat();
+    const Message docker = docker_dnat_message();
     std::string error;
     const auto rule = parse_nft_rule_message(docker.bytes(), &error);
     INFO(error);
@@ -186,7 +137,7 @@ TEST_CASE("rule message: our rules and Docker's pass the check", "[nft][rule_mes
 }
 
 TEST_CASE("rule message: a truncated attribute is refused", "[nft][rule_message]") {
-    Message m = docker_dnat();
+    Message m = docker_dnat_message();
     // The expressions come last: cutting the message's end leaves their nest overrunning it.
     m.nlh->nlmsg_len -= 8;
     refused(m);
@@ -320,4 +271,35 @@ TEST_CASE("rule message: what the check spares libnftnl would end the process",
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) != 0);
     CHECK_FALSE(parse_nft_rule_message(m.bytes())); // and here: refused, in this process
+}
+
+TEST_CASE("rule message: every rule of a real dump of Docker's and firewalld's tables passes",
+          "[nft][rule_message]") {
+    // Recorded with make_nft_seeds --record from a namespace holding Docker's nat rules and a
+    // firewalld-like inet table (sets, ct state, fib, log, limit, quota, meter, reject).
+    std::ifstream in(std::filesystem::path(MEMGUARD_FUZZ_CORPUS) / "nft_foreign" /
+                         "kernel-docker-firewalld",
+                     std::ios::binary);
+    REQUIRE(in);
+    const std::vector<std::uint8_t> dump{std::istreambuf_iterator<char>(in), {}};
+    std::size_t rules = 0;
+    bool found_dnat = false;
+    for (std::size_t at = 0; at + sizeof(nlmsghdr) <= dump.size();) {
+        nlmsghdr header{};
+        std::memcpy(&header, dump.data() + at, sizeof header);
+        REQUIRE(header.nlmsg_len >= sizeof header);
+        REQUIRE(header.nlmsg_len <= dump.size() - at);
+        const std::vector<std::uint8_t> message(dump.data() + at,
+                                                dump.data() + at + header.nlmsg_len);
+        std::string error;
+        const auto rule = parse_nft_rule_message(message, &error);
+        INFO("message at " << at << ": " << error);
+        CHECK(rule);
+        found_dnat = found_dnat || (rule && rule->chain == "DOCKER" && rule->nat && rule->dport &&
+                                    rule->dport->min == 11211);
+        ++rules;
+        at += NLMSG_ALIGN(header.nlmsg_len);
+    }
+    CHECK(rules >= 20);
+    CHECK(found_dnat);
 }

@@ -16,6 +16,9 @@ extern "C" {
 #include <netinet/in.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <span>
 #include <string>
 #include <vector>
@@ -172,4 +175,30 @@ TEST_CASE("entry walk: a target ending before the entry does is the kernel's, no
     CHECK(rule.target == "DNAT");
     CHECK(rule.target_info.size() == kTarget - 8 - sizeof(xt_entry_target));
     CHECK_THROWS_AS(decode_entry(Family::ipv4, span(b), "DNAT"), EntryError);
+}
+
+TEST_CASE("entry walk: every entry of real legacy tables decodes") {
+    // Recorded with make_entry_seeds --record from a namespace holding Docker's nat rules and a
+    // few others (conntrack, rpfilter, comment, REJECT, MASQUERADE, REDIRECT), IPv4 and IPv6.
+    std::size_t entries = 0;
+    std::size_t forwards = 0;
+    for (const auto& file : std::filesystem::directory_iterator(
+             std::filesystem::path(MEMGUARD_FUZZ_CORPUS) / "entry")) {
+        if (!file.path().filename().string().starts_with("recorded-")) {
+            continue;
+        }
+        std::ifstream in(file.path(), std::ios::binary);
+        const Bytes seed{std::istreambuf_iterator<char>(in), {}};
+        REQUIRE(seed.size() > 2); // family byte, target byte, entry
+        const Family family = seed[0] != 0 ? Family::ipv6 : Family::ipv4;
+        const Bytes entry(seed.begin() + 2, seed.end());
+        INFO(file.path().filename().string());
+        const auto rule = decode_foreign_entry(family, "X", span(entry));
+        const auto to = memguard::netlink::decode_nat_target(rule.target, rule.target_revision,
+                                                             family, rule.target_info);
+        forwards += to && rule.dport && rule.dport->contains(11211) ? 1 : 0;
+        ++entries;
+    }
+    CHECK(entries >= 10);
+    CHECK(forwards >= 2); // the IPv4 and the IPv6 DNAT of 11211 (REDIRECT too)
 }
