@@ -11,9 +11,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include <algorithm>
-#include <array>
 #include <map>
-#include <memory>
 
 namespace memguard::nft {
 
