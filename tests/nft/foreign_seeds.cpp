@@ -19,6 +19,7 @@ namespace {
 
 // libnftnl's match and target take the info they are given and free() it with the expression.
 void* owned_copy(const void* data, std::size_t len) {
+    // NOLINTNEXTLINE(cppcoreguidelines-no-malloc): libnftnl free()s it with the expression
     void* copy = std::malloc(len);
     if (copy == nullptr) {
         throw std::bad_alloc();
