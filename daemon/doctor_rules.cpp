@@ -2,9 +2,9 @@
 // rules of memguardd's on the DNAT path and for the reverse-path check, in either backend.
 #include "doctor.hpp"
 
+#include "legacy/iptc/foreign_rules.hpp"
 #include "netlink/addresses.hpp"
-#include "netlink/nft_rules.hpp"
-#include "netlink/xt_rules.hpp"
+#include "nft/foreign_rules.hpp"
 
 #include <netinet/in.h>
 
@@ -14,11 +14,11 @@ namespace {
 
 // Our rules carry the comment "memguard", jump to our chain or are in it (legacy), or live in
 // table inet memguard (nftables).
-bool ours(const netlink::XtRule& rule) {
+bool ours(const iptc::XtRule& rule) {
     return rule.comment.starts_with("memguard") || rule.target == "MEMGUARD" ||
            rule.chain == "MEMGUARD";
 }
-bool ours(const netlink::NftRule& rule) {
+bool ours(const nft::NftRule& rule) {
     return rule.family == "inet" && rule.table == "memguard";
 }
 
@@ -46,7 +46,7 @@ std::optional<Protocol> one_protocol(std::uint8_t ipproto) {
 void read_legacy_ours(KernelRules& k) {
     for (const Family family : {Family::ipv4, Family::ipv6}) {
         for (const auto* table : {"mangle", "raw"}) {
-            for (const auto& rule : netlink::legacy_rules(family, table)) {
+            for (const auto& rule : iptc::legacy_rules(family, table)) {
                 if (!ours(rule)) {
                     continue;
                 }
@@ -66,7 +66,7 @@ void read_legacy_ours(KernelRules& k) {
 
 // chain prerouting: meta l4proto tcp th dport 11211 fib daddr type local jump guard4;
 // chain guard4: meta l4proto udp fib saddr . iif oif missing drop.
-void read_nft_ours(KernelRules& k, const std::vector<netlink::NftRule>& rules) {
+void read_nft_ours(KernelRules& k, const std::vector<nft::NftRule>& rules) {
     for (const auto& rule : rules) {
         if (!ours(rule)) {
             continue;
@@ -97,14 +97,14 @@ void read_nft_ours(KernelRules& k, const std::vector<netlink::NftRule>& rules) {
 KernelRules read_kernel_rules() {
     KernelRules k;
     try {
-        k.forwards = netlink::legacy_nat_forwards();
+        k.forwards = iptc::legacy_nat_forwards();
         read_legacy_ours(k);
     } catch (const std::exception& e) {
         k.unreadable.push_back(e.what());
     }
     try {
-        const auto rules = netlink::nft_rules();
-        const auto nft = netlink::nft_nat_forwards(rules);
+        const auto rules = nft::nft_rules();
+        const auto nft = nft::nft_nat_forwards(rules);
         k.forwards.insert(k.forwards.end(), nft.begin(), nft.end());
         read_nft_ours(k, rules);
     } catch (const std::exception& e) {

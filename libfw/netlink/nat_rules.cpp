@@ -1,8 +1,6 @@
 #include "nat_rules.hpp"
 
 #include "detail.hpp"
-#include "nft_rules.hpp"
-#include "xt_rules.hpp"
 
 #include <linux/netfilter/nf_nat.h>
 
@@ -33,6 +31,8 @@ Network host(Family family, const void* address) {
     return n;
 }
 
+} // namespace
+
 std::optional<Protocol> protocol_of(std::uint8_t ipproto) {
     if (ipproto == IPPROTO_TCP) {
         return Protocol::tcp;
@@ -42,19 +42,6 @@ std::optional<Protocol> protocol_of(std::uint8_t ipproto) {
     }
     return std::nullopt;
 }
-
-// The family an nftables NAT rule acts on: its match, its table's, or its address's.
-std::optional<Family> family_of(const NftRule& rule) {
-    if (rule.nfproto) {
-        return rule.nfproto;
-    }
-    if (rule.family == "ip" || rule.family == "ip6") {
-        return rule.family == "ip" ? Family::ipv4 : Family::ipv6;
-    }
-    return rule.nat && rule.nat->address ? std::optional(rule.nat->address->family) : std::nullopt;
-}
-
-} // namespace
 
 std::string PortRange::to_string() const {
     return min == max ? std::to_string(min) : std::to_string(min) + "-" + std::to_string(max);
@@ -108,39 +95,6 @@ std::optional<NatTarget> decode_nat_target(std::string_view name, unsigned revis
         to.port = PortRange{port_of(r->min_proto), port_of(r->max_proto)};
     }
     return to;
-}
-
-std::vector<NatForward> legacy_nat_forwards() {
-    std::vector<NatForward> out;
-    for (const Family family : {Family::ipv4, Family::ipv6}) {
-        for (const XtRule& rule : legacy_rules(family, "nat")) {
-            const auto protocol = protocol_of(rule.protocol);
-            const auto to =
-                decode_nat_target(rule.target, rule.target_revision, family, rule.target_info);
-            if (protocol && rule.dport && to) {
-                out.push_back({"iptables-legacy " + std::string(to_string(family)) +
-                                   " table nat, chain " + rule.chain,
-                               family, protocol, *rule.dport, *to});
-            }
-        }
-    }
-    return out;
-}
-
-std::vector<NatForward> nft_nat_forwards(const std::vector<NftRule>& rules) {
-    std::vector<NatForward> out;
-    for (const NftRule& rule : rules) {
-        if (!rule.nat || !rule.dport) {
-            continue;
-        }
-        const auto protocol = rule.l4proto ? protocol_of(*rule.l4proto) : std::nullopt;
-        if (rule.l4proto && !protocol) {
-            continue; // sctp, dccp: not memcached's
-        }
-        out.push_back({"nft table " + rule.family + " " + rule.table + ", chain " + rule.chain,
-                       family_of(rule), protocol, *rule.dport, *rule.nat});
-    }
-    return out;
 }
 
 } // namespace memguard::netlink

@@ -1,5 +1,6 @@
 // Where this network namespace forwards ports by destination NAT, for `memguardd doctor`: the
-// DNAT and REDIRECT rules of the legacy nat tables (IPv4, IPv6) and of every nftables table.
+// DNAT and REDIRECT rules of the legacy nat tables (IPv4, IPv6) and of every nftables table, as
+// the values both readers share.
 // Docker's `-p 11211:11211` is one: its packets are DNATed in prerouting and routed through
 // FORWARD, so an INPUT rule never sees them. Read only; nothing here writes to the kernel.
 #pragma once
@@ -54,13 +55,10 @@ struct NatForward {
 std::optional<NatTarget> decode_nat_target(std::string_view name, unsigned revision, Family family,
                                            std::span<const std::uint8_t> info);
 
-// The DNAT/REDIRECT rules with a tcp or udp destination port match in the legacy nat tables.
-// A table the kernel has not made in this namespace is not made by asking (its name is not in
-// /proc/net/ip{,6}_tables_names): it has no rules. Throws KernelError when a table cannot be read.
-std::vector<NatForward> legacy_nat_forwards();
+// IPPROTO_TCP, IPPROTO_UDP → the protocol; nullopt for any other.
+std::optional<Protocol> protocol_of(std::uint8_t ipproto);
 
-struct NftRule;
-// The same, among nftables rules (nft_rules(): every table of every family).
-std::vector<NatForward> nft_nat_forwards(const std::vector<NftRule>& rules);
+// Where they are found: legacy_nat_forwards() (legacy/iptc/foreign_rules.hpp) and
+// nft_nat_forwards() (nft/foreign_rules.hpp).
 
 } // namespace memguard::netlink

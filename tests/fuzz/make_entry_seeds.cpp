@@ -1,15 +1,55 @@
-// Writes one seed file per rule the ruleset can produce: family byte, target byte, entry.
+// make_entry_seeds DIR [--record]: writes one seed file per rule the ruleset can produce:
+// family byte, target byte, entry. With --record also every entry of this network namespace's
+// legacy nat, filter and mangle tables as the kernel holds them (Docker's DNAT rules, ...),
+// as DIR/recorded-<family>-<table>-<n>.
 #include "legacy/iptc/entry.hpp"
+#include "legacy/iptc/foreign_rules.hpp"
+#include "legacy/iptc/table.hpp"
 #include "legacy/ruleset.hpp"
 
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <span>
 #include <string>
 
+namespace {
+
+void write_seed(const std::string& path, memguard::Family family, std::uint8_t target,
+                std::span<const std::uint8_t> entry) {
+    std::ofstream out(path, std::ios::binary);
+    out.put(static_cast<char>(family == memguard::Family::ipv6 ? 1 : 0));
+    out.put(static_cast<char>(target));
+    out.write(reinterpret_cast<const char*>(entry.data()),
+              static_cast<std::streamsize>(entry.size()));
+}
+
+int record(const std::string& dir) {
+    int n = 0;
+    for (const auto family : {memguard::Family::ipv4, memguard::Family::ipv6}) {
+        for (const char* table : {"nat", "filter", "mangle"}) {
+            if (!memguard::iptc::legacy_table_exists(family, table)) {
+                continue;
+            }
+            const std::string prefix =
+                dir + "/recorded-" + std::string(memguard::to_string(family)) + "-" + table + "-";
+            int i = 0;
+            memguard::iptc::Table::open(family, table)
+                .for_each_entry([&](const std::string&, std::span<const std::uint8_t> entry) {
+                    write_seed(prefix + std::to_string(++i), family, 6, entry); // target ""
+                });
+            n += i;
+        }
+    }
+    return n;
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fputs("usage: make_entry_seeds DIR\n", stderr);
+    const bool recording = argc == 3 && std::string(argv[2]) == "--record";
+    if (argc != 2 && !recording) {
+        std::fputs("usage: make_entry_seeds DIR [--record]\n", stderr);
         return 2;
     }
     memguard::Policy policy;
@@ -50,14 +90,13 @@ int main(int argc, char** argv) {
                                             : rule.verdict == memguard::Verdict::jump_memguard ? 2
                                             : rule.verdict == memguard::Verdict::reject        ? 3
                                                                                                : 4;
-                std::ofstream out(std::string(argv[1]) + "/seed-" + std::to_string(n++),
-                                  std::ios::binary);
-                out.put(static_cast<char>(family == memguard::Family::ipv6 ? 1 : 0));
-                out.put(static_cast<char>(target));
-                out.write(reinterpret_cast<const char*>(entry.data()),
-                          static_cast<std::streamsize>(entry.size()));
+                write_seed(std::string(argv[1]) + "/seed-" + std::to_string(n++), family, target,
+                           entry.bytes());
             }
         }
+    }
+    if (recording) {
+        n += record(argv[1]);
     }
     std::printf("%d seeds\n", n);
     return 0;

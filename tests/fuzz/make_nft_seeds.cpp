@@ -1,6 +1,10 @@
-// make_nft_seeds CORPUS_DIR: writes seed messages for the fuzz_nft_* targets, built as the
-// kernel sends them (libnftnl for objects, libmnl for elements and NEWGEN), into
-// CORPUS_DIR/nft_<parser>/.
+// make_nft_seeds CORPUS_DIR [--record NAME]: writes seed messages for the fuzz_nft_* targets,
+// built as the kernel sends them (libnftnl for objects, libmnl for elements and NEWGEN), into
+// CORPUS_DIR/nft_<parser>/. nft_foreign gets a dump of rules as Docker, iptables-nft and
+// firewalld write them (tests/nft/foreign_seeds.cpp); with --record NAME also the kernel's own dump
+// of every rule in this network namespace, as CORPUS_DIR/nft_foreign/NAME.
+#include "foreign_seeds.hpp"
+#include "netlink/socket.hpp"
 #include "nft/handles.hpp"
 #include "nft/plan.hpp"
 
@@ -124,6 +128,47 @@ void rule_seeds(const std::filesystem::path& root) {
     }
 }
 
+void write_dump(const std::filesystem::path& dir, const std::string& name,
+                const std::vector<std::uint8_t>& dump) {
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / name, std::ios::binary)
+        .write(reinterpret_cast<const char*>(dump.data()),
+               static_cast<std::streamsize>(dump.size()));
+}
+
+// The rules dump seed: our own rules and the foreign ones, one message after another.
+void foreign_seed(const std::filesystem::path& root) {
+    std::vector<std::uint8_t> dump;
+    auto append = [&](nftnl_rule* r, std::uint16_t family) {
+        Message m;
+        nlmsghdr* nlh = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(m.storage.data()),
+                                              NFT_MSG_NEWRULE, family, NLM_F_MULTI, 1);
+        nftnl_rule_nlmsg_build_payload(nlh, r);
+        const auto* bytes = reinterpret_cast<const std::uint8_t*>(m.storage.data());
+        dump.insert(dump.end(), bytes, bytes + nlh->nlmsg_len);
+    };
+    for (const auto& [family, rule] : foreign_rules()) {
+        append(rule.get(), family);
+    }
+    const TablePlan plan = plan_table(kTableName, sample());
+    append(plan.rules.front().rule.get(), NFPROTO_INET);
+    write_dump(root / "nft_foreign", "generated", dump);
+}
+
+// This namespace's rules as the kernel dumps them, NLMSG_DONE left out.
+void record(const std::filesystem::path& root, const std::string& name) {
+    netlink::Socket socket(netlink::Bus::netfilter);
+    Message m;
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(m.storage.data()),
+                                          NFT_MSG_GETRULE, NFPROTO_UNSPEC, NLM_F_DUMP, 1);
+    std::vector<std::uint8_t> dump;
+    socket.transact({reinterpret_cast<std::uint8_t*>(m.storage.data()), nlh->nlmsg_len},
+                    "dump rules", [&](std::span<const std::uint8_t> message) {
+                        dump.insert(dump.end(), message.begin(), message.end());
+                    });
+    write_dump(root / "nft_foreign", name, dump);
+}
+
 void gen_seed(const std::filesystem::path& root) {
     Message m;
     mnl_attr_put_u32(m.start(NFT_MSG_NEWGEN), NFTA_GEN_ID, htonl(12345));
@@ -140,5 +185,9 @@ int main(int argc, char** argv) {
     set_seeds(root);
     rule_seeds(root);
     gen_seed(root);
+    foreign_seed(root);
+    if (argc == 4 && std::string(argv[2]) == "--record") {
+        record(root, argv[3]);
+    }
     return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -18,6 +19,17 @@ template <class T> T read_at(std::span<const std::uint8_t> bytes, std::size_t at
     }
     T value;
     std::memcpy(&value, bytes.data() + at, sizeof(T));
+    return value;
+}
+
+// The T at the start of `bytes`, or nullopt when they are shorter: for payloads whose size is
+// not ours to insist on (other tools' matches, read as far as doctor needs).
+template <class T> std::optional<T> read_if(std::span<const std::uint8_t> bytes) {
+    if (bytes.size() < sizeof(T)) {
+        return std::nullopt;
+    }
+    T value;
+    std::memcpy(&value, bytes.data(), sizeof(T));
     return value;
 }
 

@@ -3,6 +3,7 @@
 
 #include "bytes.hpp"
 #include "entry_layout.hpp"
+#include "entry_walk.hpp"
 
 #include <linux/netfilter/xt_NFLOG.h>
 #include <linux/netfilter/xt_comment.h>
@@ -142,21 +143,6 @@ bool decode_target(std::span<const std::uint8_t> bytes, std::size_t at, std::siz
     return with == reset || with == port;
 }
 
-// The entry's header, once its own offsets leave room for it and a target and end where `bytes`
-// do.
-template <class Entry> Entry read_entry(std::span<const std::uint8_t> bytes) {
-    const auto e = read_at<Entry>(bytes, 0);
-    const std::size_t target_offset = e.target_offset;
-    const std::size_t next_offset = e.next_offset;
-    if (next_offset != bytes.size() || target_offset < sizeof(Entry) ||
-        target_offset > next_offset || next_offset - target_offset < sizeof(xt_entry_target)) {
-        throw EntryError("entry offsets inconsistent: target_offset " +
-                         std::to_string(e.target_offset) + ", next_offset " +
-                         std::to_string(e.next_offset) + ", size " + std::to_string(bytes.size()));
-    }
-    return e;
-}
-
 template <class Field> bool all_zero(const Field& field) {
     const auto* p = reinterpret_cast<const std::uint8_t*>(&field);
     return std::all_of(p, p + sizeof field, [](std::uint8_t b) { return b == 0; });
@@ -201,59 +187,46 @@ template <class Entry> bool decode_ip(const Entry& e, Rule& rule) {
     return decode_iface(ip, rule) && expressible;
 }
 
-// The matches from `first` up to the target, each into `rule`; false when one is not ours.
-bool decode_matches(std::span<const std::uint8_t> bytes, std::size_t first,
-                    std::size_t target_offset, const SetNames& sets, Rule& rule,
-                    std::string& comment) {
+// The matches (walk_entry checked their sizes), each into `rule`; false when one is not ours.
+bool decode_matches(std::span<const std::uint8_t> bytes, const std::vector<EntryPart>& matches,
+                    const SetNames& sets, Rule& rule, std::string& comment) {
     bool expressible = true;
     // We write each match at most once. A repeated one (`--dport 1 ... --dport 11211`) would
     // decode to our rule while the kernel requires both, so the rule could never fire.
     std::vector<std::string> seen;
-    std::size_t at = first;
-    while (at < target_offset) {
-        const auto m = read_at<xt_entry_match>(bytes, at);
-        const std::size_t size = m.u.user.match_size;
-        if (size < sizeof(xt_entry_match) || size > target_offset - at) {
-            throw EntryError("match at offset " + std::to_string(at) + " has size " +
-                             std::to_string(size) + ", past the target at " +
-                             std::to_string(target_offset));
-        }
-        std::string name = bounded_name(m.u.user.name, sizeof m.u.user.name);
-        if (std::ranges::find(seen, name) != seen.end()) {
+    for (const EntryPart& match : matches) {
+        const auto m = read_at<xt_entry_match>(bytes, match.offset);
+        if (std::ranges::find(seen, match.name) != seen.end()) {
             expressible = false;
         }
-        seen.push_back(std::move(name));
-        expressible = decode_match(bytes, at, m, sets, rule, comment) && expressible;
-        at += size;
+        seen.push_back(match.name);
+        expressible = decode_match(bytes, match.offset, m, sets, rule, comment) && expressible;
     }
     return expressible;
 }
 
-// The size of the target at `target_offset`, which must fill the entry up to `next_offset`.
-std::size_t target_size_at(std::span<const std::uint8_t> bytes, std::size_t target_offset,
-                           std::size_t next_offset) {
-    const auto t = read_at<xt_entry_target>(bytes, target_offset);
-    const std::size_t target_size = t.u.user.target_size;
-    if (target_size != next_offset - target_offset) {
-        throw EntryError("target size " + std::to_string(target_size) + " does not fill the " +
-                         std::to_string(next_offset - target_offset) + " bytes left");
+// Ours fill the entry up to `next_offset` (the kernel would let a target end before).
+std::size_t target_size_of(const EntryWalk& walk) {
+    if (walk.target.size != walk.next_offset - walk.target_offset) {
+        throw EntryError("target size " + std::to_string(walk.target.size) + " does not fill the " +
+                         std::to_string(walk.next_offset - walk.target_offset) + " bytes left");
     }
-    return target_size;
+    return walk.target.size;
 }
 
 template <class Entry>
 DecodedEntry decode(Family family, std::span<const std::uint8_t> bytes, std::string_view target,
                     const SetNames& sets) {
-    const auto e = read_entry<Entry>(bytes);
+    const EntryWalk walk = walk_entry(family, bytes);
+    const auto e = read_at<Entry>(bytes, 0);
     DecodedEntry out;
     out.packets = e.counters.pcnt;
     out.bytes = e.counters.bcnt;
     Rule rule;
     rule.family = family;
     bool expressible = decode_ip(e, rule);
-    expressible = decode_matches(bytes, sizeof(Entry), e.target_offset, sets, rule, out.comment) &&
-                  expressible;
-    const std::size_t target_size = target_size_at(bytes, e.target_offset, e.next_offset);
+    expressible = decode_matches(bytes, walk.matches, sets, rule, out.comment) && expressible;
+    const std::size_t target_size = target_size_of(walk);
     expressible = decode_target(bytes, e.target_offset, target_size, target, rule) && expressible;
     // A port match without its protocol, or a protocol match we did not see, is not ours.
     expressible = expressible && (!rule.dport || rule.proto);

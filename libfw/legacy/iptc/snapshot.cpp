@@ -3,7 +3,7 @@
 #include "bytes.hpp"
 #include "entry.hpp"
 #include "fd.hpp"
-#include "netlink/xt_rules.hpp"
+#include "foreign_rules.hpp"
 
 #include <libiptc/libiptc.h>
 extern "C" {
@@ -266,7 +266,7 @@ KernelView read_snapshot(Family family) {
     // Asking for a table the namespace does not have yet makes the kernel create it (and hook
     // it into every packet's path): a read must not. Not there yet: nothing of ours in it. A
     // kernel that cannot have one at all is found out when a transaction opens it to write.
-    if (!netlink::legacy_table_exists(family, "mangle")) {
+    if (!legacy_table_exists(family, "mangle")) {
         view.mangle = MangleView{};
         return view;
     }

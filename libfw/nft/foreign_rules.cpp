@@ -1,8 +1,9 @@
-#include "nft_rules.hpp"
+#include "foreign_rules.hpp"
 
-#include "detail.hpp"
-#include "nftables.hpp"
-#include "socket.hpp"
+#include "netlink/detail.hpp"
+#include "netlink/nftables.hpp"
+#include "netlink/socket.hpp"
+#include "rule_message.hpp"
 
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
@@ -10,16 +11,15 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include <algorithm>
-#include <array>
 #include <map>
-#include <memory>
 
-namespace memguard::netlink {
+namespace memguard::nft {
 
 namespace {
 
+namespace detail = netlink::detail;
+
 constexpr std::uint16_t kGetRule = detail::nfnl_type(NFNL_SUBSYS_NFTABLES, NFT_MSG_GETRULE);
-constexpr std::uint16_t kNewRule = detail::nfnl_type(NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWRULE);
 
 std::optional<Family> nfproto_family(std::uint32_t nfproto) {
     if (nfproto == NFPROTO_IPV4) {
@@ -37,8 +37,6 @@ struct Register {
     Loaded what = Loaded::other;
     std::vector<std::uint8_t> value; // Loaded::value: the immediate's bytes
 };
-
-using Bytes = std::span<const std::uint8_t>;
 
 Bytes data_of(const nftnl_expr* e, std::uint16_t attr) {
     std::uint32_t len = 0;
@@ -140,8 +138,8 @@ void Walk::target(const nftnl_expr* e) {
     if (name == nullptr || !family()) {
         return;
     }
-    if (auto to = decode_nat_target(name, nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV), *family(),
-                                    data_of(e, NFTNL_EXPR_TG_INFO))) {
+    if (auto to = netlink::decode_nat_target(name, nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV),
+                                             *family(), data_of(e, NFTNL_EXPR_TG_INFO))) {
         rule_.nat = std::move(*to);
     }
 }
@@ -201,31 +199,36 @@ void Walk::expression(const nftnl_expr* e) {
     }
 }
 
-struct FreeRule {
-    void operator()(nftnl_rule* r) const { nftnl_rule_free(r); }
-};
+// The family an nftables NAT rule acts on: its match, its table's, or its address's.
+std::optional<Family> family_of(const NftRule& rule) {
+    if (rule.nfproto) {
+        return rule.nfproto;
+    }
+    if (rule.family == "ip" || rule.family == "ip6") {
+        return rule.family == "ip" ? Family::ipv4 : Family::ipv6;
+    }
+    return rule.nat && rule.nat->address ? std::optional(rule.nat->address->family) : std::nullopt;
+}
 
 } // namespace
 
-std::optional<NftRule> parse_nft_rule_message(std::span<const std::uint8_t> nlmsg) {
-    const detail::MessageView view(nlmsg);
-    if (view.get() == nullptr || view.get()->nlmsg_type != kNewRule) {
+std::optional<NftRule> parse_nft_rule_message(std::span<const std::uint8_t> nlmsg,
+                                              std::string* error) {
+    RuleRead read = read_rule_message(nlmsg);
+    if (!read.message || !read.message->rule) {
+        if (error != nullptr) {
+            *error = read.message ? read.message->error : read.error;
+        }
         return std::nullopt;
     }
-    const std::unique_ptr<nftnl_rule, FreeRule> r(nftnl_rule_alloc());
-    if (!r || nftnl_rule_nlmsg_parse(view.get(), r.get()) < 0 ||
-        !nftnl_rule_is_set(r.get(), NFTNL_RULE_TABLE) ||
-        !nftnl_rule_is_set(r.get(), NFTNL_RULE_CHAIN)) {
-        return std::nullopt;
-    }
+    const RuleMessage& m = *read.message;
     NftRule rule;
-    const auto family = nftnl_rule_get_u32(r.get(), NFTNL_RULE_FAMILY);
-    rule.family = nft_family_name(family);
-    rule.table = nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE);
-    rule.chain = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
-    Walk walk(rule, nfproto_family(family));
+    rule.family = netlink::nft_family_name(m.family);
+    rule.table = m.table;
+    rule.chain = m.chain;
+    Walk walk(rule, nfproto_family(m.family));
     nftnl_expr_foreach(
-        r.get(),
+        m.rule.get(),
         [](nftnl_expr* e, void* data) {
             static_cast<Walk*>(data)->expression(e);
             return 0;
@@ -235,7 +238,7 @@ std::optional<NftRule> parse_nft_rule_message(std::span<const std::uint8_t> nlms
 }
 
 std::vector<NftRule> nft_rules() {
-    Socket socket(Bus::netfilter);
+    netlink::Socket socket(netlink::Bus::netfilter);
     detail::Request request;
     nlmsghdr* nlh = request.header(kGetRule, NLM_F_REQUEST | NLM_F_DUMP);
     detail::put_nfgenmsg(nlh, NFPROTO_UNSPEC, 0);
@@ -248,4 +251,20 @@ std::vector<NftRule> nft_rules() {
     return rules;
 }
 
-} // namespace memguard::netlink
+std::vector<NatForward> nft_nat_forwards(const std::vector<NftRule>& rules) {
+    std::vector<NatForward> out;
+    for (const NftRule& rule : rules) {
+        if (!rule.nat || !rule.dport) {
+            continue;
+        }
+        const auto protocol = rule.l4proto ? netlink::protocol_of(*rule.l4proto) : std::nullopt;
+        if (rule.l4proto && !protocol) {
+            continue; // sctp, dccp: not memcached's
+        }
+        out.push_back({"nft table " + rule.family + " " + rule.table + ", chain " + rule.chain,
+                       family_of(rule), protocol, *rule.dport, *rule.nat});
+    }
+    return out;
+}
+
+} // namespace memguard::nft

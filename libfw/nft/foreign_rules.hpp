@@ -1,11 +1,12 @@
 // Every nftables rule of this network namespace, each reduced to what `memguardd doctor` asks
 // of it: which protocol and destination ports it matches, where it DNATs or redirects to, and
-// whether it is a strict reverse-path check. One dump, all families; read only. The backend's
-// own decoder (libfw/nft) reads only memguardd's table; this one reads everybody's.
+// whether it is a strict reverse-path check. One dump, all families; read only. Every message
+// goes through the same strict decoder as the backend's read-back (rule_message.hpp) before
+// libnftnl sees it; the backend reads only memguardd's table, this reads everybody's.
 #pragma once
 
-#include "nat_rules.hpp"
 #include "net.hpp"
+#include "netlink/nat_rules.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -13,7 +14,11 @@
 #include <string>
 #include <vector>
 
-namespace memguard::netlink {
+namespace memguard::nft {
+
+using netlink::NatForward;
+using netlink::NatTarget;
+using netlink::PortRange;
 
 struct NftRule {
     std::string family; // "ip", "ip6", "inet", ...
@@ -31,12 +36,16 @@ struct NftRule {
     bool reverse_path_missing = false;
 };
 
-// One NFT_MSG_NEWRULE message (a dump reply) → the rule; nullopt when malformed or another
-// message. Expressions doctor does not read are skipped; a register loaded by one of them no
-// longer counts as the port or protocol.
-std::optional<NftRule> parse_nft_rule_message(std::span<const std::uint8_t> nlmsg);
+// One NFT_MSG_NEWRULE message (a dump reply) → the rule; nullopt when malformed (`error`, when
+// given, says why) or another message. Expressions doctor does not read are skipped; a register
+// loaded by one of them no longer counts as the port or protocol.
+std::optional<NftRule> parse_nft_rule_message(std::span<const std::uint8_t> nlmsg,
+                                              std::string* error = nullptr);
 
 // Dumps every rule of every table. Throws NetlinkError.
 std::vector<NftRule> nft_rules();
 
-} // namespace memguard::netlink
+// The DNAT and REDIRECT rules among `rules` with a destination port match (nat_rules.hpp).
+std::vector<NatForward> nft_nat_forwards(const std::vector<NftRule>& rules);
+
+} // namespace memguard::nft

@@ -1,0 +1,17 @@
+// Rules of other tools, built with libnftnl as they write them: for the unit tests of the rule
+// decoder (test_rule_message.cpp) and the seeds of fuzz_nft_foreign (make_nft_seeds.cpp).
+#pragma once
+
+#include "nft/handles.hpp"
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+// (nfgen_family, rule): Docker's DNAT and masquerade, iptables-nft's x_tables match and target,
+// firewalld's state, set, reverse-path, log, limit, quota, reject and meter rules, an ip6 DNAT.
+std::vector<std::pair<std::uint16_t, memguard::nft::RulePtr>> foreign_rules();
+
+// Docker's `ip nat DOCKER: iifname != "docker0" meta l4proto tcp tcp dport 11211 counter dnat to
+// 172.17.0.2:11211` (the first of foreign_rules()).
+memguard::nft::RulePtr docker_dnat();
