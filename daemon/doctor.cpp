@@ -116,11 +116,12 @@ void check_listeners(Doctor& d, const Policy& policy,
     }
 }
 
-// iptables-nft keeps its rules in nftables; `iptables -L` shows those, never ours.
-void check_nftables(Doctor& d) {
+// iptables-nft keeps its rules in nftables; `iptables -L` shows those, never ours. Which tables
+// are ours the nftables backend says (`ours`); status shows them.
+void check_nftables(Doctor& d, const std::vector<std::string>& ours) {
     auto tables = netlink::nft_tables();
-    std::erase_if(tables, [](const netlink::NftTable& t) {
-        return t.family == "inet" && t.name.starts_with("memguard"); // ours: status shows them
+    std::erase_if(tables, [&](const netlink::NftTable& t) {
+        return std::ranges::count(ours, t.family + " " + t.name) > 0;
     });
     if (tables.empty()) {
         ok("no nftables tables: `iptables -L` (iptables-nft) shows nothing to confuse");
@@ -286,7 +287,7 @@ int run_doctor(const std::string& config_path) {
     try {
         check_listeners(d, policy, kernel.forwards);
         check_memcached_ports(d, policy, config_path);
-        check_nftables(d);
+        check_nftables(d, kernel.ours.tables);
     } catch (const netlink::NetlinkError& e) {
         d.finding(std::string("cannot inspect sockets or nftables: ") + e.what(),
                   "run memguardd doctor as root; the kernel needs sock_diag (inet_diag, "

@@ -2,6 +2,7 @@
 // and hands what is wrong to Doctor::finding, with what to do about it.
 #pragma once
 
+#include "coverage.hpp"
 #include "netlink/nat_rules.hpp"
 #include "netlink/sockdiag.hpp"
 #include "policy.hpp"
@@ -35,36 +36,21 @@ bool loopback(const std::string& address);
 // What to do once the config is right.
 std::string then_reload(const std::string& config_path);
 
-// A rule of memguardd's outside INPUT that guards `ports` of `protocol` (nullopt: tcp and udp).
-struct GuardRule {
-    std::optional<Family> family; // nullopt: IPv4 and IPv6
-    std::optional<Protocol> protocol;
-    netlink::PortRange ports;
-    [[nodiscard]] bool covers(Family f, Protocol p, std::uint16_t port) const {
-        return (!family || family == f) && (!protocol || *protocol == p) && ports.contains(port);
-    }
-};
-
 // What the kernel holds beyond the INPUT rules that compare() checks, read once for the checks.
 struct KernelRules {
     // Every DNAT and REDIRECT of a tcp or udp port: legacy nat tables, then nftables.
     std::vector<netlink::NatForward> forwards;
-    // iptables-legacy: mangle FORWARD jumps of ours on the conntrack original destination port
-    // (they see what was DNATed elsewhere, not what was redirected to this host).
-    std::vector<GuardRule> forward_path;
-    // nftables: our prerouting chain, before any DNAT or REDIRECT.
-    std::vector<GuardRule> prerouting;
+    // What our rules judge on the paths beyond INPUT, as the backends read them back.
+    Coverage ours;
     // This host's own addresses: a DNAT to one of them lands in INPUT.
     std::vector<Network> local;
-    // Our strict reverse-path drops (`-m rpfilter --invert`, `fib saddr . iif oif missing`).
-    std::vector<std::pair<Family, Protocol>> reverse_path;
     // Why a part could not be read ("ipv4: read the legacy nat table: Permission denied"); what
     // was read of the other parts is kept.
     std::vector<std::string> unreadable;
 };
 
-// Reads the legacy nat, mangle and raw tables (those the kernel has made) and every nftables
-// rule. Never throws: what cannot be read is named in `unreadable`.
+// Reads the legacy nat tables (those the kernel has made), every nftables rule, and each
+// backend's coverage. Never throws: what cannot be read is named in `unreadable`.
 KernelRules read_kernel_rules();
 
 // Finding 1: each DNAT/REDIRECT of a guarded port, or to one, guarded on its path or not.

@@ -47,9 +47,9 @@ bool lands_here(const KernelRules& k, const NatForward& f) {
            std::ranges::find(k.local, *f.to.address) != k.local.end();
 }
 
-// Whether memguardd's rules see a packet to `port` that `f` forwards: our nftables prerouting
-// chain sees it before any DNAT; what lands here meets INPUT on the port it was sent to; a DNAT
-// elsewhere goes through FORWARD, where our legacy mangle jump finds it by its original port.
+// Whether memguardd's rules see a packet to `port` that `f` forwards: rules before any DNAT see
+// it by the port asked for; what lands here meets INPUT on the port it was sent to; a DNAT
+// elsewhere goes through forward, where rules of ours find it by its original port.
 bool guarded_on_path(const Policy& policy, const KernelRules& k, const NatForward& f, Protocol p,
                      std::uint16_t port) {
     const bool here = lands_here(k, f);
@@ -60,9 +60,9 @@ bool guarded_on_path(const Policy& policy, const KernelRules& k, const NatForwar
     const auto families =
         f.family ? std::vector{*f.family} : std::vector{Family::ipv4, Family::ipv6};
     return std::ranges::all_of(families, [&](Family family) {
-        const auto covers = [&](const GuardRule& g) { return g.covers(family, p, port); };
-        return std::ranges::any_of(k.prerouting, covers) ||
-               (!here && std::ranges::any_of(k.forward_path, covers));
+        const auto covers = [&](const PathGuard& g) { return g.covers(family, p, port); };
+        return std::ranges::any_of(k.ours.before_nat, covers) ||
+               (!here && std::ranges::any_of(k.ours.dnat_forward, covers));
     });
 }
 

@@ -30,7 +30,7 @@ void note_rp_filter() {
 // "ipv4 and ipv6", "ipv4", "": where our rules check `p`'s sources.
 std::string in_kernel(const KernelRules& k, Protocol p) {
     const auto has = [&](Family f) {
-        return std::ranges::find(k.reverse_path, std::pair{f, p}) != k.reverse_path.end();
+        return std::ranges::find(k.ours.reverse_path, std::pair{f, p}) != k.ours.reverse_path.end();
     };
     const bool v4 = has(Family::ipv4);
     const bool v6 = has(Family::ipv6);

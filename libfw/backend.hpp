@@ -4,6 +4,7 @@
 // as its own: legacy/ (libiptc and ipset: x_tables) and nft/ (libnftnl: an owned nftables table).
 #pragma once
 
+#include "coverage.hpp"
 #include "desired.hpp"
 #include "report.hpp"
 
@@ -110,6 +111,9 @@ public:
     // Per family and guarded protocol, what our closing rules counted (the kernel's own rule
     // counters; no NFLOG needed). Throws when the kernel cannot be read.
     virtual std::vector<BlockedCount> blocked() = 0;
+    // What our rules judge beyond INPUT (DNAT paths, reverse path), by this backend's own rule of
+    // what is ours. Reads the kernel; throws when it cannot.
+    virtual Coverage coverage() = 0;
 
     // A backend the kernel tells about changes gives a descriptor to poll; -1: none (polling
     // only). When it is readable, changed() reads what arrived and says whether our objects

@@ -198,6 +198,34 @@ std::unique_ptr<Backend> make_other_backend(const Backend& than) {
     return other_backend(kind_of(than));
 }
 
+namespace {
+
+void append(std::vector<PathGuard>& to, const std::vector<PathGuard>& from) {
+    to.insert(to.end(), from.begin(), from.end());
+}
+
+} // namespace
+
+CoverageEverywhere coverage_everywhere() {
+    CoverageEverywhere out;
+    for (const auto kind : {BackendChoice::iptables_legacy, BackendChoice::nftables}) {
+        if (kind == BackendChoice::iptables_legacy && !legacy_tables_present()) {
+            continue;
+        }
+        try {
+            const Coverage c = make_backend(kind)->coverage();
+            append(out.coverage.before_nat, c.before_nat);
+            append(out.coverage.dnat_forward, c.dnat_forward);
+            out.coverage.reverse_path.insert(out.coverage.reverse_path.end(),
+                                             c.reverse_path.begin(), c.reverse_path.end());
+            out.coverage.tables.insert(out.coverage.tables.end(), c.tables.begin(), c.tables.end());
+        } catch (const std::exception& e) {
+            out.unreadable.push_back(std::string(to_string(kind)) + ": " + e.what());
+        }
+    }
+    return out;
+}
+
 std::vector<Removal> remove_everywhere() {
     std::vector<Removal> removals;
     for (const auto kind : {BackendChoice::iptables_legacy, BackendChoice::nftables}) {

@@ -79,6 +79,14 @@ struct Removal {
     Report report; // per family: `actions` says what went, `error` what could not
 };
 
+// What our rules judge beyond INPUT in every backend this kernel has (rules of ours may linger in
+// the one not running), merged; `unreadable` names each backend that could not be read and why.
+struct CoverageEverywhere {
+    Coverage coverage;
+    std::vector<std::string> unreadable;
+};
+CoverageEverywhere coverage_everywhere();
+
 // Takes out what is ours, from every backend this kernel has (iptables-legacy only where the
 // kernel has legacy x_tables), and nothing else.
 std::vector<Removal> remove_everywhere();

@@ -36,6 +36,7 @@ public:
     std::vector<FamilyView> read() override;
     std::vector<std::uint16_t> guarded_ports() override;
     std::vector<BlockedCount> blocked() override;
+    Coverage coverage() override; // coverage.cpp
 
 private:
     // The kernel's rules as they are, and our set if there is one.

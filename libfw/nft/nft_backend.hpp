@@ -27,6 +27,7 @@ public:
     std::vector<FamilyView> read() override;
     std::vector<std::uint16_t> guarded_ports() override;
     std::vector<BlockedCount> blocked() override;
+    Coverage coverage() override; // coverage.cpp
     [[nodiscard]] int change_fd() const override { return keeper_.change_fd(); }
     bool changed() override;
 

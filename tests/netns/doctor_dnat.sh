@@ -5,9 +5,10 @@
 # ip nat, chain DOCKER); a DNAT from an unguarded port to the guarded one (docker run
 # -p 11300:11211) is reported too, a DNAT to an address of this host is judged by the INPUT
 # rules, and the port nothing listens on is called forwarded.
-# Our rules on the DNAT path are first written by hand as the backends write them (that half
-# passes on main), then by `memguardd apply --once` (that half needs the DNAT-path guarding of
-# the legacy and nft17 branches: the assertions marked [needs DNAT-path rules] fail before).
+# Our rules on the DNAT path are first written by hand as the backends write them, then by
+# `memguardd apply --once`. What counts as ours is each backend's own rule: a rule or table that
+# only looks like ours (comment memguardX; an inet memguard table without our marker) guards
+# nothing in doctor's eyes.
 # Usage: doctor_dnat.sh PATH/TO/memguardd     (root, iptables-legacy, iptables-nft, nft)
 set -euo pipefail
 if [ -z "${IN_NETNS:-}" ]; then exec env IN_NETNS="outer:$(readlink /proc/self/ns/net)" unshare -n "$0" "$@"; fi
@@ -80,16 +81,28 @@ assert_match "(a) port 11211 is forwarded, not 'nothing listens'" \
     '^ok: nothing listens on port 11211 here: it is forwarded by DNAT to 10\.0\.0\.2:11211 \(iptables-legacy ipv4 table nat, chain PREROUTING\)$' "$MG_OUT"
 assert_no_match "(a) no 'nothing listens' finding" '^WARNING: nothing listens' "$MG_OUT"
 
-# Our DNAT-path rules as the legacy branch writes them, by hand: mangle FORWARD, conntrack's
-# original destination port. One family only: the other stays unguarded.
+# A look-alike first: the comment memguardX is somebody else's (the legacy backend's rule).
+iptables-legacy -t mangle -N MEMGUARDX
 iptables-legacy -t mangle -A FORWARD -p tcp -m conntrack --ctstate DNAT --ctdir ORIGINAL \
-    --ctorigdstport 11211 -m comment --comment memguard -j ACCEPT
+    --ctorigdstport 11211 -m comment --comment memguardX -j MEMGUARDX
+doctor "(a) a look-alike mangle FORWARD rule (comment memguardX)" "$LEGACY"
+assert_match "(a) a rule that is not ours guards nothing" \
+    "^WARNING: DNAT: tcp port 11211 → 10\\.0\\.0\\.2:11211 .*: $NOT_GUARDED" "$MG_OUT"
+iptables-legacy -t mangle -F FORWARD
+iptables-legacy -t mangle -X MEMGUARDX
+
+# Our DNAT-path rules as the legacy backend writes them, by hand: mangle FORWARD, conntrack's
+# original destination port, a jump to our chain. One family only: the other stays unguarded.
+iptables-legacy -t mangle -N MEMGUARD
+iptables-legacy -t mangle -A FORWARD -p tcp -m conntrack --ctstate DNAT --ctdir ORIGINAL \
+    --ctorigdstport 11211 -m comment --comment memguard -j MEMGUARD
 doctor "(a) hand-written mangle FORWARD rule, IPv4 tcp" "$LEGACY"
 assert_match "(a) the IPv4 DNAT is guarded by it" \
     "^ok: DNAT: tcp port 11211 → 10\\.0\\.0\\.2:11211 \\(iptables-legacy ipv4 table nat, chain PREROUTING\\): $GUARDED" "$MG_OUT"
 assert_match "(a) the IPv6 udp DNAT is not (an IPv4 tcp rule does not guard it)" \
     "^WARNING: DNAT: udp port 11211 → \\[fd00::2\\]:11211 .*: NOT guarded" "$MG_OUT"
 iptables-legacy -t mangle -F FORWARD
+iptables-legacy -t mangle -X MEMGUARD
 
 # The same, written by memguardd.
 mg_run apply --once --config "$LEGACY"
@@ -118,9 +131,12 @@ assert_match "(b) the Docker DNAT is not guarded" \
 assert_match "(b) port 11211 is forwarded to the container" \
     '^ok: nothing listens on port 11211 here: it is forwarded by DNAT to 172\.17\.0\.2:11211 \(nft table ip nat, chain DOCKER\)$' "$MG_OUT"
 
-# Our prerouting chain as the nft17 branch writes it, by hand (an unowned table of that name).
-nft -f - <<'NFT'
+# Our prerouting chain as the nftables backend writes it, by hand, in an inet memguard table
+# without our marker: a squatter's table, which guards nothing in doctor's eyes.
+squatter_table() {
+    nft -f - <<NFT
 table inet memguard {
+    $1
     chain guard4 {
     }
     chain prerouting {
@@ -129,6 +145,16 @@ table inet memguard {
     }
 }
 NFT
+}
+squatter_table ""
+doctor "(b) a look-alike inet memguard without our marker" "$NFT"
+assert_match "(b) a table that is not ours guards nothing" \
+    "^WARNING: DNAT: tcp port 11211 → 172\\.17\\.0\\.2:11211 \\(nft table ip nat, chain DOCKER\\): $NOT_GUARDED" "$MG_OUT"
+assert_match "(b) and it is named among the foreign tables" \
+    '^WARNING: nftables holds .*inet memguard[,)]' "$MG_OUT"
+nft delete table inet memguard
+# The same with our marker (the table comment memguardd): ours.
+squatter_table 'comment "memguardd"'
 doctor "(b) hand-written prerouting chain" "$NFT"
 assert_match "(b) the Docker DNAT is guarded by it" \
     "^ok: DNAT: tcp port 11211 → 172\\.17\\.0\\.2:11211 \\(nft table ip nat, chain DOCKER\\): $GUARDED" "$MG_OUT"
@@ -157,12 +183,14 @@ doctor "(c) with 11300 in ports" "$BOTH_PORTS"
 assert_no_match "(c) 11300 in ports: no longer 'not in ports'" 'which is not in "ports"' "$MG_OUT"
 assert_match "(c) 11300 in ports: its DNAT is checked as a guarded port" \
     "^WARNING: DNAT: tcp port 11300 → 172\\.17\\.0\\.2:11211 .*: $NOT_GUARDED" "$MG_OUT"
+iptables-legacy -t mangle -N MEMGUARD
 iptables-legacy -t mangle -A FORWARD -p tcp -m conntrack --ctstate DNAT --ctdir ORIGINAL \
-    --ctorigdstport 11300 -m comment --comment memguard -j ACCEPT
+    --ctorigdstport 11300 -m comment --comment memguard -j MEMGUARD
 doctor "(c) hand-written mangle rule for 11300" "$BOTH_PORTS"
 assert_match "(c) with our rule for 11300, that DNAT is guarded" \
     "^ok: DNAT: tcp port 11300 → 172\\.17\\.0\\.2:11211 .*: $GUARDED" "$MG_OUT"
 iptables-legacy -t mangle -F FORWARD
+iptables-legacy -t mangle -X MEMGUARD
 iptables-nft -t nat -F DOCKER
 
 # --- (d) DNAT to an address of this host: the packets meet INPUT on the port they are sent to ----
