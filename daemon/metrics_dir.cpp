@@ -98,7 +98,11 @@ OpenedDir open_metrics_dir(const std::string& dir, uid_t owner) {
             opened.error = refusal(dir + " has a .. in it; name the directory plainly");
             return opened;
         }
-        const std::string child_path = (path == "/" ? path : path + "/") + name;
+        std::string child_path = path;
+        if (path != "/") {
+            child_path += '/';
+        }
+        child_path += name;
         Fd child(::openat(opened.fd.get(), name.c_str(), dir_flags));
         struct stat child_st {};
         if (!child || ::fstat(child.get(), &child_st) != 0) {

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <sys/stat.h>
@@ -53,8 +54,8 @@ TEST_CASE("metrics dir: the file's directory must be root's and closed to others
     CHECK(file_dir_fault(dir_stat(root, 0700)).empty());
     const std::string foreign = file_dir_fault(dir_stat(nobody, 0755));
     CHECK(contains(foreign, "/srv/m is owned by uid 65534, not root; chown root /srv/m"));
-    for (const mode_t mode : {0775, 0757, 0777, 01777}) {
-        const std::string open = file_dir_fault(dir_stat(root, static_cast<mode_t>(mode)));
+    for (const mode_t mode : std::initializer_list<mode_t>{0775, 0757, 0777, 01777}) {
+        const std::string open = file_dir_fault(dir_stat(root, mode));
         INFO(open);
         CHECK(contains(open, "/srv/m is writable by group or others (mode "));
         CHECK(contains(open, "chmod go-w /srv/m"));
