@@ -121,7 +121,7 @@ TEST_CASE("metrics file: a directory writable by others is refused, nothing made
     CHECK(removed->refused);
 }
 
-TEST_CASE("metrics file: a directory owned by another user is refused; one above may be",
+TEST_CASE("metrics file: a directory owned by another user is refused, one above it may be",
           "[metrics]") {
     if (::geteuid() != 0) {
         WARN("not root: cannot chown a directory to another user; skipping");
