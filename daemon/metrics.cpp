@@ -73,6 +73,13 @@ void Metrics::write(const Policy& policy, Backend& backend) {
         return; // said once; every pass tries again quietly
     }
     problem_ = failed->what;
+    if (failed->refused) {
+        log_metrics(spdlog::level::err, path,
+                    "metrics: refusing to write " + path + ": " + failed->what +
+                        "; not written until that is fixed (checked after each pass), the guard "
+                        "goes on");
+        return;
+    }
     const std::string hint =
         failed->error == ENOENT ? " (is prometheus-node-exporter installed? Set \"metrics_file\": "
                                   "null to write none)"

@@ -1,24 +1,24 @@
-// Writing the metrics file so node_exporter never reads half of it.
+// Writing the metrics file so node_exporter never reads half of it, and only where root chose.
 #pragma once
+
+#include "metrics_dir.hpp"
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 
 namespace memguard {
 
-struct FileError {
-    int error = 0;    // errno
-    std::string what; // "cannot create a temporary file in /var/lib/...: No such file or directory"
-};
+// Replaces the absolute `path` with `text`, mode 0644 whatever the umask: its directory opened
+// and checked first (open_metrics_dir(): root's, or `owner`'s, no link on the way; else refused),
+// then a temporary file in it (".<name>.XXXXXX", which the textfile collector skips: it reads
+// only *.prom), written, fsynced, renamed over `path`, all relative to the directory's
+// descriptor. On failure the temporary file is removed and `path` is left as it was.
+std::optional<FileError> replace_file(const std::string& path, std::string_view text,
+                                      uid_t owner = 0);
 
-// Replaces `path` with `text`, mode 0644 whatever the umask: a temporary file in the same
-// directory (".<name>.XXXXXX", which the textfile collector skips: it reads only *.prom), written,
-// fsynced, then renamed over `path`. On failure the temporary file is removed and `path` is left
-// as it was.
-std::optional<FileError> replace_file(const std::string& path, std::string_view text);
-
-// Removes `path`; one that is not there is no error.
-std::optional<FileError> remove_file(const std::string& path);
+// Removes `path` from its checked directory; one that is not there is no error.
+std::optional<FileError> remove_file(const std::string& path, uid_t owner = 0);
 
 } // namespace memguard

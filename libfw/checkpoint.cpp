@@ -6,6 +6,8 @@
 
 namespace memguard {
 
+#if defined(MEMGUARD_TEST_HOOKS) && MEMGUARD_TEST_HOOKS
+
 namespace {
 
 struct Trap {
@@ -39,5 +41,19 @@ void checkpoint(std::string_view name) {
         }
     }
 }
+
+const char* test_hook(const char* name) {
+    return std::getenv(name);
+}
+
+#else
+
+void checkpoint(std::string_view /*name*/) {}
+
+const char* test_hook(const char* /*name*/) {
+    return nullptr;
+}
+
+#endif
 
 } // namespace memguard

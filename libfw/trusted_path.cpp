@@ -28,24 +28,43 @@ std::string move_it() {
 // What is wrong with directory `dir`, holding an entry owned by `entry_owner`.
 std::optional<std::string> untrusted(const std::string& dir, const struct stat& st,
                                      bool holds_the_file, uid_t entry_owner, uid_t owner) {
-    if (!trusted_owner(st.st_uid, owner)) {
-        return "is in " + dir + ", which is owned by uid " + std::to_string(st.st_uid) +
-               " (every directory it is in must be owned by root)" + move_it();
-    }
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0) {
+    const DirectoryFault fault = directory_fault(st, holds_the_file, entry_owner, owner);
+    if (fault == DirectoryFault::none) {
         return std::nullopt;
     }
-    // In a sticky directory only an entry's owner, the directory's and root can rename it.
-    const bool sticky_guards_entry =
-        (st.st_mode & S_ISVTX) != 0 && !holds_the_file && trusted_owner(entry_owner, owner);
-    if (sticky_guards_entry) {
-        return std::nullopt;
-    }
-    return "is in " + dir + ", which is writable by group or others (mode " +
-           octal_mode(st.st_mode) + ")" + move_it();
+    const std::string rule = fault == DirectoryFault::foreign_owner
+                                 ? " (every directory it is in must be owned by root)"
+                                 : "";
+    return "is in " + dir + ", which is " + describe(fault, st) + rule + move_it();
 }
 
 } // namespace
+
+DirectoryFault directory_fault(const struct stat& dir, bool holds_the_file, uid_t entry_owner,
+                               uid_t owner) {
+    if (!trusted_owner(dir.st_uid, owner)) {
+        return DirectoryFault::foreign_owner;
+    }
+    if ((dir.st_mode & (S_IWGRP | S_IWOTH)) == 0) {
+        return DirectoryFault::none;
+    }
+    // In a sticky directory only an entry's owner, the directory's and root can rename it.
+    const bool sticky_guards_entry =
+        (dir.st_mode & S_ISVTX) != 0 && !holds_the_file && trusted_owner(entry_owner, owner);
+    return sticky_guards_entry ? DirectoryFault::none : DirectoryFault::writable_by_others;
+}
+
+std::string describe(DirectoryFault fault, const struct stat& dir) {
+    switch (fault) {
+    case DirectoryFault::none:
+        break;
+    case DirectoryFault::foreign_owner:
+        return "owned by uid " + std::to_string(dir.st_uid);
+    case DirectoryFault::writable_by_others:
+        return "writable by group or others (mode " + octal_mode(dir.st_mode) + ")";
+    }
+    return "";
+}
 
 std::optional<std::string> untrusted_directory(const std::string& path, const struct stat& opened,
                                                uid_t owner) {

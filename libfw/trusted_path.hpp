@@ -19,4 +19,13 @@ namespace memguard {
 std::optional<std::string> untrusted_directory(const std::string& path, const struct stat& opened,
                                                uid_t owner);
 
+// The rule above for one directory on the way, `dir` being its stat: `holds_the_file` when the
+// file is directly in it, `entry_owner` the owner of its entry on the way down (the file, or the
+// next directory). For callers that walk the path themselves (by file descriptor).
+enum class DirectoryFault { none, foreign_owner, writable_by_others };
+DirectoryFault directory_fault(const struct stat& dir, bool holds_the_file, uid_t entry_owner,
+                               uid_t owner);
+// "owned by uid 65534" or "writable by group or others (mode 0777)"; "" for none.
+std::string describe(DirectoryFault fault, const struct stat& dir);
+
 } // namespace memguard

@@ -1,8 +1,8 @@
 #include "nft_backend.hpp"
 
 #include "blocked.hpp"
+#include "checkpoint.hpp"
 
-#include <cstdlib>
 #include <string_view>
 
 namespace memguard {
@@ -87,7 +87,7 @@ bool NftBackend::changed() {
 
 std::unique_ptr<Backend> make_nft_backend() {
     nft::NftOptions options;
-    const char* unowned = std::getenv("MEMGUARD_TEST_NFT_UNOWNED");
+    const char* unowned = test_hook("MEMGUARD_TEST_NFT_UNOWNED");
     options.own_table = unowned == nullptr || std::string_view(unowned) != "1";
     return std::make_unique<NftBackend>(options);
 }

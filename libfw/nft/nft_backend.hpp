@@ -43,8 +43,9 @@ private:
     nft::Keeper keeper_;
 };
 
-// The nftables backend with an owned table. MEMGUARD_TEST_NFT_UNOWNED=1 in the environment (for
-// tests only) makes the table unowned, so the `nft` CLI can tamper with it.
+// The nftables backend with an owned table. MEMGUARD_TEST_NFT_UNOWNED=1 in the environment of a
+// build with the test hooks (checkpoint.hpp) makes the table unowned, so the `nft` CLI can tamper
+// with it.
 std::unique_ptr<Backend> make_nft_backend();
 
 // A pass's result as the seam's report: one FamilyReport per family, both sharing the batch's

@@ -20,6 +20,10 @@
 #   (g) a metrics_file in a directory that does not exist: one warning, once, over several
 #       passes; the daemon guards as usual; once the directory is made the file appears;
 #   (h) a reload with two guards: allowed_networks per family and guard;
+#   (i) a metrics directory only root must change, each refused (the config's rule): one owned
+#       by nobody, one writable by group and others (0777), one named through a symbolic link
+#       (to a root-owned directory): one error naming the directory and the reason, once over
+#       several passes; nothing written in it, nor through the link; READY=1 and the rules in;
 # and the alert rules README.md shows pass `promtool check rules`.
 # Usage: metrics.sh MEMGUARDD [iptables-legacy|nftables]
 . "$(dirname "$0")/lib.sh"
@@ -302,6 +306,42 @@ check "(h) pages: 0 ipv6 networks" has 'memguardd_allowed_networks{family="ipv6"
 check "(h) no guard \"default\" left" eval "! grep -q 'guard=\"default\"' '$PROM'"
 check "(h) in sync with two guards" has memguardd_in_sync 1
 check "(h) promtool check metrics with two guards" promtool_ok "$PROM"
+
+# ---- (i) a directory others could change: refused, nothing written, the guard goes on --------
+kill -TERM "$MG_DAEMON"
+mg_wait_exit "$MG_DAEMON" 10 || mg_fatal "(i) the daemon of (h) did not exit within 10 s of SIGTERM"
+NOBODYS=$TMP/nobodys OPEN=$TMP/open REAL=$TMP/real LINK=$TMP/link
+mkdir -m 0755 "$NOBODYS" "$REAL" && chown 65534:65534 "$NOBODYS" && mkdir -m 0777 "$OPEN" &&
+    chmod 0777 "$OPEN" && ln -s "$REAL" "$LINK" || mg_fatal "(i) cannot make the directories"
+# refused WHAT DIR REASON N : after the Nth READY=1 and three more passes: one error naming DIR
+# and REASON, nothing in DIR or in $REAL, the daemon still up, its rules in (memguardd diff).
+refused() {
+    local what=$1 dir=$2 reason=$3 n
+    mg_wait_notify READY=1 "$4" 10 || mg_fatal "(i) $what: no READY=1 (number $4) within 10 s"
+    pass "(i) $what: READY=1"
+    sleep 3.5 # three more verify passes, each trying to write
+    n=$(grep -c "error: metrics: refusing to write $dir/memguardd.prom: $dir $reason" "$MG_ERR")
+    check "(i) $what: one error naming $dir and why, over several passes (got $n)" [ "$n" = 1 ]
+    note "$(grep -m1 "metrics: .*$dir" "$MG_ERR")"
+    check "(i) $what: nothing written in $dir" [ -z "$(ls -A "$dir")" ]
+    check "(i) $what: nothing written in $REAL (the link's target)" [ -z "$(ls -A "$REAL")" ]
+    check "(i) $what: the daemon is still running" kill -0 "$MG_DAEMON"
+    local diff rc=0
+    diff=$("$MEMGUARDD" diff --config "$TMP/memguard.json" 2>&1) || rc=$?
+    check "(i) $what: the rules are in (memguardd diff: exit $rc, 0 = in sync)" [ $rc = 0 ]
+    [ $rc = 0 ] || note "$diff"
+}
+write_config "\"$NOBODYS/memguardd.prom\""
+mg_start_listener notify3
+mg_start_daemon refused "$TMP/memguard.json"
+refused "a directory owned by nobody" "$NOBODYS" "is owned by uid 65534, not root" 1
+write_config "\"$OPEN/memguardd.prom\""
+kill -HUP "$MG_DAEMON"
+refused "a directory of mode 0777" "$OPEN" "is writable by group or others (mode 0777)" 2
+write_config "\"$LINK/memguardd.prom\""
+kill -HUP "$MG_DAEMON"
+refused "a directory named through a link" "$LINK" "is a symbolic link" 3
+check "(i) no warning about metrics, only the errors" eval "! grep -q 'warning: metrics:' '$MG_ERR'"
 
 # ---- the README's alert rules ---------------------------------------------------------------
 README=$MG_HERE/../../README.md

@@ -4,15 +4,13 @@
 
 #include <poll.h>
 
-#include <cstdlib>
-
 using namespace memguard;
 
 TEST_CASE("the backend through the Backend interface", "[netns][nft]") {
     test::fresh_netns();
-    REQUIRE(setenv("MEMGUARD_TEST_NFT_UNOWNED", "1", 1) == 0);
-    const std::unique_ptr<Backend> backend = make_nft_backend();
-    REQUIRE(unsetenv("MEMGUARD_TEST_NFT_UNOWNED") == 0);
+    // Unowned, so the nft CLI below can tamper with the table.
+    const std::unique_ptr<Backend> backend =
+        std::make_unique<NftBackend>(nft::NftOptions{.own_table = false});
     CHECK(backend->name() == "nftables");
     CHECK(backend->change_fd() >= 0);
     const auto desired = test::desired_with(3);

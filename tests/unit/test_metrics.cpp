@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 using memguard::BlockedCount;
 using memguard::ConflictTracker;
@@ -265,8 +266,8 @@ TEST_CASE("metrics: the file is replaced whole, 0644 whatever the umask, no temp
     TempDir dir;
     const auto file = dir.path / "memguardd.prom";
     const mode_t old_umask = ::umask(077);
-    const auto first = memguard::replace_file(file, "a 1\n");
-    const auto second = memguard::replace_file(file, "a 2\n");
+    const auto first = memguard::replace_file(file, "a 1\n", ::geteuid());
+    const auto second = memguard::replace_file(file, "a 2\n", ::geteuid());
     ::umask(old_umask);
     REQUIRE_FALSE(first);
     REQUIRE_FALSE(second);
@@ -280,14 +281,15 @@ TEST_CASE("metrics: the file is replaced whole, 0644 whatever the umask, no temp
     }
     CHECK(names == std::vector<std::string>{"memguardd.prom"});
 
-    CHECK_FALSE(memguard::remove_file(file));
+    CHECK_FALSE(memguard::remove_file(file, ::geteuid()));
     CHECK_FALSE(std::filesystem::exists(file));
-    CHECK_FALSE(memguard::remove_file(file)); // already gone: no error
+    CHECK_FALSE(memguard::remove_file(file, ::geteuid())); // already gone: no error
 }
 
 TEST_CASE("metrics: a missing directory is ENOENT, and nothing is made", "[metrics]") {
     TempDir dir;
-    const auto failed = memguard::replace_file(dir.path / "none" / "memguardd.prom", "a 1\n");
+    const auto failed =
+        memguard::replace_file(dir.path / "none" / "memguardd.prom", "a 1\n", ::geteuid());
     REQUIRE(failed);
     CHECK(failed->error == ENOENT);
     CHECK(failed->what.find((dir.path / "none").string()) != std::string::npos);
