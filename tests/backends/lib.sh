@@ -113,16 +113,16 @@ b_nft_elems() {
 
 b_nft_guards() {
     local fam net
-    local -a want
+    local -a members
     for fam in 4 6; do
-        want=()
+        members=()
         for net in "$@"; do
             [[ $net == *:* ]] && [ $fam = 4 ] && continue
             [[ $net != *:* ]] && [ $fam = 6 ] && continue
             net=${net%/32}
-            want+=("${net%/128}")
+            members+=("${net%/128}")
         done
-        [ "$(b_nft_elems allow$fam | sort)" = "$(printf '%s\n' "${want[@]}" | sed '/^$/d' | sort)" ] || return 1
+        [ "$(b_nft_elems allow$fam | sort)" = "$(printf '%s\n' "${members[@]}" | sed '/^$/d' | sort)" ] || return 1
     done
 }
 
