@@ -18,6 +18,9 @@
 #       that a chain added later does not break it): allow4 and allow6 hold exactly NETWORK...
 #   b_nft_jumps_ok PORT : the input chain sends tcp and udp PORT of both families to guard4/guard6
 #   b_nft_drops_ok : guard4 and guard6 each accept their allow set and end with a drop
+#   b_guards_ok NETWORK... : our rules guard port 11211 for exactly NETWORK...: on iptables-legacy
+#       exactly mg_expect's rules, our jumps on top of INPUT (both families); on nftables by what
+#       they do (b_nft_guards, b_nft_jumps_ok, b_nft_drops_ok)
 # b_init also exports MG_BACKEND=B_BACKEND, so daemon/lib.sh's helpers that follow the backend
 # (mg_is_nft, mg_config, mg_want...) follow this one; and `nft` is the tool in $H_NS, like the
 # iptables ones (tests/hostile/lib.sh), so that mg_nft_table reads the server namespace's table.
@@ -144,4 +147,13 @@ b_nft_drops_ok() {
         grep -qF "\"right\":\"@allow$fam\"}},{\"accept\":null}]" <<<"$rules" || return 1
         tail -n 1 <<<"$rules" | grep -qE '^\[(\{"counter":[^]]*\},)?\{"drop":null\}\]$' || return 1
     done
+}
+
+b_guards_ok() {
+    if [ "$B_BACKEND" = nftables ]; then
+        b_nft_guards "$@" && b_nft_jumps_ok "$MG_PORT" && b_nft_drops_ok
+        return
+    fi
+    mg_expect ipv4 "$@" >"$TMP/b_want.ipv4" && mg_expect ipv6 "$@" >"$TMP/b_want.ipv6" &&
+        mg_rules_ok ipv4 "$TMP/b_want.ipv4" && mg_rules_ok ipv6 "$TMP/b_want.ipv6"
 }

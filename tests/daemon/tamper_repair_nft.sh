@@ -45,7 +45,7 @@ echo "---- (a) owned table"
 mg_start_listener owned
 mg_start_daemon owned "$TMP/memguard.json"
 mg_wait_notify READY=1 1 10 || mg_fatal "(a) no READY=1 within 10 s of starting the daemon"
-b_nft_guards "${NETS[@]}" && b_nft_jumps_ok "$MG_PORT" && b_nft_drops_ok ||
+b_guards_ok "${NETS[@]}" ||
     mg_fatal "(a) our table is not as configured after READY=1"
 guard_ok || mg_fatal "(a) precondition: the outside client is not out or the allowed one not in"
 pass "(a) daemon ready, table in place, the outside client out and the allowed one in"
