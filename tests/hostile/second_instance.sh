@@ -8,8 +8,9 @@
 #     non-zero with a message that names `--force`, and change nothing (save output and
 #     ipsets identical); with `--force` they act (the other config's rules are in / nothing of
 #     memguardd's is left); under nftables the kernel refuses even those (the running daemon
-#     owns the table): non-zero exit naming "Operation not permitted", our table byte-identical,
-#     the outside client out and the allowed one in, and within 5 s all of netfilter as before;
+#     owns the table): non-zero exit naming "Operation not permitted", the allowed client still
+#     connects right after it, our table byte-identical, the outside client out, and within 5 s
+#     all of netfilter as before;
 #   - a daemon in ANOTHER network namespace, with the same RUNTIME_DIRECTORY, started while the
 #     first one runs, starts fine (READY=1, its rules in place, still running): the instance
 #     lock is per network namespace.
@@ -107,6 +108,9 @@ if mg_is_nft; then
     for cmd in "apply --once --force --config $TMP/other.json" "remove --force"; do
         # shellcheck disable=SC2086 # the command is words
         h_mg $cmd
+        # At once: a refused one-shot must not cut the allowed, not even until the daemon's next pass.
+        out=$(h_probe $H_OK4 $H_SRV4)
+        check "nft: right after $cmd: allowed $H_OK4 connects (probe: $out)" [ "$out" = open ]
         check "nft: $cmd while the daemon owns the table exits non-zero (got $H_RC)" [ "$H_RC" != 0 ]
         check "nft: $cmd says the kernel refused it" grep -q 'Operation not permitted' <<<"$H_ERR"
         h_same "nft: $cmd left table inet memguard byte-identical" "$ours_before" "$(b_ours)"
