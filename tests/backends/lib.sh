@@ -9,9 +9,21 @@
 #       of ours, or `nft list table inet memguard` without counters and owner); empty when none
 #   b_allowed FAMILY NETWORK : the kernel's rules of ours accept NETWORK (an -s rule or a set
 #       member; an element of allow4/allow6)
-#   b_udp SRC DST : one memcached UDP "version" request from the client namespace; prints
+#   b_udp SRC DST [PORT] : one memcached UDP "version" request from the client namespace; prints
 #       answered|silent
 #   b_nft ARGS... : the nft tool in the server namespace
+#   b_nft_elems SET : the elements of our set SET (allow4|allow6), one a line, as nft -j names
+#       them (ADDR for a host, ADDR/LEN, or FIRST-LAST for a range)
+#   b_nft_guards NETWORK... : our table guards the port by what its rules do (not their text, so
+#       that a chain added later does not break it): allow4 and allow6 hold exactly NETWORK...
+#   b_nft_jumps_ok PORT : the input chain sends tcp and udp PORT of both families to guard4/guard6
+#   b_nft_drops_ok : guard4 and guard6 each accept their allow set and end with a drop
+#   b_guards_ok NETWORK... : our rules guard port 11211 for exactly NETWORK...: on iptables-legacy
+#       exactly mg_expect's rules, our jumps on top of INPUT (both families); on nftables by what
+#       they do (b_nft_guards, b_nft_jumps_ok, b_nft_drops_ok)
+# b_init also exports MG_BACKEND=B_BACKEND, so daemon/lib.sh's helpers that follow the backend
+# (mg_is_nft, mg_config, mg_want...) follow this one; and `nft` is the tool in $H_NS, like the
+# iptables ones (tests/hostile/lib.sh), so that mg_nft_table reads the server namespace's table.
 
 B_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../hostile/lib.sh
@@ -26,9 +38,11 @@ b_init() {
     *) echo "usage: $0 MEMGUARDD iptables-legacy|nftables" >&2; exit 2 ;;
     esac
     h_need nft jq memcached nc python3
+    export MG_BACKEND=$B_BACKEND
     h_init "$1"
     echo "backend: $B_BACKEND"
 }
+nft() { h_tool nft "$@"; }
 
 # b_topology : namespaces SRV (memcached, the daemon: H_NS) and CLI joined by the veth pair;
 # CONF names the config file
@@ -76,8 +90,8 @@ b_allowed() {
 }
 
 b_udp() {
-    local src=$1 dst=$2
-    timeout 3 nsenter -t "$H_CLI" -n -- "$MG_PYTHON" - "$src" "$dst" "$MG_PORT" <<'PY'
+    local src=$1 dst=$2 port=${3:-$MG_PORT}
+    timeout 3 nsenter -t "$H_CLI" -n -- "$MG_PYTHON" - "$src" "$dst" "$port" <<'PY'
 import socket, sys
 src, dst, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
@@ -90,4 +104,56 @@ try:
 except socket.timeout:
     print("silent")
 PY
+}
+
+b_nft_elems() {
+    b_nft -j list set inet memguard "$1" 2>/dev/null | jq -r '.nftables[].set.elem? // empty | .[] |
+        if type == "object" and has("elem") then .elem.val else . end |
+        if type == "object" then
+            (if has("prefix") then "\(.prefix.addr)/\(.prefix.len)" else "\(.range[0])-\(.range[1])" end)
+        else . end'
+}
+
+b_nft_guards() {
+    local fam net
+    local -a members
+    for fam in 4 6; do
+        members=()
+        for net in "$@"; do
+            [[ $net == *:* ]] && [ $fam = 4 ] && continue
+            [[ $net != *:* ]] && [ $fam = 6 ] && continue
+            net=${net%/32}
+            members+=("${net%/128}")
+        done
+        [ "$(b_nft_elems allow$fam | sort)" = "$(printf '%s\n' "${members[@]}" | sed '/^$/d' | sort)" ] || return 1
+    done
+}
+
+b_nft_jumps_ok() {
+    local port=$1 fam proto chain
+    chain=$(b_nft list chain inet memguard input 2>/dev/null) || return 1
+    for fam in 4 6; do
+        for proto in tcp udp; do
+            grep -q "meta nfproto ipv$fam $proto dport $port jump guard$fam " <<<"$chain" || return 1
+        done
+    done
+}
+
+b_nft_drops_ok() {
+    local fam rules
+    for fam in 4 6; do
+        rules=$(b_nft -j list chain inet memguard "guard$fam" 2>/dev/null |
+            jq -c '.nftables[] | select(.rule) | .rule.expr') || return 1
+        grep -qF "\"right\":\"@allow$fam\"}},{\"accept\":null}]" <<<"$rules" || return 1
+        tail -n 1 <<<"$rules" | grep -qE '^\[(\{"counter":[^]]*\},)?\{"drop":null\}\]$' || return 1
+    done
+}
+
+b_guards_ok() {
+    if [ "$B_BACKEND" = nftables ]; then
+        b_nft_guards "$@" && b_nft_jumps_ok "$MG_PORT" && b_nft_drops_ok
+        return
+    fi
+    mg_expect ipv4 "$@" >"$TMP/b_want.ipv4" && mg_expect ipv6 "$@" >"$TMP/b_want.ipv6" &&
+        mg_rules_ok ipv4 "$TMP/b_want.ipv4" && mg_rules_ok ipv6 "$TMP/b_want.ipv6"
 }

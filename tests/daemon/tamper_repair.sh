@@ -1,5 +1,4 @@
 #!/bin/bash
-# Runs against iptables-legacy only, not parametrized yet (see CMakeLists.txt).
 # daemon_tamper_repair: every kind of drift, in both families, is repaired by
 # the next verify pass (verify_interval_s=1), in one commit, and logged with
 # its drift kind; rules that are not memguardd's are left exactly as they are.
@@ -9,8 +8,26 @@
 # tampers the test lets one verify pass go by with nothing to repair:
 # memguardd reports three repairing passes in a row as a conflict and then
 # stops logging single drifts, which is test_conflict's business, not this one's.
-. "$(dirname "$0")/lib.sh"
-mg_init "$@"
+#
+# nftables (tamper_repair_nft.sh, sourced):
+#   (a) our table is owned (the default on kernels from 6.9): each tamper by `nft` (delete or
+#       add an element, delete our final drop, insert an accept, flush a chain or a set, delete
+#       a chain, delete the table, add an accept to the input chain) is refused with EPERM; the
+#       table stays byte-identical, all of netfilter too, the outside client stays out (tcp,
+#       udp) and the allowed one in; the daemon repaired nothing.
+#   (b) the table is not owned (MEMGUARD_TEST_NFT_UNOWNED=1, as on kernels before 6.9): the same
+#       tampers go through and each is repaired within one interval plus 2 s, in one commit per
+#       family it touched, logged with its drift kind; the table byte-identical to before, the
+#       foreign rules (legacy and a foreign nftables table) untouched, the outside client out.
+# Usage: tamper_repair.sh MEMGUARDD [iptables-legacy|nftables]
+# shellcheck disable=SC2034 # H_NS, MG_* and other variables are read by lib.sh functions
+. "$(dirname "$0")/../backends/lib.sh"
+b_init "$1" "${2:-iptables-legacy}"
+if mg_is_nft; then
+    # shellcheck source=tamper_repair_nft.sh
+    . "$(dirname "$0")/tamper_repair_nft.sh"
+    mg_finish
+fi
 
 INTERVAL=1
 LIMIT_MS=$((INTERVAL * 1000 + 2000)) # one interval plus 2 s margin
