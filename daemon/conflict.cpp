@@ -2,7 +2,16 @@
 
 namespace memguard {
 
-ConflictTracker::Verdict ConflictTracker::pass(bool drifted, clock::time_point now) {
+ConflictTracker::Verdict ConflictTracker::pass(bool drifted, bool timer, clock::time_point now) {
+    const bool held_an_interval = timer && !drifted_since_timer_;
+    if (timer) {
+        drifted_since_timer_ = false;
+    } else if (drifted) {
+        drifted_since_timer_ = true;
+    }
+    if (!drifted && !held_an_interval) {
+        return Verdict::quiet_pass;
+    }
     if (!drifted) {
         streak_ = 0;
         if (in_conflict_) {

@@ -1,6 +1,10 @@
 // Tells a one-off tamper from a fight: another tool that keeps undoing our rules makes us
 // repair pass after pass. After `threshold` repairing passes in a row we report one conflict,
-// then only a summary every `summary_every`, until a pass finds nothing to repair.
+// then only a summary every `summary_every`, until the rules held for a whole verify interval.
+// Passes come from the timer and, with a backend that reports changes, from the kernel's events
+// (and from `memguardd verify`): an event pass repairs at once, so the timer's next pass finds
+// nothing although the fight goes on. Only a timer pass with no repair since the previous timer
+// pass shows the rules held for an interval.
 #pragma once
 
 #include <chrono>
@@ -24,8 +28,8 @@ public:
                              clock::duration summary_every = std::chrono::seconds(60))
         : threshold_(threshold), summary_every_(summary_every) {}
 
-    // Called once per verify pass with whether it found drift.
-    Verdict pass(bool drifted, clock::time_point now);
+    // Called once per verify pass with whether it found drift and whether the timer ran it.
+    Verdict pass(bool drifted, bool timer, clock::time_point now);
     [[nodiscard]] std::uint64_t repairs_in_conflict() const { return repairs_; }
 
 private:
@@ -33,6 +37,7 @@ private:
     clock::duration summary_every_;
     unsigned streak_ = 0;
     bool in_conflict_ = false;
+    bool drifted_since_timer_ = false; // a pass between two timer passes repaired something
     std::uint64_t repairs_ = 0;
     clock::time_point last_summary_{};
 };

@@ -111,9 +111,9 @@ void log_failure(const Report& report, std::chrono::seconds retry_after) {
     }
 }
 
-ConflictTracker::Verdict log_verdict(ConflictTracker& conflicts, const Report& report,
-                                     bool drifted) {
-    const auto verdict = conflicts.pass(drifted, ConflictTracker::clock::now());
+ConflictTracker::Verdict log_verdict(ConflictTracker& conflicts, const Report& report, bool drifted,
+                                     bool timer) {
+    const auto verdict = conflicts.pass(drifted, timer, ConflictTracker::clock::now());
     const std::string repairs = std::to_string(conflicts.repairs_in_conflict());
     auto log_conflict = [&](spdlog::level::level_enum level, const std::string& message) {
         log_event(level, {Event::conflict, std::nullopt, {{"REPAIRS", repairs}}}, message);

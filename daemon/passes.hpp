@@ -27,10 +27,10 @@ void log_warnings(const Policy& policy);
 void log_apply(const Report& report, Event why, bool config_invalid);
 // After a pass that failed: why, and when it is tried again.
 void log_failure(const Report& report, std::chrono::seconds retry_after);
-// After a verify pass: the drift repaired, or the conflict tracker's summary of it. Returns the
-// tracker's verdict.
-ConflictTracker::Verdict log_verdict(ConflictTracker& conflicts, const Report& report,
-                                     bool drifted);
+// After a verify pass (`timer`: the verify timer's): the drift repaired, or the conflict
+// tracker's summary of it. Returns the tracker's verdict.
+ConflictTracker::Verdict log_verdict(ConflictTracker& conflicts, const Report& report, bool drifted,
+                                     bool timer);
 
 // The connections a pass cut (revocation.hpp), and the other backend's rules it took out.
 void log_revocation(const Pass& pass);

@@ -58,7 +58,8 @@ private:
     void apply(Event why);
     void after_pass(const Pass& pass);
     void follow_backend();
-    Report verify();
+    // `timer`: the verify timer's pass (the others: a change event, SIGUSR1, `memguardd verify`).
+    Report verify(bool timer = false);
     void reload();
     void rearm_verify();
     void check_squatter();
@@ -264,14 +265,14 @@ void Service::configure_audit() {
     }
 }
 
-Report Service::verify() {
+Report Service::verify(bool timer) {
     const auto started = std::chrono::steady_clock::now();
     const Pass pass = guard_->pass(policy_, PassKind::verify);
     const Report& report = pass.report;
     const bool drifted = report.drift_count() > 0;
     metrics_.record().pass(report, PassKind::verify, config_invalid_,
                            std::chrono::steady_clock::now() - started);
-    metrics_.record().conflict(log_verdict(conflicts_, report, drifted));
+    metrics_.record().conflict(log_verdict(conflicts_, report, drifted, timer));
     state_.record_pass(report);
     if (drifted) {
         state_.record_repair(report);
@@ -362,7 +363,7 @@ void Service::on_signal() {
 
 void Service::on_verify_timer() {
     acknowledge_timer(verify_timer_);
-    verify();
+    verify(true);
 }
 
 void Service::on_retry_timer() {

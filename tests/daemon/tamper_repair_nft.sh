@@ -86,8 +86,10 @@ LAST_REPAIR_US=$(mg_now_us)
 SCENARIOS=0
 while IFS='|' read -r fams kinds t; do
     SCENARIOS=$((SCENARIOS + 1))
-    # Let one verify pass find nothing (see the top of tamper_repair.sh).
-    quiet_until=$((LAST_REPAIR_US + INTERVAL * 1000000 + 300000))
+    # Let the rules hold for a whole interval (see the top of tamper_repair.sh): the change
+    # event repaired at once, so the first timer pass after it closes that interval, and the
+    # one after shows the rules held.
+    quiet_until=$((LAST_REPAIR_US + 2 * INTERVAL * 1000000 + 300000))
     now=$(mg_now_us)
     [ "$now" -lt "$quiet_until" ] && sleep "$(awk -v us=$((quiet_until - now)) 'BEGIN { printf "%.3f", us / 1e6 }')"
     off=$(mg_log_size "$MG_ERR")
