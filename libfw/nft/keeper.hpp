@@ -69,7 +69,6 @@ private:
     void rebuild(std::string_view table, const Desired& desired, const Snapshot& snap);
     std::optional<std::string_view> fail_closed_once(const Desired& desired, const Snapshot& snap,
                                                      PassResult& result);
-    std::string_view closed_table_for(const Snapshot& snap, PassResult& result) const;
     void fail_closed(const Desired& desired, const std::optional<Snapshot>& known,
                      PassResult& result);
     [[nodiscard]] std::uint32_t table_flags() const;

@@ -4,6 +4,7 @@
 #include "plan.hpp"
 
 #include <algorithm>
+#include <cerrno>
 
 namespace memguard::nft {
 
@@ -19,11 +20,9 @@ std::string ports_text(const Desired& d) {
     return out;
 }
 
-} // namespace
-
 // The fail-closed table to write (free_closed_table); its name taken as well is reported, and
 // is an error when there is nowhere left of ours to fail closed in.
-std::string_view Keeper::closed_table_for(const Snapshot& snap, PassResult& result) const {
+std::string_view closed_table_for(const Snapshot& snap, PassResult& result) {
     const auto table = free_closed_table(snap);
     if (table == kClosedTableName) {
         return *table;
@@ -43,6 +42,8 @@ std::string_view Keeper::closed_table_for(const Snapshot& snap, PassResult& resu
     }
     return *table;
 }
+
+} // namespace
 
 // The fail-closed rules into our table; into inet memguard_closed (or _alt) when the name is
 // taken by somebody else's table, or when our table cannot be written (another live owner
