@@ -5,6 +5,7 @@
 // name is somebody else's too. Nothing else in the ruleset is ever changed.
 #include "keeper.hpp"
 
+#include "checkpoint.hpp"
 #include "plan.hpp"
 
 #include <algorithm>
@@ -160,6 +161,7 @@ PassResult Keeper::compare_with(const Desired& desired, const Snapshot& snap) co
 void Keeper::apply(const Desired& desired, PassResult& result) {
     for (unsigned attempt = 1;; ++attempt) {
         const Snapshot snap = kernel_.snapshot();
+        checkpoint("nft_after_read");
         if (snap.main && !snap.main->ours()) {
             result.refused.emplace_back(kRefused);
             fail_closed(desired, snap, result);

@@ -1,5 +1,6 @@
 #include "kernel.hpp"
 
+#include "checkpoint.hpp"
 #include "decode.hpp"
 #include "netlink/detail.hpp"
 
@@ -153,8 +154,10 @@ Snapshot Kernel::snapshot() {
 }
 
 void Kernel::commit(Batch& batch) {
+    checkpoint("nft_before_commit");
     send(batch);
     read_answers(batch);
+    checkpoint("nft_after_commit");
 }
 
 OwnedTables Kernel::probe_owned_tables() {

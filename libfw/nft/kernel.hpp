@@ -62,7 +62,8 @@ public:
     std::optional<TableModel> dump_table(std::string_view name);
 
     // Sends the batch and checks every answer; the first error throws (GenerationMoved for
-    // ERESTART), naming the message it was about.
+    // ERESTART), naming the message it was about. Test checkpoints nft_before_commit and
+    // nft_after_commit (checkpoint.hpp) around it.
     void commit(Batch& batch);
     // Whether the kernel creates a table of ours with OWNER|PERSIST (6.9+), asked in a batch
     // that can never commit (nothing changes, no event, the generation stays): NEWTABLE
