@@ -97,3 +97,20 @@ TEST_CASE("a foreign inet memguard_closed beside our own table is never written 
     CHECK(nft_json_text("memguard_closed") == before);
     CHECK(test::run("nft delete table inet memguard 2>/dev/null") != 0);
 }
+
+TEST_CASE("remove takes out inet memguard_closed_alt and leaves their two tables", "[netns][nft]") {
+    test::fresh_netns();
+    make_foreign_tables();
+    const std::string main_before = nft_json_text("memguard");
+    const std::string closed_before = nft_json_text("memguard_closed");
+    Keeper keeper;
+    REQUIRE(keeper.reconcile(test::desired_with(2), false).committed);
+    REQUIRE(test::run("nft list table inet memguard_closed_alt >/dev/null 2>&1") == 0);
+    const auto removed = keeper.remove();
+    INFO(test::describe(removed));
+    CHECK(removed.committed);
+    CHECK(removed.actions == "deleted table inet memguard_closed_alt");
+    CHECK(test::run("nft list table inet memguard_closed_alt >/dev/null 2>&1") != 0);
+    CHECK(nft_json_text("memguard") == main_before);
+    CHECK(nft_json_text("memguard_closed") == closed_before);
+}
