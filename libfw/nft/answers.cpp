@@ -23,9 +23,11 @@ constexpr std::size_t kBufferSize = 65536;
 
 struct Answers {
     std::size_t acks = 0;
-    int error = 0;
+    std::size_t errors = 0;
+    int error = 0; // the first one
     std::uint32_t error_seq = 0;
     std::string kernel_message;
+    std::vector<int> by_command; // 0 or the errno, by seq - first_seq - 1
 };
 
 void take(const nlmsghdr* nlh, const Batch& batch, Answers& out) {
@@ -38,9 +40,14 @@ void take(const nlmsghdr* nlh, const Batch& batch, Answers& out) {
         return; // answers something else
     }
     std::memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof err);
+    const std::size_t command = nlh->nlmsg_seq - batch.first_seq() - 1;
     if (err.error == 0) {
         ++out.acks;
         return;
+    }
+    ++out.errors;
+    if (command < out.by_command.size()) {
+        out.by_command[command] = err.error < 0 ? -err.error : err.error;
     }
     if (out.error == 0) {
         out.error = err.error < 0 ? -err.error : err.error;
@@ -53,18 +60,18 @@ void take(const nlmsghdr* nlh, const Batch& batch, Answers& out) {
     }
 }
 
-} // namespace
-
-void Kernel::read_answers(const Batch& batch) {
+// Until the first error (`every` false) or an answer to every message.
+Answers receive(netlink::Socket& socket, const Batch& batch, bool every) {
     std::vector<std::uint32_t> buffer(kBufferSize / sizeof(std::uint32_t));
     Answers answers;
-    while (answers.error == 0 && answers.acks < batch.commands()) {
-        const ssize_t n = recv(socket_.fd(), buffer.data(), kBufferSize, MSG_DONTWAIT);
+    answers.by_command.assign(batch.commands(), 0);
+    while ((every || answers.error == 0) && answers.acks + answers.errors < batch.commands()) {
+        const ssize_t n = recv(socket.fd(), buffer.data(), kBufferSize, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            pollfd pfd{socket_.fd(), POLLIN, 0};
+            pollfd pfd{socket.fd(), POLLIN, 0};
             if (poll(&pfd, 1, kAnswerTimeoutMs) == 0) {
                 throw netlink::NetlinkError("commit nftables batch: no answer from the kernel",
                                             ETIMEDOUT);
@@ -80,6 +87,13 @@ void Kernel::read_answers(const Batch& batch) {
             take(nlh, batch, answers);
         }
     }
+    return answers;
+}
+
+} // namespace
+
+void Kernel::read_answers(const Batch& batch) {
+    const Answers answers = receive(socket_, batch, false);
     if (answers.error == ERESTART) {
         throw GenerationMoved("commit nftables batch: another process changed the ruleset first",
                               answers.error, answers.kernel_message);
@@ -87,6 +101,10 @@ void Kernel::read_answers(const Batch& batch) {
     if (answers.error != 0) {
         throw BatchRefused(batch.what(answers.error_seq), answers.error, answers.kernel_message);
     }
+}
+
+std::vector<int> Kernel::read_every_answer(const Batch& batch) {
+    return receive(socket_, batch, true).by_command;
 }
 
 } // namespace memguard::nft

@@ -186,7 +186,8 @@ void add_new_table(Batch& batch, std::string_view table, std::uint32_t flags, bo
     nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, flags);
     set_comment(t.get(), nftnl_table_set_data, NFTNL_TABLE_USERDATA, NFTNL_UDATA_TABLE_COMMENT,
                 kTableMarker);
-    nlmsghdr* nlh = batch.add(NFT_MSG_NEWTABLE, kCreate,
+    const auto create = static_cast<std::uint16_t>(adopt ? kCreate : kCreate | NLM_F_EXCL);
+    nlmsghdr* nlh = batch.add(NFT_MSG_NEWTABLE, create,
                               (adopt ? "adopt table " : "add table ") + inet(table), kSmallMessage);
     nftnl_table_nlmsg_build_payload(nlh, t.get());
     batch.done(nlh);

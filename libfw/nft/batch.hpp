@@ -47,8 +47,9 @@ private:
 // Appends to `batch` what rebuilds `plan`'s table from nothing: NEWTABLE, chains, sets, their
 // elements (several NEWSETELEM messages for large sets), rules.
 void add_table(Batch& batch, const TablePlan& plan, std::uint32_t table_flags);
-// NEWTABLE with `flags` and our marker, no NLM_F_EXCL: creates the table, or (`adopt`) takes over
-// an orphaned persistent one of ours, which must be asked for with OWNER|PERSIST again.
+// NEWTABLE with `flags` and our marker. Creates the table with NLM_F_EXCL, so a table of that
+// name that somebody made meanwhile is never written into; or (`adopt`, no NLM_F_EXCL) takes
+// over an orphaned persistent one of ours, which must be asked for with OWNER|PERSIST again.
 void add_new_table(Batch& batch, std::string_view table, std::uint32_t flags, bool adopt = false);
 void add_delete_table(Batch& batch, std::string_view table);
 

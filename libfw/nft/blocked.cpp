@@ -77,7 +77,7 @@ void count_table(const TableModel& table, Family family, std::vector<BlockedCoun
 std::vector<BlockedCount> blocked_counts(const Snapshot& snap) {
     std::vector<BlockedCount> counts;
     for (const Family family : both_families) {
-        for (const auto* table : {&snap.main, &snap.closed}) {
+        for (const auto* table : snap.tables()) {
             if (*table && (*table)->ours()) {
                 count_table(**table, family, counts);
             }

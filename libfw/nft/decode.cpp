@@ -207,7 +207,7 @@ EventClass classify_event(Bytes message, std::uint32_t own_portid) {
         return EventClass::unrelated;
     }
     const std::string_view table = mnl_attr_get_str(attrs[1]);
-    if (table != kTableName && table != kClosedTableName) {
+    if (table != kTableName && table != kClosedTableName && table != kClosedAltTableName) {
         return EventClass::unrelated;
     }
     return nlh->nlmsg_pid == own_portid ? EventClass::own : EventClass::foreign;

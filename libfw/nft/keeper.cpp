@@ -1,9 +1,11 @@
 // Ownership rule: the table `inet memguard` is ours iff its userdata carries our marker (the
 // comment "memguardd"). A table of that name without the marker is somebody else's: we never
-// flush, delete or adopt it, we report it as refused, and we fail closed in a second table of
-// ours, `inet memguard_closed` (same marker). Nothing else in the ruleset is ever changed.
+// flush, delete, adopt or write into it, we report it as refused, and we fail closed in a second
+// table of ours, `inet memguard_closed` (same marker), or `inet memguard_closed_alt` when that
+// name is somebody else's too. Nothing else in the ruleset is ever changed.
 #include "keeper.hpp"
 
+#include "checkpoint.hpp"
 #include "plan.hpp"
 
 #include <algorithm>
@@ -31,9 +33,19 @@ void delete_ours(Batch& batch, const TableModel& table, std::uint32_t portid) {
     add_delete_table(batch, table.name);
 }
 
+std::optional<std::string_view> free_closed_table(const Snapshot& snap) {
+    if (!snap.closed || snap.closed->ours()) {
+        return kClosedTableName;
+    }
+    if (!snap.closed_alt || snap.closed_alt->ours()) {
+        return kClosedAltTableName;
+    }
+    return std::nullopt;
+}
+
 std::vector<std::uint16_t> guarded_ports(const Snapshot& snap) {
     std::vector<std::uint16_t> ports;
-    for (const auto* table : {&snap.main, &snap.closed}) {
+    for (const auto* table : snap.tables()) {
         for (const std::string_view name : {kInputChain, kPreroutingChain}) {
             const ChainModel* chain = ours(*table) ? (*table)->chain(name) : nullptr;
             for (const RuleModel& r : chain != nullptr ? chain->rules : std::vector<RuleModel>{}) {
@@ -48,7 +60,27 @@ std::vector<std::uint16_t> guarded_ports(const Snapshot& snap) {
     return ports;
 }
 
-Keeper::Keeper(NftOptions options) : owned_(options.own_table) {}
+Keeper::Keeper(NftOptions options) : own_wanted_(options.own_table), owned_(options.own_table) {}
+
+void Keeper::learn_ownership() {
+    if (!own_wanted_) {
+        owned_ = false;
+        return;
+    }
+    switch (kernel_.probe_owned_tables()) {
+    case OwnedTables::supported:
+        owned_ = true;
+        ownership_note_.clear();
+        break;
+    case OwnedTables::unsupported:
+        owned_ = false;
+        ownership_note_ = "the kernel does not support owned nftables tables (flags owner and "
+                          "persist, Linux 6.9 and later); the table is unowned";
+        break;
+    case OwnedTables::unknown: // the probe's name is taken: keep what we knew
+        break;
+    }
+}
 
 std::uint32_t Keeper::table_flags() const {
     return owned_ ? kTableFlagOwner | kTableFlagPersist : 0;
@@ -74,15 +106,16 @@ std::vector<std::uint16_t> Keeper::guarded_ports() {
     }
 }
 
-// One batch: `table` rebuilt from `desired`, our old tables out first (the fail-closed one
-// included). The fail-closed table is built beside inet memguard and never touches it.
+// One batch: `table` rebuilt from `desired`, our old tables out first (the fail-closed ones
+// included). A fail-closed table is built beside inet memguard and never touches it. Only a
+// table of ours or none is ever written: the new table is created with NLM_F_EXCL.
 void Keeper::rebuild(std::string_view table, const Desired& desired, const Snapshot& snap) {
     const TablePlan plan = plan_table(table, desired);
     const bool main_too = table == kTableName;
     for (;;) {
         Batch batch(kernel_.next_seq(), snap.generation);
-        for (const auto* t : {&snap.main, &snap.closed}) {
-            if (ours(*t) && (main_too || t == &snap.closed)) {
+        for (const auto* t : snap.tables()) {
+            if (ours(*t) && (main_too || t != &snap.main)) {
                 delete_ours(batch, **t, kernel_.portid());
             }
         }
@@ -92,12 +125,13 @@ void Keeper::rebuild(std::string_view table, const Desired& desired, const Snaps
             kernel_.commit(batch);
             return;
         } catch (const BatchRefused& e) {
-            // Kernels before 6.9 know no PERSIST flag: fall back to an unowned table, once.
+            // The new table is ours (NLM_F_EXCL): the kernel lacks the flags (before 6.9) and
+            // the probe could not tell. Unowned until a probe says otherwise.
             if (e.error() != EOPNOTSUPP || !owned_ || !e.message().starts_with("add table")) {
                 throw;
             }
             owned_ = false;
-            ownership_note_ = "the kernel refused an owned nftables table (" +
+            ownership_note_ = "the kernel refused an owned nftables table of ours (" +
                               std::string(e.what()) + "); the table is unowned";
         }
     }
@@ -111,9 +145,12 @@ PassResult Keeper::compare_with(const Desired& desired, const Snapshot& snap) co
     const TableModel wanted = model_of(plan_table(kTableName, desired));
     PassResult result;
     result.drift = compare_tables(wanted, snap.main, ownership());
-    if (ours(snap.closed)) {
-        result.drift.push_back({std::nullopt, "fail_closed_table", std::string(kClosedTableName),
-                                "table inet memguard_closed (fail-closed rules) is in place"});
+    for (const auto* closed : {&snap.closed, &snap.closed_alt}) {
+        if (ours(*closed)) {
+            const std::string& name = (*closed)->name;
+            result.drift.push_back({std::nullopt, "fail_closed_table", name,
+                                    "table inet " + name + " (fail-closed rules) is in place"});
+        }
     }
     result.revoked = revoked_networks(wanted, snap.main, Family::ipv4);
     const auto six = revoked_networks(wanted, snap.main, Family::ipv6);
@@ -124,6 +161,7 @@ PassResult Keeper::compare_with(const Desired& desired, const Snapshot& snap) co
 void Keeper::apply(const Desired& desired, PassResult& result) {
     for (unsigned attempt = 1;; ++attempt) {
         const Snapshot snap = kernel_.snapshot();
+        checkpoint("nft_after_read");
         if (snap.main && !snap.main->ours()) {
             result.refused.emplace_back(kRefused);
             fail_closed(desired, snap, result);
@@ -161,6 +199,7 @@ PassResult Keeper::reconcile(const Desired& desired, bool verify) {
             return result;
         }
         in_sync_generation_.reset();
+        learn_ownership();
         apply(desired, result);
     } catch (const std::exception& e) {
         result.error = e.what();

@@ -17,9 +17,8 @@
 namespace memguard::nft {
 
 struct NftOptions {
-    // Create the table with NFT_TABLE_F_OWNER|PERSIST (only our socket may change it). Off for
-    // tests that tamper through the nft CLI (MEMGUARD_TEST_NFT_UNOWNED=1) and where the kernel
-    // lacks it.
+    // Create the table with NFT_TABLE_F_OWNER|PERSIST (only our socket may change it) where the
+    // kernel can. Off for tests that tamper through the nft CLI (MEMGUARD_TEST_NFT_UNOWNED=1).
     bool own_table = true;
 };
 
@@ -50,9 +49,12 @@ public:
     // Ports our tables' jumps guard now; {} when unreadable.
     std::vector<std::uint16_t> guarded_ports();
 
-    // False when the kernel refused OWNER|PERSIST (before 6.9) or the options said so.
+    // False when the kernel lacks OWNER|PERSIST (before 6.9) or the options said so. Learnt
+    // from the kernel at every full pass (Kernel::probe_owned_tables), never from a refusal
+    // about somebody else's table.
     [[nodiscard]] bool owned() const { return owned_; }
-    // Set once when the kernel refused the owner flags: the daemon says so once.
+    // Why the table is unowned when the kernel lacks the owner flags; "" otherwise. The daemon
+    // says so when it changes.
     [[nodiscard]] const std::string& ownership_note() const { return ownership_note_; }
     [[nodiscard]] int change_fd() const { return events_.fd(); }
     bool changed();
@@ -61,6 +63,7 @@ public:
     [[nodiscard]] std::uint64_t dumps() const { return kernel_.dumps(); }
 
 private:
+    void learn_ownership();
     void apply(const Desired& desired, PassResult& result);
     [[nodiscard]] PassResult compare_with(const Desired& desired, const Snapshot& snap) const;
     void rebuild(std::string_view table, const Desired& desired, const Snapshot& snap);
@@ -73,6 +76,7 @@ private:
 
     EventWatch events_; // before kernel_: joined before any dump
     Kernel kernel_;
+    bool own_wanted_;
     bool owned_;
     std::string ownership_note_;
     // The last pass found everything as `in_sync_desired_` wants at this generation.
@@ -82,11 +86,18 @@ private:
 
 inline constexpr std::string_view kRefused =
     "table inet memguard is not memguardd's (no memguard marker); left alone";
+inline constexpr std::string_view kRefusedClosed =
+    "table inet memguard_closed is not memguardd's (no memguard marker); left alone";
 
 bool ours(const std::optional<TableModel>& table);
 // Takes out an existing table of ours inside `batch`, adopting it first (NEWTABLE with
 // OWNER|PERSIST, no NLM_F_EXCL) when it is persistent or owned and not by us.
 void delete_ours(Batch& batch, const TableModel& table, std::uint32_t portid);
+
+// The table the fail-closed rules go into when `inet memguard` is somebody else's: the first of
+// inet memguard_closed and inet memguard_closed_alt that is ours or absent; nullopt when both
+// are somebody else's.
+std::optional<std::string_view> free_closed_table(const Snapshot& snap);
 
 // The ports the jump rules of our tables in `snap` guard.
 std::vector<std::uint16_t> guarded_ports(const Snapshot& snap);

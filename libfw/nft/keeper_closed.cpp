@@ -3,6 +3,9 @@
 
 #include "plan.hpp"
 
+#include <algorithm>
+#include <cerrno>
+
 namespace memguard::nft {
 
 namespace {
@@ -17,11 +20,34 @@ std::string ports_text(const Desired& d) {
     return out;
 }
 
+// The fail-closed table to write (free_closed_table); its name taken as well is reported, and
+// is an error when there is nowhere left of ours to fail closed in.
+std::string_view closed_table_for(const Snapshot& snap, PassResult& result) {
+    const auto table = free_closed_table(snap);
+    if (table == kClosedTableName) {
+        return *table;
+    }
+    if (std::ranges::count(result.refused, kRefusedClosed) == 0) { // once per pass
+        result.refused.emplace_back(kRefusedClosed);
+        result.error.append(result.error.empty() ? "" : "; ").append(kRefusedClosed);
+        if (table) {
+            result.error.append(": failing closed in table inet ").append(*table);
+        }
+    }
+    if (!table) {
+        throw netlink::NetlinkError("no table name of ours is free to fail closed in: inet " +
+                                        std::string(kClosedAltTableName) +
+                                        " is not memguardd's either",
+                                    EEXIST);
+    }
+    return *table;
+}
+
 } // namespace
 
-// The fail-closed rules into our table; into inet memguard_closed when the name is taken by
-// somebody else's table, or when our table cannot be written (another live owner holds it).
-// Returns the table written; nullopt when the rules were in place already.
+// The fail-closed rules into our table; into inet memguard_closed (or _alt) when the name is
+// taken by somebody else's table, or when our table cannot be written (another live owner
+// holds it). Returns the table written; nullopt when the rules were in place already.
 std::optional<std::string_view> Keeper::fail_closed_once(const Desired& desired,
                                                          const Snapshot& snap, PassResult& result) {
     const Desired closed = fail_closed_desired(desired, nft::guarded_ports(snap));
@@ -33,12 +59,16 @@ std::optional<std::string_view> Keeper::fail_closed_once(const Desired& desired,
             result.error.append(result.error.empty() ? "" : "; ").append(e.what());
         }
     }
-    const TableModel wanted = model_of(plan_table(kClosedTableName, closed));
-    if (compare_tables(wanted, snap.closed, ownership()).empty()) {
+    const std::string_view table = closed_table_for(snap, result);
+    const TableModel wanted = model_of(plan_table(table, closed));
+    const auto& found = table == kClosedTableName ? snap.closed : snap.closed_alt;
+    const bool other_closed_ours =
+        table == kClosedTableName ? ours(snap.closed_alt) : ours(snap.closed);
+    if (compare_tables(wanted, found, ownership()).empty() && !other_closed_ours) {
         return std::nullopt;
     }
-    rebuild(kClosedTableName, closed, snap);
-    return kClosedTableName;
+    rebuild(table, closed, snap);
+    return table;
 }
 
 void Keeper::fail_closed(const Desired& desired, const std::optional<Snapshot>& known,
@@ -84,7 +114,7 @@ PassResult Keeper::remove() {
             }
             Batch batch(kernel_.next_seq(), snap.generation);
             std::string actions;
-            for (const auto* t : {&snap.main, &snap.closed}) {
+            for (const auto* t : snap.tables()) {
                 if (ours(*t)) {
                     delete_ours(batch, **t, kernel_.portid());
                     actions.append(actions.empty() ? "" : ", ").append("deleted table inet ");

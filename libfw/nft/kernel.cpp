@@ -1,5 +1,6 @@
 #include "kernel.hpp"
 
+#include "checkpoint.hpp"
 #include "decode.hpp"
 #include "netlink/detail.hpp"
 
@@ -134,6 +135,7 @@ Snapshot Kernel::snapshot() {
         try {
             snap.main = dump_table(kTableName);
             snap.closed = dump_table(kClosedTableName);
+            snap.closed_alt = dump_table(kClosedAltTableName);
         } catch (const netlink::NetlinkError& e) {
             // NLM_F_DUMP_INTR (libmnl: EINTR) or a set deleted mid-dump: the ruleset moved.
             if ((e.error() != EINTR && e.error() != ENOENT) || attempt == kDumpAttempts) {
@@ -152,6 +154,30 @@ Snapshot Kernel::snapshot() {
 }
 
 void Kernel::commit(Batch& batch) {
+    checkpoint("nft_before_commit");
+    send(batch);
+    read_answers(batch);
+    checkpoint("nft_after_commit");
+}
+
+OwnedTables Kernel::probe_owned_tables() {
+    constexpr std::string_view kProbeTable = "memguard_probe";
+    Batch batch(next_seq(), std::nullopt);
+    add_new_table(batch, kProbeTable, kTableFlagOwner | kTableFlagPersist);
+    add_new_table(batch, kProbeTable, kTableFlagOwner | kTableFlagPersist);
+    batch.end();
+    send(batch);
+    const std::vector<int> answers = read_every_answer(batch);
+    if (answers.size() == 2 && answers[0] == 0 && answers[1] == EEXIST) {
+        return OwnedTables::supported;
+    }
+    if (!answers.empty() && answers[0] == EOPNOTSUPP) {
+        return OwnedTables::unsupported;
+    }
+    return OwnedTables::unknown;
+}
+
+void Kernel::send(const Batch& batch) {
     const auto bytes = batch.bytes();
     // netlink_sendmsg refuses a datagram larger than the send buffer (less 32 bytes).
     const int want = static_cast<int>(bytes.size() + 65536);
@@ -166,7 +192,6 @@ void Kernel::commit(Batch& batch) {
         throw netlink::NetlinkError(
             "send an nftables batch of " + std::to_string(bytes.size()) + " bytes", errno);
     }
-    read_answers(batch);
 }
 
 } // namespace memguard::nft

@@ -6,9 +6,11 @@
 #include "model.hpp"
 #include "netlink/socket.hpp"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
+#include <vector>
 
 namespace memguard::nft {
 
@@ -31,12 +33,20 @@ private:
     std::string message_;
 };
 
-// Our two tables as one generation held them.
+// The tables under our names as one generation held them (ours or not: TableModel::ours()).
 struct Snapshot {
     std::uint32_t generation = 0;
-    std::optional<TableModel> main;   // inet memguard
-    std::optional<TableModel> closed; // inet memguard_closed
+    std::optional<TableModel> main;       // inet memguard
+    std::optional<TableModel> closed;     // inet memguard_closed
+    std::optional<TableModel> closed_alt; // inet memguard_closed_alt
+
+    [[nodiscard]] std::array<const std::optional<TableModel>*, 3> tables() const {
+        return {&main, &closed, &closed_alt};
+    }
 };
+
+// What the kernel answered to the ownership probe.
+enum class OwnedTables { supported, unsupported, unknown };
 
 class Kernel {
 public:
@@ -52,15 +62,25 @@ public:
     std::optional<TableModel> dump_table(std::string_view name);
 
     // Sends the batch and checks every answer; the first error throws (GenerationMoved for
-    // ERESTART), naming the message it was about.
+    // ERESTART), naming the message it was about. Test checkpoints nft_before_commit and
+    // nft_after_commit (checkpoint.hpp) around it.
     void commit(Batch& batch);
+    // Whether the kernel creates a table of ours with OWNER|PERSIST (6.9+), asked in a batch
+    // that can never commit (nothing changes, no event, the generation stays): NEWTABLE
+    // `inet memguard_probe` with the flags and NLM_F_EXCL, twice. Supported: the first is
+    // accepted and the second finds it (EEXIST); unsupported: EOPNOTSUPP for the flags; unknown
+    // for any other answer (the name is somebody else's).
+    OwnedTables probe_owned_tables();
     std::uint32_t next_seq() { return seq_ += 100000; }
 
     // For tests: how many table dumps this object has made.
     [[nodiscard]] std::uint64_t dumps() const { return dumps_; }
 
 private:
+    void send(const Batch& batch);
     void read_answers(const Batch& batch);
+    // 0 or the errno for each message of `batch`, once the kernel answered them all.
+    std::vector<int> read_every_answer(const Batch& batch);
 
     netlink::Socket socket_;
     std::uint32_t seq_;

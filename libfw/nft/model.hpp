@@ -14,8 +14,10 @@
 namespace memguard::nft {
 
 inline constexpr std::string_view kTableName = "memguard";
-// Where we fail closed when `inet memguard` belongs to somebody else.
+// Where we fail closed when `inet memguard` belongs to somebody else; in the second name when
+// the first is somebody else's too.
 inline constexpr std::string_view kClosedTableName = "memguard_closed";
+inline constexpr std::string_view kClosedAltTableName = "memguard_closed_alt";
 // The table comment that makes a table ours.
 inline constexpr std::string_view kTableMarker = "memguardd";
 // The comment on our chains, sets and rules (as `-m comment --comment memguard` in iptables).

@@ -31,8 +31,9 @@ public:
     [[nodiscard]] int change_fd() const override { return keeper_.change_fd(); }
     bool changed() override;
 
-    // False when the table is unowned: the kernel refused NFT_TABLE_F_OWNER|PERSIST (before
-    // 6.9; ownership_note() says so, once) or the options asked for it.
+    // False when the table is unowned: the kernel lacks NFT_TABLE_F_OWNER|PERSIST (before 6.9;
+    // ownership_note() says so; asked of the kernel again at every full pass) or the options
+    // asked for it.
     [[nodiscard]] bool owned() const { return keeper_.owned(); }
     [[nodiscard]] const std::string& ownership_note() const { return keeper_.ownership_note(); }
     [[nodiscard]] std::string caveat() const override { return keeper_.ownership_note(); }

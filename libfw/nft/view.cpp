@@ -65,7 +65,7 @@ void add_table(FamilyView& out, const nft::TableModel& table, Family family) {
 FamilyView view_of(const nft::Snapshot& snap, Family family) {
     FamilyView view;
     view.family = family;
-    for (const auto* table : {&snap.main, &snap.closed}) {
+    for (const auto* table : snap.tables()) {
         if (*table) {
             add_table(view, **table, family);
         }

@@ -1,15 +1,22 @@
 #!/bin/bash
-# hostile_fault_injection: memguardd killed (SIGKILL) at each point of an apply, then started
-# again, always ends with the port closed to outsiders, open to the allowlist, and everything
-# that is not memguardd's untouched.
+# hostile_fault_injection_<backend>: memguardd killed (SIGKILL) at each point of an apply, then
+# started again, always ends with the port closed to outsiders, open to the allowlist, and
+# everything that is not memguardd's untouched.
+# Usage: fault_injection.sh MEMGUARDD iptables-legacy|nftables   (root)
 #
 # The daemon honours MEMGUARD_TEST_KILL_AT=<checkpoint> (it SIGKILLs itself the first time it
 # reaches the checkpoint) and MEMGUARD_TEST_STOP_AT=<checkpoint> (it SIGSTOPs itself there);
-# checkpoints: before_lock, after_lock, after_set_load, after_commit, before_revocation.
+# checkpoints:
+#   iptables-legacy: before_lock, after_lock, after_set_load, after_commit, before_revocation;
+#   nftables: nft_after_read (our tables read, nothing decided), nft_before_commit (the batch
+#             built, not sent), nft_after_commit (the batch committed, the pass not finished),
+#             before_revocation.
 #
-# Iterations: 10 rounds x 2 layouts x 2 modes x 5 checkpoints = 200.
+# Iterations: ROUNDS x 2 layouts x 2 modes x the backend's checkpoints (iptables-legacy: 5
+# rounds x 20 = 100; nftables: 5 rounds x 16 = 80; FAULT_ROUNDS=N for more).
 #   layouts: "small" (3 IPv4 networks + 1 IPv6: -s rules) and "big" (40 IPv4 networks: the
-#            ipset memguard4), each in two variants A and B that differ in one network;
+#            ipset memguard4; under nftables both are set elements), each in two variants A
+#            and B that differ in one network;
 #   modes:   "start"  - the daemon is started with KILL_AT and a config that differs from what
 #                       the kernel holds (the previous iteration's rules);
 #            "reload" - the daemon is started with KILL_AT and the config the kernel already
@@ -23,11 +30,16 @@
 #           the connect alone; a SYN-ACK over the veth takes well under a millisecond),
 #     (ii)  the allowed client (10.0.0.10, fd99::10) connects,
 #     (iii) every foreign rule (INPUT, FORWARD, a foreign chain) and the foreign ipsets are
-#           unchanged: save output and `ipset save` without memguardd's lines, identical.
+#           unchanged: save output and `ipset save` without memguardd's lines, identical; under
+#           nftables also the foreign tables (inet filter with a set, ip6 foreign): `nft -j list
+#           ruleset` without our tables (inet memguard*), identical.
+#   Under nftables every start commits (it adopts the orphaned table), so in mode "reload" the
+#   kill comes at the start, except for a checkpoint the start does not reach.
 #   One PASS/FAIL line per iteration. At the end, per checkpoint: it must have killed the
 #   daemon at least once (a test hook that is never reached proves nothing).
-# Then STOP cases: STOP_AT=after_lock (both layouts), after_set_load (big), after_commit (big to
-# small):
+# Then STOP cases: iptables-legacy: STOP_AT=after_lock (both layouts), after_set_load (big),
+# after_commit (big to small); nftables: nft_after_read (small), nft_before_commit (big),
+# nft_after_commit (small):
 # while the daemon is stopped there, the outside client still gets no answer on the port that
 # the earlier rules closed (and the allowed one still connects); SIGCONT lets it finish
 # (READY=1, rules of the new config, checks (i)-(iii)).
@@ -36,11 +48,25 @@
 # memcached listens on 11211 in the server namespace.
 # shellcheck disable=SC2034 # H_NS, MG_* and other variables are read by lib.sh functions
 . "$(dirname "$0")/lib.sh"
+# mg_init re-executes the script with MEMGUARDD only: the backend goes through the environment.
+[ "${2:-}" != --private-run ] && export FAULT_BACKEND=${2:-}
+case ${FAULT_BACKEND:-} in
+iptables-legacy)
+    CHECKPOINTS=(before_lock after_lock after_set_load after_commit before_revocation)
+    STOP_CASES=("small after_lock" "big after_lock" "big after_set_load" "small after_commit")
+    ;;
+nftables)
+    CHECKPOINTS=(nft_after_read nft_before_commit nft_after_commit before_revocation)
+    STOP_CASES=("small nft_after_read" "big nft_before_commit" "small nft_after_commit")
+    ;;
+*) echo "usage: $0 MEMGUARDD iptables-legacy|nftables" >&2; exit 2 ;;
+esac
 h_need memcached nc
-h_init "$@"
+[ "$FAULT_BACKEND" = nftables ] && h_need nft jq
+h_init "$1"
+echo "backend: $FAULT_BACKEND"
 
-ROUNDS=${FAULT_ROUNDS:-10}
-CHECKPOINTS=(before_lock after_lock after_set_load after_commit before_revocation)
+ROUNDS=${FAULT_ROUNDS:-5}
 h_netns SRV
 h_netns CLI
 h_link "$SRV" "$CLI"
@@ -61,8 +87,30 @@ mg_tamper ipv4 ':DOCKER-USER - [0:0]' \
     '-A DOCKER-USER -s 203.0.113.0/24 -j RETURN' || mg_fatal "cannot add the ipv4 foreign rules"
 mg_tamper ipv6 '-A INPUT -m set --match-set foreign6 src -j DROP' \
     '-A FORWARD -i h-srv -j ACCEPT' || mg_fatal "cannot add the ipv6 foreign rules"
-FOREIGN=$(h_foreign_all)
-note "foreign state: $(grep -c '^-A' <<<"$FOREIGN") rules, $(grep -c '^create' <<<"$FOREIGN") sets"
+nft() { h_tool nft "$@"; }
+if [ "$FAULT_BACKEND" = nftables ]; then
+    nft -f - <<'NFT' || mg_fatal "cannot add the foreign nftables tables"
+table inet filter {
+    set foreign4 { type ipv4_addr; flags interval; elements = { 198.51.100.0/24 } }
+    chain input { type filter hook input priority 0; policy accept; ip saddr @foreign4 drop; tcp dport 22 accept; }
+    chain forward { type filter hook forward priority 0; policy accept; iifname "h-srv" accept; }
+}
+table ip6 foreign {
+    chain input { type filter hook input priority 5; policy accept; ip6 saddr 2001:db8:bad::/48 drop; }
+}
+NFT
+fi
+# foreign_all : h_foreign_all, and under nftables the ruleset without our tables (inet memguard*)
+foreign_all() {
+    h_foreign_all
+    [ "$FAULT_BACKEND" = nftables ] || return 0
+    echo "# nftables"
+    nft -j list ruleset | jq -S '[.nftables[] | select(.metainfo == null) |
+        select(([.[] | objects | (.table // .name)] | first // "") | test("^memguard") | not)]'
+}
+FOREIGN=$(foreign_all)
+note "foreign state: $(grep -c '^-A' <<<"$FOREIGN") rules, $(grep -c '^create' <<<"$FOREIGN") sets$(
+    [ "$FAULT_BACKEND" = nftables ] && echo ", $(jq length <<<"${FOREIGN##*# nftables}") nftables objects")"
 
 # ---- configs ----------------------------------------------------------------------------------------
 mapfile -t FILL < <(h_filler 40)
@@ -70,6 +118,7 @@ h_config "$TMP/small-A.json" 5 "$H_OK4/32" 192.0.2.0/24 198.18.0.0/24 "$H_OK6/12
 h_config "$TMP/small-B.json" 5 "$H_OK4/32" 192.0.2.0/24 198.18.1.0/24 "$H_OK6/128"
 h_config "$TMP/big-A.json" 5 "$H_OK4/32" "${FILL[@]:0:39}" "$H_OK6/128"
 h_config "$TMP/big-B.json" 5 "$H_OK4/32" "${FILL[@]:1:39}" "$H_OK6/128"
+sed -i "s/^{/{\n  \"backend\": \"$FAULT_BACKEND\",/" "$TMP"/{small,big}-[AB].json
 CONF=$TMP/memguard.json
 CUR= # the config the kernel holds (small-A, ..., big-B; empty: nothing yet)
 use_config() { cp "$TMP/$1.json" "$CONF.new" && chmod 600 "$CONF.new" && mv -f "$CONF.new" "$CONF"; }
@@ -108,7 +157,7 @@ verdict() {
     [ "$o6" = timeout ] || problems+=("outside $H_OUT6: $o6")
     [ "$k4" = open ] || problems+=("allowed $H_OK4: $k4")
     [ "$k6" = open ] || problems+=("allowed $H_OK6: $k6")
-    now=$(h_foreign_all)
+    now=$(foreign_all)
     [ "$now" = "$FOREIGN" ] || problems+=("foreign state changed")
     if [ ${#problems[@]} = 0 ]; then
         pass "$label: outside blocked, allowed connects (ipv4, ipv6), foreign rules and sets unchanged"
@@ -208,7 +257,7 @@ check "no run of the daemon ended other than by the injected SIGKILL ($OTHER_DEA
 # ---- STOP cases ------------------------------------------------------------------------------------------
 echo "---- STOP cases"
 # after_commit needs a change of rules, not only of set members: big -> small has one.
-for case_ in "small after_lock" "big after_lock" "big after_set_load" "small after_commit"; do
+for case_ in "${STOP_CASES[@]}"; do
     read -r layout c <<<"$case_"
     label="STOP $layout/$c"
     # the kernel holds rules that close the port; the daemon starts on the other variant
