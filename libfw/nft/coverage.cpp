@@ -63,7 +63,7 @@ void add_rule(const nft::NftRule& rule, Coverage& out) {
 Coverage NftBackend::coverage() {
     const nft::Snapshot snap = keeper_.read();
     std::vector<std::string> ours;
-    for (const auto* table : {&snap.main, &snap.closed}) {
+    for (const auto* table : snap.tables()) {
         if (*table && (*table)->ours()) {
             ours.push_back((*table)->name);
         }

@@ -158,6 +158,11 @@ PassResult Keeper::compare_with(const Desired& desired, const Snapshot& snap) co
     return result;
 }
 
+bool Keeper::held_by_another(const Snapshot& snap) const {
+    return snap.main && snap.main->owner && *snap.main->owner != kernel_.portid() &&
+           (snap.main->flags & kTableFlagOwner) != 0;
+}
+
 void Keeper::apply(const Desired& desired, PassResult& result) {
     for (unsigned attempt = 1;; ++attempt) {
         const Snapshot snap = kernel_.snapshot();
@@ -165,6 +170,15 @@ void Keeper::apply(const Desired& desired, PassResult& result) {
         if (snap.main && !snap.main->ours()) {
             result.refused.emplace_back(kRefused);
             fail_closed(desired, snap, result);
+            return;
+        }
+        if (held_by_another(snap)) {
+            // Another memguardd (`apply --once --force` beside the daemon) keeps our table: the
+            // kernel would refuse any change, and failing closed would cut the allowed clients
+            // the owner lets in.
+            result.error = "table inet memguard is owned by another process (netlink port " +
+                           std::to_string(*snap.main->owner) +
+                           "), the memguardd that keeps it; nothing changed";
             return;
         }
         const PassResult found = compare_with(desired, snap);
