@@ -123,8 +123,8 @@ assert_eq "guarded: INPUT's jumps saw none of it (DNAT path only)" "0 0" \
 # --- a forged allowed source from the other client's link: the reverse-path check drops it -----
 in_ns no ip addr add 10.0.1.2/32 dev eth0
 in_ns no ip addr add fd00:1::2/128 dev eth0 nodad
-before4=$(iptables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { print $1 }')
-before6=$(ip6tables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { print $1 }')
+before4=$(iptables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { n += $1 } END { print n + 0 }')
+before6=$(ip6tables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { n += $1 } END { print n + 0 }')
 in_ns no python3 - <<'PY'
 import socket, struct
 for fam, src, dst in ((socket.AF_INET, "10.0.1.2", "10.0.3.1"), (socket.AF_INET6, "fd00:1::2", "fd00:3::1")):
@@ -134,8 +134,8 @@ for fam, src, dst in ((socket.AF_INET, "10.0.1.2", "10.0.3.1"), (socket.AF_INET6
     s.close()
 PY
 sleep 0.3
-after4=$(iptables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { print $1 }')
-after6=$(ip6tables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { print $1 }')
+after4=$(iptables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { n += $1 } END { print n + 0 }')
+after6=$(ip6tables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { n += $1 } END { print n + 0 }')
 assert_eq "forged source: the ipv4 reverse-path drop took it" 1 $((after4 - before4))
 assert_eq "forged source: the ipv6 reverse-path drop took it" 1 $((after6 - before6))
 assert_eq "forged source: no conntrack entry for it on the host (dropped before nat)" "" \
