@@ -51,6 +51,7 @@ const std::string drop = "-m comment --comment memguard -j DROP";
 
 std::vector<KernelRule> kernel(const std::vector<Rule>& rules) {
     std::vector<KernelRule> out;
+    out.reserve(rules.size());
     for (const auto& r : rules) {
         out.push_back(unit::kernel(r));
     }
