@@ -1,5 +1,7 @@
 #include "config_guard.hpp"
 
+#include "label_text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <regex>
@@ -89,20 +91,19 @@ bool looks_like_hostname(const json& e) {
            std::ranges::any_of(text, [](unsigned char c) { return std::isalpha(c); });
 }
 
-// A label goes into kernel comments, journal fields and metrics: printable, bounded, and without
-// quotes or backslashes, which `nft list` and iptables-save would print unescaped.
-constexpr std::size_t max_label_bytes = 100;
-
+// A label's rules are label_text.hpp's. The value is shown with every non-ASCII character
+// escaped, so the error shows a bidi override instead of obeying it.
 std::optional<std::string> read_label(Reader& r, const json& v, const std::string& path) {
-    const auto control = [](unsigned char c) {
-        return c < 0x20 || c == 0x7f || c == '"' || c == '\\';
-    };
-    if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
-        v.get_ref<const std::string&>().size() > max_label_bytes ||
-        std::ranges::any_of(v.get_ref<const std::string&>(), control)) {
-        r.problem(path, v,
-                  "is not a label (a string of 1 to " + std::to_string(max_label_bytes) +
-                      " bytes without control characters, quotes or backslashes)");
+    const std::string what = "a label: a string of 1 to " + std::to_string(max_label_bytes) +
+                             " bytes of UTF-8 without control or format characters, quotes or "
+                             "backslashes";
+    if (!v.is_string()) {
+        r.problem(path, v, "is not " + what);
+        return std::nullopt;
+    }
+    if (const auto wrong = label_problem(v.get_ref<const std::string&>())) {
+        r.problem(path, v.dump(-1, ' ', true, json::error_handler_t::replace) + " " + *wrong +
+                            ", so it is not " + what);
         return std::nullopt;
     }
     return v.get<std::string>();
