@@ -173,8 +173,9 @@ void read_allow(Reader& r, const json& v, const std::string& path, GuardSpec& g,
         if (!net) {
             continue;
         }
-        if (const auto [first, added] = seen.emplace(*net, ListedAt{file, at}); !added) {
-            const auto& was = first->second;
+        const auto [listed, added] = seen.emplace(*net, ListedAt{file, at});
+        if (!added) {
+            const auto& was = listed->second;
             r.problem(entry.path, entry.net,
                       was.file == file ? "is listed twice"
                                        : "is listed twice (also in " +
@@ -183,6 +184,7 @@ void read_allow(Reader& r, const json& v, const std::string& path, GuardSpec& g,
             continue;
         }
         g.allow.push_back(*net);
+        g.listed_at.by_network.emplace(*net, listed->second);
         if (entry.label) {
             g.labels.emplace(*net, *entry.label);
         }
@@ -196,7 +198,7 @@ bool valid_guard_name(const json& v) {
 }
 
 std::optional<GuardSpec> read_guard(Reader& r, const json& v, const std::string& path,
-                                    AllowSeen& seen) {
+                                    AllowSeen& seen, const std::string& file) {
     if (!v.is_object()) {
         r.problem(path, v, "is not a guard (an object with \"name\" and \"ports\")");
         return std::nullopt;
@@ -216,7 +218,7 @@ std::optional<GuardSpec> read_guard(Reader& r, const json& v, const std::string&
         } else if (key == "protocols") {
             read_protocol_list(r, value, path + ".protocols", false, g.protocols);
         } else if (key == "allow") {
-            read_allow(r, value, path + ".allow", g, seen);
+            read_allow(r, value, path + ".allow", g, seen, file);
         } else if (key == "reverse_path_check") {
             read_protocol_list(r, value, path + ".reverse_path_check", true,
                                reverse_path.emplace());
