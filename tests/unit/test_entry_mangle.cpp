@@ -222,37 +222,25 @@ TEST_CASE("entry mangle: anything else in those matches is not ours") {
         CHECK_FALSE(edited(strict, "rpfilter",
                            [](std::uint8_t* p) { p[0] = XT_RPFILTER_INVERT | XT_RPFILTER_LOOSE; }));
     }
-    SECTION("addrtype ! --dst-type LOCAL") {
-        CHECK_FALSE(edited(strict, "addrtype", [](std::uint8_t* p) {
+    auto addrtype = [&](auto change) {
+        return edited(strict, "addrtype", [&](std::uint8_t* p) {
             xt_addrtype_info_v1 info{};
             std::memcpy(&info, p, sizeof info);
-            info.flags = XT_ADDRTYPE_INVERT_DEST;
-            std::memcpy(p, &info, sizeof info);
-        }));
-    }
-    SECTION("addrtype --dst-type LOCAL,UNICAST") {
-        CHECK_FALSE(edited(strict, "addrtype", [](std::uint8_t* p) {
-            xt_addrtype_info_v1 info{};
-            std::memcpy(&info, p, sizeof info);
-            info.dest |= XT_ADDRTYPE_UNICAST;
-            std::memcpy(p, &info, sizeof info);
-        }));
-    }
-    SECTION("addrtype --src-type LOCAL") {
-        CHECK_FALSE(edited(strict, "addrtype", [](std::uint8_t* p) {
-            xt_addrtype_info_v1 info{};
-            std::memcpy(&info, p, sizeof info);
-            info.source = XT_ADDRTYPE_LOCAL;
-            std::memcpy(p, &info, sizeof info);
-        }));
-    }
-    SECTION("addrtype --dst-type LOCAL alone, as older versions wrote it: ours, to be replaced") {
-        const auto local_only = edited(strict, "addrtype", [](std::uint8_t* p) {
-            xt_addrtype_info_v1 info{};
-            std::memcpy(&info, p, sizeof info);
-            info.dest = XT_ADDRTYPE_LOCAL;
+            change(info);
             std::memcpy(p, &info, sizeof info);
         });
+    };
+    SECTION("addrtype ! --dst-type LOCAL") {
+        CHECK_FALSE(addrtype([](auto& i) { i.flags = XT_ADDRTYPE_INVERT_DEST; }));
+    }
+    SECTION("addrtype --dst-type LOCAL,UNICAST") {
+        CHECK_FALSE(addrtype([](auto& i) { i.dest |= XT_ADDRTYPE_UNICAST; }));
+    }
+    SECTION("addrtype --src-type LOCAL") {
+        CHECK_FALSE(addrtype([](auto& i) { i.source = XT_ADDRTYPE_LOCAL; }));
+    }
+    SECTION("addrtype --dst-type LOCAL alone, as older versions wrote it: ours, to be replaced") {
+        const auto local_only = addrtype([](auto& i) { i.dest = XT_ADDRTYPE_LOCAL; });
         REQUIRE(local_only);
         CHECK(local_only->dst_types == addr_type::local);
         CHECK(local_only != std::optional<Rule>(strict));
