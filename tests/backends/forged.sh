@@ -10,8 +10,9 @@
 #       by CLI's outside veth) do not land, as the inside client's `get` shows; the inside
 #       client keeps working over udp and tcp, both families. Nor does a forged `set` sent to
 #       an address that is not the server's own but that memcached (bound to all addresses)
-#       receives all the same: the server link's IPv4 broadcast, 255.255.255.255, 224.0.0.1 and
-#       ff02::1.
+#       receives all the same: the server link's IPv4 broadcast, 255.255.255.255, 224.0.0.1,
+#       ff02::1 and the server link's IPv6 subnet-router anycast address (SRV forwards IPv6, so
+#       it has one).
 #   (b) "reverse_path_check": [] (reload): the forged sets land, to the server's address and to
 #       each of the others: the check is what stopped them.
 # The namespace's own rp_filter is set to 0 (the kernel's default), so only our rules judge.
@@ -33,6 +34,7 @@ h_at "$SRV" ip link add m-ins type veth peer name m-cli netns "$INS" &&
 for conf in all default h-srv m-ins; do
     h_at "$SRV" sysctl -qw "net.ipv4.conf.$conf.rp_filter=0" || mg_fatal "rp_filter=0 on $conf"
 done
+h_at "$SRV" sysctl -qw net.ipv6.conf.all.forwarding=1 || mg_fatal "IPv6 forwarding on"
 
 b_config "$CONF" 1 "192.168.77.0/24" "fd98::/64"
 
@@ -72,9 +74,9 @@ forge_set() { mc "$CLI" udp "$1" "$2" "set $3 0 0 6\r\nforged\r\n" >/dev/null; }
 forge_delete() { mc "$CLI" udp "$1" "$2" "delete $3\r\n" >/dev/null; }
 
 # Destinations that are not the server's address but reach memcached: SRC GW DST KEY (h_link's
-# server link is a /24; ff02::1 is sent out of the forging host's link to the server)
+# server link is a /24 and a /64; ff02::1 is sent out of the forging host's link to the server)
 FORGED_TO=("$IN4 $GW4 ${H_SRV4%.*}.255 bcast4" "$IN4 $GW4 255.255.255.255 lbcast4"
-    "$IN4 $GW4 224.0.0.1 mcast4" "$IN6 $GW6 ff02::1%h-cli mcast6")
+    "$IN4 $GW4 224.0.0.1 mcast4" "$IN6 $GW6 ff02::1%h-cli mcast6" "$IN6 $GW6 ${H_SRV6%1} anycast6")
 
 mg_start_listener notify
 h_start_daemon daemon "$CONF"
