@@ -49,11 +49,12 @@ void check_guard_reverse_path(Doctor& d, const GuardSpec& g, bool name_it,
         const std::string local_only = families_of(kernel.ours.reverse_path_local_only, p);
         if (std::ranges::find(g.reverse_path, p) != g.reverse_path.end()) {
             if (!local_only.empty()) {
-                d.finding(what + "on, but memguardd's rules for it in the kernel (" + local_only +
-                              ") check only packets to this host's own addresses: forged "
-                              "packets to a broadcast address or a multicast group reach "
-                              "memcached (rules of an older memguardd)",
-                          "restart memguardd: this version's rules check those too");
+                std::string text = what + "on, but memguardd's rules for it in the kernel (";
+                text.append(local_only)
+                    .append(") check only packets to this host's own addresses: forged packets "
+                            "to a broadcast address or a multicast group reach memcached (rules "
+                            "of an older memguardd)");
+                d.finding(text, "restart memguardd: this version's rules check those too");
             } else if (rules.empty()) {
                 note(what + "on in the config, but no rule of memguardd's for it is in the "
                             "kernel (a memguardd without the check programmed the rules)");
