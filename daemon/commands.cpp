@@ -33,7 +33,7 @@ int check(const Options& o) {
                     fragments.size());
         std::fflush(stdout); // the warnings follow the ok line, also when both go to one file
         for (const auto& w : config_warnings(p)) {
-            std::fprintf(stderr, "memguardd: warning: %s: %s\n", o.config.c_str(), w.c_str());
+            std::fprintf(stderr, "memguardd: warning: %s\n", w.located(o.config).c_str());
         }
         return 0;
     } catch (const ConfigError& e) {

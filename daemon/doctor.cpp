@@ -151,10 +151,10 @@ std::optional<Policy> check_config(Doctor& d, const std::string& config_path) {
     try {
         Policy policy = load_config(config_path);
         ok(config_path + " is valid");
-        const std::string in_file = config_path + ": ";
         for (const auto& w : config_warnings(policy)) {
-            d.finding(in_file + w,
-                      "edit " + config_path + " as the warning says, " + then_reload(config_path));
+            d.finding(w.located(config_path), "edit " + (w.file.empty() ? config_path : w.file) +
+                                                  " as the warning says, " +
+                                                  then_reload(config_path));
         }
         return policy;
     } catch (const ConfigError& e) {

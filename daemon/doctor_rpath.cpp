@@ -27,10 +27,11 @@ void note_rp_filter() {
          "), the kernel's own IPv4 reverse-path filter; IPv6 has none");
 }
 
-// "ipv4 and ipv6", "ipv4", "": where our rules check `p`'s sources.
-std::string in_kernel(const KernelRules& k, Protocol p) {
+// "ipv4 and ipv6", "ipv4", "": the families `checks` names for `p` (where our rules check `p`'s
+// sources).
+std::string families_of(const std::vector<std::pair<Family, Protocol>>& checks, Protocol p) {
     const auto has = [&](Family f) {
-        return std::ranges::find(k.ours.reverse_path, std::pair{f, p}) != k.ours.reverse_path.end();
+        return std::ranges::find(checks, std::pair{f, p}) != checks.end();
     };
     const bool v4 = has(Family::ipv4);
     const bool v6 = has(Family::ipv6);
@@ -44,9 +45,17 @@ void check_guard_reverse_path(Doctor& d, const GuardSpec& g, bool name_it,
     for (const auto p : g.protocols) {
         const std::string what = "reverse-path check for " + std::string(to_string(p)) +
                                  (name_it ? " (guard " + g.name + ")" : "") + ": ";
-        const std::string rules = in_kernel(kernel, p);
+        const std::string rules = families_of(kernel.ours.reverse_path, p);
+        const std::string local_only = families_of(kernel.ours.reverse_path_local_only, p);
         if (std::ranges::find(g.reverse_path, p) != g.reverse_path.end()) {
-            if (rules.empty()) {
+            if (!local_only.empty()) {
+                std::string text = what + "on, but memguardd's rules for it in the kernel (";
+                text.append(local_only)
+                    .append(") check only packets to this host's own addresses: forged packets "
+                            "to a broadcast address or a multicast group reach memcached (rules "
+                            "of an older memguardd)");
+                d.finding(text, "restart memguardd: this version's rules check those too");
+            } else if (rules.empty()) {
                 note(what + "on in the config, but no rule of memguardd's for it is in the "
                             "kernel (a memguardd without the check programmed the rules)");
             } else {

@@ -65,7 +65,7 @@ std::string reload_hint() {
 
 void log_warnings(const Policy& policy) {
     for (const auto& warning : config_warnings(policy)) {
-        log_event(warn, {Event::config, std::nullopt, {{"WARNING", "1"}}}, warning);
+        log_event(warn, {Event::config, std::nullopt, {{"WARNING", "1"}}}, warning.located({}));
     }
 }
 

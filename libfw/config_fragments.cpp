@@ -49,7 +49,7 @@ void merge_guards(Reader& r, const json& v, const std::string& file, Policy& p, 
         const auto known = std::ranges::find(p.guards, name, &GuardSpec::name);
         if (known != p.guards.end()) {
             extend_guard(r, e, path, file, *known, seen[name]);
-        } else if (auto g = read_guard(r, e, path, seen[name])) {
+        } else if (auto g = read_guard(r, e, path, seen[name], file)) {
             p.guards.push_back(std::move(*g));
         }
     }

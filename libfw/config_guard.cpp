@@ -1,5 +1,7 @@
 #include "config_guard.hpp"
 
+#include "label_text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <regex>
@@ -89,20 +91,19 @@ bool looks_like_hostname(const json& e) {
            std::ranges::any_of(text, [](unsigned char c) { return std::isalpha(c); });
 }
 
-// A label goes into kernel comments, journal fields and metrics: printable, bounded, and without
-// quotes or backslashes, which `nft list` and iptables-save would print unescaped.
-constexpr std::size_t max_label_bytes = 100;
-
+// A label's rules are label_text.hpp's. The value is shown with every non-ASCII character
+// escaped, so the error shows a bidi override instead of obeying it.
 std::optional<std::string> read_label(Reader& r, const json& v, const std::string& path) {
-    const auto control = [](unsigned char c) {
-        return c < 0x20 || c == 0x7f || c == '"' || c == '\\';
-    };
-    if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
-        v.get_ref<const std::string&>().size() > max_label_bytes ||
-        std::ranges::any_of(v.get_ref<const std::string&>(), control)) {
-        r.problem(path, v,
-                  "is not a label (a string of 1 to " + std::to_string(max_label_bytes) +
-                      " bytes without control characters, quotes or backslashes)");
+    const std::string what = "a label: a string of 1 to " + std::to_string(max_label_bytes) +
+                             " bytes of UTF-8 without control or format characters, quotes or "
+                             "backslashes";
+    if (!v.is_string()) {
+        r.problem(path, v, "is not " + what);
+        return std::nullopt;
+    }
+    if (const auto wrong = label_problem(v.get_ref<const std::string&>())) {
+        r.problem(path, v.dump(-1, ' ', true, json::error_handler_t::replace) + " " + *wrong +
+                            ", so it is not " + what);
         return std::nullopt;
     }
     return v.get<std::string>();
@@ -172,8 +173,9 @@ void read_allow(Reader& r, const json& v, const std::string& path, GuardSpec& g,
         if (!net) {
             continue;
         }
-        if (const auto [first, added] = seen.emplace(*net, ListedAt{file, at}); !added) {
-            const auto& was = first->second;
+        const auto [listed, added] = seen.emplace(*net, ListedAt{file, at});
+        if (!added) {
+            const auto& was = listed->second;
             r.problem(entry.path, entry.net,
                       was.file == file ? "is listed twice"
                                        : "is listed twice (also in " +
@@ -182,6 +184,7 @@ void read_allow(Reader& r, const json& v, const std::string& path, GuardSpec& g,
             continue;
         }
         g.allow.push_back(*net);
+        g.listed_at.by_network.emplace(*net, listed->second);
         if (entry.label) {
             g.labels.emplace(*net, *entry.label);
         }
@@ -195,7 +198,7 @@ bool valid_guard_name(const json& v) {
 }
 
 std::optional<GuardSpec> read_guard(Reader& r, const json& v, const std::string& path,
-                                    AllowSeen& seen) {
+                                    AllowSeen& seen, const std::string& file) {
     if (!v.is_object()) {
         r.problem(path, v, "is not a guard (an object with \"name\" and \"ports\")");
         return std::nullopt;
@@ -215,7 +218,7 @@ std::optional<GuardSpec> read_guard(Reader& r, const json& v, const std::string&
         } else if (key == "protocols") {
             read_protocol_list(r, value, path + ".protocols", false, g.protocols);
         } else if (key == "allow") {
-            read_allow(r, value, path + ".allow", g, seen);
+            read_allow(r, value, path + ".allow", g, seen, file);
         } else if (key == "reverse_path_check") {
             read_protocol_list(r, value, path + ".reverse_path_check", true,
                                reverse_path.emplace());

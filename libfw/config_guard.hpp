@@ -14,11 +14,7 @@
 namespace memguard::config_detail {
 
 // Where each network of one guard was listed, so that a network listed twice is an error
-// naming both places: the file ("" for the main file) and the JSON path.
-struct ListedAt {
-    std::string file;
-    std::string path;
-};
+// naming both places.
 using AllowSeen = std::map<Network, ListedAt>;
 using GuardSeen = std::map<std::string, AllowSeen, std::less<>>; // by guard name
 
@@ -32,15 +28,15 @@ void read_protocol_list(Reader& r, const json& v, const std::string& path, bool 
 // Called once every key of the object is read: "protocols" may come after it.
 void settle_reverse_path(Reader& r, const std::optional<std::vector<Protocol>>& given,
                          const std::string& path, GuardSpec& g);
-// Appends the entries of the allowlist at `path` to g.allow (and g.labels); `file` is where
-// the list is ("" for the main file), for problems about a network listed twice.
+// Appends the entries of the allowlist at `path` to g.allow (and g.labels, g.listed_at); `file`
+// is where the list is ("" for the main file).
 void read_allow(Reader& r, const json& v, const std::string& path, GuardSpec& g, AllowSeen& seen,
                 const std::string& file = {});
 
-// One object of "guards" at `path` ("guards[0]"): name and ports required. nullopt when it is
-// not an object with a valid name (the problems say why).
+// One object of "guards" at `path` ("guards[0]") in `file` ("" for the main file): name and
+// ports required. nullopt when it is not an object with a valid name (the problems say why).
 std::optional<GuardSpec> read_guard(Reader& r, const json& v, const std::string& path,
-                                    AllowSeen& seen);
+                                    AllowSeen& seen, const std::string& file = {});
 // A guard name as logs, metrics, set names and file names can carry it.
 bool valid_guard_name(const json& v);
 

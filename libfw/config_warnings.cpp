@@ -154,52 +154,62 @@ bool is_shipped_default(const Policy& policy) {
     return allow == shipped;
 }
 
+std::string ConfigWarning::located(std::string_view main_file) const {
+    const std::string_view where = file.empty() ? main_file : file;
+    return where.empty() ? text : std::string(where) + ": " + text;
+}
+
 namespace {
 
-// The warnings about one guard, its entries named as in a flat file.
-std::vector<std::string> guard_warnings(const Policy& policy) {
-    std::vector<std::string> out;
-    for (std::size_t i = 0; i < policy.guards.front().allow.size(); ++i) {
-        if (const auto w = entry_warning(policy, policy.guards.front().allow[i])) {
-            out.push_back("allow[" + std::to_string(i) + "]: " + *w);
+// The warnings about the one guard of `policy`, whose allowlist is at `guard_path` + "allow"
+// ("" or "guards[1].").
+std::vector<ConfigWarning> guard_warnings(const Policy& policy, const std::string& guard_path) {
+    std::vector<ConfigWarning> out;
+    const GuardSpec& guard = policy.guards.front();
+    for (std::size_t i = 0; i < guard.allow.size(); ++i) {
+        if (const auto w = entry_warning(policy, guard.allow[i])) {
+            const auto& places = guard.listed_at.by_network;
+            const auto listed = places.find(guard.allow[i]);
+            const ListedAt at = listed != places.end()
+                                    ? listed->second
+                                    : ListedAt{"", guard_path + "allow[" + std::to_string(i) + "]"};
+            out.push_back({at.file, at.path + ": " + *w});
         }
     }
+    const auto whole = [&](std::string text) { out.push_back({"", guard_path + std::move(text)}); };
     for (const auto family : {Family::ipv4, Family::ipv6}) {
         if (auto w = together_warning(policy, family)) {
-            out.push_back(std::move(*w));
+            whole(std::move(*w));
         }
     }
     if (is_shipped_default(policy)) {
-        out.push_back("allow: it is the shipped default, every private network (10.0.0.0/8, "
-                      "172.16.0.0/12, 192.168.0.0/16, fc00::/7): memcached is closed to the "
-                      "internet, not to the rest of your networks; narrow it to the networks "
-                      "that use memcached (memguardd clients lists who does now)");
+        whole("allow: it is the shipped default, every private network (10.0.0.0/8, "
+              "172.16.0.0/12, 192.168.0.0/16, fc00::/7): memcached is closed to the "
+              "internet, not to the rest of your networks; narrow it to the networks "
+              "that use memcached (memguardd clients lists who does now)");
     }
-    if (std::ranges::none_of(policy.guards.front().allow, lets_another_machine_in)) {
-        out.push_back(std::string("allow: ") +
-                      (policy.guards.front().allow.empty()
-                           ? "it is empty"
-                           : "it holds only loopback and IPv4-mapped entries") +
-                      ", so no other machine can reach " + ports_text(policy) +
-                      "; if memcached has clients elsewhere, list their networks");
+    if (std::ranges::none_of(guard.allow, lets_another_machine_in)) {
+        whole(std::string("allow: ") +
+              (guard.allow.empty() ? "it is empty"
+                                   : "it holds only loopback and IPv4-mapped entries") +
+              ", so no other machine can reach " + ports_text(policy) +
+              "; if memcached has clients elsewhere, list their networks");
     }
     return out;
 }
 
 } // namespace
 
-std::vector<std::string> config_warnings(const Policy& policy) {
+std::vector<ConfigWarning> config_warnings(const Policy& policy) {
     if (policy.guards.size() == 1) {
-        return guard_warnings(policy);
+        return guard_warnings(policy, "");
     }
-    std::vector<std::string> out;
+    std::vector<ConfigWarning> out;
     for (std::size_t i = 0; i < policy.guards.size(); ++i) {
         Policy one = policy;
         one.guards = {policy.guards[i]};
-        for (const auto& w : guard_warnings(one)) {
-            // "allow[0]: ..." → "guards[1].allow[0]: ..."
-            out.push_back("guards[" + std::to_string(i) + "]." + w);
-        }
+        auto found = guard_warnings(one, "guards[" + std::to_string(i) + "].");
+        out.insert(out.end(), found.begin(), found.end());
     }
     return out;
 }

@@ -31,6 +31,10 @@ struct Coverage {
     std::vector<PathGuard> dnat_forward;
     // Strict reverse-path drops of ours.
     std::vector<std::pair<Family, Protocol>> reverse_path;
+    // Of those, the ones whose drops together see only packets to this host's own addresses
+    // (legacy `--dst-type LOCAL` alone, as older versions wrote it): forged packets to a
+    // broadcast address or a multicast group pass them.
+    std::vector<std::pair<Family, Protocol>> reverse_path_local_only;
     // Whole tables that are ours ("inet memguard"): not somebody else's rules to report.
     std::vector<std::string> tables;
 };

@@ -218,6 +218,9 @@ CoverageEverywhere coverage_everywhere() {
             append(out.coverage.dnat_forward, c.dnat_forward);
             out.coverage.reverse_path.insert(out.coverage.reverse_path.end(),
                                              c.reverse_path.begin(), c.reverse_path.end());
+            out.coverage.reverse_path_local_only.insert(out.coverage.reverse_path_local_only.end(),
+                                                        c.reverse_path_local_only.begin(),
+                                                        c.reverse_path_local_only.end());
             out.coverage.tables.insert(out.coverage.tables.end(), c.tables.begin(), c.tables.end());
         } catch (const std::exception& e) {
             out.unreadable.push_back(std::string(to_string(kind)) + ": " + e.what());

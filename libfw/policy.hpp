@@ -25,6 +25,22 @@ enum class BackendChoice : std::uint8_t { automatic, iptables_legacy, nftables }
 std::string_view to_string(Protocol p);
 std::string_view to_string(Action a);
 
+// Where an allowlist entry was written: the file ("" for the main file) and the entry's JSON path
+// in it ("allow[1]", "guards[0].allow[2]"). What a problem or a warning about the entry names.
+struct ListedAt {
+    std::string file;
+    std::string path;
+    friend bool operator==(const ListedAt&, const ListedAt&) = default;
+};
+
+// Where each network of a guard's allowlist was written, by its network; empty for a policy not
+// read from a file. Not part of what the guard asks for: two of them always compare equal, so a
+// network moved to a fragment leaves the policy as it was.
+struct ListedPlaces {
+    std::map<Network, ListedAt> by_network;
+    friend bool operator==(const ListedPlaces& /*a*/, const ListedPlaces& /*b*/) { return true; }
+};
+
 // One guarded service: its ports and protocols, and who may reach them. The flat config format
 // (ports, protocols, allow at the top level) is one guard named "default".
 struct GuardSpec {
@@ -38,6 +54,7 @@ struct GuardSpec {
     std::vector<Protocol> reverse_path{Protocol::udp};
     // The comment an allowlist entry was given ({"net": ..., "comment": ...}), by its network.
     std::map<Network, std::string> labels;
+    ListedPlaces listed_at; // where each network of `allow` was written
 
     friend bool operator==(const GuardSpec&, const GuardSpec&) = default;
 };

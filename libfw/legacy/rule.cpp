@@ -1,6 +1,7 @@
 #include "rule.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace memguard {
 
@@ -44,6 +45,22 @@ bool is_our_set_name(Family family, std::string_view name) {
         }
     }
     return true;
+}
+
+std::string addr_type_names(std::uint16_t types) {
+    constexpr std::pair<std::uint16_t, std::string_view> names[] = {
+        {addr_type::local, "LOCAL"},
+        {addr_type::broadcast, "BROADCAST"},
+        {addr_type::anycast, "ANYCAST"},
+        {addr_type::multicast, "MULTICAST"},
+    };
+    std::string out;
+    for (const auto& [bit, name] : names) {
+        if ((types & bit) != 0) {
+            out += (out.empty() ? "" : ",") + std::string(name);
+        }
+    }
+    return out;
 }
 
 namespace {
@@ -120,8 +137,8 @@ std::string to_string(const Rule& r) {
         add("-m conntrack --ctstate DNAT --ctorigdstport " + std::to_string(*r.dnat_port) +
             " --ctdir ORIGINAL");
     }
-    if (r.dst_local) {
-        add("-m addrtype --dst-type LOCAL");
+    if (r.dst_types != 0) {
+        add("-m addrtype --dst-type " + addr_type_names(r.dst_types));
     }
     if (r.rpfilter_failed) {
         add("-m rpfilter --invert");

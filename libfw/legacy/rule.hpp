@@ -33,6 +33,19 @@ std::string set_name(Family family, std::string_view guard = default_guard_name)
 // Whether `name` is one set_name of the family could give (what a rule of ours may match on).
 bool is_our_set_name(Family family, std::string_view name);
 
+// The kinds of destination address `-m addrtype --dst-type` names, as bits. The values are the
+// kernel's XT_ADDRTYPE_* (1 << RTN_*), checked in iptc/entry_layout.hpp.
+namespace addr_type {
+inline constexpr std::uint16_t local = 1U << 2;     // one of this host's own addresses
+inline constexpr std::uint16_t broadcast = 1U << 3; // a subnet's broadcast, 255.255.255.255
+inline constexpr std::uint16_t anycast = 1U << 4;
+inline constexpr std::uint16_t multicast = 1U << 5;
+inline constexpr std::uint16_t all = local | broadcast | anycast | multicast;
+} // namespace addr_type
+
+// "LOCAL,BROADCAST,ANYCAST,MULTICAST": the names iptables prints, in its order (the bits').
+std::string addr_type_names(std::uint16_t types);
+
 enum class Verdict : std::uint8_t { accept, drop, reject, jump_memguard, nflog };
 // REJECT's --reject-with: icmp(6)-port-unreachable, or tcp-reset (only with -p tcp).
 enum class RejectWith : std::uint8_t { port_unreachable, tcp_reset };
@@ -55,7 +68,7 @@ struct Rule {
     // -m conntrack --ctstate DNAT --ctorigdstport P --ctdir ORIGINAL: the first direction of a
     // connection whose destination this host rewrote, to port P before the rewrite
     std::optional<std::uint16_t> dnat_port;
-    bool dst_local = false;         // -m addrtype --dst-type LOCAL
+    std::uint16_t dst_types = 0;    // -m addrtype --dst-type (addr_type bits); 0: no match
     bool rpfilter_failed = false;   // -m rpfilter --invert: fails the strict reverse-path check
     std::optional<RateLimit> limit; // -m limit
     std::string comment;            // -m comment --comment

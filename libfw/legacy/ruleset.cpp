@@ -221,19 +221,36 @@ Ruleset filter_ruleset(const FamilyDesired& want, const Claims& claims) {
     return out;
 }
 
-// -t mangle -A PREROUTING -p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL
-//   -m rpfilter --invert -m comment --comment memguard -j DROP
-// for each guard's reverse-path protocols and its own ports.
+// The destinations the reverse-path check covers: every address this host takes packets for
+// itself (memcached bound to all addresses receives broadcasts and multicasts too), never one
+// routed on to another host. IPv4's addrtype tests the one kind of the address, so one rule
+// names all four. IPv6's has no BROADCAST (the kernel refuses it), and with MULTICAST among
+// several kinds it matches only multicast addresses that are also of another (xt_addrtype.c,
+// match_type6): multicast gets a rule of its own.
+std::vector<std::uint16_t> reverse_path_destinations(Family family) {
+    if (family == Family::ipv4) {
+        return {addr_type::all};
+    }
+    return {addr_type::local | addr_type::anycast, addr_type::multicast};
+}
+
+// -t mangle -A PREROUTING -p udp -m udp --dport 11211
+//   -m addrtype --dst-type LOCAL,BROADCAST,ANYCAST,MULTICAST -m rpfilter --invert
+//   -m comment --comment memguard -j DROP
+// for each guard's reverse-path protocols and its own ports (IPv6: --dst-type LOCAL,ANYCAST,
+// then the same with --dst-type MULTICAST).
 void add_reverse_path(const FamilyDesired& want, MangleRuleset& out) {
     for (const auto& guard : want.guards) {
         for (const auto proto : guard.reverse_path) {
             for (const auto port : guard.ports) {
-                Rule strict = our_rule(want.family, Verdict::drop);
-                strict.proto = proto;
-                strict.dport = port;
-                strict.dst_local = true;
-                strict.rpfilter_failed = true;
-                out.prerouting.push_back(strict);
+                for (const auto types : reverse_path_destinations(want.family)) {
+                    Rule strict = our_rule(want.family, Verdict::drop);
+                    strict.proto = proto;
+                    strict.dport = port;
+                    strict.dst_types = types;
+                    strict.rpfilter_failed = true;
+                    out.prerouting.push_back(strict);
+                }
             }
         }
     }

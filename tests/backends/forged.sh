@@ -8,8 +8,13 @@
 #
 #   (a) default config: a forged UDP `set` and `delete` from 192.168.77.10 and fd98::10 (owned
 #       by CLI's outside veth) do not land, as the inside client's `get` shows; the inside
-#       client keeps working over udp and tcp, both families.
-#   (b) "reverse_path_check": [] (reload): the forged set lands: the check is what stopped it.
+#       client keeps working over udp and tcp, both families. Nor does a forged `set` sent to
+#       an address that is not the server's own but that memcached (bound to all addresses)
+#       receives all the same: the server link's IPv4 broadcast, 255.255.255.255, 224.0.0.1,
+#       ff02::1 and the server link's IPv6 subnet-router anycast address (SRV forwards IPv6, so
+#       it has one).
+#   (b) "reverse_path_check": [] (reload): the forged sets land, to the server's address and to
+#       each of the others: the check is what stopped them.
 # The namespace's own rp_filter is set to 0 (the kernel's default), so only our rules judge.
 # Usage: forged.sh MEMGUARDD iptables-legacy|nftables   (root)
 # shellcheck disable=SC2034 # H_NS and MG_* are read by lib.sh functions
@@ -29,6 +34,7 @@ h_at "$SRV" ip link add m-ins type veth peer name m-cli netns "$INS" &&
 for conf in all default h-srv m-ins; do
     h_at "$SRV" sysctl -qw "net.ipv4.conf.$conf.rp_filter=0" || mg_fatal "rp_filter=0 on $conf"
 done
+h_at "$SRV" sysctl -qw net.ipv6.conf.all.forwarding=1 || mg_fatal "IPv6 forwarding on"
 
 b_config "$CONF" 1 "192.168.77.0/24" "fd98::/64"
 
@@ -46,7 +52,9 @@ s.settimeout(1.0)
 request = command.encode().decode("unicode_escape").encode()
 try:
     if proto == "udp":
-        s.sendto(b"\x00\x01\x00\x00\x00\x01\x00\x00" + request, (dst, int(port)))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        to = socket.getaddrinfo(dst, int(port), family, kind)[0][4]  # ff02::1%h-cli: its scope
+        s.sendto(b"\x00\x01\x00\x00\x00\x01\x00\x00" + request, to)
         answer = s.recvfrom(2048)[0][8:]
     else:
         s.connect((dst, int(port)))
@@ -65,6 +73,11 @@ stored() { inside_get "$1" "$2" "$3" | grep -q '^VALUE'; }
 forge_set() { mc "$CLI" udp "$1" "$2" "set $3 0 0 6\r\nforged\r\n" >/dev/null; }
 forge_delete() { mc "$CLI" udp "$1" "$2" "delete $3\r\n" >/dev/null; }
 
+# Destinations that are not the server's address but reach memcached: SRC GW DST KEY (h_link's
+# server link is a /24 and a /64; ff02::1 is sent out of the forging host's link to the server)
+FORGED_TO=("$IN4 $GW4 ${H_SRV4%.*}.255 bcast4" "$IN4 $GW4 255.255.255.255 lbcast4"
+    "$IN4 $GW4 224.0.0.1 mcast4" "$IN6 $GW6 ff02::1%h-cli mcast6" "$IN6 $GW6 ${H_SRV6%1} anycast6")
+
 mg_start_listener notify
 h_start_daemon daemon "$CONF"
 mg_wait_notify READY=1 1 10 || mg_fatal "no READY=1 within 10 s"
@@ -82,6 +95,11 @@ for pair in "$IN4 $GW4 $H_SRV4" "$IN6 $GW6 $H_SRV6"; do
     forge_delete "$src" "$outside_dst" "t$src"
     check "(a) a delete forged from $src did not land" stored "$src" "$gw" "t$src"
 done
+for target in "${FORGED_TO[@]}"; do
+    read -r src gw dst key <<<"$target"
+    forge_set "$src" "$dst" "a-$key"
+    check "(a) a set forged from $src to $dst did not land" not stored "$src" "$gw" "a-$key"
+done
 
 # --- (b) ----------------------------------------------------------------------------------------
 sed -i 's/^{/{\n  "reverse_path_check": [],/' "$CONF"
@@ -91,5 +109,11 @@ for pair in "$IN4 $GW4 $H_SRV4" "$IN6 $GW6 $H_SRV6"; do
     read -r src gw outside_dst <<<"$pair"
     forge_set "$src" "$outside_dst" "g$src"
     check "(b) without the check, a set forged from $src lands" stored "$src" "$gw" "g$src"
+done
+for target in "${FORGED_TO[@]}"; do
+    read -r src gw dst key <<<"$target"
+    forge_set "$src" "$dst" "b-$key"
+    check "(b) without the check, a set forged from $src to $dst lands" \
+        stored "$src" "$gw" "b-$key"
 done
 mg_finish

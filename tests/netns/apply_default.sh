@@ -27,7 +27,7 @@ assert_eq "default: apply --once writes nothing to stderr" "" "$MG_ERR"
 assert_eq "default: apply says what it did, per family" \
     "$(printf '%s\n' "$BACKEND_LINE" \
         'ipv4: created chain MEMGUARD with 5 rules, added 2 rules to INPUT, created chain mangle MEMGUARD with 5 rules, added 2 rules to mangle FORWARD, added 1 rule to mangle PREROUTING' \
-        'ipv6: created chain MEMGUARD with 4 rules, added 2 rules to INPUT, created chain mangle MEMGUARD with 4 rules, added 2 rules to mangle FORWARD, added 1 rule to mangle PREROUTING')" "$MG_OUT"
+        'ipv6: created chain MEMGUARD with 4 rules, added 2 rules to INPUT, created chain mangle MEMGUARD with 4 rules, added 2 rules to mangle FORWARD, added 2 rules to mangle PREROUTING')" "$MG_OUT"
 assert_ours_exact default 4 drop 192.168.1.0/24
 assert_ours_exact default 6 drop 192.168.1.0/24
 

@@ -4,8 +4,9 @@
 # "container" namespace, and forwarding on; two client namespaces, one allowed and one not.
 # Before memguardd the DNAT path is open to both (so the test can see it close); after an apply
 # the allowed client still gets its answers and the other gets none, over tcp and udp, IPv4 and
-# IPv6; a udp packet with a forged allowed source is dropped by the reverse-path check; remove
-# opens the path again. Every namespace, address and rule is the test's own.
+# IPv6; a udp packet with a forged allowed source is dropped by the reverse-path check, while the
+# same forged packet routed through the host to the container's own address is left alone;
+# remove opens the path again. Every namespace, address and rule is the test's own.
 # Usage: dnat_traffic.sh PATH/TO/memguardd     (root; runs in its own network namespaces)
 set -euo pipefail
 if [ -z "${IN_NETNS:-}" ]; then exec env IN_NETNS="outer:$(readlink /proc/self/ns/net)" unshare -n "$0" "$@"; fi
@@ -123,8 +124,8 @@ assert_eq "guarded: INPUT's jumps saw none of it (DNAT path only)" "0 0" \
 # --- a forged allowed source from the other client's link: the reverse-path check drops it -----
 in_ns no ip addr add 10.0.1.2/32 dev eth0
 in_ns no ip addr add fd00:1::2/128 dev eth0 nodad
-before4=$(iptables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { print $1 }')
-before6=$(ip6tables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { print $1 }')
+before4=$(iptables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { n += $1 } END { print n + 0 }')
+before6=$(ip6tables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { n += $1 } END { print n + 0 }')
 in_ns no python3 - <<'PY'
 import socket, struct
 for fam, src, dst in ((socket.AF_INET, "10.0.1.2", "10.0.3.1"), (socket.AF_INET6, "fd00:1::2", "fd00:3::1")):
@@ -134,12 +135,38 @@ for fam, src, dst in ((socket.AF_INET, "10.0.1.2", "10.0.3.1"), (socket.AF_INET6
     s.close()
 PY
 sleep 0.3
-after4=$(iptables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { print $1 }')
-after6=$(ip6tables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { print $1 }')
+after4=$(iptables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { n += $1 } END { print n + 0 }')
+after6=$(ip6tables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { n += $1 } END { print n + 0 }')
 assert_eq "forged source: the ipv4 reverse-path drop took it" 1 $((after4 - before4))
 assert_eq "forged source: the ipv6 reverse-path drop took it" 1 $((after6 - before6))
 assert_eq "forged source: no conntrack entry for it on the host (dropped before nat)" "" \
     "$(conntrack -L -p udp --orig-src 10.0.1.2 --orig-dst 10.0.3.1 2>/dev/null || true)"
+# Traffic routed on to another host is never ours to judge: a forged `set` to the container's own
+# address (no DNAT; the kernel's rp_filter off) passes the reverse-path drops and lands.
+sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.h-no.rp_filter=0
+in_ns no python3 - <<'PY'
+import socket, struct
+for fam, src, dst, key in ((socket.AF_INET, "10.0.1.2", "10.0.2.2", "routed4"),
+                           (socket.AF_INET6, "fd00:1::2", "fd00:2::2", "routed6")):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.sendto(struct.pack("!HHHH", 1, 0, 1, 0) + b"set " + key.encode() + b" 0 0 6\r\nrouted\r\n",
+             (dst, 11211))
+    s.close()
+PY
+for key in routed4 routed6; do
+    for i in $(seq 20); do # the get may overtake the set still on its way (up to 2 s)
+        got=$(in_ns ctr python3 "$MC" tcp-get 10.0.2.2 11211 $key 2>&1 || true)
+        [ "$got" == routed ] && break
+        sleep 0.1
+    done
+    assert_eq "routed forged source: its $key set reached the container" routed "$got"
+done
+# (the sets landed, so both packets have passed PREROUTING)
+routed4=$(iptables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { n += $1 } END { print n + 0 }')
+routed6=$(ip6tables-legacy -t mangle -L PREROUTING -v -x -n | awk '/rpfilter/ { n += $1 } END { print n + 0 }')
+assert_eq "routed forged source: the ipv4 reverse-path drop did not see it" "$after4" "$routed4"
+assert_eq "routed forged source: the ipv6 reverse-path drop did not see it" "$after6" "$routed6"
 in_ns no ip addr del 10.0.1.2/32 dev eth0
 in_ns no ip addr del fd00:1::2/128 dev eth0
 

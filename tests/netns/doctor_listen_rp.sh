@@ -160,6 +160,22 @@ assert_match "(d) udp's check is in the kernel, both families" \
     '^ok: reverse-path check for udp: on, memguardd.s rules for it are in the kernel \(ipv4 and ipv6\)$' "$MG_OUT"
 iptables-legacy -t mangle -F PREROUTING
 ip6tables-legacy -t mangle -F PREROUTING
+# The drops older versions wrote see only this host's own addresses (--dst-type LOCAL): forged
+# packets to a broadcast address or a multicast group pass them.
+for ipt in iptables-legacy ip6tables-legacy; do
+    $ipt -t mangle -A PREROUTING -p udp -m addrtype --dst-type LOCAL -m rpfilter --invert -m comment --comment memguard -j DROP
+done
+doctor "(d) LOCAL-only rpfilter rules" "$DEFAULT"
+assert_match "(d) LOCAL-only rules are a finding, both families" \
+    '^WARNING: reverse-path check for udp: on, but memguardd.s rules for it in the kernel \(ipv4 and ipv6\) check only packets to this host.s own addresses: forged packets to a broadcast address or a multicast group reach memcached' "$MG_OUT"
+assert_match "(d) the fix is a restart" '^  fix: restart memguardd' "$MG_OUT"
+# IPv4 with every kind named, IPv6 in its two rules: covered
+iptables-legacy -t mangle -R PREROUTING 1 -p udp -m addrtype --dst-type LOCAL,BROADCAST,ANYCAST,MULTICAST -m rpfilter --invert -m comment --comment memguard -j DROP
+ip6tables-legacy -t mangle -A PREROUTING -p udp -m addrtype --dst-type MULTICAST -m rpfilter --invert -m comment --comment memguard -j DROP
+doctor "(d) rpfilter rules that cover broadcast and multicast" "$DEFAULT"
+assert_no_match "(d) covered: no finding" '^WARNING: reverse-path' "$MG_OUT"
+iptables-legacy -t mangle -F PREROUTING
+ip6tables-legacy -t mangle -F PREROUTING
 doctor "(d) hand-written rules gone" "$DEFAULT"
 assert_match "(d) without them, a note says they are not in the kernel" \
     '^note: reverse-path check for udp: on in the config, but no rule of memguardd.s for it is in the kernel' "$MG_OUT"
@@ -169,5 +185,6 @@ assert_eq "(d) apply --once exits 0" 0 "$MG_RC"
 doctor "(d) after apply" "$DEFAULT"
 assert_match "(d) after apply, udp's check is in the kernel" \
     '^ok: reverse-path check for udp: on, memguardd.s rules for it are in the kernel \(ipv4 and ipv6\)$' "$MG_OUT"
+assert_no_match "(d) after apply, no finding about them" '^WARNING: reverse-path' "$MG_OUT"
 
 finish

@@ -104,8 +104,8 @@ assert_ok "apply: -C finds the tcp closing rule" iptables-legacy -C MEMGUARD -p 
 assert_ok "apply: -C finds the catch-all closing rule" iptables-legacy -C MEMGUARD -m comment --comment memguard -j DROP
 assert_ok "apply: -C finds the pages jump" iptables-legacy -C INPUT -p tcp -m tcp --dport 11212 -m comment --comment memguard -j MEMGUARD
 assert_ok "apply: -C finds the pages DNAT jump" iptables-legacy -t mangle -C FORWARD -p tcp -m conntrack --ctstate DNAT --ctorigdstport 11212 --ctdir ORIGINAL -m comment --comment memguard -j MEMGUARD
-assert_ok "apply: -C finds app-cache's reverse-path drop" iptables-legacy -t mangle -C PREROUTING -p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL -m rpfilter --invert -m comment --comment memguard -j DROP
-assert_fails "apply: pages (tcp only) has no reverse-path drop" iptables-legacy -t mangle -C PREROUTING -p tcp -m tcp --dport 11212 -m addrtype --dst-type LOCAL -m rpfilter --invert -m comment --comment memguard -j DROP
+assert_ok "apply: -C finds app-cache's reverse-path drop" iptables-legacy -t mangle -C PREROUTING -p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL,BROADCAST,ANYCAST,MULTICAST -m rpfilter --invert -m comment --comment memguard -j DROP
+assert_fails "apply: pages (tcp only) has no reverse-path drop" iptables-legacy -t mangle -C PREROUTING -p tcp -m tcp --dport 11212 -m addrtype --dst-type LOCAL,BROADCAST,ANYCAST,MULTICAST -m rpfilter --invert -m comment --comment memguard -j DROP
 assert_ok "apply: -C finds the ipv6 app-cache accept" ip6tables-legacy -C MEMGUARD -s fd77:1::/64 -p udp -m udp --dport 11211 -m comment --comment memguard -j ACCEPT
 assert_eq "apply: compare is in sync" 0 "$("$DRIVER" compare | head -n1)"
 

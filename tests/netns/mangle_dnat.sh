@@ -29,13 +29,18 @@ mangle() { # mangle FAM [-c] : the mangle table as saved, without the "#" lines
 }
 DNAT_TCP='-p tcp -m conntrack --ctstate DNAT --ctorigdstport 11211 --ctdir ORIGINAL -m comment --comment memguard'
 DNAT_UDP='-p udp -m conntrack --ctstate DNAT --ctorigdstport 11211 --ctdir ORIGINAL -m comment --comment memguard'
-RP='-p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL -m rpfilter --invert -m comment --comment memguard -j DROP'
+# The reverse-path drop covers every destination delivered here: IPv4 in one rule, IPv6 in two
+# (addrtype has no BROADCAST there, and takes MULTICAST only alone).
+rp_types() { if [ "$1" == 4 ]; then echo LOCAL,BROADCAST,ANYCAST,MULTICAST; else echo LOCAL,ANYCAST MULTICAST; fi; }
+rp() { echo "-p udp -m udp --dport 11211 -m addrtype --dst-type $1 -m rpfilter --invert -m comment --comment memguard -j DROP"; }
+# rp_lines FAM : our PREROUTING lines as saved
+rp_lines() { local t; for t in $(rp_types "$1"); do echo "-A PREROUTING $(rp "$t")"; done; }
 
 # mangle_ours FAM : the lines memguardd must own in mangle, in save order
 mangle_ours() {
     local fam=$1 n
     echo ":MEMGUARD - [0:0]"
-    echo "-A PREROUTING $RP"
+    rp_lines "$fam"
     echo "-A FORWARD $DNAT_TCP -j MEMGUARD"
     echo "-A FORWARD $DNAT_UDP -j MEMGUARD"
     echo "-A MEMGUARD -i lo -m comment --comment memguard -j ACCEPT"
@@ -78,7 +83,12 @@ for fam in 4 6; do
     # in the order the design writes them, as an admin would type them
     assert_ok "apply: ipv$fam -C the tcp DNAT jump as typed" ipt "$fam" -t mangle -C FORWARD -p tcp -m conntrack \
         --ctstate DNAT --ctdir ORIGINAL --ctorigdstport 11211 -m comment --comment memguard -j MEMGUARD
-    assert_ok "apply: ipv$fam -C the reverse-path drop as typed" ipt "$fam" -t mangle -C PREROUTING -p udp --dport 11211 \
+    for types in $(rp_types "$fam"); do
+        typed=$(tr , '\n' <<<"$types" | sort -r | paste -sd,) # any order names the same bits
+        assert_ok "apply: ipv$fam -C the reverse-path drop as typed (--dst-type $typed)" ipt "$fam" -t mangle -C PREROUTING \
+            -p udp --dport 11211 -m addrtype --dst-type "$typed" -m rpfilter --invert -m comment --comment memguard -j DROP
+    done
+    assert_fails "apply: ipv$fam -C does not find the LOCAL-only drop" ipt "$fam" -t mangle -C PREROUTING -p udp --dport 11211 \
         -m addrtype --dst-type LOCAL -m rpfilter --invert -m comment --comment memguard -j DROP
     assert_fails "apply: ipv$fam -C does not find --ctdir REPLY" ipt "$fam" -t mangle -C FORWARD -p tcp -m conntrack \
         --ctstate DNAT --ctdir REPLY --ctorigdstport 11211 -m comment --comment memguard -j MEMGUARD
@@ -88,6 +98,20 @@ done
 assert_ok "apply: the lock-free snapshot reads what libiptc reads (mangle too)" "$AGREE"
 mg_run diff --config "$CONF"
 assert_eq "apply: diff is in sync" 0 "$MG_RC"
+
+# An upgrade: the drop older versions wrote (--dst-type LOCAL only, blind to broadcast and
+# multicast) is drift, and apply replaces it.
+for fam in 4 6; do
+    while ipt "$fam" -t mangle -D PREROUTING 1 2>/dev/null; do :; done
+    ipt "$fam" -t mangle -A PREROUTING -p udp --dport 11211 -m addrtype --dst-type LOCAL -m rpfilter --invert \
+        -m comment --comment memguard -j DROP
+done
+mg_run diff --config "$CONF"
+assert_eq "upgrade: diff sees the LOCAL-only drop as drift" 1 "$MG_RC"
+assert_match "upgrade: diff names the old rule" 'dst-type LOCAL -m rpfilter' "$MG_OUT"
+mg_run apply --once --config "$CONF"
+assert_eq "upgrade: apply exits 0" 0 "$MG_RC"
+for fam in 4 6; do mangle_exact upgrade "$fam"; done
 
 # "action": "reject" rejects in filter, and drops on the DNAT path (no REJECT in mangle)
 mg_run apply --once --config "$REJECT"
@@ -184,7 +208,8 @@ for fam in 4 6; do
         "$(ipt "$fam" -t mangle -S FORWARD | sed -n 2,3p)"
     assert_ok "foreign chain: ipv$fam -C the DROP as typed" ipt "$fam" -t mangle -C FORWARD -p udp -m conntrack \
         --ctstate DNAT --ctdir ORIGINAL --ctorigdstport 11211 -m comment --comment memguard -j DROP
-    assert_eq "foreign chain: ipv$fam reverse-path drop in place" "-A PREROUTING $RP" "$(ipt "$fam" -t mangle -S PREROUTING | sed -n 2p)"
+    assert_eq "foreign chain: ipv$fam reverse-path drop in place" "$(rp_lines "$fam")" \
+        "$(ipt "$fam" -t mangle -S PREROUTING | sed -n "2,$((1 + $(rp_types "$fam" | wc -w)))p")"
     assert_ours_exact "foreign chain (filter as wanted)" "$fam" drop "${ALLOW[@]}"
 done
 assert_eq "foreign chain: every foreign mangle line unchanged" "$base" "$(not_tagged)"

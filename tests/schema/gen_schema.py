@@ -8,7 +8,25 @@ Patterns follow what memguardd accepts (libfw/net.cpp): inet_pton(3) text
 forms (no leading zeros in IPv4 octets, IPv4 tails in IPv6), and a prefix of
 at most three digits, leading zeros allowed ("/08")."""
 import json
+import pathlib
 import re
+
+# A label's forbidden characters are those of libfw/label_text.cpp, read from its tables of
+# code point ranges (Unicode's categories Cc and Cf), plus quotes and backslashes. Past U+FFFF a
+# range goes in as the characters themselves (json.dumps writes them as surrogate pairs), since
+# a \u escape in a pattern reaches only U+FFFF.
+LABEL_TEXT = pathlib.Path(__file__).resolve().parents[2] / "libfw" / "label_text.cpp"
+LABEL_RANGES = [(int(a, 16), int(b, 16)) for a, b in
+                re.findall(r"\{0x([0-9A-F]+), 0x([0-9A-F]+)\}", LABEL_TEXT.read_text())]
+assert len(LABEL_RANGES) > 20, "no code point ranges found in " + str(LABEL_TEXT)
+
+
+def pattern_char(c):
+    return f"\\u{c:04x}" if c <= 0xFFFF else chr(c)
+
+
+LABEL = "^[^" + "".join(pattern_char(a) if a == b else f"{pattern_char(a)}-{pattern_char(b)}"
+                        for a, b in LABEL_RANGES) + '"\\\\]*$'
 
 H = "[0-9A-Fa-f]{1,4}"                                  # one IPv6 group
 OCT = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"     # 0..255, no leading zero
@@ -73,7 +91,7 @@ schema = {
                         {"type": "object", "additionalProperties": False, "required": ["net"],
                          "properties": {"net": {"$ref": "#/$defs/network"},
                                         "comment": {"type": "string", "minLength": 1,
-                                                    "maxLength": 100, "pattern": "^[^\\u0000-\\u001f\\u007f\"\\\\]*$",
+                                                    "maxLength": 100, "pattern": LABEL,
                                                     "description": "a label: shown in status, "
                                                                    "clients, the journal "
                                                                    "(MEMGUARD_LABEL) and the "

@@ -147,6 +147,25 @@ TEST_CASE("labels: an entry object has net and an optional, printable, bounded c
         {"is not a label"}));
 }
 
+TEST_CASE("labels: Unicode control and format characters are refused, escaped and named") {
+    const auto problems = parse_problems(R"({"allow": [
+        {"net": "10.0.0.0/8", "comment": "c1 \u009b"},
+        {"net": "10.1.0.0/16", "comment": "web \u202etier"},
+        {"net": "10.2.0.0/16", "comment": "tag \udb40\udc41"},
+        {"net": "10.3.0.0/16", "comment": "café – Zürich"}
+      ]})");
+    INFO(lines(problems));
+    CHECK(problems.size() == 3);
+    CHECK(has_line(problems, {"allow[0].comment: \"c1 \\u009b\" holds U+009B, a control character",
+                              "is not a label"}));
+    CHECK(has_line(problems, {"allow[1].comment: \"web \\u202etier\" holds U+202E, a Unicode "
+                              "format character"}));
+    CHECK(has_line(problems, {"allow[2].comment: \"tag \\udb40\\udc41\" holds U+E0041"}));
+    for (const auto& line : problems) { // the override is shown escaped, never obeyed
+        CHECK(line.find("\xe2\x80\xae") == std::string::npos);
+    }
+}
+
 TEST_CASE("ports_named_in: the ports of every guard close too") {
     CHECK(memguard::ports_named_in(two_guards) == std::vector<std::uint16_t>{11211, 11212, 11213});
     CHECK(memguard::ports_named_in(R"({"guards": [{"name": "x", "ports": [9]}], "ports": [7],
@@ -228,6 +247,15 @@ TEST_CASE("conf.d: every problem names its file; duplicates name both places") {
     CHECK(has_line(problems, {d + "/20-b.json: not valid JSON"}));
     CHECK(has_line(problems, {c.main + ": guards: tcp port 11211 is in guard \"default\" and in "
                                        "guard \"x\""}));
+}
+
+TEST_CASE("conf.d: a fragment's bad label names the fragment and the entry") {
+    const ConfD c(R"({"allow": ["10.0.0.0/8"]})");
+    const auto fragment = c.add("10-web.json", R"({"allow": ["172.16.0.0/12",
+                                  {"net": "192.168.5.0/24", "comment": "web\u200b"}]})");
+    const auto problems = c.problems();
+    INFO(lines(problems));
+    CHECK(has_line(problems, {fragment + ": allow[1].comment: \"web\\u200b\" holds U+200B"}));
 }
 
 TEST_CASE("conf.d: a fragment is held to the main file's rules") {

@@ -4,12 +4,16 @@
 
 #include "config.hpp"
 #include "config_warnings.hpp"
+#include "temp_dir.hpp"
 
 #include <string>
 #include <string_view>
+#include <unistd.h>
+#include <utility>
 #include <vector>
 
 using memguard::config_warnings;
+using memguard::ConfigWarning;
 using memguard::Family;
 using memguard::lets_everyone_in;
 using memguard::parse_config;
@@ -24,7 +28,12 @@ Lines warnings_for(std::string_view text) {
     INFO("config: " << text);
     Policy policy;
     REQUIRE_NOTHROW(policy = parse_config(text));
-    return config_warnings(policy);
+    Lines out;
+    for (const auto& w : config_warnings(policy)) {
+        CHECK(w.file.empty()); // all in the one file
+        out.push_back(w.text);
+    }
+    return out;
 }
 
 bool everyone(Family family, std::string_view allow) {
@@ -143,4 +152,70 @@ TEST_CASE("warnings: with several guards, each guard's findings are named under 
     };
     CHECK(has("guards[1].allow[0]: 0.0.0.0/0 lets every IPv4 host in: port 11212 is not guarded"));
     CHECK_FALSE(has("guards[0].allow[0]"));
+}
+
+namespace {
+
+// The warnings for a main file and its fragments (name, text), loaded as the daemon loads them.
+std::vector<ConfigWarning>
+loaded_warnings(const unit::TempDir& dir, std::string_view main,
+                const std::vector<std::pair<std::string, std::string>>& fragments) {
+    const auto path = dir.file("memguard.json", main, 0600);
+    (void)dir.dir("memguard.d", 0755);
+    for (const auto& [name, text] : fragments) {
+        (void)dir.file("memguard.d/" + name, text, 0644);
+    }
+    Policy policy;
+    REQUIRE_NOTHROW(policy = memguard::load_config(path, {::geteuid()}));
+    return config_warnings(policy);
+}
+
+constexpr std::string_view every_ipv4 =
+    "0.0.0.0/0 lets every IPv4 host in: port 11211 is not guarded for IPv4; list the networks "
+    "that need memcached";
+
+} // namespace
+
+TEST_CASE("config_warnings: an entry from a fragment is named in that fragment") {
+    const unit::TempDir dir;
+    const std::string d = dir.path() + "/memguard.d/";
+    SECTION("a flat main file's allowlist, extended") {
+        const auto found = loaded_warnings(
+            dir, R"({"allow": ["10.0.0.0/8", "192.168.0.0/16"]})",
+            {{"10-web.json", R"({"allow": ["172.16.0.0/12"]})"},
+             {"20-open.json",
+              R"({"allow": ["192.0.2.0/24", {"net": "0.0.0.0/0", "comment": "x"}]})"}});
+        CHECK(found == std::vector<ConfigWarning>{
+                           {d + "20-open.json", "allow[1]: " + std::string(every_ipv4)}});
+        CHECK(found[0].located("/etc/memguard.json") ==
+              d + "20-open.json: allow[1]: " + std::string(every_ipv4));
+    }
+    SECTION("a guard of the main file, extended by name") {
+        const auto found = loaded_warnings(
+            dir, R"({"guards": [{"name": "pages", "ports": [11212], "allow": ["10.0.0.0/8"]},
+                                {"name": "app", "ports": [11211], "allow": ["10.1.0.0/16"]}]})",
+            {{"10-app.json", R"({"guards": [{"name": "app", "allow": ["127.0.0.1", "::/0"]}]})"}});
+        REQUIRE(found.size() == 2);
+        CHECK(found[0].file == d + "10-app.json");
+        CHECK(found[0].text.starts_with("guards[0].allow[0]: 127.0.0.1 is a loopback address"));
+        CHECK(found[1].file == d + "10-app.json");
+        CHECK(found[1].text.starts_with("guards[0].allow[1]: ::/0 lets every IPv6 host in"));
+    }
+    SECTION("a guard the fragment defines") {
+        const auto found =
+            loaded_warnings(dir, R"({"allow": ["10.0.0.0/8"]})",
+                            {{"30-pages.json", R"({"guards": [{"name": "pages", "ports": [11212],
+                                               "allow": ["10.2.0.0/16", "0.0.0.0/0"]}]})"}});
+        REQUIRE(found.size() == 1);
+        CHECK(found[0].file == d + "30-pages.json");
+        CHECK(found[0].text.starts_with("guards[0].allow[1]: 0.0.0.0/0 lets every IPv4 host in"));
+    }
+    SECTION("the main file's own entries still name the main file") {
+        const auto found = loaded_warnings(dir, R"({"allow": ["10.0.0.0/8", "0.0.0.0/0"]})",
+                                           {{"10-web.json", R"({"allow": ["172.16.0.0/12"]})"}});
+        CHECK(found == std::vector<ConfigWarning>{{"", "allow[1]: " + std::string(every_ipv4)}});
+        CHECK(found[0].located("/etc/memguard.json") ==
+              "/etc/memguard.json: allow[1]: " + std::string(every_ipv4));
+        CHECK(found[0].located("") == "allow[1]: " + std::string(every_ipv4));
+    }
 }

@@ -1,5 +1,6 @@
 // The matches only the mangle table's rules use: conntrack --ctstate DNAT --ctorigdstport
-// --ctdir ORIGINAL, addrtype --dst-type LOCAL, rpfilter --invert. Bytes as iptables-legacy
+// --ctdir ORIGINAL, addrtype --dst-type LOCAL,BROADCAST,ANYCAST,MULTICAST (IPv6: LOCAL,ANYCAST
+// and MULTICAST), rpfilter --invert. Bytes as iptables-legacy
 // 1.8.9 writes them (dumped with iptc_first_rule from rules it added, kernel 6.18), both ways.
 #include "support.hpp"
 
@@ -16,6 +17,7 @@ extern "C" {
 
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 using memguard::Family;
@@ -38,12 +40,15 @@ Rule dnat_jump(Family family, Protocol proto) {
     return r;
 }
 
-Rule reverse_path_drop(Family family) {
+namespace addr_type = memguard::addr_type;
+
+Rule reverse_path_drop(Family family,
+                       std::uint16_t dst_types = addr_type::local | addr_type::anycast) {
     Rule r;
     r.family = family;
     r.proto = Protocol::udp;
     r.dport = 11211;
-    r.dst_local = true;
+    r.dst_types = family == Family::ipv4 ? addr_type::all : dst_types;
     r.rpfilter_failed = true;
     r.comment = "memguard";
     r.verdict = Verdict::drop;
@@ -91,8 +96,14 @@ TEST_CASE("entry mangle: to_string prints what iptables-legacy-save prints") {
     CHECK(memguard::to_string(dnat_jump(Family::ipv4, Protocol::tcp)) ==
           "-p tcp -m conntrack --ctstate DNAT --ctorigdstport 11211 --ctdir ORIGINAL -m comment "
           "--comment memguard -j MEMGUARD");
+    CHECK(memguard::to_string(reverse_path_drop(Family::ipv4)) ==
+          "-p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL,BROADCAST,ANYCAST,MULTICAST "
+          "-m rpfilter --invert -m comment --comment memguard -j DROP");
     CHECK(memguard::to_string(reverse_path_drop(Family::ipv6)) ==
-          "-p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL -m rpfilter --invert -m "
+          "-p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL,ANYCAST -m rpfilter --invert "
+          "-m comment --comment memguard -j DROP");
+    CHECK(memguard::to_string(reverse_path_drop(Family::ipv6, addr_type::multicast)) ==
+          "-p udp -m udp --dport 11211 -m addrtype --dst-type MULTICAST -m rpfilter --invert -m "
           "comment --comment memguard -j DROP");
 }
 
@@ -118,7 +129,9 @@ TEST_CASE("entry mangle: the DNAT conntrack match is byte for byte iptables-lega
 }
 
 TEST_CASE("entry mangle: addrtype and rpfilter are byte for byte iptables-legacy's") {
-    for (const auto family : {Family::ipv4, Family::ipv6}) {
+    // The dest mask in host order: 0x3c (LOCAL,BROADCAST,ANYCAST,MULTICAST), 0x14 (LOCAL,ANYCAST).
+    for (const auto& [family, dest] : {std::pair{Family::ipv4, std::uint8_t{0x3c}},
+                                       std::pair{Family::ipv6, std::uint8_t{0x14}}}) {
         INFO(memguard::to_string(family));
         const Bytes b = raw(encode_entry(reverse_path_drop(family)));
         const Bytes a = match_bytes(b, family, "addrtype");
@@ -126,7 +139,7 @@ TEST_CASE("entry mangle: addrtype and rpfilter are byte for byte iptables-legacy
         xt_entry_match head{};
         std::memcpy(&head, a.data(), sizeof head);
         CHECK(head.u.user.revision == 1);
-        CHECK(data_of(a) == Bytes{0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00});
+        CHECK(data_of(a) == Bytes{0x00, 0x00, dest, 0x00, 0x00, 0x00, 0x00, 0x00});
         const Bytes r = match_bytes(b, family, "rpfilter");
         REQUIRE(r.size() == 40);
         std::memcpy(&head, r.data(), sizeof head);
@@ -141,8 +154,9 @@ TEST_CASE("entry mangle: addrtype and rpfilter are byte for byte iptables-legacy
 
 TEST_CASE("entry mangle: the new rules decode back to themselves") {
     for (const auto family : {Family::ipv4, Family::ipv6}) {
-        for (const auto& rule : {dnat_jump(family, Protocol::tcp), dnat_jump(family, Protocol::udp),
-                                 reverse_path_drop(family)}) {
+        for (const auto& rule :
+             {dnat_jump(family, Protocol::tcp), dnat_jump(family, Protocol::udp),
+              reverse_path_drop(family), reverse_path_drop(family, addr_type::multicast)}) {
             INFO(memguard::to_string(rule));
             const auto d = decode_entry(family, encode_entry(rule).bytes(), unit::target_of(rule));
             CHECK(d.comment == "memguard");
@@ -208,20 +222,27 @@ TEST_CASE("entry mangle: anything else in those matches is not ours") {
         CHECK_FALSE(edited(strict, "rpfilter",
                            [](std::uint8_t* p) { p[0] = XT_RPFILTER_INVERT | XT_RPFILTER_LOOSE; }));
     }
+    auto addrtype = [&](auto change) {
+        return edited(strict, "addrtype", [&](std::uint8_t* p) {
+            xt_addrtype_info_v1 info{};
+            std::memcpy(&info, p, sizeof info);
+            change(info);
+            std::memcpy(p, &info, sizeof info);
+        });
+    };
     SECTION("addrtype ! --dst-type LOCAL") {
-        CHECK_FALSE(edited(strict, "addrtype", [](std::uint8_t* p) {
-            xt_addrtype_info_v1 info{};
-            std::memcpy(&info, p, sizeof info);
-            info.flags = XT_ADDRTYPE_INVERT_DEST;
-            std::memcpy(p, &info, sizeof info);
-        }));
+        CHECK_FALSE(addrtype([](auto& i) { i.flags = XT_ADDRTYPE_INVERT_DEST; }));
     }
-    SECTION("addrtype --dst-type LOCAL,BROADCAST") {
-        CHECK_FALSE(edited(strict, "addrtype", [](std::uint8_t* p) {
-            xt_addrtype_info_v1 info{};
-            std::memcpy(&info, p, sizeof info);
-            info.dest |= XT_ADDRTYPE_BROADCAST;
-            std::memcpy(p, &info, sizeof info);
-        }));
+    SECTION("addrtype --dst-type LOCAL,UNICAST") {
+        CHECK_FALSE(addrtype([](auto& i) { i.dest |= XT_ADDRTYPE_UNICAST; }));
+    }
+    SECTION("addrtype --src-type LOCAL") {
+        CHECK_FALSE(addrtype([](auto& i) { i.source = XT_ADDRTYPE_LOCAL; }));
+    }
+    SECTION("addrtype --dst-type LOCAL alone, as older versions wrote it: ours, to be replaced") {
+        const auto local_only = addrtype([](auto& i) { i.dest = XT_ADDRTYPE_LOCAL; });
+        REQUIRE(local_only);
+        CHECK(local_only->dst_types == addr_type::local);
+        CHECK(local_only != std::optional<Rule>(strict));
     }
 }

@@ -90,7 +90,8 @@ TEST_CASE("guards: two guards share the chains, each accept rule matches its gua
     // Reverse-path drops for each guard's own reverse_path protocols and ports: only
     // app-cache's udp.
     CHECK(specs(v4.mangle.prerouting) ==
-          Specs{"-p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL -m rpfilter --invert " +
+          Specs{"-p udp -m udp --dport 11211 -m addrtype --dst-type "
+                "LOCAL,BROADCAST,ANYCAST,MULTICAST -m rpfilter --invert " +
                 tag + " -j DROP"});
     CHECK(v4.sets.empty());
 

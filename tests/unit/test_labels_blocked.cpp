@@ -178,8 +178,9 @@ TEST_CASE("blocked: each closing rule counts for its protocol, the catch-all for
     count(v.mangle->chain, "-p tcp " + tag + " -j DROP", 1);
     count(v.mangle->chain, tag + " -j DROP", 4);
     count(v.mangle->prerouting,
-          "-p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL -m rpfilter --invert " + tag +
-              " -j DROP",
+          "-p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL,BROADCAST,ANYCAST,MULTICAST "
+          "-m rpfilter --invert " +
+              tag + " -j DROP",
           2);
     count(v.chain, "-s 192.168.1.0/24 " + tag + " -j ACCEPT", 100); // accepted: not blocked
     CHECK(memguard::blocked_in(v) ==

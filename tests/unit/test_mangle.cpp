@@ -32,8 +32,17 @@ const std::string tcp_dnat = "-p tcp -m conntrack --ctstate DNAT --ctorigdstport
                              "ORIGINAL -m comment --comment memguard -j MEMGUARD";
 const std::string udp_dnat = "-p udp -m conntrack --ctstate DNAT --ctorigdstport 11211 --ctdir "
                              "ORIGINAL -m comment --comment memguard -j MEMGUARD";
-const std::string udp_rp = "-p udp -m udp --dport 11211 -m addrtype --dst-type LOCAL -m "
-                           "rpfilter --invert -m comment --comment memguard -j DROP";
+// IPv4 names every kind of address delivered here in one rule; IPv6 needs two (no BROADCAST,
+// and MULTICAST only alone).
+const std::string udp_rp = "-p udp -m udp --dport 11211 -m addrtype --dst-type "
+                           "LOCAL,BROADCAST,ANYCAST,MULTICAST -m rpfilter --invert -m comment "
+                           "--comment memguard -j DROP";
+const std::string udp_rp6_unicast = "-p udp -m udp --dport 11211 -m addrtype --dst-type "
+                                    "LOCAL,ANYCAST -m rpfilter --invert -m comment --comment "
+                                    "memguard -j DROP";
+const std::string udp_rp6_multicast = "-p udp -m udp --dport 11211 -m addrtype --dst-type "
+                                      "MULTICAST -m rpfilter --invert -m comment --comment "
+                                      "memguard -j DROP";
 const std::string lo_accept = "-i lo -m comment --comment memguard -j ACCEPT";
 const std::string established =
     "-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment memguard -j ACCEPT";
@@ -42,6 +51,7 @@ const std::string drop = "-m comment --comment memguard -j DROP";
 
 std::vector<KernelRule> kernel(const std::vector<Rule>& rules) {
     std::vector<KernelRule> out;
+    out.reserve(rules.size());
     for (const auto& r : rules) {
         out.push_back(unit::kernel(r));
     }
@@ -78,6 +88,8 @@ TEST_CASE("mangle ruleset: DNAT jumps, the chain ending in DROP, reverse-path dr
     const Ruleset r = build_ruleset(unit::seed_policy(), Family::ipv4);
     CHECK(specs(r.mangle.jumps) == Specs{tcp_dnat, udp_dnat});
     CHECK(specs(r.mangle.prerouting) == Specs{udp_rp});
+    CHECK(specs(build_ruleset(unit::seed_policy(), Family::ipv6).mangle.prerouting) ==
+          Specs{udp_rp6_unicast, udp_rp6_multicast});
     CHECK(specs(r.mangle.chain) ==
           Specs{lo_accept, established, "-s 192.168.1.0/24 -m comment --comment memguard -j ACCEPT",
                 tcp_drop, drop});
@@ -105,8 +117,9 @@ TEST_CASE("mangle ruleset: reverse_path names the protocols, fail-closed has non
     Policy p = unit::seed_policy();
     p.guards.front().reverse_path = {memguard::Protocol::tcp, memguard::Protocol::udp};
     p.guards.front().ports = {11211, 11212};
+    CHECK(build_ruleset(p, Family::ipv4).mangle.prerouting.size() == 4);
     const Ruleset r = build_ruleset(p, Family::ipv6);
-    CHECK(r.mangle.prerouting.size() == 4);
+    CHECK(r.mangle.prerouting.size() == 8); // unicast and multicast for each
     CHECK(r.mangle.jumps.size() == 4);
     p.guards.front().reverse_path.clear();
     CHECK(build_ruleset(p, Family::ipv6).mangle.prerouting.empty());
@@ -168,7 +181,8 @@ TEST_CASE("mangle diff: a clean apply compares in sync; a view without mangle sk
               std::string("created chain MEMGUARD with ") + (family == Family::ipv4 ? "5" : "4") +
                   " rules, added 2 rules to INPUT, created chain mangle MEMGUARD with " +
                   (family == Family::ipv4 ? "5" : "4") +
-                  " rules, added 2 rules to mangle FORWARD, added 1 rule to mangle PREROUTING");
+                  " rules, added 2 rules to mangle FORWARD, added " +
+                  (family == Family::ipv4 ? "1 rule" : "2 rules") + " to mangle PREROUTING");
         KernelView filter_only = in_sync(want);
         filter_only.mangle.reset();
         CHECK(memguard::compare(want, filter_only).plan.empty());
@@ -204,6 +218,18 @@ TEST_CASE("mangle diff: tampering is drift, and the repair puts our rules back o
         REQUIRE(c.drift.size() == 1);
         CHECK(c.drift[0].chain == "mangle PREROUTING");
         CHECK(memguard::describe_actions(c.drift) == "added 1 rule to mangle PREROUTING");
+    }
+    SECTION("the LOCAL-only drop of older versions is replaced") {
+        Rule old = want.mangle.prerouting.front();
+        old.dst_types = memguard::addr_type::local;
+        v.mangle->prerouting = {unit::kernel(old)};
+        const auto c = memguard::compare(want, v);
+        REQUIRE(c.drift.size() == 2);
+        CHECK(c.drift[0].kind == DriftKind::jump_missing);
+        CHECK(c.drift[1].kind == DriftKind::jump_stale);
+        CHECK(c.drift[1].actual.find("--dst-type LOCAL -m rpfilter") != std::string::npos);
+        CHECK(c.plan.mangle.prerouting_deletes == std::vector<std::size_t>{0});
+        CHECK(specs(c.plan.mangle.prerouting) == Specs{udp_rp});
     }
     SECTION("mangle MEMGUARD flushed") {
         v.mangle->chain.clear();

@@ -117,10 +117,10 @@ void add_matches(std::vector<std::uint8_t>& out, const Rule& r, const SetNames& 
         ct.origdst_port = ct.origdst_port_high = *r.dnat_port;
         add_match(out, "conntrack", conntrack_revision, ct);
     }
-    if (r.dst_local) {
-        // -m addrtype --dst-type LOCAL
+    if (r.dst_types != 0) {
+        // -m addrtype --dst-type LOCAL,BROADCAST,...
         xt_addrtype_info_v1 type{};
-        type.dest = XT_ADDRTYPE_LOCAL;
+        type.dest = r.dst_types;
         add_match(out, "addrtype", addrtype_revision, type);
     }
     if (r.rpfilter_failed) {

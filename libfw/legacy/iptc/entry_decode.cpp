@@ -65,9 +65,12 @@ bool decode_match(std::span<const std::uint8_t> bytes, std::size_t at, const xt_
     }
     if (name == "addrtype" && m.u.user.revision == addrtype_revision &&
         sized(sizeof(xt_addrtype_info_v1))) {
+        // Any set of the four kinds reads back, so the LOCAL alone that older versions wrote is
+        // seen as a rule of ours that must be replaced.
         const auto info = read_at<xt_addrtype_info_v1>(bytes, data);
-        rule.dst_local = true;
-        return info.source == 0 && info.dest == XT_ADDRTYPE_LOCAL && info.flags == 0;
+        rule.dst_types = info.dest;
+        return info.source == 0 && info.dest != 0 && (info.dest & ~addr_type::all) == 0 &&
+               info.flags == 0;
     }
     if (name == "rpfilter" && m.u.user.revision == rpfilter_revision &&
         sized(sizeof(xt_rpfilter_info))) {

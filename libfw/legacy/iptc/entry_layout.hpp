@@ -11,6 +11,8 @@ extern "C" {
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_rpfilter.h>
 
+#include "../rule.hpp"
+
 #include <cstddef>
 #include <cstdint>
 
@@ -40,6 +42,10 @@ inline constexpr std::uint16_t dnat_state = XT_CONNTRACK_STATE_DNAT;
 // addrtype revision 1 is what iptables 1.8 picks (libxt_addrtype.c); rpfilter has only 0.
 inline constexpr std::uint8_t addrtype_revision = 1;
 inline constexpr std::uint8_t rpfilter_revision = 0;
+static_assert(addr_type::local == XT_ADDRTYPE_LOCAL &&
+              addr_type::broadcast == XT_ADDRTYPE_BROADCAST &&
+              addr_type::anycast == XT_ADDRTYPE_ANYCAST &&
+              addr_type::multicast == XT_ADDRTYPE_MULTICAST);
 
 // The header part both families share, at the offsets of their own structs.
 template <class Entry> struct Header;
