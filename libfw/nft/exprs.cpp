@@ -42,6 +42,14 @@ void ct(nftnl_rule* rule, std::uint32_t key) {
     add(rule, std::move(e));
 }
 
+void ct_tuple(nftnl_rule* rule, std::uint32_t key, std::uint8_t direction) {
+    auto e = alloc("ct");
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_KEY, key);
+    nftnl_expr_set_u8(e.get(), NFTNL_EXPR_CT_DIR, direction);
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_DREG, NFT_REG_1);
+    add(rule, std::move(e));
+}
+
 void fib(nftnl_rule* rule, std::uint32_t result, std::uint32_t flags) {
     auto e = alloc("fib");
     nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_DREG, NFT_REG_1);

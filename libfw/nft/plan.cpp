@@ -108,13 +108,17 @@ TablePlan plan_table(std::string_view table, const Desired& desired) {
     plan.table = table;
     plan.chains = {{std::string(kInputChain), NF_INET_LOCAL_IN, kInputPriority},
                    {std::string(kPreroutingChain), NF_INET_PRE_ROUTING, kPreroutingPriority},
+                   {std::string(kForwardChain), NF_INET_FORWARD, kForwardPriority},
                    {"guard4", std::nullopt, 0},
                    {"guard6", std::nullopt, 0}};
-    for (const std::string_view chain : {kInputChain, kPreroutingChain}) {
+    for (const std::string_view chain : {kInputChain, kPreroutingChain, kForwardChain}) {
         for (const FamilyDesired* d : {&desired.ipv4, &desired.ipv6}) {
             for (const ServiceMatch& s : services(*d)) {
                 plan.rules.push_back(
-                    {std::string(chain), jump_rule(table, chain, d->family, s.protocol, s.port)});
+                    {std::string(chain),
+                     chain == kForwardChain
+                         ? dnat_jump_rule(table, d->family, s.protocol, s.port)
+                         : jump_rule(table, chain, d->family, s.protocol, s.port)});
             }
         }
     }

@@ -17,6 +17,11 @@ namespace memguard::nft {
 // meta nfproto ipv4 meta l4proto tcp th dport 11211 fib daddr type local jump guard4 (prerouting)
 RulePtr jump_rule(std::string_view table, std::string_view chain, Family f, Protocol p,
                   std::uint16_t port);
+// meta nfproto ipv4 meta l4proto tcp ct direction original ct status dnat
+//   ct original proto-dst 11211 jump guard4                                     (forward)
+// A connection DNATed from a guarded port, judged by the port its client asked for whatever the
+// address it asked at (this host's, a broadcast, multicast or anycast one, another host's).
+RulePtr dnat_jump_rule(std::string_view table, Family f, Protocol p, std::uint16_t port);
 // meta l4proto udp [th dport 11212] fib saddr . iif oif missing counter drop
 RulePtr reverse_path_rule(std::string_view table, Family f, Protocol p,
                           std::optional<std::uint16_t> port);

@@ -459,6 +459,14 @@ print("\n".join(str(n) for n in sorted(nets)))' "$fam" "$@")
         done
     done
     printf '\t}\n'
+    printf '\tchain forward {\n\t\tcomment "memguard"\n'
+    printf '\t\ttype filter hook forward priority mangle; policy accept;\n'
+    for fam in 4 6; do
+        for proto in tcp udp; do
+            printf '\t\tmeta nfproto ipv%s meta l4proto %s ct direction original ct status dnat ct original proto-dst %s jump guard%s comment "memguard"\n' $fam $proto "$MG_PORT" $fam
+        done
+    done
+    printf '\t}\n'
     for fam in 4 6; do
         ip=ip
         [ $fam = 6 ] && ip=ip6

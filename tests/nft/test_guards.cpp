@@ -46,6 +46,7 @@ TEST_CASE("two guards: every service jumps, each guard's accepts match its own",
                                    jump(6, "tcp", 11211), jump(6, "udp", 11211),
                                    jump(6, "tcp", 11212), jump(6, "tcp", 11213)});
     CHECK(m.chain("prerouting")->rules.size() == 8);
+    CHECK(m.chain("forward")->rules.size() == 8);
     const std::string c = " comment \"memguard\"";
     CHECK(texts(*m.chain("guard4")) ==
           std::vector<std::string>{
