@@ -1,5 +1,6 @@
-// The prerouting chain (the DNAT path) and the reverse-path rules, with `nft -j` as the oracle:
-// what an apply builds, and tampering with them (unowned mode, so the nft CLI may) repaired.
+// The prerouting and forward chains (the DNAT path) and the reverse-path rules, with `nft -j` as
+// the oracle: what an apply builds, and tampering with them (unowned mode, so the nft CLI may)
+// repaired.
 #include "nft_netns.hpp"
 
 #include <chrono>
@@ -159,4 +160,51 @@ TEST_CASE("a reverse-path rule changed is drift and repaired", "[netns][nft]") {
     CHECK(kinds == std::vector<std::string>{"rule_missing", "rule_extra"});
     CHECK(keeper.reconcile(desired, true).committed);
     CHECK(keeper.compare(desired).drift.empty());
+}
+
+TEST_CASE("apply builds the forward chain nft lists; a forward jump or the chain deleted is "
+          "repaired",
+          "[netns][nft]") {
+    test::fresh_netns();
+    Keeper keeper(memguard::nft::NftOptions{false});
+    const auto desired = with_reverse_path();
+    REQUIRE(keeper.reconcile(desired, false).committed);
+    const json listing = test::nft_json();
+    bool found_chain = false;
+    for (const json& c : test::nft_objects(listing, "chain")) {
+        if (c["name"] == "forward") {
+            found_chain = true;
+            CHECK(c["hook"] == "forward");
+            CHECK(c["prio"] == -150);
+            CHECK(c["policy"] == "accept");
+        }
+    }
+    CHECK(found_chain);
+    const auto jumps = rules_of(listing, "forward");
+    REQUIRE(jumps.size() == 4); // tcp, udp × IPv4, IPv6
+    const std::string first = jumps[0].dump();
+    INFO(first);
+    CHECK(first.find(R"({"ct":{"key":"direction"}},"op":"==","right":"original")") !=
+          std::string::npos);
+    CHECK(first.find(R"({"ct":{"key":"status"}},"op":"in","right":"dnat")") != std::string::npos);
+    CHECK(first.find(R"({"ct":{"dir":"original","key":"proto-dst"}},"op":"==","right":11211)") !=
+          std::string::npos);
+    CHECK(jumps[3]["expr"].back()["jump"]["target"] == "guard6");
+    CHECK(keeper.compare(desired).drift.empty());
+
+    const auto tamper = GENERATE(std::string("nft delete rule inet memguard forward handle "),
+                                 std::string("nft flush chain inet memguard forward && "
+                                             "nft delete chain inet memguard forward"));
+    const std::string command = tamper.ends_with("handle ")
+                                    ? tamper + std::to_string(jumps[1]["handle"].get<int>())
+                                    : tamper;
+    INFO(command);
+    REQUIRE(test::run(command) == 0);
+    CHECK(test::changed_within(keeper, std::chrono::seconds(2)));
+    const auto found = keeper.compare(desired);
+    INFO(test::describe(found));
+    CHECK(std::ranges::any_of(found.drift, [](const auto& d) { return d.where == "forward"; }));
+    CHECK(keeper.reconcile(desired, true).committed);
+    CHECK(keeper.compare(desired).drift.empty());
+    CHECK(rules_of(test::nft_json(), "forward").size() == 4);
 }
