@@ -91,7 +91,11 @@ void guard_rules(std::string_view table, const FamilyDesired& d, const std::vect
         }
         for (const Protocol p : d.guards[i].protocols) {
             for (const std::uint16_t port : d.guards[i].ports) {
+                // The port of the packet (input, prerouting), and the one asked for before a
+                // DNAT (forward): `-p 11212:11211` is the guard of 11212's, not of 11211's.
                 out.push_back({chain, allow_rule(table, d.family, sets[i], ServiceMatch{p, port})});
+                out.push_back(
+                    {chain, allow_rule(table, d.family, sets[i], ServiceMatch{p, port, true})});
             }
         }
     }

@@ -68,6 +68,12 @@ void match_dport(nftnl_rule* r, std::uint16_t port) {
     expr::cmp(r, NFT_CMP_EQ, network_u16(port));
 }
 
+// ct original proto-dst N: the port the connection's client asked for, before any DNAT
+void match_original_dport(nftnl_rule* r, std::uint16_t port) {
+    expr::ct_tuple(r, NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL);
+    expr::cmp(r, NFT_CMP_EQ, network_u16(port));
+}
+
 } // namespace
 
 // The route lookup comes last: only packets to a guarded port pay for it.
@@ -96,8 +102,7 @@ RulePtr dnat_jump_rule(std::string_view table, Family f, Protocol p, std::uint16
     expr::ct(r.get(), NFT_CT_DIRECTION);
     expr::cmp(r.get(), NFT_CMP_EQ, std::array<std::uint8_t, 1>{IP_CT_DIR_ORIGINAL});
     match_ct_bits(r.get(), NFT_CT_STATUS, IPS_DST_NAT);
-    expr::ct_tuple(r.get(), NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL);
-    expr::cmp(r.get(), NFT_CMP_EQ, network_u16(port));
+    match_original_dport(r.get(), port);
     expr::verdict(r.get(), NFT_JUMP, guard_chain(f));
     return r;
 }
@@ -144,7 +149,12 @@ RulePtr allow_rule(std::string_view table, Family f, const SetRef& set,
     match_byte(r.get(), NFT_META_NFPROTO, f == Family::ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
     if (match) {
         match_byte(r.get(), NFT_META_L4PROTO, ip_proto(match->protocol));
-        match_dport(r.get(), match->port);
+        if (match->original) {
+            match_ct_bits(r.get(), NFT_CT_STATUS, IPS_DST_NAT);
+            match_original_dport(r.get(), match->port);
+        } else {
+            match_dport(r.get(), match->port);
+        }
     }
     if (f == Family::ipv4) {
         expr::payload(r.get(), NFT_PAYLOAD_NETWORK_HEADER, 12, 4); // iphdr.saddr
