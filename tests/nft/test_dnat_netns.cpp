@@ -12,8 +12,14 @@ using memguard::nft::Keeper;
 
 namespace {
 
-bool tools_present() {
-    return test::run("command -v python3 nsenter unshare sysctl >/dev/null") == 0;
+// A fresh network namespace; false (and a warning) when the tools the tests need are missing.
+bool fresh_netns_with_tools() {
+    test::fresh_netns();
+    if (test::run("command -v python3 nsenter unshare sysctl >/dev/null") != 0) {
+        WARN("python3, nsenter, unshare or sysctl missing: skipped");
+        return false;
+    }
+    return true;
 }
 
 // Docker's DNAT, one table per family (nft spelling of its `-t nat -A DOCKER ... -j DNAT`).
@@ -67,9 +73,7 @@ std::uint64_t drops(const memguard::nft::Snapshot& snap, const std::string& guar
 } // namespace
 
 TEST_CASE("a DNATed port is closed to sources outside the allowlist", "[netns][nft]") {
-    test::fresh_netns();
-    if (!tools_present()) {
-        WARN("python3, nsenter, unshare or sysctl missing: skipped");
+    if (!fresh_netns_with_tools()) {
         return;
     }
     const test::Peer client("c0", "c1");
@@ -113,9 +117,7 @@ TEST_CASE("a DNATed port is closed to sources outside the allowlist", "[netns][n
 
 TEST_CASE("two guards: a DNAT to another port is judged by the guard of the port asked for",
           "[netns][nft]") {
-    test::fresh_netns();
-    if (!tools_present()) {
-        WARN("python3, nsenter, unshare or sysctl missing: skipped");
+    if (!fresh_netns_with_tools()) {
         return;
     }
     const test::Peer client("c0", "c1");
@@ -143,9 +145,7 @@ TEST_CASE("two guards: a DNAT to another port is judged by the guard of the port
 }
 
 TEST_CASE("a forged allowed source is dropped by the reverse-path rule", "[netns][nft]") {
-    test::fresh_netns();
-    if (!tools_present()) {
-        WARN("python3, nsenter, unshare or sysctl missing: skipped");
+    if (!fresh_netns_with_tools()) {
         return;
     }
     test::no_kernel_rp_filter();

@@ -46,6 +46,22 @@ std::uint64_t handle_of(const std::string& chain, const std::string& text) {
     return 0;
 }
 
+// Our base chain `name`, on the hook of that name, at `priority`, policy accept, as nft -j lists
+// it.
+void check_base_chain(const json& listing, const std::string& name, int priority) {
+    bool found = false;
+    for (const json& c : test::nft_objects(listing, "chain")) {
+        if (c["name"] == name) {
+            found = true;
+            CHECK(c["type"] == "filter");
+            CHECK(c["hook"] == name);
+            CHECK(c["prio"] == priority);
+            CHECK(c["policy"] == "accept");
+        }
+    }
+    CHECK(found);
+}
+
 } // namespace
 
 TEST_CASE("apply builds the prerouting chain and the reverse-path rules nft lists",
@@ -56,17 +72,7 @@ TEST_CASE("apply builds the prerouting chain and the reverse-path rules nft list
     INFO(test::describe(result));
     REQUIRE(result.committed);
     const json listing = test::nft_json();
-    bool found_chain = false;
-    for (const json& c : test::nft_objects(listing, "chain")) {
-        if (c["name"] == "prerouting") {
-            found_chain = true;
-            CHECK(c["type"] == "filter");
-            CHECK(c["hook"] == "prerouting");
-            CHECK(c["prio"] == -110);
-            CHECK(c["policy"] == "accept");
-        }
-    }
-    CHECK(found_chain);
+    check_base_chain(listing, "prerouting", -110);
     const auto jumps = rules_of(listing, "prerouting");
     REQUIRE(jumps.size() == 4); // tcp, udp × IPv4, IPv6
     for (const json& r : jumps) {
@@ -170,16 +176,7 @@ TEST_CASE("apply builds the forward chain nft lists; a forward jump or the chain
     const auto desired = with_reverse_path();
     REQUIRE(keeper.reconcile(desired, false).committed);
     const json listing = test::nft_json();
-    bool found_chain = false;
-    for (const json& c : test::nft_objects(listing, "chain")) {
-        if (c["name"] == "forward") {
-            found_chain = true;
-            CHECK(c["hook"] == "forward");
-            CHECK(c["prio"] == -150);
-            CHECK(c["policy"] == "accept");
-        }
-    }
-    CHECK(found_chain);
+    check_base_chain(listing, "forward", -150);
     const auto jumps = rules_of(listing, "forward");
     REQUIRE(jumps.size() == 4); // tcp, udp × IPv4, IPv6
     const std::string first = jumps[0].dump();
