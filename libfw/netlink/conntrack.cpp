@@ -3,6 +3,7 @@
 #include "detail.hpp"
 #include "socket.hpp"
 
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
@@ -35,10 +36,11 @@ constexpr std::size_t kSweepSourcesKept = 8;
 // One policy per nesting level of a ctnetlink entry (nfnetlink_conntrack.h):
 //   CTA_TUPLE_ORIG → CTA_TUPLE_IP    → CTA_IP_V{4,6}_{SRC,DST}
 //                  → CTA_TUPLE_PROTO → CTA_PROTO_NUM, CTA_PROTO_{SRC,DST}_PORT (be16)
-//   CTA_ZONE (be16), CTA_ID (be32)
+//   CTA_ZONE (be16), CTA_ID (be32), CTA_STATUS (be32, IPS_* bits)
 constexpr detail::AttrPolicy<CTA_MAX + 1> kEntryPolicy = [] {
     detail::AttrPolicy<CTA_MAX + 1> p{};
     p[CTA_TUPLE_ORIG] = {MNL_TYPE_NESTED, 0};
+    p[CTA_STATUS] = {MNL_TYPE_U32, 0};
     p[CTA_ZONE] = {MNL_TYPE_U16, 0};
     p[CTA_ID] = {MNL_TYPE_U32, 0};
     return p;
@@ -185,6 +187,10 @@ std::optional<ConntrackTuple> parse_conntrack_message(std::span<const std::uint8
     }
     if (entry[CTA_ID] != nullptr) {
         tuple->id = detail::load_be32(mnl_attr_get_payload(entry[CTA_ID]));
+    }
+    if (entry[CTA_STATUS] != nullptr) {
+        tuple->dnat =
+            (detail::load_be32(mnl_attr_get_payload(entry[CTA_STATUS])) & IPS_DST_NAT) != 0;
     }
     return tuple;
 }

@@ -22,7 +22,8 @@
 
 namespace memguard::netlink {
 
-// The original-direction tuple of one conntrack entry, and what identifies the entry.
+// The original-direction tuple of one conntrack entry, what identifies the entry, and whether
+// it was DNATed.
 struct ConntrackTuple {
     Family family = Family::ipv4;
     Network source;           // full-length prefix
@@ -33,6 +34,9 @@ struct ConntrackTuple {
     std::uint16_t destination_port = 0;
     std::optional<std::uint16_t> zone; // CTA_ZONE, when the entry has a zone
     std::optional<std::uint32_t> id;   // CTA_ID: tells this entry from a later one with its tuple
+    // IPS_DST_NAT in CTA_STATUS: a DNAT rewrote the destination (the reply tuple's source is
+    // the container's address, not `destination`)
+    bool dnat = false;
 
     // tcp or udp; nullopt for any other protocol.
     [[nodiscard]] std::optional<Protocol> protocol() const;

@@ -17,6 +17,13 @@ void add(nftnl_rule* rule, ExprPtr e) {
     nftnl_rule_add_expr(rule, e.release());
 }
 
+ExprPtr ct_load(std::uint32_t key) {
+    auto e = alloc("ct");
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_KEY, key);
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_DREG, NFT_REG_1);
+    return e;
+}
+
 } // namespace
 
 void meta(nftnl_rule* rule, std::uint32_t key) {
@@ -36,9 +43,12 @@ void payload(nftnl_rule* rule, std::uint32_t base, std::uint32_t offset, std::ui
 }
 
 void ct(nftnl_rule* rule, std::uint32_t key) {
-    auto e = alloc("ct");
-    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_KEY, key);
-    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_DREG, NFT_REG_1);
+    add(rule, ct_load(key));
+}
+
+void ct_tuple(nftnl_rule* rule, std::uint32_t key, std::uint8_t direction) {
+    auto e = ct_load(key);
+    nftnl_expr_set_u8(e.get(), NFTNL_EXPR_CT_DIR, direction);
     add(rule, std::move(e));
 }
 

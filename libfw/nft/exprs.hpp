@@ -15,8 +15,10 @@ namespace memguard::nft::expr {
 void meta(nftnl_rule* rule, std::uint32_t key);
 // payload load LEN bytes @ BASE header + OFFSET => reg 1
 void payload(nftnl_rule* rule, std::uint32_t base, std::uint32_t offset, std::uint32_t len);
-// ct load KEY => reg 1
+// ct load KEY => reg 1 (NFT_CT_STATE, NFT_CT_STATUS, NFT_CT_DIRECTION)
 void ct(nftnl_rule* rule, std::uint32_t key);
+// ct load KEY => reg 1 , dir DIRECTION (a tuple's field: NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL)
+void ct_tuple(nftnl_rule* rule, std::uint32_t key, std::uint8_t direction);
 // fib FLAGS RESULT => reg 1 (NFT_FIB_RESULT_ADDRTYPE, NFT_FIB_RESULT_OIF; NFTA_FIB_F_*)
 void fib(nftnl_rule* rule, std::uint32_t result, std::uint32_t flags);
 // reg 1 = (reg 1 & mask) ^ 0

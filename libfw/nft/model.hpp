@@ -91,5 +91,7 @@ std::string allow_set(Family family, std::string_view guard = {});
 inline constexpr std::string_view kInputChain = "input";
 // Sees the packets a DNAT (Docker's `-p`) would send through forward, before the DNAT.
 inline constexpr std::string_view kPreroutingChain = "prerouting";
+// Sees every connection DNATed from a guarded port, whatever address its client asked at.
+inline constexpr std::string_view kForwardChain = "forward";
 
 } // namespace memguard::nft

@@ -91,7 +91,11 @@ void guard_rules(std::string_view table, const FamilyDesired& d, const std::vect
         }
         for (const Protocol p : d.guards[i].protocols) {
             for (const std::uint16_t port : d.guards[i].ports) {
+                // The port of the packet (input, prerouting), and the one asked for before a
+                // DNAT (forward): `-p 11212:11211` is the guard of 11212's, not of 11211's.
                 out.push_back({chain, allow_rule(table, d.family, sets[i], ServiceMatch{p, port})});
+                out.push_back(
+                    {chain, allow_rule(table, d.family, sets[i], ServiceMatch{p, port, true})});
             }
         }
     }
@@ -108,13 +112,17 @@ TablePlan plan_table(std::string_view table, const Desired& desired) {
     plan.table = table;
     plan.chains = {{std::string(kInputChain), NF_INET_LOCAL_IN, kInputPriority},
                    {std::string(kPreroutingChain), NF_INET_PRE_ROUTING, kPreroutingPriority},
+                   {std::string(kForwardChain), NF_INET_FORWARD, kForwardPriority},
                    {"guard4", std::nullopt, 0},
                    {"guard6", std::nullopt, 0}};
-    for (const std::string_view chain : {kInputChain, kPreroutingChain}) {
+    for (const std::string_view chain : {kInputChain, kPreroutingChain, kForwardChain}) {
         for (const FamilyDesired* d : {&desired.ipv4, &desired.ipv6}) {
             for (const ServiceMatch& s : services(*d)) {
                 plan.rules.push_back(
-                    {std::string(chain), jump_rule(table, chain, d->family, s.protocol, s.port)});
+                    {std::string(chain),
+                     chain == kForwardChain
+                         ? dnat_jump_rule(table, d->family, s.protocol, s.port)
+                         : jump_rule(table, chain, d->family, s.protocol, s.port)});
             }
         }
     }

@@ -1,7 +1,6 @@
 // Desired → the objects of our table, as libnftnl objects ready to go into a batch: the base
-// chains `input` and `prerouting`, per family a regular chain guardN and an interval set per
-// guard (allowN for the only one), and the rules.
-// Internal to libfw/nft.
+// chains `input`, `prerouting` and `forward`, per family a regular chain guardN and an interval set
+// per guard (allowN for the only one), and the rules. Internal to libfw/nft.
 #pragma once
 
 #include "desired.hpp"
@@ -46,6 +45,10 @@ inline constexpr std::int32_t kInputPriority = -10; // filter - 10: before the u
 // dstnat - 10 (NF_IP_PRI_NAT_DST = -100): after conntrack (-200), before any DNAT, so the packet
 // still has this host's destination address.
 inline constexpr std::int32_t kPreroutingPriority = -110;
+// mangle (NF_IP_PRI_MANGLE = -150), as legacy's mangle FORWARD: before Docker's and firewalld's
+// filter forward chains (0, 10). A drop here is final whatever they accept; our accept ends only
+// this chain, so theirs still judge an allowed client.
+inline constexpr std::int32_t kForwardPriority = -150;
 
 TablePlan plan_table(std::string_view table, const Desired& desired);
 

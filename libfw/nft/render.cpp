@@ -4,6 +4,7 @@
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/rtnetlink.h>
 
@@ -21,7 +22,7 @@ struct IterDestroy {
 // What the rule has loaded into reg 1 so far, as nft would name it.
 struct State {
     std::string lhs;        // "meta nfproto", "ip saddr", "th dport", "ct state", "iifname"
-    std::uint32_t mask = 0; // ct state bits kept by a bitwise
+    std::uint32_t mask = 0; // ct state or status bits kept by a bitwise
     bool ipv6 = false;
     bool fib_present = false; // the fib lookup loaded only whether there is a route
     RuleModel out;
@@ -91,6 +92,28 @@ std::string fib_name(const nftnl_expr* e) {
     return out + (result < results.size() ? results[result] : " ?");
 }
 
+// "ct state", "ct status", "ct direction", "ct original proto-dst"
+std::string ct_name(const nftnl_expr* e) {
+    const auto key = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY);
+    std::string out = "ct ";
+    if (nftnl_expr_is_set(e, NFTNL_EXPR_CT_DIR)) {
+        out +=
+            nftnl_expr_get_u8(e, NFTNL_EXPR_CT_DIR) == IP_CT_DIR_ORIGINAL ? "original " : "reply ";
+    }
+    switch (key) {
+    case NFT_CT_STATE:
+        return out + "state";
+    case NFT_CT_STATUS:
+        return out + "status";
+    case NFT_CT_DIRECTION:
+        return out + "direction";
+    case NFT_CT_PROTO_DST:
+        return out + "proto-dst";
+    default:
+        return out + "key " + std::to_string(key);
+    }
+}
+
 std::string hex(const std::uint8_t* data, std::uint32_t len) {
     static constexpr char digits[] = "0123456789abcdef";
     std::string out = "0x";
@@ -125,7 +148,10 @@ std::string cmp_value(State& s, const std::uint8_t* d, std::uint32_t len) {
         s.out.l4proto = d[0];
         return d[0] == IPPROTO_TCP ? "tcp" : d[0] == IPPROTO_UDP ? "udp" : std::to_string(d[0]);
     }
-    if (s.lhs == "th dport" && len == 2) {
+    if (s.lhs == "ct direction" && len == 1) {
+        return d[0] == IP_CT_DIR_ORIGINAL ? "original" : d[0] == IP_CT_DIR_REPLY ? "reply" : "?";
+    }
+    if ((s.lhs == "th dport" || s.lhs == "ct original proto-dst") && len == 2) {
         const auto port = static_cast<std::uint16_t>((d[0] << 8) | d[1]);
         s.out.dport = port;
         return std::to_string(port);
@@ -156,6 +182,10 @@ void render_cmp(State& s, const nftnl_expr* e) {
     const auto op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP);
     if (s.lhs == "ct state" && op == NFT_CMP_NEQ && s.mask != 0) {
         word(s, "ct state " + ct_state_words(s.mask));
+        return;
+    }
+    if (s.lhs == "ct status" && op == NFT_CMP_NEQ && s.mask == IPS_DST_NAT) {
+        word(s, "ct status dnat");
         return;
     }
     static constexpr std::array<const char*, 6> ops{"", "!= ", "< ", "<= ", "> ", ">= "};
@@ -216,8 +246,7 @@ void render_one(State& s, const nftnl_expr* e, const std::string& name) {
         s.lhs = fib_name(e);
         s.fib_present = (nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_FLAGS) & NFTA_FIB_F_PRESENT) != 0;
     } else if (name == "ct") {
-        const auto key = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY);
-        s.lhs = key == NFT_CT_STATE ? "ct state" : "ct key " + std::to_string(key);
+        s.lhs = ct_name(e);
     } else if (name == "bitwise") {
         std::uint32_t len = 0;
         const void* mask = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &len);

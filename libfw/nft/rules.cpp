@@ -6,6 +6,7 @@
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/rtnetlink.h>
 
@@ -42,19 +43,35 @@ std::uint8_t ip_proto(Protocol p) {
     return p == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
 }
 
-// th dport N: 2 bytes at offset 2 of the transport header, network order
-void match_dport(nftnl_rule* r, std::uint16_t port) {
-    expr::payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
-    expr::cmp(r, NFT_CMP_EQ,
-              std::array<std::uint8_t, 2>{static_cast<std::uint8_t>(port >> 8),
-                                          static_cast<std::uint8_t>(port & 0xFF)});
-}
-
-// Host-order u32s, as the kernel stores fib's results (nft's fib_addr_type, ifindex).
+// Host-order u32s, as the kernel stores fib's results (nft's fib_addr_type, ifindex) and ct's
+// state and status bits.
 std::array<std::uint8_t, 4> host_u32(std::uint32_t value) {
     std::array<std::uint8_t, 4> out{};
     std::memcpy(out.data(), &value, sizeof value);
     return out;
+}
+
+// ct KEY BITS: any of the bits set (ct state established,related; ct status dnat)
+void match_ct_bits(nftnl_rule* r, std::uint32_t key, std::uint32_t bits) {
+    expr::ct(r, key);
+    expr::bitwise_and(r, host_u32(bits));
+    expr::cmp(r, NFT_CMP_NEQ, std::array<std::uint8_t, 4>{});
+}
+
+std::array<std::uint8_t, 2> network_u16(std::uint16_t value) {
+    return {static_cast<std::uint8_t>(value >> 8), static_cast<std::uint8_t>(value & 0xFF)};
+}
+
+// th dport N: 2 bytes at offset 2 of the transport header, network order
+void match_dport(nftnl_rule* r, std::uint16_t port) {
+    expr::payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+    expr::cmp(r, NFT_CMP_EQ, network_u16(port));
+}
+
+// ct original proto-dst N: the port the connection's client asked for, before any DNAT
+void match_original_dport(nftnl_rule* r, std::uint16_t port) {
+    expr::ct_tuple(r, NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL);
+    expr::cmp(r, NFT_CMP_EQ, network_u16(port));
 }
 
 } // namespace
@@ -71,6 +88,21 @@ RulePtr jump_rule(std::string_view table, std::string_view chain, Family f, Prot
         expr::fib(r.get(), NFT_FIB_RESULT_ADDRTYPE, NFTA_FIB_F_DADDR);
         expr::cmp(r.get(), NFT_CMP_EQ, host_u32(RTN_LOCAL));
     }
+    expr::verdict(r.get(), NFT_JUMP, guard_chain(f));
+    return r;
+}
+
+// Only the original direction: the container's answers are not the client's requests. The
+// status bit is set once a DNAT rewrote the connection's destination (address or port), which
+// happens in nat prerouting, before this chain's hook.
+RulePtr dnat_jump_rule(std::string_view table, Family f, Protocol p, std::uint16_t port) {
+    auto r = new_rule(table, kForwardChain);
+    match_byte(r.get(), NFT_META_NFPROTO, f == Family::ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+    match_byte(r.get(), NFT_META_L4PROTO, ip_proto(p));
+    expr::ct(r.get(), NFT_CT_DIRECTION);
+    expr::cmp(r.get(), NFT_CMP_EQ, std::array<std::uint8_t, 1>{IP_CT_DIR_ORIGINAL});
+    match_ct_bits(r.get(), NFT_CT_STATUS, IPS_DST_NAT);
+    match_original_dport(r.get(), port);
     expr::verdict(r.get(), NFT_JUMP, guard_chain(f));
     return r;
 }
@@ -103,14 +135,8 @@ RulePtr loopback_rule(std::string_view table, Family f) {
 
 RulePtr established_rule(std::string_view table, Family f) {
     auto r = new_rule(table, guard_chain(f));
-    expr::ct(r.get(), NFT_CT_STATE);
-    constexpr std::uint32_t bits =
-        NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED);
-    // ct state is a host-order u32 (nft's ct_state type)
-    std::array<std::uint8_t, 4> mask{};
-    std::memcpy(mask.data(), &bits, sizeof bits);
-    expr::bitwise_and(r.get(), mask);
-    expr::cmp(r.get(), NFT_CMP_NEQ, std::array<std::uint8_t, 4>{});
+    match_ct_bits(r.get(), NFT_CT_STATE,
+                  NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
     expr::verdict(r.get(), NF_ACCEPT);
     return r;
 }
@@ -123,7 +149,12 @@ RulePtr allow_rule(std::string_view table, Family f, const SetRef& set,
     match_byte(r.get(), NFT_META_NFPROTO, f == Family::ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
     if (match) {
         match_byte(r.get(), NFT_META_L4PROTO, ip_proto(match->protocol));
-        match_dport(r.get(), match->port);
+        if (match->original) {
+            match_ct_bits(r.get(), NFT_CT_STATUS, IPS_DST_NAT);
+            match_original_dport(r.get(), match->port);
+        } else {
+            match_dport(r.get(), match->port);
+        }
     }
     if (f == Family::ipv4) {
         expr::payload(r.get(), NFT_PAYLOAD_NETWORK_HEADER, 12, 4); // iphdr.saddr

@@ -17,6 +17,11 @@ namespace memguard::nft {
 // meta nfproto ipv4 meta l4proto tcp th dport 11211 fib daddr type local jump guard4 (prerouting)
 RulePtr jump_rule(std::string_view table, std::string_view chain, Family f, Protocol p,
                   std::uint16_t port);
+// meta nfproto ipv4 meta l4proto tcp ct direction original ct status dnat
+//   ct original proto-dst 11211 jump guard4                                     (forward)
+// A connection DNATed from a guarded port, judged by the port its client asked for whatever the
+// address it asked at (this host's, a broadcast, multicast or anycast one, another host's).
+RulePtr dnat_jump_rule(std::string_view table, Family f, Protocol p, std::uint16_t port);
 // meta l4proto udp [th dport 11212] fib saddr . iif oif missing counter drop
 RulePtr reverse_path_rule(std::string_view table, Family f, Protocol p,
                           std::optional<std::uint16_t> port);
@@ -26,16 +31,20 @@ RulePtr loopback_rule(std::string_view table, Family f);
 RulePtr established_rule(std::string_view table, Family f);
 
 // What an accept rule matches besides the source: nothing (the only guard), or one guard's
-// protocol and port.
+// protocol and port: the packet's (`th dport`), or, for a DNATed connection, the one its
+// client asked for (`ct status dnat ct original proto-dst`), which the forward chain jumps by.
 struct ServiceMatch {
     Protocol protocol = Protocol::tcp;
     std::uint16_t port = 0;
+    bool original = false;
 };
 struct SetRef {
     std::string name;
     std::uint32_t id = 0; // NFTNL_SET_ID of the set made in the same batch
 };
-// meta nfproto ipv4 [meta l4proto tcp th dport 11212] ip saddr @allow4 accept
+// meta nfproto ipv4 [meta l4proto tcp th dport 11212] ip saddr @allow4 accept, or
+// meta nfproto ipv4 meta l4proto tcp ct status dnat ct original proto-dst 11212
+//   ip saddr @allow4-pages accept
 RulePtr allow_rule(std::string_view table, Family f, const SetRef& set,
                    std::optional<ServiceMatch> match);
 // limit rate N/second burst N packets log prefix "memguard" group G

@@ -1,5 +1,5 @@
 // Our nftables tables as `status` shows them, one family at a time: the base chains' jumps of
-// that family (input, then prerouting), its guard chain and its allow sets.
+// that family (input, prerouting, forward), its guard chain and its allow sets.
 #include "nft_backend.hpp"
 
 #include <linux/netfilter/nf_tables.h>
@@ -44,6 +44,7 @@ std::uint32_t references(const nft::TableModel& table, const std::string& set) {
 void add_table(FamilyView& out, const nft::TableModel& table, Family family) {
     out.chains.push_back(chain_view(table, std::string(nft::kInputChain), family, true));
     out.chains.push_back(chain_view(table, std::string(nft::kPreroutingChain), family, true));
+    out.chains.push_back(chain_view(table, std::string(nft::kForwardChain), family, true));
     out.chains.push_back(chain_view(table, nft::guard_chain(family), family, false));
     for (const nft::SetModel& set : table.sets) {
         if (set.family != family) {

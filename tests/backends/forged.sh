@@ -38,33 +38,7 @@ h_at "$SRV" sysctl -qw net.ipv6.conf.all.forwarding=1 || mg_fatal "IPv6 forwardi
 
 b_config "$CONF" 1 "192.168.77.0/24" "fd98::/64"
 
-# mc NS PROTO SRC DST COMMAND : one memcached request from namespace NS bound to SRC; prints the
-# first line of the answer, or "silent" (udp: a forged request's answer goes elsewhere)
-mc() {
-    timeout 5 nsenter -t "$1" -n -- "$MG_PYTHON" - "$2" "$3" "$4" "$MG_PORT" "$5" <<'PY'
-import socket, sys
-proto, src, dst, port, command = sys.argv[1:6]
-family = socket.AF_INET6 if ":" in dst else socket.AF_INET
-kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
-s = socket.socket(family, kind)
-s.bind((src, 0))
-s.settimeout(1.0)
-request = command.encode().decode("unicode_escape").encode()
-try:
-    if proto == "udp":
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        to = socket.getaddrinfo(dst, int(port), family, kind)[0][4]  # ff02::1%h-cli: its scope
-        s.sendto(b"\x00\x01\x00\x00\x00\x01\x00\x00" + request, to)
-        answer = s.recvfrom(2048)[0][8:]
-    else:
-        s.connect((dst, int(port)))
-        s.sendall(request)
-        answer = s.recv(2048)
-    print(answer.decode(errors="replace").splitlines()[0] if answer else "silent")
-except (socket.timeout, ConnectionError, OSError):
-    print("silent")
-PY
-}
+mc() { b_mc "$@"; }
 inside_get() { mc "$INS" tcp "$1" "$2" "get $3\r\n"; }
 not() { ! "$@"; }
 stored() { inside_get "$1" "$2" "$3" | grep -q '^VALUE'; }

@@ -21,6 +21,8 @@
 #   b_guards_ok NETWORK... : our rules guard port 11211 for exactly NETWORK...: on iptables-legacy
 #       exactly mg_expect's rules, our jumps on top of INPUT (both families); on nftables by what
 #       they do (b_nft_guards, b_nft_jumps_ok, b_nft_drops_ok)
+#   b_mc NS PROTO SRC DST COMMAND : one memcached request (tcp|udp) from namespace NS bound to
+#       SRC; prints the first line of the answer, or "silent"
 # b_init also exports MG_BACKEND=B_BACKEND, so daemon/lib.sh's helpers that follow the backend
 # (mg_is_nft, mg_config, mg_want...) follow this one; and `nft` is the tool in $H_NS, like the
 # iptables ones (tests/hostile/lib.sh), so that mg_nft_table reads the server namespace's table.
@@ -156,4 +158,32 @@ b_guards_ok() {
     fi
     mg_expect ipv4 "$@" >"$TMP/b_want.ipv4" && mg_expect ipv6 "$@" >"$TMP/b_want.ipv6" &&
         mg_rules_ok ipv4 "$TMP/b_want.ipv4" && mg_rules_ok ipv6 "$TMP/b_want.ipv6"
+}
+
+# b_mc NS PROTO SRC DST COMMAND : one memcached request from namespace NS bound to SRC; prints the
+# first line of the answer, or "silent" (udp: a forged request's answer goes elsewhere)
+b_mc() {
+    timeout 5 nsenter -t "$1" -n -- "$MG_PYTHON" - "$2" "$3" "$4" "$MG_PORT" "$5" <<'PY'
+import socket, sys
+proto, src, dst, port, command = sys.argv[1:6]
+family = socket.AF_INET6 if ":" in dst else socket.AF_INET
+kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
+s = socket.socket(family, kind)
+s.bind((src, 0))
+s.settimeout(1.0)
+request = command.encode().decode("unicode_escape").encode()
+try:
+    if proto == "udp":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        to = socket.getaddrinfo(dst, int(port), family, kind)[0][4]  # ff02::1%h-cli: its scope
+        s.sendto(b"\x00\x01\x00\x00\x00\x01\x00\x00" + request, to)
+        answer = s.recvfrom(2048)[0][8:]
+    else:
+        s.connect((dst, int(port)))
+        s.sendall(request)
+        answer = s.recv(2048)
+    print(answer.decode(errors="replace").splitlines()[0] if answer else "silent")
+except (socket.timeout, ConnectionError, OSError):
+    print("silent")
+PY
 }

@@ -425,6 +425,21 @@ mg_ours_text() {
     return 0
 }
 
+# mg_nft_jumps CHAIN PRIORITY FORMAT : one of our base chains of jumps as mg_nft_table prints it;
+# FORMAT takes family, protocol, port and family
+mg_nft_jumps() {
+    local fam proto
+    printf '\tchain %s {\n\t\tcomment "memguard"\n' "$1"
+    printf '\t\ttype filter hook %s priority %s; policy accept;\n' "$1" "$2"
+    for fam in 4 6; do
+        for proto in tcp udp; do
+            # shellcheck disable=SC2059 # the format is the caller's
+            printf "\t\t$3 comment \"memguard\"\n" $fam $proto "$MG_PORT" $fam
+        done
+    done
+    printf '\t}\n'
+}
+
 # mg_nft_expect NETWORK... : the table (as mg_nft_table prints it) for port 11211, tcp+udp,
 # loopback and established accepted, drop (tcp, then the rest); the networks in allow4/allow6, in address order.
 mg_nft_expect() {
@@ -443,22 +458,9 @@ print("\n".join(str(n) for n in sorted(nets)))' "$fam" "$@")
         fi
         printf '\t}\n'
     done
-    printf '\tchain input {\n\t\tcomment "memguard"\n'
-    printf '\t\ttype filter hook input priority filter - 10; policy accept;\n'
-    for fam in 4 6; do
-        for proto in tcp udp; do
-            printf '\t\tmeta nfproto ipv%s %s dport %s jump guard%s comment "memguard"\n' $fam $proto "$MG_PORT" $fam
-        done
-    done
-    printf '\t}\n'
-    printf '\tchain prerouting {\n\t\tcomment "memguard"\n'
-    printf '\t\ttype filter hook prerouting priority dstnat - 10; policy accept;\n'
-    for fam in 4 6; do
-        for proto in tcp udp; do
-            printf '\t\tmeta nfproto ipv%s %s dport %s fib daddr type local jump guard%s comment "memguard"\n' $fam $proto "$MG_PORT" $fam
-        done
-    done
-    printf '\t}\n'
+    mg_nft_jumps input "filter - 10" 'meta nfproto ipv%s %s dport %s jump guard%s'
+    mg_nft_jumps prerouting "dstnat - 10" 'meta nfproto ipv%s %s dport %s fib daddr type local jump guard%s'
+    mg_nft_jumps forward mangle 'meta nfproto ipv%s meta l4proto %s ct direction original ct status dnat ct original proto-dst %s jump guard%s'
     for fam in 4 6; do
         ip=ip
         [ $fam = 6 ] && ip=ip6

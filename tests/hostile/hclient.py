@@ -14,6 +14,8 @@ client at once. Every operation has a timeout; every wait is bounded.
       "first ok: VERSION ..." (or "first failed: ...") to --ready; wait (at most --max s)
       until --go exists; send "version" again on the same connection and write to --out
       one of: "answered: VERSION ...", "no answer within S s", "reset: ...", "closed"
+      --udp: the same over one udp flow (one socket, one source port: one conntrack entry),
+      memcached's udp frame header before each request
 """
 
 import argparse
@@ -28,8 +30,11 @@ def family_of(host):
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def connect(src, dst, port, timeout):
-    s = socket.socket(family_of(dst), socket.SOCK_STREAM)
+UDP_FRAME = b"\x00\x01\x00\x00\x00\x01\x00\x00"  # request id 1, packet 0 of 1
+
+
+def connect(src, dst, port, timeout, udp=False):
+    s = socket.socket(family_of(dst), socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
     try:
         s.bind((src, 0))
         s.settimeout(timeout)
@@ -49,6 +54,9 @@ def write(path, text):
 def version(s, timeout):
     """Send "version"; return the answer line. Raises socket.timeout, OSError, EOFError."""
     s.settimeout(timeout)
+    if s.type == socket.SOCK_DGRAM:
+        s.send(UDP_FRAME + b"version\r\n")
+        return s.recv(4096)[len(UDP_FRAME):].decode(errors="replace").strip()
     s.sendall(b"version\r\n")
     data = b""
     deadline = time.monotonic() + timeout
@@ -136,7 +144,7 @@ def cmd_multi(a):
 
 def cmd_hold(a):
     try:
-        s = connect(a.src, a.dst, a.port, a.timeout)
+        s = connect(a.src, a.dst, a.port, a.timeout, a.udp)
         first = version(s, a.timeout)
     except (OSError, EOFError, ValueError) as e:
         write(a.ready, "first failed: %s" % e)
@@ -178,6 +186,7 @@ def main():
             sp.add_argument("--go", required=True)
             sp.add_argument("--out", required=True)
             sp.add_argument("--max", type=float, default=60.0)
+            sp.add_argument("--udp", action="store_true")
     sp = sub.add_parser("multi")
     sp.add_argument("port", type=int)
     sp.add_argument("pairs", nargs="+")

@@ -29,7 +29,8 @@ struct Entry {
     std::optional<std::uint16_t> dport = 11211;
     std::optional<std::uint16_t> zone;
     std::optional<std::uint32_t> id;
-    bool reply_tuple = true; // a real dump also has CTA_TUPLE_REPLY, status, timeout, ...
+    bool reply_tuple = true;      // a real dump also has CTA_TUPLE_REPLY, status, timeout, ...
+    std::uint32_t status = 0x18e; // seen reply, assured, confirmed, src/dst NAT done
     std::uint16_t type = kCtNew;
 };
 
@@ -62,7 +63,7 @@ std::vector<std::uint8_t> message(const Entry& e) {
     put_tuple(b.nlh(), CTA_TUPLE_ORIG, e, false);
     if (e.reply_tuple) {
         put_tuple(b.nlh(), CTA_TUPLE_REPLY, e, true);
-        mnl_attr_put_u32(b.nlh(), CTA_STATUS, test::be32(0x18e));
+        mnl_attr_put_u32(b.nlh(), CTA_STATUS, test::be32(e.status));
         mnl_attr_put_u32(b.nlh(), CTA_TIMEOUT, test::be32(431999));
     }
     if (e.zone) {
@@ -92,6 +93,17 @@ TEST_CASE("conntrack: an IPv4 tcp entry as a dump sends it", "[conntrack]") {
     REQUIRE(t.has_value());
     CHECK(*t == tcp_tuple());
     CHECK(t->protocol() == Protocol::tcp);
+}
+
+TEST_CASE("conntrack: a DNATed entry says so (IPS_DST_NAT in CTA_STATUS)", "[conntrack]") {
+    Entry e;
+    e.status = 0x18e | 0x20; // IPS_DST_NAT
+    const auto t = parse_conntrack_message(message(e));
+    REQUIRE(t.has_value());
+    CHECK(t->dnat);
+    CHECK(t->destination == test::net("10.0.0.1")); // the address the client asked at
+    e.reply_tuple = false;                          // no status at all
+    CHECK_FALSE(parse_conntrack_message(message(e))->dnat);
 }
 
 TEST_CASE("conntrack: IPv6 udp entry with zone and id", "[conntrack]") {

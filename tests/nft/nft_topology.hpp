@@ -22,15 +22,15 @@ inline ino_t netns_inode(const std::string& pid) {
 // Python in a peer: probe PROTO SOURCE DEST sends from SOURCE to DEST port 11211 and prints
 // "open" (tcp connected, udp answered) or "closed" within a second.
 inline constexpr const char* kProbe = R"(import socket, sys
-proto, src, dst = sys.argv[1:4]
+proto, src, dst, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 fam = socket.AF_INET6 if ':' in dst else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_STREAM if proto == 'tcp' else socket.SOCK_DGRAM)
 s.settimeout(1)
 s.bind((src, 0))
 if proto == 'tcp':
-    print('open' if s.connect_ex((dst, 11211)) == 0 else 'closed')
+    print('open' if s.connect_ex((dst, port)) == 0 else 'closed')
 else:
-    s.sendto(b'ping', (dst, 11211))
+    s.sendto(b'ping', (dst, port))
     try:
         s.recvfrom(64)
         print('open')
@@ -84,10 +84,10 @@ public:
         rest.insert(rest.begin(), {"nsenter", "--net=" + ns()});
         return rest;
     }
-    // "open" or "closed": PROTO from SOURCE (an address of the peer's) to DEST:11211.
+    // "open" or "closed": PROTO from SOURCE (an address of the peer's) to DEST:PORT.
     [[nodiscard]] std::string probe(const std::string& proto, const std::string& source,
-                                    const std::string& dest) const {
-        Child c(argv({"python3", "-u", "-c", kProbe, proto, source, dest}));
+                                    const std::string& dest, std::uint16_t port = 11211) const {
+        Child c(argv({"python3", "-u", "-c", kProbe, proto, source, dest, std::to_string(port)}));
         c.wait_for("\n", std::chrono::seconds(5));
         return c.output().substr(0, c.output().find('\n'));
     }

@@ -38,7 +38,7 @@ TEST_CASE("a family's view: its jumps, its guard chain, its set", "[nft][backend
     snap.main = nft::model_of(nft::plan_table(nft::kTableName, d));
     const FamilyView four = view_of(snap, Family::ipv4);
     CHECK(four.has_ours());
-    REQUIRE(four.chains.size() == 3);
+    REQUIRE(four.chains.size() == 4);
     CHECK(four.chains[0].name == "input");
     REQUIRE(four.chains[0].rules.size() == 2); // the IPv4 jumps only
     CHECK(four.chains[0].rules[1].position == 2);
@@ -47,9 +47,13 @@ TEST_CASE("a family's view: its jumps, its guard chain, its set", "[nft][backend
     REQUIRE(four.chains[1].rules.size() == 2);
     CHECK(four.chains[1].rules[0].text.find("fib daddr type local jump guard4") !=
           std::string::npos);
-    CHECK(four.chains[2].name == "guard4");
-    CHECK(four.chains[2].rules.size() == 5); // lo, established, allow, tcp drop, drop
-    CHECK(four.chains[2].rules[0].ours);
+    CHECK(four.chains[2].name == "forward");
+    REQUIRE(four.chains[2].rules.size() == 2);
+    CHECK(four.chains[2].rules[0].text.find("ct original proto-dst 11211 jump guard4") !=
+          std::string::npos);
+    CHECK(four.chains[3].name == "guard4");
+    CHECK(four.chains[3].rules.size() == 5); // lo, established, allow, tcp drop, drop
+    CHECK(four.chains[3].rules[0].ours);
     REQUIRE(four.sets.size() == 1);
     CHECK(four.sets[0].name == "allow4");
     CHECK(four.sets[0].members == 2);

@@ -36,7 +36,7 @@ TEST_CASE("the backend through the Backend interface", "[netns][nft]") {
     const auto views = backend->read();
     REQUIRE(views.size() == 2);
     CHECK(views[0].has_ours());
-    REQUIRE(views[0].chains.size() == 3);
+    REQUIRE(views[0].chains.size() == 4);
     CHECK(views[0].chains[1].name == "prerouting");
     CHECK(views[0].chains[1].rules.size() == 2); // tcp and udp 11211, IPv4
     const Report removed = backend->remove();

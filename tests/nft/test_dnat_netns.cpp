@@ -1,4 +1,5 @@
 // Real packets on the paths the input chain never sees:
+// - A DNAT to another port, with two guards: judged by the guard of the port asked for.
 // - DNAT, as `docker run -p 11211:11211` sets it up: the host (this test's namespace) DNATs its
 //   port 11211 in nat prerouting to a "container" namespace and forwards; a client namespace
 //   outside the allowlist must not get through, an allowed one must, tcp and udp, v4 and v6.
@@ -11,8 +12,14 @@ using memguard::nft::Keeper;
 
 namespace {
 
-bool tools_present() {
-    return test::run("command -v python3 nsenter unshare sysctl >/dev/null") == 0;
+// A fresh network namespace; false (and a warning) when the tools the tests need are missing.
+bool fresh_netns_with_tools() {
+    test::fresh_netns();
+    if (test::run("command -v python3 nsenter unshare sysctl >/dev/null") != 0) {
+        WARN("python3, nsenter, unshare or sysctl missing: skipped");
+        return false;
+    }
+    return true;
 }
 
 // Docker's DNAT, one table per family (nft spelling of its `-t nat -A DOCKER ... -j DNAT`).
@@ -34,6 +41,21 @@ table ip6 nat {
 EOF
 )";
 
+// This namespace forwards; the client (10.9.0.2 and .4, fd09::2 and ::4) reaches it at
+// 10.9.0.1 / fd09::1, the container (172.31.0.2, fd31::2) routes through it.
+void link_up(const test::Peer& client, const test::Peer& container) {
+    REQUIRE(test::run("sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1") == 0);
+    REQUIRE(test::run("ip addr add 10.9.0.1/24 dev c0 && ip addr add fd09::1/64 dev c0 nodad && "
+                      "ip addr add 172.31.0.1/24 dev k0 && ip addr add fd31::1/64 dev k0 nodad") ==
+            0);
+    REQUIRE(client.in("ip addr add 10.9.0.2/24 dev c1 && ip addr add 10.9.0.4/24 dev c1 && "
+                      "ip addr add fd09::2/64 dev c1 nodad && "
+                      "ip addr add fd09::4/64 dev c1 nodad") == 0);
+    REQUIRE(container.in("ip addr add 172.31.0.2/24 dev k1 && ip addr add fd31::2/64 dev k1 "
+                         "nodad && ip route add default via 172.31.0.1 && "
+                         "ip -6 route add default via fd31::1") == 0);
+}
+
 memguard::Desired allowing(const std::string& four, const std::string& six) {
     return test::one_guard({four, six}, {memguard::Protocol::udp});
 }
@@ -51,23 +73,12 @@ std::uint64_t drops(const memguard::nft::Snapshot& snap, const std::string& guar
 } // namespace
 
 TEST_CASE("a DNATed port is closed to sources outside the allowlist", "[netns][nft]") {
-    test::fresh_netns();
-    if (!tools_present()) {
-        WARN("python3, nsenter, unshare or sysctl missing: skipped");
+    if (!fresh_netns_with_tools()) {
         return;
     }
-    REQUIRE(test::run("sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1") == 0);
     const test::Peer client("c0", "c1");
     const test::Peer container("k0", "k1");
-    REQUIRE(test::run("ip addr add 10.9.0.1/24 dev c0 && ip addr add fd09::1/64 dev c0 nodad && "
-                      "ip addr add 172.31.0.1/24 dev k0 && ip addr add fd31::1/64 dev k0 nodad") ==
-            0);
-    REQUIRE(client.in("ip addr add 10.9.0.2/24 dev c1 && ip addr add 10.9.0.4/24 dev c1 && "
-                      "ip addr add fd09::2/64 dev c1 nodad && "
-                      "ip addr add fd09::4/64 dev c1 nodad") == 0);
-    REQUIRE(container.in("ip addr add 172.31.0.2/24 dev k1 && ip addr add fd31::2/64 dev k1 "
-                         "nodad && ip route add default via 172.31.0.1 && "
-                         "ip -6 route add default via fd31::1") == 0);
+    link_up(client, container);
     REQUIRE(test::run(kDnat) == 0);
     test::Child listener(container.argv({"python3", "-u", "-c", test::kListener}));
     REQUIRE(listener.wait_for("ready"));
@@ -104,10 +115,37 @@ TEST_CASE("a DNATed port is closed to sources outside the allowlist", "[netns][n
     CHECK(client.probe("udp", "10.9.0.4", "172.31.0.2") == "open");
 }
 
+TEST_CASE("two guards: a DNAT to another port is judged by the guard of the port asked for",
+          "[netns][nft]") {
+    if (!fresh_netns_with_tools()) {
+        return;
+    }
+    const test::Peer client("c0", "c1");
+    const test::Peer container("k0", "k1");
+    link_up(client, container);
+    // `docker run -p 11212:11211`: the second memcached listens on 11211 in its container.
+    REQUIRE(test::run("nft add table ip nat && nft add chain ip nat prerouting '{ type nat hook "
+                      "prerouting priority dstnat; }' && nft add rule ip nat prerouting tcp "
+                      "dport 11212 dnat to 172.31.0.2:11211") == 0);
+    test::Child listener(container.argv({"python3", "-u", "-c", test::kListener}));
+    REQUIRE(listener.wait_for("ready"));
+    const auto desired = test::desired_of(
+        {test::guard("cache", {11211}, {memguard::Protocol::tcp}, {"10.9.0.4/32"}),
+         test::guard("pages", {11212}, {memguard::Protocol::tcp}, {"10.9.0.2/32"})});
+    Keeper keeper;
+    REQUIRE(keeper.reconcile(desired, false).committed);
+    // pages' client through pages' port, although the packet's port is 11211 after the DNAT;
+    // cache's client is not pages'.
+    bool open = false;
+    for (int i = 0; i < 5 && !open; ++i) { // neighbour discovery may take a moment
+        open = client.probe("tcp", "10.9.0.2", "10.9.0.1", 11212) == "open";
+    }
+    CHECK(open);
+    CHECK(client.probe("tcp", "10.9.0.4", "10.9.0.1", 11212) == "closed");
+}
+
 TEST_CASE("a forged allowed source is dropped by the reverse-path rule", "[netns][nft]") {
-    test::fresh_netns();
-    if (!tools_present()) {
-        WARN("python3, nsenter, unshare or sysctl missing: skipped");
+    if (!fresh_netns_with_tools()) {
         return;
     }
     test::no_kernel_rp_filter();

@@ -30,6 +30,13 @@ std::vector<std::string> texts(const ChainModel& c) {
     return out;
 }
 
+std::string accept(int family, const char* proto, const std::string& port, const char* guard) {
+    const std::string f = std::to_string(family);
+    return "meta nfproto ipv" + f + " meta l4proto " + proto + " " + port + " " +
+           (family == 4 ? "ip" : "ip6") + " saddr @allow" + f + "-" + guard +
+           " accept comment \"memguard\"";
+}
+
 std::string jump(int family, const char* proto, int port) {
     const std::string f = std::to_string(family);
     return "meta nfproto ipv" + f + " meta l4proto " + proto + " th dport " + std::to_string(port) +
@@ -46,26 +53,28 @@ TEST_CASE("two guards: every service jumps, each guard's accepts match its own",
                                    jump(6, "tcp", 11211), jump(6, "udp", 11211),
                                    jump(6, "tcp", 11212), jump(6, "tcp", 11213)});
     CHECK(m.chain("prerouting")->rules.size() == 8);
+    CHECK(m.chain("forward")->rules.size() == 8);
     const std::string c = " comment \"memguard\"";
-    CHECK(texts(*m.chain("guard4")) ==
-          std::vector<std::string>{
-              "iifname \"lo\" accept" + c,
-              "meta l4proto udp th dport 11211 fib saddr . iif oif missing counter packets 0 "
-              "bytes 0 drop" +
-                  c,
-              "ct state established,related accept" + c,
-              "meta nfproto ipv4 meta l4proto tcp th dport 11211 ip saddr @allow4-app-cache "
-              "accept" +
-                  c,
-              "meta nfproto ipv4 meta l4proto udp th dport 11211 ip saddr @allow4-app-cache "
-              "accept" +
-                  c,
-              "meta nfproto ipv4 meta l4proto tcp th dport 11212 ip saddr @allow4-pages accept" + c,
-              "meta nfproto ipv4 meta l4proto tcp th dport 11213 ip saddr @allow4-pages accept" + c,
-              "meta l4proto tcp counter packets 0 bytes 0 drop" + c,
-              "counter packets 0 bytes 0 drop" + c});
-    CHECK(texts(*m.chain("guard6"))[5] ==
-          "meta nfproto ipv6 meta l4proto tcp th dport 11212 ip6 saddr @allow6-pages accept" + c);
+    // Each service's accept twice: by the packet's port, and by the port asked for before a
+    // DNAT (the forward chain's connections).
+    const std::string dnat = "ct status dnat ct original proto-dst ";
+    CHECK(
+        texts(*m.chain("guard4")) ==
+        std::vector<std::string>{
+            "iifname \"lo\" accept" + c,
+            "meta l4proto udp th dport 11211 fib saddr . iif oif missing counter packets 0 "
+            "bytes 0 drop" +
+                c,
+            "ct state established,related accept" + c,
+            accept(4, "tcp", "th dport 11211", "app-cache"),
+            accept(4, "tcp", dnat + "11211", "app-cache"),
+            accept(4, "udp", "th dport 11211", "app-cache"),
+            accept(4, "udp", dnat + "11211", "app-cache"),
+            accept(4, "tcp", "th dport 11212", "pages"), accept(4, "tcp", dnat + "11212", "pages"),
+            accept(4, "tcp", "th dport 11213", "pages"), accept(4, "tcp", dnat + "11213", "pages"),
+            "meta l4proto tcp counter packets 0 bytes 0 drop" + c,
+            "counter packets 0 bytes 0 drop" + c});
+    CHECK(texts(*m.chain("guard6"))[7] == accept(6, "tcp", "th dport 11212", "pages"));
     std::vector<std::string> sets;
     for (const SetModel& s : m.sets) {
         sets.push_back(s.name);
@@ -185,10 +194,10 @@ TEST_CASE("blocked: the closing rules' counters by family and protocol", "[nft][
     four[1].packets = 3; // reverse path (udp)
     four[1].bytes = 300;
     four[3].packets = 1000; // an accept: not counted
-    four[7].packets = 5;    // tcp drop
-    four[7].bytes = 500;
-    four[8].packets = 7; // catch-all: only udp reaches it
-    four[8].bytes = 700;
+    four[11].packets = 5;   // tcp drop
+    four[11].bytes = 500;
+    four[12].packets = 7; // catch-all: only udp reaches it
+    four[12].bytes = 700;
     snap.main->chain("guard6")->rules.back().packets = 2;
     CHECK(blocked_counts(snap) == std::vector<BlockedCount>{{Family::ipv4, Protocol::tcp, 5, 500},
                                                             {Family::ipv4, Protocol::udp, 10, 1000},
@@ -216,8 +225,8 @@ TEST_CASE("a family's view lists every guard's set", "[nft][guards]") {
     REQUIRE(four.sets.size() == 2);
     CHECK(four.sets[0].name == "allow4-app-cache");
     CHECK(four.sets[0].members == 2);
-    CHECK(four.sets[0].references == 2); // tcp and udp 11211
-    CHECK(four.sets[1].references == 2); // 11212, 11213
+    CHECK(four.sets[0].references == 4); // tcp and udp 11211, each by th dport and before DNAT
+    CHECK(four.sets[1].references == 4); // 11212, 11213
     CHECK(four.sets[1].usable);
     CHECK(view_of(snap, Family::ipv6).sets[1].name == "allow6-pages");
 }

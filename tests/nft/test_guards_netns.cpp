@@ -45,23 +45,6 @@ std::string element_comment(const json& set, const std::string& value) {
     return "";
 }
 
-// Python in a peer: PROTO SOURCE DEST PORT → "open" or "closed" within a second.
-constexpr const char* kProbePort = R"(import socket, sys
-proto, src, dst, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == 'tcp' else socket.SOCK_DGRAM)
-s.settimeout(1)
-s.bind((src, 0))
-if proto == 'tcp':
-    print('open' if s.connect_ex((dst, port)) == 0 else 'closed')
-else:
-    s.sendto(b'ping', (dst, port))
-    try:
-        s.recvfrom(64)
-        print('open')
-    except OSError:
-        print('closed')
-)";
-
 // tcp on 11211 and 11212, udp on 11211 (answering), every IPv4 address.
 constexpr const char* kListeners = R"(import select, socket
 ts = []
@@ -85,10 +68,7 @@ while True:
 
 std::string probe(const test::Peer& peer, const std::string& proto, const std::string& source,
                   int port) {
-    test::Child c(peer.argv(
-        {"python3", "-u", "-c", kProbePort, proto, source, "10.9.0.1", std::to_string(port)}));
-    c.wait_for("\n", std::chrono::seconds(5));
-    return c.output().substr(0, c.output().find('\n'));
+    return peer.probe(proto, source, "10.9.0.1", static_cast<std::uint16_t>(port));
 }
 
 // From nft -j: per family and protocol, the counters of our guard chains' drop/reject rules. A

@@ -84,9 +84,41 @@ TEST_CASE("prerouting jumps as input does, for this host's addresses only", "[nf
     CHECK(pre->rules[0].key.find("[ fib daddr type => reg 1 ]") != std::string::npos);
     // Chains are made in this order: base chains, then the guards they jump to.
     const TablePlan plan = plan_table(kTableName, sample(Action::drop, false));
-    REQUIRE(plan.chains.size() == 4);
+    REQUIRE(plan.chains.size() == 5);
     CHECK(plan.chains[1].name == "prerouting");
-    CHECK_FALSE(plan.chains[2].hook);
+    CHECK(plan.chains[2].name == "forward");
+    CHECK_FALSE(plan.chains[3].hook);
+}
+
+TEST_CASE("forward jumps for connections DNATed from a guarded port, whatever the address",
+          "[nft][plan]") {
+    const TableModel m = model_of(plan_table(kTableName, sample(Action::drop, false)));
+    const ChainModel* fwd = m.chain("forward");
+    REQUIRE(fwd != nullptr);
+    CHECK(fwd->type == "filter");
+    CHECK(fwd->hook == 2U);       // NF_INET_FORWARD
+    CHECK(fwd->priority == -150); // mangle: before Docker's and firewalld's filter chains
+    const std::string prefix = "ct direction original ct status dnat ct original proto-dst 11211 ";
+    CHECK(texts(*fwd) ==
+          std::vector<std::string>{
+              "meta nfproto ipv4 meta l4proto tcp " + prefix + "jump guard4 comment \"memguard\"",
+              "meta nfproto ipv4 meta l4proto udp " + prefix + "jump guard4 comment \"memguard\"",
+              "meta nfproto ipv6 meta l4proto tcp " + prefix + "jump guard6 comment \"memguard\"",
+              "meta nfproto ipv6 meta l4proto udp " + prefix + "jump guard6 comment \"memguard\""});
+    CHECK(fwd->rules[1].dport == 11211);
+    CHECK(fwd->rules[1].l4proto == 17);
+    CHECK(fwd->rules[1].jump == "guard4");
+    // As `nft --debug=netlink` shows the rule nft itself makes of that line.
+    CHECK(fwd->rules[0].key.find("[ ct load direction => reg 1 ][ cmp eq reg 1 0x00000000 ]"
+                                 "[ ct load status => reg 1 ][ bitwise reg 1 = ( reg 1 & "
+                                 "0x00000020 ) ^ 0x00000000 ][ cmp neq reg 1 0x00000000 ]"
+                                 "[ ct load proto_dst => reg 1 , dir original ]"
+                                 "[ cmp eq reg 1 0x0000cb2b ]") != std::string::npos);
+    // The fail-closed table closes the DNAT path too.
+    const TableModel closed = model_of(
+        plan_table(kClosedTableName, fail_closed_desired(sample(Action::drop, false), {})));
+    REQUIRE(closed.chain("forward") != nullptr);
+    CHECK(closed.chain("forward")->rules.size() == 4);
 }
 
 TEST_CASE("the reverse-path rules come after loopback, before established", "[nft][plan]") {

@@ -1,5 +1,6 @@
-// The prerouting chain (the DNAT path) and the reverse-path rules, with `nft -j` as the oracle:
-// what an apply builds, and tampering with them (unowned mode, so the nft CLI may) repaired.
+// The prerouting and forward chains (the DNAT path) and the reverse-path rules, with `nft -j` as
+// the oracle: what an apply builds, and tampering with them (unowned mode, so the nft CLI may)
+// repaired.
 #include "nft_netns.hpp"
 
 #include <chrono>
@@ -45,6 +46,22 @@ std::uint64_t handle_of(const std::string& chain, const std::string& text) {
     return 0;
 }
 
+// Our base chain `name`, on the hook of that name, at `priority`, policy accept, as nft -j lists
+// it.
+void check_base_chain(const json& listing, const std::string& name, int priority) {
+    bool found = false;
+    for (const json& c : test::nft_objects(listing, "chain")) {
+        if (c["name"] == name) {
+            found = true;
+            CHECK(c["type"] == "filter");
+            CHECK(c["hook"] == name);
+            CHECK(c["prio"] == priority);
+            CHECK(c["policy"] == "accept");
+        }
+    }
+    CHECK(found);
+}
+
 } // namespace
 
 TEST_CASE("apply builds the prerouting chain and the reverse-path rules nft lists",
@@ -55,17 +72,7 @@ TEST_CASE("apply builds the prerouting chain and the reverse-path rules nft list
     INFO(test::describe(result));
     REQUIRE(result.committed);
     const json listing = test::nft_json();
-    bool found_chain = false;
-    for (const json& c : test::nft_objects(listing, "chain")) {
-        if (c["name"] == "prerouting") {
-            found_chain = true;
-            CHECK(c["type"] == "filter");
-            CHECK(c["hook"] == "prerouting");
-            CHECK(c["prio"] == -110);
-            CHECK(c["policy"] == "accept");
-        }
-    }
-    CHECK(found_chain);
+    check_base_chain(listing, "prerouting", -110);
     const auto jumps = rules_of(listing, "prerouting");
     REQUIRE(jumps.size() == 4); // tcp, udp × IPv4, IPv6
     for (const json& r : jumps) {
@@ -159,4 +166,42 @@ TEST_CASE("a reverse-path rule changed is drift and repaired", "[netns][nft]") {
     CHECK(kinds == std::vector<std::string>{"rule_missing", "rule_extra"});
     CHECK(keeper.reconcile(desired, true).committed);
     CHECK(keeper.compare(desired).drift.empty());
+}
+
+TEST_CASE("apply builds the forward chain nft lists; a forward jump or the chain deleted is "
+          "repaired",
+          "[netns][nft]") {
+    test::fresh_netns();
+    Keeper keeper(memguard::nft::NftOptions{false});
+    const auto desired = with_reverse_path();
+    REQUIRE(keeper.reconcile(desired, false).committed);
+    const json listing = test::nft_json();
+    check_base_chain(listing, "forward", -150);
+    const auto jumps = rules_of(listing, "forward");
+    REQUIRE(jumps.size() == 4); // tcp, udp × IPv4, IPv6
+    const std::string first = jumps[0].dump();
+    INFO(first);
+    CHECK(first.find(R"({"ct":{"key":"direction"}},"op":"==","right":"original")") !=
+          std::string::npos);
+    CHECK(first.find(R"({"ct":{"key":"status"}},"op":"in","right":"dnat")") != std::string::npos);
+    CHECK(first.find(R"({"ct":{"dir":"original","key":"proto-dst"}},"op":"==","right":11211)") !=
+          std::string::npos);
+    CHECK(jumps[3]["expr"].back()["jump"]["target"] == "guard6");
+    CHECK(keeper.compare(desired).drift.empty());
+
+    const auto tamper = GENERATE(std::string("nft delete rule inet memguard forward handle "),
+                                 std::string("nft flush chain inet memguard forward && "
+                                             "nft delete chain inet memguard forward"));
+    const std::string command = tamper.ends_with("handle ")
+                                    ? tamper + std::to_string(jumps[1]["handle"].get<int>())
+                                    : tamper;
+    INFO(command);
+    REQUIRE(test::run(command) == 0);
+    CHECK(test::changed_within(keeper, std::chrono::seconds(2)));
+    const auto found = keeper.compare(desired);
+    INFO(test::describe(found));
+    CHECK(std::ranges::any_of(found.drift, [](const auto& d) { return d.where == "forward"; }));
+    CHECK(keeper.reconcile(desired, true).committed);
+    CHECK(keeper.compare(desired).drift.empty());
+    CHECK(rules_of(test::nft_json(), "forward").size() == 4);
 }
