@@ -48,6 +48,11 @@ void add_rule(const nft::NftRule& rule, Coverage& out) {
     if (rule.chain == nft::kPreroutingChain && rule.dport) {
         out.before_nat.push_back({rule.nfproto, one_protocol(rule.l4proto), *rule.dport});
     }
+    // chain forward: meta nfproto ipv4 meta l4proto tcp ct direction original ct status dnat
+    //                ct original proto-dst 11211 jump guard4
+    if (rule.chain == nft::kForwardChain && rule.dport) {
+        out.dnat_forward.push_back({rule.nfproto, one_protocol(rule.l4proto), *rule.dport});
+    }
     // chain guard4: meta l4proto udp th dport 11211 fib saddr . iif oif missing drop
     if (rule.reverse_path_missing) {
         for (const auto f : families_of(rule)) {

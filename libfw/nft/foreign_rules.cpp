@@ -8,6 +8,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 
 #include <algorithm>
@@ -193,7 +194,11 @@ void Walk::expression(const nftnl_expr* e) {
     } else if (name == "bitwise") {
         load(e, NFTNL_EXPR_BITWISE_DREG, Loaded::other);
     } else if (name == "ct") {
-        load(e, NFTNL_EXPR_CT_DREG, Loaded::other);
+        // ct original proto-dst: the destination port the client asked for, before any DNAT
+        const bool original_port = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY) == NFT_CT_PROTO_DST &&
+                                   nftnl_expr_is_set(e, NFTNL_EXPR_CT_DIR) &&
+                                   nftnl_expr_get_u8(e, NFTNL_EXPR_CT_DIR) == IP_CT_DIR_ORIGINAL;
+        load(e, NFTNL_EXPR_CT_DREG, original_port ? Loaded::dport : Loaded::other);
     } else if (name == "lookup") {
         load(e, NFTNL_EXPR_LOOKUP_DREG, Loaded::other); // a map: what it loads is not read here
     }

@@ -305,3 +305,26 @@ TEST_CASE("rule message: every rule of a real dump of Docker's and firewalld's t
     CHECK(rules >= 20);
     CHECK(found_dnat);
 }
+
+TEST_CASE("foreign reader: our forward rules match the port asked for before the DNAT",
+          "[nft][rule_message]") {
+    // doctor's coverage of the DNAT path reads our forward chain with this reader.
+    const TablePlan plan = plan_table(
+        kTableName, test::desired_of({test::guard("default", {11211}, {Protocol::tcp}, {}, {})}));
+    std::size_t forward = 0;
+    for (const PlannedRule& planned : plan.rules) {
+        Message m(NFPROTO_INET);
+        nftnl_rule_nlmsg_build_payload(m.nlh, planned.rule.get());
+        const auto rule = parse_nft_rule_message(m.bytes());
+        REQUIRE(rule);
+        if (rule->chain != kForwardChain) {
+            continue;
+        }
+        ++forward;
+        CHECK(rule->l4proto == IPPROTO_TCP);
+        REQUIRE(rule->dport);
+        CHECK(rule->dport->min == 11211);
+        CHECK(rule->dport->max == 11211);
+    }
+    CHECK(forward == 2); // one per family
+}
