@@ -13,7 +13,8 @@
 
 namespace memguard {
 
-// before_lock, after_lock, after_set_load, after_commit, before_revocation.
+// iptables-legacy: before_lock, after_lock, after_set_load, after_commit; nftables:
+// nft_after_read, nft_before_commit, nft_after_commit; both: before_revocation.
 void checkpoint(std::string_view name);
 
 // The value of the test hook variable `name` (MEMGUARD_TEST_...) in a build with the test hooks;

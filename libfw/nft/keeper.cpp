@@ -67,7 +67,13 @@ void Keeper::learn_ownership() {
         owned_ = false;
         return;
     }
-    switch (kernel_.probe_owned_tables()) {
+    OwnedTables answer = OwnedTables::unknown;
+    try {
+        answer = kernel_.probe_owned_tables();
+    } catch (const std::exception&) {
+        // The probe could not be asked (a send failed): keep what we knew, as for a taken name.
+    }
+    switch (answer) {
     case OwnedTables::supported:
         owned_ = true;
         ownership_note_.clear();
@@ -163,6 +169,16 @@ bool Keeper::held_by_another(const Snapshot& snap) const {
            (snap.main->flags & kTableFlagOwner) != 0;
 }
 
+// Another memguardd (`apply --once --force` beside the daemon) keeps our table: the kernel would
+// refuse any change, and failing closed beside it would cut the allowed clients the owner lets in.
+void Keeper::leave_to_owner(const Snapshot& snap, PassResult& result) {
+    result.fail_closed = false;
+    result.error.append(result.error.empty() ? "" : "; ")
+        .append("table inet memguard is owned by another process (netlink port " +
+                std::to_string(*snap.main->owner) +
+                "), the memguardd that keeps it; nothing changed");
+}
+
 void Keeper::apply(const Desired& desired, PassResult& result) {
     for (unsigned attempt = 1;; ++attempt) {
         const Snapshot snap = kernel_.snapshot();
@@ -173,12 +189,7 @@ void Keeper::apply(const Desired& desired, PassResult& result) {
             return;
         }
         if (held_by_another(snap)) {
-            // Another memguardd (`apply --once --force` beside the daemon) keeps our table: the
-            // kernel would refuse any change, and failing closed would cut the allowed clients
-            // the owner lets in.
-            result.error = "table inet memguard is owned by another process (netlink port " +
-                           std::to_string(*snap.main->owner) +
-                           "), the memguardd that keeps it; nothing changed";
+            leave_to_owner(snap, result);
             return;
         }
         const PassResult found = compare_with(desired, snap);

@@ -67,6 +67,7 @@ private:
     void apply(const Desired& desired, PassResult& result);
     // Our table is owned by another live socket (another memguardd process holds it).
     [[nodiscard]] bool held_by_another(const Snapshot& snap) const;
+    static void leave_to_owner(const Snapshot& snap, PassResult& result);
     [[nodiscard]] PassResult compare_with(const Desired& desired, const Snapshot& snap) const;
     void rebuild(std::string_view table, const Desired& desired, const Snapshot& snap);
     std::optional<std::string_view> fail_closed_once(const Desired& desired, const Snapshot& snap,

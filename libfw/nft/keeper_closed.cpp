@@ -46,8 +46,9 @@ std::string_view closed_table_for(const Snapshot& snap, PassResult& result) {
 } // namespace
 
 // The fail-closed rules into our table; into inet memguard_closed (or _alt) when the name is
-// taken by somebody else's table, or when our table cannot be written (another live owner
-// holds it). Returns the table written; nullopt when the rules were in place already.
+// taken by somebody else's table, or when the kernel refuses to let us write ours. (A table of
+// ours another live memguardd owns is left to it before this: fail_closed.) Returns the table
+// written; nullopt when the rules were in place already.
 std::optional<std::string_view> Keeper::fail_closed_once(const Desired& desired,
                                                          const Snapshot& snap, PassResult& result) {
     const Desired closed = fail_closed_desired(desired, nft::guarded_ports(snap));
@@ -81,6 +82,10 @@ void Keeper::fail_closed(const Desired& desired, const std::optional<Snapshot>& 
     try {
         for (unsigned attempt = 1;; ++attempt) {
             const Snapshot snap = attempt == 1 && known ? *known : kernel_.snapshot();
+            if (held_by_another(snap)) {
+                leave_to_owner(snap, result);
+                return;
+            }
             try {
                 result.attempts = attempt;
                 if (const auto table = fail_closed_once(desired, snap, result)) {
