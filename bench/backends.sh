@@ -32,7 +32,7 @@ mount -t tmpfs tmpfs /run
 ip link set lo up
 W=$(mktemp -d /root/mgb.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
-export XTABLES_LOCKFILE=$W/xtables.lock RUNTIME_DIRECTORY=$W
+export XTABLES_LOCKFILE=$W/xtables.lock MEMGUARD_RUNTIME_DIRECTORY=$W
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }

@@ -38,7 +38,7 @@ cleanup() {
     rm -rf "$W"
 }
 trap cleanup EXIT
-export XTABLES_LOCKFILE=$W/xtables.lock RUNTIME_DIRECTORY=$W
+export XTABLES_LOCKFILE=$W/xtables.lock MEMGUARD_RUNTIME_DIRECTORY=$W
 gcc -O2 -pthread -o "$W/mcload" "$HERE/mcload.c"
 
 for ns in $S $C $K; do ip netns add "$ns" && ip -n "$ns" link set lo up; done

@@ -222,7 +222,7 @@ idle_run() {
     sed 's/"verify_interval_s": *[0-9]*/"verify_interval_s": 1/' "$WORK/allow$n.json" >"$cfg"
     chmod 600 "$cfg"
     mkdir -p "$rt"
-    env -u JOURNAL_STREAM -u NOTIFY_SOCKET RUNTIME_DIRECTORY="$rt" \
+    env -u JOURNAL_STREAM -u NOTIFY_SOCKET MEMGUARD_RUNTIME_DIRECTORY="$rt" \
         "$MG" run --config "$cfg" 2>"$WORK/daemon_$p.log" &
     DAEMON_PID=$!
     for ((i = 0; i < 100; i++)); do # up to 10 s for the first apply

@@ -115,16 +115,13 @@ void write_all(int fd, std::string_view data) {
 
 } // namespace
 
-ControlSocket ControlSocket::claim() {
-    const InstancePaths paths = instance_paths();
-    InstanceLock lock = InstanceLock::take(paths);
-    // Holding the lock, a socket left by a daemon that was killed is nobody's.
+ControlSocket ControlSocket::open(const InstancePaths& paths) {
     if (::unlink(paths.socket.c_str()) != 0 && errno != ENOENT) {
         throw_errno("cannot remove the stale " + paths.socket);
     }
     Fd fd = unix_stream(SOCK_NONBLOCK);
     const auto [addr, len] = path_address(paths.socket);
-    // Created 0600 (umask), checked after: connect needs write permission on the socket.
+    // Made 0600 through the umask: connect needs write permission on the socket.
     const mode_t old_umask = ::umask(0177);
     const int bound = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len);
     ::umask(old_umask);
@@ -132,9 +129,12 @@ ControlSocket ControlSocket::claim() {
         throw_errno("bind " + paths.socket);
     }
     if (::listen(fd.get(), 16) != 0) {
+        const int error = errno;
+        ::unlink(paths.socket.c_str());
+        errno = error;
         throw_errno("listen on " + paths.socket);
     }
-    return {std::move(lock), std::move(fd), paths.socket};
+    return {std::move(fd), paths.socket};
 }
 
 ControlSocket::~ControlSocket() {

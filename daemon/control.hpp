@@ -17,26 +17,24 @@ namespace memguard {
 
 class ControlSocket {
 public:
-    // Takes the instance lock, then binds and listens; throws AlreadyRunning, or
-    // std::runtime_error for any other failure.
-    static ControlSocket claim();
+    // Binds and listens at `paths.socket`; only its holder of the instance lock may call it (a
+    // socket file left there is a killed daemon's, and goes). Throws std::runtime_error.
+    static ControlSocket open(const InstancePaths& paths);
     ControlSocket(const ControlSocket&) = delete;
     ControlSocket& operator=(const ControlSocket&) = delete;
     ControlSocket(ControlSocket&&) = default;
     ControlSocket& operator=(ControlSocket&&) = delete;
-    // Takes the socket's name away while the lock is still held.
+    // Takes the socket's name away (its owner still holds the lock).
     ~ControlSocket();
 
     [[nodiscard]] int fd() const { return fd_.get(); }
     // Accepts one waiting client, reads its one-line request and writes `answer(request)` back.
-    // A peer that is not root is closed before anything else is done. Never blocks for long:
-    // the client has 1 s to send its request.
+    // A peer that is not root (the socket's mode keeps it out) gets one error line and nothing
+    // else. Never blocks for long: the client has 1 s to send its request.
     void serve_one(const std::function<std::string(const std::string&)>& answer) const;
 
 private:
-    ControlSocket(InstanceLock lock, Fd fd, std::string path)
-        : lock_(std::move(lock)), fd_(std::move(fd)), path_(std::move(path)) {}
-    InstanceLock lock_;
+    ControlSocket(Fd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
     Fd fd_;
     std::string path_;
 };

@@ -17,16 +17,19 @@ namespace {
     throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
+// Not systemd's $RUNTIME_DIRECTORY: every process a unit with RuntimeDirectory= starts inherits
+// it, and a `memguardd remove` run from such a unit would look for the daemon in that unit's
+// directory, find none and act. The unit's RuntimeDirectory=memguardd is this default.
 std::string runtime_directory() {
-    // systemd sets RUNTIME_DIRECTORY to a colon-separated list when a unit names several.
-    if (const char* dir = std::getenv("RUNTIME_DIRECTORY"); dir != nullptr && *dir != '\0') {
-        const std::string list(dir);
-        return list.substr(0, list.find(':'));
+    if (const char* dir = std::getenv("MEMGUARD_RUNTIME_DIRECTORY");
+        dir != nullptr && *dir != '\0') {
+        return dir;
     }
     return "/run/memguardd";
 }
 
-// The pid the holder wrote into the lock file (0 when it has not yet).
+// The pid the holder wrote into the lock file (0 when it has not yet: "pid 0" then means
+// "unknown", the moment between its lock and its write).
 pid_t holder_pid(int fd) {
     char text[16]{};
     const ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
@@ -53,7 +56,8 @@ InstancePaths instance_paths() {
 
 AlreadyRunning::AlreadyRunning(pid_t pid)
     : std::runtime_error("memguardd is already running in this network namespace (pid " +
-                         std::to_string(pid) + "); stop it first, or use `memguardd status`"),
+                         (pid != 0 ? std::to_string(pid) : std::string("unknown")) +
+                         "); stop it first, or use `memguardd status`"),
       pid_(pid) {}
 
 InstanceLock InstanceLock::take(const InstancePaths& paths) {

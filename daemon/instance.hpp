@@ -1,6 +1,7 @@
 // One daemon per network namespace, decided by something only root can make: a lock file in a
-// directory only root can write. The directory is $RUNTIME_DIRECTORY (systemd's
-// RuntimeDirectory=memguardd sets it) or /run/memguardd; the names in it carry the network
+// directory only root can write: /run/memguardd (the unit's RuntimeDirectory=, kept across
+// stops so that daemons of other namespaces keep theirs), or $MEMGUARD_RUNTIME_DIRECTORY for
+// tests that run many daemons side by side. The names in it carry the network
 // namespace's identity (the inode of /proc/self/ns/net), so daemons in other namespaces share
 // the directory without meeting. Nothing an unprivileged process binds or creates can stand in
 // for it: abstract unix names, which any local user can take first, are not used.

@@ -50,7 +50,7 @@ public:
 private:
     // One handler per event source; epoll hands back the handler's index in handlers_.
     using Handler = void (Service::*)();
-    void claim_control();
+    void claim_instance();
     void setup_loop();
     void watch(int fd, Handler handler);
     void configure_audit();
@@ -88,7 +88,8 @@ private:
     RefusalLog refusals_;
     BlockedAudit audit_;
     Metrics metrics_;
-    std::optional<ControlSocket> control_;
+    std::optional<InstanceLock> lock_;
+    std::optional<ControlSocket> control_; // after lock_: its name goes while the lock is held
     std::vector<Handler> handlers_;
     bool stopping_ = false;
     Fd epoll_, signal_fd_, verify_timer_, watchdog_timer_, retry_timer_;
@@ -135,24 +136,31 @@ void Service::setup_loop() {
 }
 
 // Another daemon holding the lock guards this namespace: stop here, having changed nothing. Any
-// other failure costs the control channel, never the guard.
-void Service::claim_control() {
+// other failure costs the lock or the control channel, never the guard.
+void Service::claim_instance() {
     try {
-        control_.emplace(ControlSocket::claim());
+        const InstancePaths paths = instance_paths();
+        lock_.emplace(InstanceLock::take(paths));
+        control_.emplace(ControlSocket::open(paths));
     } catch (const AlreadyRunning&) {
         throw;
     } catch (const std::exception& e) {
         log_event(err, {Event::error, std::nullopt, {}},
-                  std::string("no control channel: ") + e.what() +
-                      "; guarding anyway, but memguardd status cannot reach this daemon and a "
-                      "second one would not be kept out");
+                  std::string(lock_ ? "no control channel: " : "no instance lock: ") + e.what() +
+                      "; guarding anyway, but memguardd status cannot reach this daemon" +
+                      (lock_ ? "" : " and a second one would not be kept out"));
     }
 }
 
 // Whoever holds the abstract name earlier versions listened on cannot stop this daemon, but an
 // earlier CLI would believe it: say so once each time it changes.
 void Service::check_squatter() {
-    const auto squatter = abstract_name_squatter();
+    std::optional<Squatter> squatter;
+    try {
+        squatter = abstract_name_squatter();
+    } catch (const std::exception&) {
+        return; // no socket to ask with (EMFILE...): the next pass asks again
+    }
     std::string text = squatter ? squatter->describe() : "";
     if (text == state_.squatter()) {
         return;
@@ -402,7 +410,7 @@ void Service::on_change() {
 }
 
 int Service::run() {
-    claim_control();
+    claim_instance();
     setup_loop();
     log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
     load_initial_policy();

@@ -13,6 +13,8 @@
 #   (d) the squatter cannot bind or create anything where the daemon's socket and lock are,
 #       and a connect flood from it (5 s) never reaches the daemon, while the daemon keeps
 #       repairing on time.
+#   (e) a daemon that cannot make its control socket (a directory where the socket goes) still
+#       guards, says why, and keeps its instance lock: a second `run` is refused.
 # Usage: squatter.sh MEMGUARDD iptables-legacy|nftables   (root)
 # shellcheck disable=SC2034 # H_NS and MG_* are read by lib.sh functions
 . "$(dirname "$0")/lib.sh"
@@ -96,10 +98,10 @@ check "(b) restart: the outside client is blocked" h_blocked $H_OUT4 $H_SRV4
 # --- (d) ----------------------------------------------------------------------------------------
 # While the daemon runs: the squatter tries to bind and create where the daemon's socket and
 # lock are, then floods the daemon's socket with connects for 5 s.
-SOCK=$(ls "$RUNTIME_DIRECTORY"/net-*.sock 2>/dev/null | head -n 1)
+SOCK=$(ls "$MEMGUARD_RUNTIME_DIRECTORY"/net-*.sock 2>/dev/null | head -n 1)
 check "(d) the daemon's socket is in the runtime directory (${SOCK:-none})" test -S "$SOCK"
 chmod 711 "$TMP" # the squatter may reach the runtime directory: its mode and the socket's must hold
-as_nobody "$MG_PYTHON" - "$SOCK" "$RUNTIME_DIRECTORY" >"$TMP/flood.out" 2>&1 <<'PY' &
+as_nobody "$MG_PYTHON" - "$SOCK" "$MEMGUARD_RUNTIME_DIRECTORY" >"$TMP/flood.out" 2>&1 <<'PY' &
 import os, socket, sys, time
 path, rundir = sys.argv[1], sys.argv[2]
 try:
@@ -162,5 +164,26 @@ h_mg verify --config "$CONF"
 check "(c) no daemon, no rules: verify exits non-zero (got $H_RC)" test "$H_RC" != 0
 check "(c) no daemon, no rules: verify does not say in sync" eval "! grep -q 'in sync' <<<\"\$H_OUT\""
 check "(c) no daemon, no rules: verify says it is not running" grep -q "not running" <<<"$H_OUT"
+
+# --- (e) ----------------------------------------------------------------------------------------
+INODE=$(stat -L -c %i "/proc/$SRV/ns/net")
+mkdir -p "$MEMGUARD_RUNTIME_DIRECTORY/net-$INODE.sock/x" # unlink and bind both fail on a directory
+mg_start_listener e
+h_start_daemon e "$CONF"
+FIRST=$MG_DAEMON
+mg_wait_notify READY=1 1 10 || fail "(e) no READY=1 without a control socket: $(tail -n 2 "$MG_ERR" | tr '\n' ' ')"
+check "(e) the daemon still guards: the outside client is blocked" h_blocked $H_OUT4 $H_SRV4
+check "(e) the log says there is no control channel, and why" \
+    grep -q "no control channel: cannot remove the stale $MEMGUARD_RUNTIME_DIRECTORY/net-$INODE.sock" "$MG_ERR"
+h_start_daemon e2 "$CONF"
+if mg_wait_exit "$MG_DAEMON" 5; then
+    check "(e) a second run is refused all the same (exit $MG_EXIT_STATUS)" [ "$MG_EXIT_STATUS" != 0 ]
+    check "(e) it names the first daemon's pid $FIRST" grep -q "already running .*(pid $FIRST)" "$MG_ERR"
+else
+    fail "(e) a second run is still running 5 s later: the lock went with the socket"
+fi
+MG_DAEMON=$FIRST
+h_stop_daemon
+rm -rf "$MEMGUARD_RUNTIME_DIRECTORY/net-$INODE.sock"
 
 mg_finish

@@ -6,7 +6,7 @@
 # which re-executes the script inside a network namespace of its own
 # (`unshare -n`), so netfilter is only ever touched in a namespace the test
 # made; the namespace, and every rule in it, is gone when the script exits.
-# It also makes a temp dir ($TMP), sets RUNTIME_DIRECTORY, and installs a trap
+# It also makes a temp dir ($TMP), sets MEMGUARD_RUNTIME_DIRECTORY, and installs a trap
 # that stops every process the test started (daemon, listener, loops).
 #
 # Results: `pass MSG` / `fail MSG` / `check MSG CMD...` print one line each;
@@ -152,8 +152,8 @@ mg_init() {
     chmod 700 "$TMP"
     trap mg_cleanup EXIT
     trap 'exit 130' INT TERM
-    export RUNTIME_DIRECTORY=$TMP/run
-    mkdir -p "$RUNTIME_DIRECTORY"
+    export MEMGUARD_RUNTIME_DIRECTORY=$TMP/run
+    mkdir -p "$MEMGUARD_RUNTIME_DIRECTORY"
     # The daemon must log to stderr (not journald) and not see a real service manager.
     unset NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID JOURNAL_STREAM LISTEN_FDS LISTEN_PID
 }

@@ -57,8 +57,9 @@ check "Before= has network-pre.target and memcached.service ($(val Before))" \
 check "Wants=network-pre.target ($(val Wants))" grep -qw 'network-pre.target' <<<"$(val Wants)"
 check "ExecReload= ends in SIGHUP to the main process ($(val ExecReload))" \
     grep -qE -- '-HUP \$MAINPID' <<<"$(val ExecReload)"
-check "RuntimeDirectory=memguardd, mode 0700 (the instance lock and the control socket, root only)" \
-    eval '[ "$(val RuntimeDirectory)" = "memguardd " ] && [ "$(val RuntimeDirectoryMode)" = "0700 " ]'
+check "RuntimeDirectory=memguardd, mode 0700, preserved (the instance locks and control sockets, root only)" \
+    eval '[ "$(val RuntimeDirectory)" = "memguardd " ] && [ "$(val RuntimeDirectoryMode)" = "0700 " ] &&
+        [ "$(val RuntimeDirectoryPreserve)" = "yes " ]'
 check "RestrictAddressFamilies= keeps AF_UNIX (the control socket)" \
     grep -qw AF_UNIX <<<"$(val RestrictAddressFamilies)"
 check "WatchdogSec= set (the daemon pings when WATCHDOG_USEC is given)" [ -n "$(val WatchdogSec)" ]

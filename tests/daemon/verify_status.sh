@@ -54,7 +54,7 @@ check "in sync: verify exits 0 (got $rc)" [ "$rc" = 0 ]
 # The control socket is root's (0600, in a directory only root can write): a user who is not
 # root cannot even connect. $TMP is opened for the walk, as /run is.
 chmod 711 "$TMP"
-answer=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$MG_PYTHON" - "$RUNTIME_DIRECTORY"/net-*.sock <<'PY' 2>&1
+answer=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$MG_PYTHON" - "$MEMGUARD_RUNTIME_DIRECTORY"/net-*.sock <<'PY' 2>&1
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 try:

@@ -13,7 +13,7 @@
 #       --private-run): today's memguardd takes /run/xtables.lock whatever XTABLES_LOCKFILE
 #       says, so without a private /run two tests (or a test and anybody else on the machine)
 #       would share that lock. Exports XTABLES_LOCKFILE=$TMP/xtables.lock for every daemon,
-#       iptables-legacy and ipset command the test runs, and RUNTIME_DIRECTORY=$TMP/run.
+#       iptables-legacy and ipset command the test runs, and MEMGUARD_RUNTIME_DIRECTORY=$TMP/run.
 #
 #   More network namespaces, each held by a `sleep` this script started (h_netns), and
 #   H_NS, the namespace the netfilter helpers act on: iptables-legacy, ip6tables-legacy,
@@ -65,7 +65,7 @@ h_init() {
     h_need ip nsenter setpriv ipset flock timeout
     mg_init "$1" --private-run
     export XTABLES_LOCKFILE=$TMP/xtables.lock
-    export RUNTIME_DIRECTORY
+    export MEMGUARD_RUNTIME_DIRECTORY
     [ -z "$(ipset list -n 2>/dev/null)" ] || mg_fatal "this network namespace already holds ipsets"
 }
 
@@ -191,7 +191,7 @@ h_start_daemon() {
     MG_ERR=$TMP/$name.err
     MG_LOGS+=("$MG_ERR")
     "${MG_ORPHAN_GUARD[@]}" nsenter -t "${H_NS:-$$}" -n -- env NOTIFY_SOCKET="${MG_NOTIFY:-}" \
-        XTABLES_LOCKFILE="$XTABLES_LOCKFILE" RUNTIME_DIRECTORY="$RUNTIME_DIRECTORY" "$@" \
+        XTABLES_LOCKFILE="$XTABLES_LOCKFILE" MEMGUARD_RUNTIME_DIRECTORY="$MEMGUARD_RUNTIME_DIRECTORY" "$@" \
         "$MEMGUARDD" run --config "$config" 2>"$MG_ERR" &
     MG_DAEMON=$!
     MG_PIDS+=("$MG_DAEMON")

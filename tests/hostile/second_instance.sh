@@ -11,7 +11,7 @@
 #     owns the table): non-zero exit naming "Operation not permitted", the allowed client still
 #     connects right after it, our table byte-identical, the outside client out, and within 5 s
 #     all of netfilter as before;
-#   - a daemon in ANOTHER network namespace, with the same RUNTIME_DIRECTORY, started while the
+#   - a daemon in ANOTHER network namespace, with the same MEMGUARD_RUNTIME_DIRECTORY, started while the
 #     first one runs, starts fine (READY=1, its rules in place, still running): the instance
 #     lock is per network namespace.
 # verify_interval_s is 60 so that the first daemon's verify passes do not mix into what the

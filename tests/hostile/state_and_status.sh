@@ -5,11 +5,11 @@
 #
 #   - with the daemon running and in sync: `status --json` exits 0 and .daemon.pid is the
 #     daemon's pid;
-#   - a symlink planted at $RUNTIME_DIRECTORY/state.json.tmp, pointing at a file outside, is
+#   - a symlink planted at $MEMGUARD_RUNTIME_DIRECTORY/state.json.tmp, pointing at a file outside, is
 #     never written through: the file is unchanged after the daemon applied and repaired;
-#   - a FIFO, then a 300 MB sparse file at $RUNTIME_DIRECTORY/state.json: `timeout 10
+#   - a FIFO, then a 300 MB sparse file at $MEMGUARD_RUNTIME_DIRECTORY/state.json: `timeout 10
 #     memguardd status --json` neither hangs nor fails (exit 0, .daemon.pid right);
-#   - two daemons in two network namespaces (same RUNTIME_DIRECTORY): `status --json` in each
+#   - two daemons in two network namespaces (same MEMGUARD_RUNTIME_DIRECTORY): `status --json` in each
 #     namespace reports that namespace's daemon;
 #   - after `kill -9` of the daemon: `status --json` exits 3 with .daemon null, and `status`
 #     exits 3 and says "not running"; the other namespace's status is not affected.
@@ -31,7 +31,7 @@ b_config "$CONF" 1 "$H_OK4/32" "$H_OK6/128"
 mg_is_nft && export MEMGUARD_TEST_NFT_UNOWNED=1
 # rules_ok : our rules in $H_NS are the config's (tests/backends/lib.sh: b_guards_ok)
 rules_ok() { b_guards_ok "$H_OK4/32" "$H_OK6/128"; }
-RD=$RUNTIME_DIRECTORY
+RD=$MEMGUARD_RUNTIME_DIRECTORY
 
 # status_json LABEL WANT_PID : status --json in $H_NS exits 0 and reports WANT_PID
 status_json() {

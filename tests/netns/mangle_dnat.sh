@@ -137,8 +137,8 @@ assert_eq "apply with foreign rules: both families unchanged" \
     "$(printf '%s\n' 'ipv4: unchanged' 'ipv6: unchanged')" "$(grep '^ipv' <<<"$MG_OUT")"
 
 # --- (b) tampering is repaired by the daemon's verify pass ---------------------------------------
-export RUNTIME_DIRECTORY=$MG_WORK/run
-mkdir -p "$RUNTIME_DIRECTORY"
+export MEMGUARD_RUNTIME_DIRECTORY=$MG_WORK/run
+mkdir -p "$MEMGUARD_RUNTIME_DIRECTORY"
 "$MG" run --config "$CONF" 2>"$MG_WORK/daemon.err" &
 DAEMON=$!
 mg_at_exit "kill $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null"
