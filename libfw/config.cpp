@@ -221,7 +221,8 @@ Policy load_config(const std::string& path, FileRules rules) {
     } catch (const ConfigError& e) {
         absorb(r, e, path);
     }
-    for (const auto& file : fragment_files(path)) {
+    FragmentListing fragments = list_fragments(path);
+    for (const auto& file : fragments.files) {
         r.set_prefix(file + ": ");
         try {
             merge_fragment(r, read_config_file(file, rules), file, p, seen);
@@ -234,6 +235,7 @@ Policy load_config(const std::string& path, FileRules rules) {
     if (!r.problems().empty()) {
         throw ConfigError(r.problems());
     }
+    p.ignored_files = std::move(fragments.ignored);
     return p;
 }
 

@@ -39,9 +39,15 @@ Policy load_config(const std::string& path, FileRules rules = {});
 // Where the fragments of the config at `path` live: the path without ".json", plus ".d"
 // (/etc/memguard.json → /etc/memguard.d).
 std::string fragment_dir(const std::string& config_path);
-// The fragments: fragment_dir's *.json files (not hidden ones), in lexical (byte) order; none
-// when the directory does not exist. Throws ConfigError when it exists and cannot be listed.
-std::vector<std::string> fragment_files(const std::string& config_path);
+// What fragment_dir holds: `files`, its *.json files (not hidden ones), read in lexical (byte)
+// order; `ignored`, its other entries that are not hidden, sorted. Both empty when the directory
+// does not exist. Throws ConfigError when it exists and cannot be listed.
+struct FragmentListing {
+    std::vector<std::string> files;
+    std::vector<std::string> ignored;
+};
+FragmentListing list_fragments(const std::string& config_path);
+std::vector<std::string> fragment_files(const std::string& config_path); // list_fragments' files
 
 // The ports a file that may not validate names, so that failing closed closes them too: those
 // of every "ports" array (top level and guards) when the text is JSON; when it is not (a trailing

@@ -99,7 +99,7 @@ std::string fragment_dir(const std::string& config_path) {
            ".d";
 }
 
-std::vector<std::string> fragment_files(const std::string& config_path) {
+FragmentListing list_fragments(const std::string& config_path) {
     const std::string dir = fragment_dir(config_path);
     const std::unique_ptr<DIR, DirClose> d(::opendir(dir.c_str()));
     if (!d) {
@@ -108,18 +108,24 @@ std::vector<std::string> fragment_files(const std::string& config_path) {
         }
         throw ConfigError({dir + ": cannot list the fragments: " + std::strerror(errno)});
     }
-    std::vector<std::string> names;
+    FragmentListing out;
     while (const dirent* e = ::readdir(d.get())) {
         const std::string_view name = e->d_name;
-        if (!name.starts_with('.') && name.ends_with(".json")) {
-            names.emplace_back(name);
+        if (!name.starts_with('.')) {
+            (name.ends_with(".json") ? out.files : out.ignored).emplace_back(name);
         }
     }
-    std::ranges::sort(names);
-    for (auto& name : names) {
-        name.insert(0, dir + "/");
+    for (auto* names : {&out.files, &out.ignored}) {
+        std::ranges::sort(*names);
+        for (auto& name : *names) {
+            name.insert(0, dir + "/");
+        }
     }
-    return names;
+    return out;
+}
+
+std::vector<std::string> fragment_files(const std::string& config_path) {
+    return list_fragments(config_path).files;
 }
 
 } // namespace memguard

@@ -201,10 +201,17 @@ std::vector<ConfigWarning> guard_warnings(const Policy& policy, const std::strin
 } // namespace
 
 std::vector<ConfigWarning> config_warnings(const Policy& policy) {
-    if (policy.guards.size() == 1) {
-        return guard_warnings(policy, "");
-    }
     std::vector<ConfigWarning> out;
+    for (const auto& file : policy.ignored_files) {
+        out.push_back({file,
+                       "ignored: only *.json files in the fragment directory are read; name it "
+                       "*.json to have it read, or move it out"});
+    }
+    if (policy.guards.size() == 1) {
+        const auto found = guard_warnings(policy, "");
+        out.insert(out.end(), found.begin(), found.end());
+        return out;
+    }
     for (std::size_t i = 0; i < policy.guards.size(); ++i) {
         Policy one = policy;
         one.guards = {policy.guards[i]};

@@ -25,7 +25,8 @@ struct ConfigWarning {
 // One warning per finding, saying what it means and what to do. An entry is named where it was
 // written (GuardSpec::listed_at: the fragment and its path there); an entry of a policy made in
 // code by its index, under "guards[i]." with several guards, as is each allowlist as a whole.
-// Empty when there is nothing to say.
+// First, each entry of the fragment directory that is not read (Policy::ignored_files). Empty
+// when there is nothing to say.
 std::vector<ConfigWarning> config_warnings(const Policy& policy);
 
 // Whether the allowlist is the one config/memguard.json ships: the private ranges.

@@ -75,6 +75,9 @@ struct Policy {
     // Where the daemon writes its Prometheus metrics for node_exporter's textfile collector;
     // nullopt: it writes none.
     std::optional<std::string> metrics_file{std::string(default_metrics_file)};
+    // Entries of the fragment directory that are not read (not *.json, not hidden), by path:
+    // config_warnings names each, so that a fragment named .conf is not silently left out.
+    std::vector<std::string> ignored_files;
 
     friend bool operator==(const Policy&, const Policy&) = default;
 };

@@ -3,6 +3,7 @@
 #include "support.hpp"
 
 #include "config.hpp"
+#include "config_warnings.hpp"
 #include "temp_dir.hpp"
 
 #include <string>
@@ -216,6 +217,24 @@ TEST_CASE("conf.d: fragments add entries and guards in lexical order") {
     CHECK(p.guards[0].labels.at(net("192.168.5.0/24")) == "web");
     CHECK(p.guards[1].name == "pages");
     CHECK(p.guards[1].allow == std::vector{net("10.9.0.0/16")});
+}
+
+TEST_CASE("conf.d: a file that is not read is named, hidden ones are not") {
+    const ConfD c(R"({"allow": ["10.0.0.0/8"]})");
+    (void)c.add("20-web.json", R"({"allow": ["192.168.5.0/24"]})");
+    const std::string conf = c.add("10-web.conf", R"({"allow": ["172.16.0.0/12"]})");
+    const std::string readme = c.add("README", "notes");
+    (void)c.add(".hidden.json", "{ broken");
+    const Policy p = c.load();
+    CHECK(p.guards[0].allow == std::vector{net("10.0.0.0/8"), net("192.168.5.0/24")});
+    CHECK(p.ignored_files == std::vector{conf, readme});
+    const auto warnings = memguard::config_warnings(p);
+    REQUIRE(warnings.size() >= 2);
+    CHECK(warnings[0].located(c.main) ==
+          conf + ": ignored: only *.json files in the fragment directory are read; name it "
+                 "*.json to have it read, or move it out");
+    CHECK(warnings[1].file == readme);
+    CHECK(memguard::list_fragments(c.main).files == memguard::fragment_files(c.main));
 }
 
 TEST_CASE("conf.d: a fragment extends a named guard, and only its allowlist") {
