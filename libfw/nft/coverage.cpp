@@ -5,28 +5,22 @@
 #include "nft_backend.hpp"
 
 #include <algorithm>
-#include <netinet/in.h>
 
 namespace memguard {
 
 namespace {
 
+// No `meta l4proto`: both protocols; another protocol than tcp or udp: none of ours.
 std::vector<Protocol> protocols_of(std::optional<std::uint8_t> l4proto) {
     if (!l4proto) {
         return {Protocol::tcp, Protocol::udp};
     }
-    if (*l4proto == IPPROTO_TCP) {
-        return {Protocol::tcp};
-    }
-    if (*l4proto == IPPROTO_UDP) {
-        return {Protocol::udp};
-    }
-    return {};
+    const auto one = netlink::protocol_of(*l4proto);
+    return one ? std::vector{*one} : std::vector<Protocol>{};
 }
 
 std::optional<Protocol> one_protocol(std::optional<std::uint8_t> l4proto) {
-    const auto all = protocols_of(l4proto);
-    return all.size() == 1 ? std::optional(all.front()) : std::nullopt;
+    return l4proto ? netlink::protocol_of(*l4proto) : std::nullopt;
 }
 
 // The families a rule of ours judges: its `meta nfproto`, else its chain's (guard4, guard6),
