@@ -16,7 +16,7 @@ namespace {
 constexpr int dir_flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
 std::string where_instead() {
-    return ", or set metrics_file to a directory only root can write";
+    return ", or use a directory only root can write";
 }
 
 // The components of an absolute path, without empty ones and ".".

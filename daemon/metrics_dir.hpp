@@ -1,4 +1,5 @@
-// The metrics file's directory, opened so that only root chooses where root writes. The daemon
+// The directory of a file root writes (the metrics, the state), opened so that only root chooses
+// where root writes. The daemon
 // writes the file as root; were its directory, or a link on the way to it, someone else's, they
 // could swap it for a link to any directory and have root create and rename files there.
 #pragma once
@@ -24,8 +25,8 @@ struct FileError {
 // others. A directory above it may be writable by others only with the sticky bit, and may be
 // another user's (Debian's /var/lib/prometheus is prometheus'): as the walk never follows a
 // link, that user can only swap in a directory it may already rename, which must still pass.
-// E.g. "/srv/m is owned by uid 65534, not root; chown root /srv/m, or set metrics_file to a
-// directory only root can write".
+// E.g. "/srv/m is owned by uid 65534, not root; chown root /srv/m, or use a directory only
+// root can write".
 std::optional<std::string> metrics_dir_fault(const std::string& dir, const struct stat& st,
                                              bool holds_the_file, uid_t entry_owner, uid_t owner);
 

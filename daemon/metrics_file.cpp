@@ -81,7 +81,8 @@ Fd create_temporary(int dir, const std::string& name, std::string& temp) {
 
 } // namespace
 
-std::optional<FileError> replace_file(const std::string& path, std::string_view text, uid_t owner) {
+std::optional<FileError> replace_file(const std::string& path, std::string_view text, uid_t owner,
+                                      mode_t mode) {
     const Place place = place_of(path);
     OpenedDir opened = open_metrics_dir(place.dir, owner);
     if (opened.error) {
@@ -96,7 +97,7 @@ std::optional<FileError> replace_file(const std::string& path, std::string_view 
     const std::string temp_path = place.path_of(temp);
     std::optional<FileError> failed = write_all(fd.get(), text, temp_path);
     // The file is made 0600; node_exporter runs as another user.
-    if (!failed && ::fchmod(fd.get(), 0644) != 0) {
+    if (!failed && ::fchmod(fd.get(), mode) != 0) {
         failed = error_now("cannot make " + temp_path + " readable");
     }
     if (!failed && ::fsync(fd.get()) != 0) {
