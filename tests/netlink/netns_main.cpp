@@ -4,7 +4,7 @@
 // dies with that namespace. Traffic only goes to the namespace's own loopback addresses.
 // Exit status 77 (ctest: skipped) when not root or when a tool is missing.
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "netns_support.hpp"
 

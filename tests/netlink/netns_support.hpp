@@ -2,7 +2,7 @@
 // it is ready, and stop it again (by its pid, nothing broader).
 #pragma once
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

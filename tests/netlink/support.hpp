@@ -2,7 +2,7 @@
 // messages are parsed with, used in reverse) and printable values for Catch2's messages.
 #pragma once
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "net.hpp"
 #include "netlink/conntrack.hpp"

@@ -2,7 +2,7 @@
 
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>

@@ -4,7 +4,7 @@
 
 #include "desired.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <string>
 #include <vector>

@@ -2,7 +2,7 @@
 // missing. Each test then moves into a network namespace of its own (nft_netns.hpp), so no test
 // sees another's tables and none touches the machine's own ruleset.
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "nft_netns.hpp"
 

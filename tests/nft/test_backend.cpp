@@ -3,7 +3,7 @@
 #include "nft_backend.hpp"
 #include "plan.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 using namespace memguard;
 

@@ -6,7 +6,7 @@
 #include "render.hpp"
 
 #include <arpa/inet.h> // before the linux/ headers
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <linux/netfilter.h>

@@ -1,7 +1,7 @@
 // Interval elements: merging, the top of the address space, and reading elements back.
 #include "intervals.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 using namespace memguard;
 using namespace memguard::nft;

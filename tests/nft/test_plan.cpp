@@ -2,7 +2,7 @@
 #include "guards.hpp"
 #include "plan.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 using namespace memguard;
 using namespace memguard::nft;

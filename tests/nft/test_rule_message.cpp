@@ -10,7 +10,7 @@
 #include "rule_message.hpp"
 
 #include <arpa/inet.h> // before the linux/ headers
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <linux/netfilter.h>

@@ -2,7 +2,7 @@
 // shorthands for building policies and rules.
 #pragma once
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "legacy/kernel_view.hpp"
 #include "legacy/rule.hpp"

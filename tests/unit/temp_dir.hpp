@@ -1,7 +1,7 @@
 // A private directory under /tmp for tests that read files, removed with everything in it.
 #pragma once
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <cerrno>
 #include <cstring>

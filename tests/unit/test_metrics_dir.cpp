@@ -5,7 +5,7 @@
 #include "metrics_file.hpp"
 #include "temp_dir.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <filesystem>
 #include <initializer_list>

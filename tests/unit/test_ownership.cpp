@@ -4,7 +4,7 @@
 #include "legacy/ruleset.hpp"
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 using namespace memguard;
 using unit::kernel;
