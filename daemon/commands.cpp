@@ -8,6 +8,7 @@
 #include "passes.hpp"
 #include "service.hpp"
 #include "status.hpp"
+#include "temporary_cli.hpp"
 #include "verify.hpp"
 
 #include <cstdio>
@@ -239,6 +240,9 @@ int run_command(const Options& o) {
         return run_verify(o);
     case Command::clients:
         return print_clients(o.config, o.json);
+    case Command::allow:
+    case Command::revoke:
+        return ask_temporary(o);
     case Command::run:
         return run_service(o.config);
     }

@@ -12,6 +12,7 @@
 #include "metrics.hpp"
 #include "netlink/socket.hpp"
 #include "passes.hpp"
+#include "temporary_keeper.hpp"
 #include "timer.hpp"
 
 #include <systemd/sd-daemon.h>
@@ -43,7 +44,7 @@ constexpr std::chrono::seconds last_retry{60};
 class Service {
 public:
     explicit Service(std::string config_path)
-        : config_path_(std::move(config_path)), state_(config_path_) {}
+        : config_path_(std::move(config_path)), state_(config_path_), temporary_(config_path_) {}
 
     int run();
 
@@ -72,12 +73,17 @@ private:
     void on_watchdog();
     void on_control();
     void on_change();
+    void on_temporary_timer();
     [[nodiscard]] std::string answer(const std::string& request);
+    // Temporary entries: the policy in force is the config's plus theirs (temporary_keeper.hpp).
+    void expire_temporary();
+    void follow_temporary(bool pass);
 
     std::string config_path_;
     std::optional<Guard> guard_; // made once the config says which backend
     int watched_change_fd_ = -1;
     std::string caveat_; // the backend's, as last logged
+    Policy config_;      // as the config says; policy_ adds the temporary entries
     Policy policy_;
     bool config_invalid_ = false;
     bool ready_ = false;
@@ -88,11 +94,12 @@ private:
     RefusalLog refusals_;
     BlockedAudit audit_;
     Metrics metrics_;
+    TemporaryKeeper temporary_;
     std::optional<InstanceLock> lock_;
     std::optional<ControlSocket> control_; // after lock_: its name goes while the lock is held
     std::vector<Handler> handlers_;
     bool stopping_ = false;
-    Fd epoll_, signal_fd_, verify_timer_, watchdog_timer_, retry_timer_;
+    Fd epoll_, signal_fd_, verify_timer_, watchdog_timer_, retry_timer_, temporary_timer_;
 };
 
 void Service::watch(int fd, Handler handler) {
@@ -187,7 +194,8 @@ void Service::rearm_verify() {
 
 void Service::load_initial_policy() {
     try {
-        policy_ = load_config(config_path_);
+        config_ = load_config(config_path_);
+        policy_ = temporary_.applied_to(config_);
         log_event(info, {Event::config, std::nullopt, {}},
                   "loaded " + config_path_ + ": " + summary(policy_));
         log_warnings(policy_);
@@ -274,6 +282,7 @@ void Service::configure_audit() {
 }
 
 Report Service::verify(bool timer) {
+    expire_temporary(); // also when the timer misfired or the clock jumped
     const auto started = std::chrono::steady_clock::now();
     const Pass pass = guard_->pass(policy_, PassKind::verify);
     const Report& report = pass.report;
@@ -299,7 +308,8 @@ void Service::reload() {
     try {
         Policy next = load_config(config_path_);
         const bool interval_changed = next.verify_interval != policy_.verify_interval;
-        policy_ = std::move(next);
+        config_ = std::move(next);
+        policy_ = temporary_.applied_to(config_);
         config_invalid_ = false;
         log_event(info, {Event::reload, std::nullopt, {}},
                   "reloaded " + config_path_ + ": " + summary(policy_));
@@ -343,10 +353,22 @@ void Service::notify_ready() {
 // One request per connection from the CLI: `status`, or `verify` (a verify-and-repair pass now).
 std::string Service::answer(const std::string& request) {
     if (request == "status") {
-        return state_.to_json().dump() + "\n";
+        nlohmann::json out = state_.to_json();
+        out["temporary"] = temporary_.to_json(wall_now());
+        return out.dump() + "\n";
     }
     if (request == "verify") {
         return pass_json(verify()).dump() + "\n";
+    }
+    if (request.starts_with("{")) { // allow, revoke
+        // A grant lasts at least as long as asked: its time is rounded up to a second.
+        auto outcome = temporary_.answer(
+            request, config_invalid_ ? nullptr : &config_,
+            std::chrono::ceil<std::chrono::seconds>(std::chrono::system_clock::now()));
+        if (outcome.changed) {
+            follow_temporary(true);
+        }
+        return outcome.answer;
     }
     return nlohmann::json{{"error", "unknown request \"" + request.substr(0, 40) + "\""}}.dump() +
            "\n";
@@ -398,6 +420,32 @@ void Service::on_watchdog() {
     sd_notify(0, "WATCHDOG=1");
 }
 
+void Service::on_temporary_timer() {
+    acknowledge_timer(temporary_timer_);
+    expire_temporary();
+}
+
+void Service::expire_temporary() {
+    if (temporary_.expire(wall_now())) {
+        follow_temporary(true);
+    }
+}
+
+// After the entries changed: an apply pass with the new policy (its revocation cuts what lost
+// its entry), the metrics, and the timer for the next expiry. Failing closed, they wait.
+void Service::follow_temporary(bool pass) {
+    metrics_.record().temporary(temporary_.counts());
+    if (pass && !config_invalid_) {
+        policy_ = temporary_.applied_to(config_);
+        apply(Event::apply);
+    }
+    temporary_timer_.reset();
+    if (const auto after = temporary_.until_next(wall_now())) {
+        temporary_timer_ = make_oneshot_timer(*after);
+        watch(temporary_timer_.get(), &Service::on_temporary_timer);
+    }
+}
+
 void Service::on_control() {
     control_->serve_one([this](const std::string& request) { return answer(request); });
 }
@@ -413,11 +461,13 @@ int Service::run() {
     claim_instance();
     setup_loop();
     log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
+    temporary_.load(wall_now());
     load_initial_policy();
     apply(Event::apply);
     check_squatter();
     configure_audit();
     rearm_verify();
+    follow_temporary(false);
     notify_ready();
     for (;;) {
         epoll_event events[8];
