@@ -12,6 +12,8 @@
 #include "metrics.hpp"
 #include "netlink/socket.hpp"
 #include "passes.hpp"
+#include "ready.hpp"
+#include "squatter_watch.hpp"
 #include "temporary_keeper.hpp"
 #include "timer.hpp"
 
@@ -63,8 +65,7 @@ private:
     Report verify(bool timer = false);
     void reload();
     void rearm_verify();
-    void check_squatter();
-    void notify_ready();
+    void notify_ready() { notifier_.update(state_, policy_); }
     void on_signal();
     void on_verify_timer();
     void on_retry_timer();
@@ -86,8 +87,7 @@ private:
     Policy config_;      // as the config says; policy_ adds the temporary entries
     Policy policy_;
     bool config_invalid_ = false;
-    bool ready_ = false;
-    std::string last_status_; // the last STATUS= sent to systemd
+    ReadyNotifier notifier_;
     std::chrono::seconds retry_after_{first_retry};
     ConflictTracker conflicts_;
     DaemonState state_;
@@ -157,33 +157,6 @@ void Service::claim_instance() {
                       "; guarding anyway, but memguardd status cannot reach this daemon" +
                       (lock_ ? "" : " and a second one would not be kept out"));
     }
-}
-
-// Whoever holds the abstract name earlier versions listened on cannot stop this daemon, but an
-// earlier CLI would believe it: say so once each time it changes.
-void Service::check_squatter() {
-    std::optional<Squatter> squatter;
-    try {
-        squatter = abstract_name_squatter();
-    } catch (const std::exception&) {
-        return; // no socket to ask with (EMFILE...): the next pass asks again
-    }
-    std::string text = squatter ? squatter->describe() : "";
-    if (text == state_.squatter()) {
-        return;
-    }
-    if (squatter) {
-        log_event(warn,
-                  {Event::squatter,
-                   std::nullopt,
-                   {{"SQUATTER_PID", std::to_string(squatter->pid)},
-                    {"SQUATTER_UID", std::to_string(squatter->uid)}}},
-                  text);
-    } else {
-        log_event(info, {Event::squatter, std::nullopt, {}},
-                  "nobody holds @memguardd/control any more");
-    }
-    state_.record_squatter(std::move(text));
 }
 
 // Closing the old timer takes it out of the epoll set as well.
@@ -298,7 +271,7 @@ Report Service::verify(bool timer) {
         after_pass(pass);
     }
     metrics_.write(policy_, guard_->backend());
-    check_squatter();
+    check_squatter(state_);
     notify_ready();
     return report;
 }
@@ -329,25 +302,8 @@ void Service::reload() {
         metrics_.record().reload_failed();
         metrics_.write(policy_, guard_->backend());
     }
-    ready_ = false;
+    notifier_.reloaded();
     notify_ready();
-}
-
-// READY=1 only once every family's port is closed: guarded as asked, or failing closed.
-void Service::notify_ready() {
-    const bool closed = state_.all_closed();
-    const std::string status =
-        closed ? "Guarding " + summary(policy_) +
-                     (state_.fail_closed() ? " (FAIL-CLOSED; see memguardd status)" : "")
-               : "NOT GUARDED yet: " + state_.first_error() + "; retrying";
-    // Called after every verify pass: systemd hears only what changed.
-    if (closed && !ready_) {
-        sd_notify(0, ("READY=1\nSTATUS=" + status).c_str());
-        ready_ = true;
-    } else if (status != last_status_) {
-        sd_notify(0, ("STATUS=" + status).c_str());
-    }
-    last_status_ = status;
 }
 
 // One request per connection from the CLI: `status`, or `verify` (a verify-and-repair pass now).
@@ -464,7 +420,7 @@ int Service::run() {
     temporary_.load(wall_now());
     load_initial_policy();
     apply(Event::apply);
-    check_squatter();
+    check_squatter(state_);
     configure_audit();
     rearm_verify();
     follow_temporary(false);
