@@ -171,7 +171,7 @@ void Service::load_initial_policy() {
         policy_ = temporary_.applied_to(config_);
         log_event(info, {Event::config, std::nullopt, {}},
                   "loaded " + config_path_ + ": " + summary(policy_));
-        log_warnings(policy_);
+        log_warnings(config_);
         guard_.emplace(policy_.backend);
     } catch (const ConfigError& e) {
         for (const auto& problem : e.problems()) {
@@ -286,7 +286,7 @@ void Service::reload() {
         config_invalid_ = false;
         log_event(info, {Event::reload, std::nullopt, {}},
                   "reloaded " + config_path_ + ": " + summary(policy_));
-        log_warnings(policy_);
+        log_warnings(config_);
         apply(Event::reload);
         configure_audit();
         if (interval_changed) {
@@ -419,11 +419,11 @@ int Service::run() {
     log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
     temporary_.load(wall_now());
     load_initial_policy();
+    follow_temporary(false); // their metrics and timer: the first pass applies them already
     apply(Event::apply);
     check_squatter(state_);
     configure_audit();
     rearm_verify();
-    follow_temporary(false);
     notify_ready();
     for (;;) {
         epoll_event events[8];
