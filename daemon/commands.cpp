@@ -239,7 +239,7 @@ int run_command(const Options& o) {
     case Command::verify:
         return run_verify(o);
     case Command::clients:
-        return print_clients(o.config, o.json);
+        return print_clients(o.config, o.json, daemon_temporary(o.config));
     case Command::allow:
     case Command::revoke:
         return ask_temporary(o);

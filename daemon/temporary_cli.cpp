@@ -68,4 +68,18 @@ int ask_temporary(const Options& o) {
     return 0;
 }
 
+TemporaryList daemon_temporary(const std::string& config_path) {
+    const auto answer = ask_daemon("status");
+    if (!answer) {
+        return {};
+    }
+    const json daemon = json::parse(*answer, nullptr, false);
+    if (!daemon.is_object() || daemon.value("config", "") != config_path) {
+        return {};
+    }
+    std::vector<std::string> problems; // the daemon checked them when it granted them
+    return TemporaryList::parse(
+        json{{"temporary", daemon.value("temporary", json::array())}}.dump(), problems);
+}
+
 } // namespace memguard

@@ -6,7 +6,8 @@
 #       expires (within a verify interval of its time) the connection it held open is cut, new
 #       ones are blocked again, and the log says it expired.
 #   (b) an entry for 1h survives a restart of the daemon (still allowed, listed with the same
-#       expiry, kept in $STATE_DIRECTORY/temporary.json); `revoke` takes it out at once. One that
+#       expiry, kept in $STATE_DIRECTORY/temporary.json; clients judges its flow by it, allowed
+#       and labelled); `revoke` takes it out at once. One that
 #       expires while the daemon is stopped is dropped at the start, logged as expired.
 #   (c) errors, each a clear message and a non-zero exit: a bad duration, an unknown guard, a
 #       network the config allows already (and revoking it), no daemon running.
@@ -19,14 +20,8 @@ b_topology
 export STATE_DIRECTORY=$TMP/state
 b_config "$CONF" 1 "$H_OK6/128"
 
-reach() {
-    check "$1: tcp from $2 reaches $3" h_reaches "$2" "$3"
-    check "$1: udp from $2 is answered by $3" test "$(b_udp "$2" "$3")" = answered
-}
-blocked() {
-    check "$1: tcp from $2 to $3 is dropped" h_blocked "$2" "$3"
-    check "$1: udp from $2 to $3 gets no answer" test "$(b_udp "$2" "$3")" = silent
-}
+reach() { b_reach "$@"; }
+blocked() { b_blocked "$@"; }
 logged() { grep -q "$1" "$MG_ERR"; }
 # in_rules ADDR : our rules accept ADDR (an IPv4 host); an nftables element may carry its label
 in_rules() {
@@ -81,7 +76,7 @@ h_mg status --json --config "$CONF"
 check "(a) status --json lists no entry any more" jq -e '.daemon.temporary == []' <<<"$H_OUT"
 
 # --- (b) ----------------------------------------------------------------------------------------
-h_mg allow "$H_OUT4" --for 1h
+h_mg allow "$H_OUT4" --for 1h --comment partner
 check "(b) allow --for 1h exits 0: $H_ERR" test "$H_RC" = 0
 h_mg status --json --config "$CONF"
 expires=$(jq -r '.daemon.temporary[0].expires' <<<"$H_OUT")
@@ -91,13 +86,17 @@ h_stop_daemon
 h_start_daemon again "$CONF"
 mg_wait_notify READY=1 2 10 || mg_fatal "(b) no READY=1 after the restart"
 reach "(b) after the restart" $H_OUT4 $H_SRV4
+h_mg clients --json --config "$CONF"
+check "(b) clients judges its udp flow by the temporary entry: allowed, labelled partner" \
+    jq -e --arg n "$H_OUT4" 'any(.groups[]; .network == $n and .verdict == "allowed" and
+        .label == "partner" and .udp >= 1)' <<<"$H_OUT"
 h_mg status --json --config "$CONF"
 check "(b) still listed, with the same expiry ($expires)" \
     test "$(jq -r '.daemon.temporary[0].expires' <<<"$H_OUT")" = "$expires"
 h_mg revoke "$H_OUT4"
 check "(b) revoke exits 0: $H_OUT $H_ERR" test "$H_RC" = 0
 blocked "(b) at once after revoke" $H_OUT4 $H_SRV4
-check "(b) the log says it was revoked" logged "temporary entry revoked: $H_OUT4 in guard default"
+check "(b) the log says it was revoked" logged "temporary entry revoked: $H_OUT4 \"partner\" in guard default"
 h_mg allow "$H_OUT4" --for 1s
 check "(b) allow --for 1s exits 0: $H_ERR" test "$H_RC" = 0
 h_stop_daemon
