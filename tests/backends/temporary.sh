@@ -10,7 +10,8 @@
 #       and labelled); `revoke` takes it out at once. One that
 #       expires while the daemon is stopped is dropped at the start, logged as expired.
 #   (c) errors, each a clear message and a non-zero exit: a bad duration, an unknown guard, a
-#       network the config allows already (and revoking it), no daemon running.
+#       network the config allows already (and revoking it), no --guard when the config has
+#       several guards, no daemon running.
 # Usage: temporary.sh MEMGUARDD iptables-legacy|nftables   (root)
 # shellcheck disable=SC2034 # H_NS and MG_* are read by lib.sh functions
 . "$(dirname "$0")/lib.sh"
@@ -36,13 +37,13 @@ in_rules() {
 mg_start_listener notify
 h_start_daemon daemon "$CONF"
 mg_wait_notify READY=1 1 10 || mg_fatal "no READY=1 within 10 s"
-blocked "(a) before" $H_OUT4 $H_SRV4
+blocked "(a) before" "$H_OUT4" "$H_SRV4"
 h_mg allow "$H_OUT4" --for 4s --comment vendor
 granted_us=$(mg_now_us)
 check "(a) allow exits 0: $H_OUT $H_ERR" test "$H_RC" = 0
 check "(a) allow says what it granted: $H_OUT" \
     grep -q "^allowed $H_OUT4 \"vendor\" in guard default for 4s, until 20" <<<"$H_OUT"
-reach "(a) at once" $H_OUT4 $H_SRV4
+reach "(a) at once" "$H_OUT4" "$H_SRV4"
 check "(a) the rules name the temporary address" in_rules "$H_OUT4"
 h_mg status --config "$CONF"
 check "(a) status lists the entry with its expiry: $H_OUT" \
@@ -53,7 +54,7 @@ check "(a) status --json has the entry and its expiry" \
         .[0].comment == "vendor" and (.[0].expires | test("^20..-..-..T..:..:..Z$"))' <<<"$H_OUT"
 check "(a) the log says it was granted" logged "temporary entry granted: $H_OUT4 \"vendor\" in guard default for 4s.*event=temporary"
 
-"${MG_ORPHAN_GUARD[@]}" nsenter -t "$CLI" -n -- "$MG_PYTHON" "$H_CLIENT_PY" hold $H_OUT4 $H_SRV4 "$MG_PORT" \
+"${MG_ORPHAN_GUARD[@]}" nsenter -t "$CLI" -n -- "$MG_PYTHON" "$H_CLIENT_PY" hold "$H_OUT4" "$H_SRV4" "$MG_PORT" \
     --ready "$TMP/held.ready" --go "$TMP/held.go" --out "$TMP/held.out" --timeout 2 --max 30 \
     2>"$TMP/held.stderr" &
 MG_PIDS+=($!)
@@ -71,7 +72,7 @@ touch "$TMP/held.go"
 mg_wait_until 5 test -s "$TMP/held.out"
 check "(a) its held connection is cut: $(cat "$TMP/held.out" 2>/dev/null)" \
     grep -qE '^(no answer|reset|closed)' "$TMP/held.out"
-blocked "(a) after the expiry" $H_OUT4 $H_SRV4
+blocked "(a) after the expiry" "$H_OUT4" "$H_SRV4"
 h_mg status --json --config "$CONF"
 check "(a) status --json lists no entry any more" jq -e '.daemon.temporary == []' <<<"$H_OUT"
 
@@ -85,7 +86,7 @@ check "(b) the entry is kept in the state directory, mode 0600" \
 h_stop_daemon
 h_start_daemon again "$CONF"
 mg_wait_notify READY=1 2 10 || mg_fatal "(b) no READY=1 after the restart"
-reach "(b) after the restart" $H_OUT4 $H_SRV4
+reach "(b) after the restart" "$H_OUT4" "$H_SRV4"
 h_mg clients --json --config "$CONF"
 check "(b) clients judges its udp flow by the temporary entry: allowed, labelled partner" \
     jq -e --arg n "$H_OUT4" 'any(.groups[]; .network == $n and .verdict == "allowed" and
@@ -95,7 +96,7 @@ check "(b) still listed, with the same expiry ($expires)" \
     test "$(jq -r '.daemon.temporary[0].expires' <<<"$H_OUT")" = "$expires"
 h_mg revoke "$H_OUT4"
 check "(b) revoke exits 0: $H_OUT $H_ERR" test "$H_RC" = 0
-blocked "(b) at once after revoke" $H_OUT4 $H_SRV4
+blocked "(b) at once after revoke" "$H_OUT4" "$H_SRV4"
 check "(b) the log says it was revoked" logged "temporary entry revoked: $H_OUT4 \"partner\" in guard default"
 h_mg allow "$H_OUT4" --for 1s
 check "(b) allow --for 1s exits 0: $H_ERR" test "$H_RC" = 0
@@ -107,7 +108,7 @@ h_start_daemon third "$CONF"
 mg_wait_notify READY=1 3 10 || mg_fatal "(b) no READY=1 after the second restart"
 check "(b) an entry that expired while the daemon was stopped is logged as expired" \
     logged "temporary entry expired: $H_OUT4 in guard default at .*, while memguardd was not running"
-blocked "(b) after the start" $H_OUT4 $H_SRV4
+blocked "(b) after the start" "$H_OUT4" "$H_SRV4"
 
 # --- (c) ----------------------------------------------------------------------------------------
 h_mg allow "$H_OUT4" --for 5x
@@ -130,6 +131,17 @@ check "(c) host bits: exit 1, the network meant: $H_ERR" \
     eval '[ "$H_RC" = 1 ] && grep -qF "did you mean \"10.0.0.0/24\"" <<<"$H_ERR"'
 h_mg status --json --config "$CONF"
 check "(c) none of them made an entry" jq -e '.daemon.temporary == []' <<<"$H_OUT"
+mg_write_raw "$CONF" "{\"backend\": \"$B_BACKEND\", \"verify_interval_s\": 1, \"metrics_file\": null,
+  \"guards\": [{\"name\": \"cache\", \"ports\": [$MG_PORT], \"allow\": [\"$H_OK6\"]},
+             {\"name\": \"pages\", \"ports\": [11311], \"allow\": []}]}"
+kill -HUP "$MG_DAEMON"
+mg_wait_notify READY=1 4 10 || fail "(c) no READY=1 after the reload to two guards"
+h_mg allow "$H_OUT4" --for 1h
+check "(c) two guards and no --guard: exit 1, name one: $H_ERR" \
+    eval '[ "$H_RC" = 1 ] && grep -q "the config has 2 guards (cache, pages): name one with --guard" <<<"$H_ERR"'
+h_mg allow "$H_OUT4" --for 1h --guard cache
+check "(c) with --guard cache: granted: $H_OUT $H_ERR" test "$H_RC" = 0
+b_reach "(c) in guard cache" "$H_OUT4" "$H_SRV4"
 h_stop_daemon
 h_mg allow "$H_OUT4" --for 1h
 check "(c) no daemon: exit 1 and why: $H_ERR" \
