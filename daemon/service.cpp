@@ -306,7 +306,8 @@ void Service::reload() {
     notify_ready();
 }
 
-// One request per connection from the CLI: `status`, or `verify` (a verify-and-repair pass now).
+// One request per connection from the CLI: `status`, `verify` (a verify-and-repair pass now), or
+// a JSON object, allow or revoke (temporary_keeper.hpp).
 std::string Service::answer(const std::string& request) {
     if (request == "status") {
         nlohmann::json out = state_.to_json();

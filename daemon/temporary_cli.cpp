@@ -37,7 +37,14 @@ std::string entry_text(const json& e) {
 } // namespace
 
 int ask_temporary(const Options& o) {
-    const auto answer = ask_daemon(request_of(o).dump());
+    const std::string request = request_of(o).dump();
+    // The daemon reads at most 256 bytes of a request: well above any valid one.
+    if (request.size() >= 256) {
+        std::fprintf(stderr, "memguardd: the address, the guard's name or the comment is too long "
+                             "(a comment has at most 100 bytes, a guard's name 20)\n");
+        return 1;
+    }
+    const auto answer = ask_daemon(request);
     if (!answer) {
         std::fprintf(stderr, "memguardd: memguardd is not running; a temporary entry needs the "
                              "daemon (systemctl start memguardd)\n");
@@ -63,7 +70,7 @@ int ask_temporary(const Options& o) {
     std::printf("revoked %s; its open connections are cut\n",
                 entry_text(done.value("revoked", json::object())).c_str());
     if (const auto note = done.value("note", ""); !note.empty()) {
-        std::fprintf(stderr, "memguardd: warning: %s\n", note.c_str() + 2);
+        std::fprintf(stderr, "memguardd: warning: %s\n", note.c_str());
     }
     return 0;
 }

@@ -124,7 +124,7 @@ json TemporaryKeeper::revoke(const json& r, const Policy& config) {
         list_.revoke(r.value("net", ""), r.value("guard", ""), config, names());
     std::string note;
     if (const auto problem = save()) {
-        note = "; it could not be taken out of the state file, so a restart before " +
+        note = "it could not be taken out of the state file, so a restart before " +
                iso8601(entry.expires) + " brings it back: " + *problem;
         log_event(err, fields(entry, "revoked"), "temporary entries not saved: " + *problem);
     }
