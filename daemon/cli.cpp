@@ -1,8 +1,11 @@
 #include "cli.hpp"
 
+#include "duration.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <functional>
 #include <utility>
 
 namespace memguard {
@@ -17,6 +20,10 @@ enum Accepts : unsigned {
     takes_json = 1U << 3,   // --json
     takes_file = 1U << 4,   // FILE, the config to check
     takes_topic = 1U << 5,  // COMMAND, the one to show help for
+    takes_target = 1U << 6, // NETWORK, the temporary entry's
+    takes_for = 1U << 7,    // --for DURATION
+    takes_guard = 1U << 8,  // --guard NAME
+    takes_comment = 1U << 9 // --comment TEXT
 };
 
 struct Spec {
@@ -45,6 +52,11 @@ constexpr std::array specs{
          "the daemon verifies and repairs now", takes_json | takes_config, true},
     Spec{Command::clients, "clients", "clients [--json] [--config FILE]",
          "who talks to the ports now", takes_json | takes_config, true},
+    Spec{Command::allow, "allow", "allow NETWORK --for DURATION [OPTIONS]",
+         "let NETWORK in for a while (daemon)",
+         takes_target | takes_for | takes_guard | takes_comment, true},
+    Spec{Command::revoke, "revoke", "revoke NETWORK [--guard NAME]",
+         "end a temporary entry now (daemon)", takes_target | takes_guard, true},
     Spec{Command::remove, "remove", "remove [--force]", "take memguardd's rules out", takes_force,
          true},
     Spec{Command::help, "help", "help [COMMAND]", "this text, or one command's", takes_topic,
@@ -62,6 +74,10 @@ struct OptionText {
 constexpr std::array option_texts{
     OptionText{takes_file, "FILE", "the config to validate (default /etc/memguard.json)"},
     OptionText{takes_topic, "COMMAND", "the command to show the options of"},
+    OptionText{takes_target, "NETWORK", "an address or network (10.0.0.7, 10.1.0.0/16, fd00::/64)"},
+    OptionText{takes_for, "--for DURATION", "how long: 90s, 15min, 2h, 1d, \"1h 30min\""},
+    OptionText{takes_guard, "--guard NAME", "the guard (required when the config has several)"},
+    OptionText{takes_comment, "--comment TEXT", "the entry's label, as in the config"},
     OptionText{takes_once, "--once", "required: apply once, then exit"},
     OptionText{takes_force, "--force", "act even while a daemon runs in this network namespace"},
     OptionText{takes_json, "--json", "print JSON, for scripts"},
@@ -106,24 +122,55 @@ std::string all_commands() {
            "ip6tables-legacy-save (Debian's plain `iptables` is the nft variant).\n";
 }
 
-// The file name of --config FILE, -c FILE or --config=FILE at args[i]; i ends on the last word
-// it read.
-std::string config_value(const std::vector<std::string>& args, std::size_t& i, Command command) {
+// The value of `name` VALUE or `name`=VALUE at args[i] (--config FILE, -c FILE, --for 2h); i ends
+// on the last word it read. `what`: what the value is, for the error.
+std::string option_value(const std::vector<std::string>& args, std::size_t& i,
+                         std::string_view name, std::string_view what, Command command) {
     const std::string& a = args[i];
+    const std::string prefix = std::string(name) + "=";
     std::string value;
-    if (a.starts_with("--config=")) {
-        value = a.substr(std::string_view("--config=").size());
+    if (a.starts_with(prefix)) {
+        value = a.substr(prefix.size());
     } else if (i + 1 < args.size() && !args[i + 1].starts_with("-")) {
         value = args[++i];
     }
     if (value.empty()) {
-        throw UsageError("--config needs a file name", command);
+        throw UsageError(std::string(name) + " needs " + std::string(what), command);
     }
     return value;
 }
 
-// The one word a command takes besides its options: check's FILE, help's COMMAND.
+// --for, --guard, --comment; false when args[i] is none of them.
+bool temporary_option(const std::vector<std::string>& args, std::size_t& i, Options& o,
+                      const std::function<void(unsigned, std::string_view)>& accept) {
+    const std::string& a = args[i];
+    if (a == "--for" || a.starts_with("--for=")) {
+        accept(takes_for, "--for");
+        const std::string text = option_value(args, i, "--for", "a length of time", o.command);
+        try {
+            o.length = parse_duration(text);
+        } catch (const DurationError& e) {
+            throw UsageError(std::string("--for: ") + e.what(), o.command);
+        }
+    } else if (a == "--guard" || a.starts_with("--guard=")) {
+        accept(takes_guard, "--guard");
+        o.guard = option_value(args, i, "--guard", "a guard name", o.command);
+    } else if (a == "--comment" || a.starts_with("--comment=")) {
+        accept(takes_comment, "--comment");
+        o.comment = option_value(args, i, "--comment", "a text", o.command);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+// The one word a command takes besides its options: check's FILE, help's COMMAND, allow's and
+// revoke's NETWORK.
 void positional(const std::string& a, Options& o) {
+    if (o.command == Command::allow || o.command == Command::revoke) {
+        o.target = a;
+        return;
+    }
     if (o.command == Command::check) {
         o.config = a;
         o.config_given = true;
@@ -142,16 +189,20 @@ void parse_option(const std::vector<std::string>& args, std::size_t& i, Options&
                   bool& positional_seen) {
     const std::string& a = args[i];
     const Spec& s = spec(o.command);
-    const auto accept = [&](unsigned flag, std::string_view option) {
+    const std::function<void(unsigned, std::string_view)> accept = [&](unsigned flag,
+                                                                       std::string_view option) {
         if ((s.accepts & flag) == 0) {
             throw UsageError(std::string(s.name) + " takes no " + std::string(option), o.command);
         }
     };
+    if (temporary_option(args, i, o, accept)) {
+        return;
+    }
     if (a == "--help" || a == "-h") {
         o.help = true;
     } else if (a == "--config" || a == "-c" || a.starts_with("--config=")) {
         accept(takes_config, "--config");
-        o.config = config_value(args, i, o.command);
+        o.config = option_value(args, i, "--config", "a file name", o.command);
         o.config_given = true;
     } else if (a == "--once") {
         accept(takes_once, a);
@@ -164,11 +215,28 @@ void parse_option(const std::vector<std::string>& args, std::size_t& i, Options&
         o.json = true;
     } else if (a.starts_with("-")) {
         throw UsageError("unknown option \"" + a + "\"", o.command);
-    } else if (positional_seen || (s.accepts & (takes_file | takes_topic)) == 0) {
+    } else if (positional_seen || (s.accepts & (takes_file | takes_topic | takes_target)) == 0) {
         throw UsageError("unexpected argument \"" + a + "\"", o.command);
     } else {
         positional_seen = true;
         positional(a, o);
+    }
+}
+
+// allow and revoke need their NETWORK, allow its --for.
+void check_temporary(const Options& o) {
+    if (o.help || (o.command != Command::allow && o.command != Command::revoke)) {
+        return;
+    }
+    if (o.target.empty()) {
+        throw UsageError(std::string(command_name(o.command)) +
+                             " needs the address or network (10.0.0.7, 10.1.0.0/16)",
+                         o.command);
+    }
+    if (o.command == Command::allow && !o.length) {
+        throw UsageError("allow needs --for DURATION (90s, 15min, 2h, 1d): how long the entry "
+                         "lasts",
+                         o.command);
     }
 }
 
@@ -198,6 +266,7 @@ Options parse_args(const std::vector<std::string>& args) {
                          "applied)",
                          Command::apply);
     }
+    check_temporary(o);
     return o;
 }
 

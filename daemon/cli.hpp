@@ -1,6 +1,8 @@
 // The command line: which subcommand, with which options, and the usage text of each.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -17,6 +19,8 @@ enum class Command {
     doctor,
     verify,
     clients,
+    allow,
+    revoke,
     remove,
     help,
     version
@@ -30,6 +34,11 @@ struct Options {
     bool json = false;
     bool force = false; // apply/remove while a daemon runs in this network namespace
     bool help = false;  // `memguardd CMD --help`: print CMD's usage and do nothing else
+    // allow and revoke: the address or network, and allow's --for, --guard and --comment.
+    std::string target;
+    std::optional<std::chrono::seconds> length;
+    std::string guard; // "" : the config's only guard
+    std::optional<std::string> comment;
 };
 
 // A command line that does not parse: what was wrong, and the command it was for, whose usage

@@ -3,6 +3,7 @@
 #include "config.hpp"
 #include "netlink/socket.hpp"
 #include "revocation.hpp"
+#include "state_store.hpp"
 
 #include <algorithm>
 #include <array>
@@ -82,11 +83,13 @@ std::string summary(const std::vector<ClientGroup>& groups) {
            " would be blocked by the config\n";
 }
 
-// The config's policy. When the file cannot be read or is invalid: says so, and judges as a
-// daemon would then enforce, loopback only, on the default port and every port the file names.
-Policy judging_policy(const std::string& config_path) {
+// The config's policy and the temporary entries. When the file cannot be read or is invalid: says
+// so, and judges as a daemon would then enforce, loopback only, on the default port and every
+// port the file names.
+Policy judging_policy(const std::string& config_path, const TemporaryList& temporary) {
     try {
-        return load_config(config_path);
+        return temporary.applied_to(load_config(config_path),
+                                    state_directory() + "/" + std::string(temporary_file_name));
     } catch (const ConfigError& e) {
         for (const auto& p : e.problems()) {
             std::fprintf(stderr, "memguardd: %s\n", p.c_str());
@@ -139,8 +142,8 @@ json clients_json(const Policy& policy, const std::string& config_path,
     return out;
 }
 
-int print_clients(const std::string& config_path, bool as_json) {
-    const Policy policy = judging_policy(config_path);
+int print_clients(const std::string& config_path, bool as_json, const TemporaryList& temporary) {
+    const Policy policy = judging_policy(config_path, temporary);
     std::vector<ClientGroup> groups;
     try {
         groups = list_clients(policy);

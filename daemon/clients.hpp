@@ -4,6 +4,7 @@
 
 #include "client_groups.hpp"
 #include "policy.hpp"
+#include "temporary.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -16,8 +17,9 @@ namespace memguard {
 // allowlist entry that lets them in, or by their /24 or /64 when none does; `json` for scripts.
 // An unreadable or invalid config is reported on stderr and judged as an empty allowlist (what a
 // daemon failing closed enforces). Exit status 0, also when some would be blocked; 1 when the
-// kernel could not be asked (udp flows need root).
-int print_clients(const std::string& config_path, bool json);
+// kernel could not be asked (udp flows need root). The running daemon's temporary entries
+// (`temporary`, as status reports them) count as the allow entries they are.
+int print_clients(const std::string& config_path, bool json, const TemporaryList& temporary = {});
 
 // The table, one row per group, and the summary line under it; one plain line when nobody talks
 // to the ports.

@@ -8,6 +8,7 @@
 #include "passes.hpp"
 #include "service.hpp"
 #include "status.hpp"
+#include "temporary_cli.hpp"
 #include "verify.hpp"
 
 #include <cstdio>
@@ -238,7 +239,10 @@ int run_command(const Options& o) {
     case Command::verify:
         return run_verify(o);
     case Command::clients:
-        return print_clients(o.config, o.json);
+        return print_clients(o.config, o.json, daemon_temporary(o.config));
+    case Command::allow:
+    case Command::revoke:
+        return ask_temporary(o);
     case Command::run:
         return run_service(o.config);
     }

@@ -32,8 +32,9 @@ constexpr EventName event_names[] = {
     {"blocked", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0b"},
     {"backend", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0c"},
     {"squatter", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0d"},
+    {"temporary", "5b0e7e8f1c2a4a51b1f3a9d2c6e40a0e"},
 };
-static_assert(std::size(event_names) == static_cast<std::size_t>(Event::squatter) + 1);
+static_assert(std::size(event_names) == static_cast<std::size_t>(Event::temporary) + 1);
 
 } // namespace
 

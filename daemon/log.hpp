@@ -27,6 +27,7 @@ enum class Event {
     blocked,
     backend,
     squatter,
+    temporary,
 };
 
 // The event's MEMGUARD_EVENT name ("drift") and its stable journald MESSAGE_ID, from one table.

@@ -109,6 +109,16 @@ void events(Exposition& out, const MetricsSnapshot& s) {
                "Open connections (conntrack entries) cut because the allowlist no longer allows "
                "their source.",
                number(s.revoked_connections));
+    out.single("memguardd_temporary_entries", "gauge",
+               "Temporary allowlist entries in force (memguardd allow --for).",
+               number(s.temporary.active));
+    out.single("memguardd_temporary_granted_total", "counter",
+               "Temporary allowlist entries granted or renewed since the daemon started.",
+               number(s.temporary.granted));
+    out.single("memguardd_temporary_expired_total", "counter",
+               "Temporary allowlist entries that expired since the daemon started (revoked ones "
+               "not counted).",
+               number(s.temporary.expired));
 }
 
 // The kernel's counters of our drop/reject rules.

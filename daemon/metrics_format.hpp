@@ -21,6 +21,13 @@ struct AllowedCount {
     std::uint64_t networks = 0;
 };
 
+// Temporary allowlist entries (temporary_keeper.hpp): in force now, and since the start.
+struct TemporaryCounts {
+    std::uint64_t active = 0;
+    std::uint64_t granted = 0; // renewals included
+    std::uint64_t expired = 0;
+};
+
 struct MetricsSnapshot {
     bool up = true;              // false: written by a daemon stopping cleanly
     bool in_sync = false;        // the last pass left the kernel holding the configured rules
@@ -33,6 +40,7 @@ struct MetricsSnapshot {
     std::uint64_t conflicts = 0;                // conflicts started
     std::uint64_t reload_failures = 0;          // reloads rejected: the config was invalid
     std::uint64_t revoked_connections = 0;      // conntrack entries cut (Revocation::cut)
+    TemporaryCounts temporary;
     // Backend::blocked(); nullopt: the kernel's counters could not be read for this write.
     std::optional<std::vector<BlockedCount>> blocked;
     // Unix time in seconds; nullopt: not yet since the daemon started.

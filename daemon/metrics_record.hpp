@@ -26,6 +26,7 @@ public:
     // What the conflict tracker said of a verify pass.
     void conflict(ConflictTracker::Verdict verdict);
     void reload_failed() { ++snapshot_.reload_failures; }
+    void temporary(const TemporaryCounts& counts) { snapshot_.temporary = counts; }
     // The allowlist in force (each guard's networks per family) and the backend programming it.
     void policy(const Policy& policy, std::string_view backend);
     // Written by a clean stop.

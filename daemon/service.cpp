@@ -12,6 +12,9 @@
 #include "metrics.hpp"
 #include "netlink/socket.hpp"
 #include "passes.hpp"
+#include "ready.hpp"
+#include "squatter_watch.hpp"
+#include "temporary_keeper.hpp"
 #include "timer.hpp"
 
 #include <systemd/sd-daemon.h>
@@ -43,7 +46,7 @@ constexpr std::chrono::seconds last_retry{60};
 class Service {
 public:
     explicit Service(std::string config_path)
-        : config_path_(std::move(config_path)), state_(config_path_) {}
+        : config_path_(std::move(config_path)), state_(config_path_), temporary_(config_path_) {}
 
     int run();
 
@@ -62,8 +65,7 @@ private:
     Report verify(bool timer = false);
     void reload();
     void rearm_verify();
-    void check_squatter();
-    void notify_ready();
+    void notify_ready() { notifier_.update(state_, policy_); }
     void on_signal();
     void on_verify_timer();
     void on_retry_timer();
@@ -72,27 +74,32 @@ private:
     void on_watchdog();
     void on_control();
     void on_change();
+    void on_temporary_timer();
     [[nodiscard]] std::string answer(const std::string& request);
+    // Temporary entries: the policy in force is the config's plus theirs (temporary_keeper.hpp).
+    void expire_temporary();
+    void follow_temporary(bool pass);
 
     std::string config_path_;
     std::optional<Guard> guard_; // made once the config says which backend
     int watched_change_fd_ = -1;
     std::string caveat_; // the backend's, as last logged
+    Policy config_;      // as the config says; policy_ adds the temporary entries
     Policy policy_;
     bool config_invalid_ = false;
-    bool ready_ = false;
-    std::string last_status_; // the last STATUS= sent to systemd
+    ReadyNotifier notifier_;
     std::chrono::seconds retry_after_{first_retry};
     ConflictTracker conflicts_;
     DaemonState state_;
     RefusalLog refusals_;
     BlockedAudit audit_;
     Metrics metrics_;
+    TemporaryKeeper temporary_;
     std::optional<InstanceLock> lock_;
     std::optional<ControlSocket> control_; // after lock_: its name goes while the lock is held
     std::vector<Handler> handlers_;
     bool stopping_ = false;
-    Fd epoll_, signal_fd_, verify_timer_, watchdog_timer_, retry_timer_;
+    Fd epoll_, signal_fd_, verify_timer_, watchdog_timer_, retry_timer_, temporary_timer_;
 };
 
 void Service::watch(int fd, Handler handler) {
@@ -152,33 +159,6 @@ void Service::claim_instance() {
     }
 }
 
-// Whoever holds the abstract name earlier versions listened on cannot stop this daemon, but an
-// earlier CLI would believe it: say so once each time it changes.
-void Service::check_squatter() {
-    std::optional<Squatter> squatter;
-    try {
-        squatter = abstract_name_squatter();
-    } catch (const std::exception&) {
-        return; // no socket to ask with (EMFILE...): the next pass asks again
-    }
-    std::string text = squatter ? squatter->describe() : "";
-    if (text == state_.squatter()) {
-        return;
-    }
-    if (squatter) {
-        log_event(warn,
-                  {Event::squatter,
-                   std::nullopt,
-                   {{"SQUATTER_PID", std::to_string(squatter->pid)},
-                    {"SQUATTER_UID", std::to_string(squatter->uid)}}},
-                  text);
-    } else {
-        log_event(info, {Event::squatter, std::nullopt, {}},
-                  "nobody holds @memguardd/control any more");
-    }
-    state_.record_squatter(std::move(text));
-}
-
 // Closing the old timer takes it out of the epoll set as well.
 void Service::rearm_verify() {
     verify_timer_ = make_periodic_timer(policy_.verify_interval);
@@ -187,10 +167,11 @@ void Service::rearm_verify() {
 
 void Service::load_initial_policy() {
     try {
-        policy_ = load_config(config_path_);
+        config_ = load_config(config_path_);
+        policy_ = temporary_.applied_to(config_);
         log_event(info, {Event::config, std::nullopt, {}},
                   "loaded " + config_path_ + ": " + summary(policy_));
-        log_warnings(policy_);
+        log_warnings(config_);
         guard_.emplace(policy_.backend);
     } catch (const ConfigError& e) {
         for (const auto& problem : e.problems()) {
@@ -274,6 +255,7 @@ void Service::configure_audit() {
 }
 
 Report Service::verify(bool timer) {
+    expire_temporary(); // also when the timer misfired or the clock jumped
     const auto started = std::chrono::steady_clock::now();
     const Pass pass = guard_->pass(policy_, PassKind::verify);
     const Report& report = pass.report;
@@ -289,7 +271,7 @@ Report Service::verify(bool timer) {
         after_pass(pass);
     }
     metrics_.write(policy_, guard_->backend());
-    check_squatter();
+    check_squatter(state_);
     notify_ready();
     return report;
 }
@@ -299,11 +281,12 @@ void Service::reload() {
     try {
         Policy next = load_config(config_path_);
         const bool interval_changed = next.verify_interval != policy_.verify_interval;
-        policy_ = std::move(next);
+        config_ = std::move(next);
+        policy_ = temporary_.applied_to(config_);
         config_invalid_ = false;
         log_event(info, {Event::reload, std::nullopt, {}},
                   "reloaded " + config_path_ + ": " + summary(policy_));
-        log_warnings(policy_);
+        log_warnings(config_);
         apply(Event::reload);
         configure_audit();
         if (interval_changed) {
@@ -319,34 +302,30 @@ void Service::reload() {
         metrics_.record().reload_failed();
         metrics_.write(policy_, guard_->backend());
     }
-    ready_ = false;
+    notifier_.reloaded();
     notify_ready();
 }
 
-// READY=1 only once every family's port is closed: guarded as asked, or failing closed.
-void Service::notify_ready() {
-    const bool closed = state_.all_closed();
-    const std::string status =
-        closed ? "Guarding " + summary(policy_) +
-                     (state_.fail_closed() ? " (FAIL-CLOSED; see memguardd status)" : "")
-               : "NOT GUARDED yet: " + state_.first_error() + "; retrying";
-    // Called after every verify pass: systemd hears only what changed.
-    if (closed && !ready_) {
-        sd_notify(0, ("READY=1\nSTATUS=" + status).c_str());
-        ready_ = true;
-    } else if (status != last_status_) {
-        sd_notify(0, ("STATUS=" + status).c_str());
-    }
-    last_status_ = status;
-}
-
-// One request per connection from the CLI: `status`, or `verify` (a verify-and-repair pass now).
+// One request per connection from the CLI: `status`, `verify` (a verify-and-repair pass now), or
+// a JSON object, allow or revoke (temporary_keeper.hpp).
 std::string Service::answer(const std::string& request) {
     if (request == "status") {
-        return state_.to_json().dump() + "\n";
+        nlohmann::json out = state_.to_json();
+        out["temporary"] = temporary_.to_json(wall_now());
+        return out.dump() + "\n";
     }
     if (request == "verify") {
         return pass_json(verify()).dump() + "\n";
+    }
+    if (request.starts_with("{")) { // allow, revoke
+        // A grant lasts at least as long as asked: its time is rounded up to a second.
+        auto outcome = temporary_.answer(
+            request, config_invalid_ ? nullptr : &config_,
+            std::chrono::ceil<std::chrono::seconds>(std::chrono::system_clock::now()));
+        if (outcome.changed) {
+            follow_temporary(true);
+        }
+        return outcome.answer;
     }
     return nlohmann::json{{"error", "unknown request \"" + request.substr(0, 40) + "\""}}.dump() +
            "\n";
@@ -398,6 +377,32 @@ void Service::on_watchdog() {
     sd_notify(0, "WATCHDOG=1");
 }
 
+void Service::on_temporary_timer() {
+    acknowledge_timer(temporary_timer_);
+    expire_temporary();
+}
+
+void Service::expire_temporary() {
+    if (temporary_.expire(wall_now())) {
+        follow_temporary(true);
+    }
+}
+
+// After the entries changed: an apply pass with the new policy (its revocation cuts what lost
+// its entry), the metrics, and the timer for the next expiry. Failing closed, they wait.
+void Service::follow_temporary(bool pass) {
+    metrics_.record().temporary(temporary_.counts());
+    if (pass && !config_invalid_) {
+        policy_ = temporary_.applied_to(config_);
+        apply(Event::apply);
+    }
+    temporary_timer_.reset();
+    if (const auto after = temporary_.until_next(wall_now())) {
+        temporary_timer_ = make_oneshot_timer(*after);
+        watch(temporary_timer_.get(), &Service::on_temporary_timer);
+    }
+}
+
 void Service::on_control() {
     control_->serve_one([this](const std::string& request) { return answer(request); });
 }
@@ -413,9 +418,11 @@ int Service::run() {
     claim_instance();
     setup_loop();
     log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
+    temporary_.load(wall_now());
     load_initial_policy();
+    follow_temporary(false); // their metrics and timer: the first pass applies them already
     apply(Event::apply);
-    check_squatter();
+    check_squatter(state_);
     configure_audit();
     rearm_verify();
     notify_ready();

@@ -2,6 +2,7 @@
 
 #include "config.hpp"
 #include "control.hpp"
+#include "duration.hpp"
 #include "guard.hpp"
 
 #include <nlohmann/json.hpp>
@@ -54,6 +55,23 @@ json daemon_state() {
     }
 }
 
+// One line per temporary entry, or their count when there are more than 3 (--json has them all).
+void print_temporary(const json& entries) {
+    if (entries.size() > 3) {
+        std::printf("daemon: %zu temporary entries (memguardd status --json lists them)\n",
+                    entries.size());
+        return;
+    }
+    for (const auto& e : entries) {
+        const json comment = e.value("comment", json());
+        std::printf("daemon: temporary %s%s in guard %s until %s (%s left)\n",
+                    e.value("net", "?").c_str(),
+                    comment.is_string() ? (" \"" + comment.get<std::string>() + "\"").c_str() : "",
+                    e.value("guard", "?").c_str(), e.value("expires", "?").c_str(),
+                    format_duration(std::chrono::seconds(e.value("expires_in_s", 0))).c_str());
+    }
+}
+
 void print_daemon(const json& d) {
     if (!d.is_object()) {
         std::printf("daemon: not running in this network namespace (systemctl start memguardd)\n");
@@ -74,6 +92,7 @@ void print_daemon(const json& d) {
                         ? " (the config is invalid; see memguardd check)"
                         : "");
     }
+    print_temporary(d.value("temporary", json::array()));
     for (const auto& f : d.value("families", json::array())) {
         if (const auto scope = f.value("closed_scope", ""); !scope.empty()) {
             std::printf("daemon: %s: failing closed: %s\n", f.value("family", "?").c_str(),

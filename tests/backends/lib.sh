@@ -23,6 +23,8 @@
 #       they do (b_nft_guards, b_nft_jumps_ok, b_nft_drops_ok)
 #   b_mc NS PROTO SRC DST COMMAND : one memcached request (tcp|udp) from namespace NS bound to
 #       SRC; prints the first line of the answer, or "silent"
+#   b_reach LABEL SRC DST : check that tcp from SRC reaches DST and udp is answered
+#   b_blocked LABEL SRC DST : check that tcp from SRC to DST is dropped and udp gets no answer
 # b_init also exports MG_BACKEND=B_BACKEND, so daemon/lib.sh's helpers that follow the backend
 # (mg_is_nft, mg_config, mg_want...) follow this one; and `nft` is the tool in $H_NS, like the
 # iptables ones (tests/hostile/lib.sh), so that mg_nft_table reads the server namespace's table.
@@ -186,4 +188,13 @@ try:
 except (socket.timeout, ConnectionError, OSError):
     print("silent")
 PY
+}
+
+b_reach() {
+    check "$1: tcp from $2 reaches $3" h_reaches "$2" "$3"
+    check "$1: udp from $2 is answered by $3" test "$(b_udp "$2" "$3")" = answered
+}
+b_blocked() {
+    check "$1: tcp from $2 to $3 is dropped" h_blocked "$2" "$3"
+    check "$1: udp from $2 to $3 gets no answer" test "$(b_udp "$2" "$3")" = silent
 }

@@ -26,8 +26,10 @@ offers() {
     fi
 }
 
-offers "memguardd " "run check apply diff status doctor verify clients remove help --version"
+offers "memguardd " "run check apply diff status doctor verify clients allow revoke remove help --version"
 offers "memguardd c" "check clients"
+offers "memguardd allow 10.0.0.7 --" "--for --guard --comment --help"
+offers "memguardd revoke -" "--guard --help -h"
 offers "memguardd -" "--config -c --help -h --version"
 offers "memguardd apply --" "--once --force --config --help"
 offers "memguardd apply --once --f" "--force"

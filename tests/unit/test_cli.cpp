@@ -16,10 +16,10 @@ using Args = std::vector<std::string>;
 
 namespace {
 
-constexpr Command every_command[] = {Command::run,    Command::check,   Command::apply,
-                                     Command::diff,   Command::status,  Command::doctor,
-                                     Command::verify, Command::clients, Command::remove,
-                                     Command::help,   Command::version};
+constexpr Command every_command[] = {
+    Command::run,    Command::check,  Command::apply,   Command::diff,  Command::status,
+    Command::doctor, Command::verify, Command::clients, Command::allow, Command::revoke,
+    Command::remove, Command::help,   Command::version};
 
 // The message of the UsageError parse_args throws for `args`, and the command it names.
 std::pair<std::string, Command> refusal(const Args& args) {
@@ -179,4 +179,30 @@ TEST_CASE("cli: the commands that touch the kernel need root") {
     for (const auto command : {Command::check, Command::help, Command::version}) {
         CHECK_FALSE(needs_root(command));
     }
+}
+
+TEST_CASE("cli: allow NETWORK --for DURATION, revoke NETWORK") {
+    const Options a = parse_args(
+        {"allow", "10.0.0.7", "--for", "1h 30min", "--guard", "pages", "--comment=vendor"});
+    CHECK(a.command == Command::allow);
+    CHECK(a.target == "10.0.0.7");
+    CHECK(a.length == std::chrono::seconds(5400));
+    CHECK(a.guard == "pages");
+    CHECK(a.comment == "vendor");
+    const Options r = parse_args({"revoke", "--guard=pages", "10.0.0.7"});
+    CHECK(r.command == Command::revoke);
+    CHECK(r.target == "10.0.0.7");
+    CHECK_FALSE(r.length);
+    CHECK(refusal({"allow", "10.0.0.7"}).first ==
+          "allow needs --for DURATION (90s, 15min, 2h, 1d): how long the entry lasts");
+    CHECK(refusal({"allow", "--for", "2h"}).first ==
+          "allow needs the address or network (10.0.0.7, 10.1.0.0/16)");
+    CHECK(refusal({"allow", "10.0.0.7", "--for", "2x"}).first ==
+          "--for: \"2x\": unknown unit \"x\" after \"2\" (use s, min, h, d, w, M or y, or their "
+          "long names: 15min, 2h, 1d)");
+    CHECK(refusal({"allow", "10.0.0.7", "--for"}).first == "--for needs a length of time");
+    CHECK(refusal({"revoke", "10.0.0.7", "--for", "2h"}).first == "revoke takes no --for");
+    CHECK(refusal({"status", "--guard", "x"}).first == "status takes no --guard");
+    CHECK(refusal({"allow", "10.0.0.7", "10.0.0.8", "--for", "2h"}).first ==
+          "unexpected argument \"10.0.0.8\"");
 }

@@ -156,6 +156,16 @@ TEST_CASE("metrics: a figure the daemon does not have is left out, not made up",
     CHECK(has_sample(text, "memguardd_reload_failures_total 0"));
 }
 
+TEST_CASE("metrics: temporary entries in force, granted and expired", "[metrics]") {
+    MetricsRecorder m;
+    m.temporary({2, 5, 3});
+    const std::string text = memguard::format_metrics(m.snapshot());
+    CHECK(text.find("# TYPE memguardd_temporary_entries gauge\n") != std::string::npos);
+    CHECK(has_sample(text, "memguardd_temporary_entries 2"));
+    CHECK(has_sample(text, "memguardd_temporary_granted_total 5"));
+    CHECK(has_sample(text, "memguardd_temporary_expired_total 3"));
+}
+
 TEST_CASE("metrics: a verify pass counts drift by kind and a committed repair", "[metrics]") {
     MetricsRecorder m;
     m.pass(report({family(Family::ipv4, {"rule_missing", "rule_missing"}, true),
