@@ -11,12 +11,13 @@ namespace {
 
 // What a command accepts besides its name.
 enum Accepts : unsigned {
-    takes_config = 1U << 0, // --config FILE, -c FILE
-    takes_once = 1U << 1,   // --once
-    takes_force = 1U << 2,  // --force
-    takes_json = 1U << 3,   // --json
-    takes_file = 1U << 4,   // FILE, the config to check
-    takes_topic = 1U << 5,  // COMMAND, the one to show help for
+    takes_config = 1U << 0,  // --config FILE, -c FILE
+    takes_once = 1U << 1,    // --once
+    takes_force = 1U << 2,   // --force
+    takes_json = 1U << 3,    // --json
+    takes_file = 1U << 4,    // FILE, the config to check
+    takes_topic = 1U << 5,   // COMMAND, the one to show help for
+    takes_address = 1U << 6, // ADDRESS [PORT[/PROTO]], the source to explain
 };
 
 struct Spec {
@@ -45,6 +46,8 @@ constexpr std::array specs{
          "the daemon verifies and repairs now", takes_json | takes_config, true},
     Spec{Command::clients, "clients", "clients [--json] [--config FILE]",
          "who talks to the ports now", takes_json | takes_config, true},
+    Spec{Command::explain, "explain", "explain ADDRESS [PORT[/PROTO]] [--json] [--config FILE]",
+         "why an address can or cannot connect", takes_address | takes_json | takes_config, true},
     Spec{Command::remove, "remove", "remove [--force]", "take memguardd's rules out", takes_force,
          true},
     Spec{Command::help, "help", "help [COMMAND]", "this text, or one command's", takes_topic,
@@ -62,6 +65,8 @@ struct OptionText {
 constexpr std::array option_texts{
     OptionText{takes_file, "FILE", "the config to validate (default /etc/memguard.json)"},
     OptionText{takes_topic, "COMMAND", "the command to show the options of"},
+    OptionText{takes_address, "ADDRESS", "the client's IPv4 or IPv6 address"},
+    OptionText{takes_address, "PORT[/PROTO]", "only this port (and protocol: tcp or udp)"},
     OptionText{takes_once, "--once", "required: apply once, then exit"},
     OptionText{takes_force, "--force", "act even while a daemon runs in this network namespace"},
     OptionText{takes_json, "--json", "print JSON, for scripts"},
@@ -122,8 +127,13 @@ std::string config_value(const std::vector<std::string>& args, std::size_t& i, C
     return value;
 }
 
-// The one word a command takes besides its options: check's FILE, help's COMMAND.
-void positional(const std::string& a, Options& o) {
+// The words a command takes besides its options: check's FILE, help's COMMAND, explain's
+// ADDRESS and PORT[/PROTO] (checked by the command, which says what is wrong with them).
+void positional(const std::string& a, Options& o, std::size_t seen) {
+    if (o.command == Command::explain) {
+        (seen == 0 ? o.address : o.service) = a;
+        return;
+    }
     if (o.command == Command::check) {
         o.config = a;
         o.config_given = true;
@@ -139,7 +149,7 @@ void positional(const std::string& a, Options& o) {
 
 // The option (or the one positional word) at args[i], into `o`.
 void parse_option(const std::vector<std::string>& args, std::size_t& i, Options& o,
-                  bool& positional_seen) {
+                  std::size_t& positional_seen) {
     const std::string& a = args[i];
     const Spec& s = spec(o.command);
     const auto accept = [&](unsigned flag, std::string_view option) {
@@ -164,11 +174,11 @@ void parse_option(const std::vector<std::string>& args, std::size_t& i, Options&
         o.json = true;
     } else if (a.starts_with("-")) {
         throw UsageError("unknown option \"" + a + "\"", o.command);
-    } else if (positional_seen || (s.accepts & (takes_file | takes_topic)) == 0) {
+    } else if (positional_seen >= ((s.accepts & takes_address) != 0 ? 2U : 1U) ||
+               (s.accepts & (takes_file | takes_topic | takes_address)) == 0) {
         throw UsageError("unexpected argument \"" + a + "\"", o.command);
     } else {
-        positional_seen = true;
-        positional(a, o);
+        positional(a, o, positional_seen++);
     }
 }
 
@@ -189,7 +199,7 @@ Options parse_args(const std::vector<std::string>& args) {
     }
     o.command = command->command;
     std::size_t i = 1;
-    bool positional_seen = false;
+    std::size_t positional_seen = 0;
     for (; i < args.size(); ++i) {
         parse_option(args, i, o, positional_seen);
     }
@@ -197,6 +207,9 @@ Options parse_args(const std::vector<std::string>& args) {
         throw UsageError("apply needs --once (the daemon, `memguardd run`, keeps the rules "
                          "applied)",
                          Command::apply);
+    }
+    if (o.command == Command::explain && o.address.empty() && !o.help) {
+        throw UsageError("explain needs the ADDRESS of a client", Command::explain);
     }
     return o;
 }

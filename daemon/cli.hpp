@@ -17,6 +17,7 @@ enum class Command {
     doctor,
     verify,
     clients,
+    explain,
     remove,
     help,
     version
@@ -28,8 +29,10 @@ struct Options {
     bool config_given = false; // --config (or check's FILE) was on the command line
     bool once = false;
     bool json = false;
-    bool force = false; // apply/remove while a daemon runs in this network namespace
-    bool help = false;  // `memguardd CMD --help`: print CMD's usage and do nothing else
+    bool force = false;  // apply/remove while a daemon runs in this network namespace
+    bool help = false;   // `memguardd CMD --help`: print CMD's usage and do nothing else
+    std::string address; // explain's ADDRESS, as given
+    std::string service; // explain's PORT[/PROTO], as given; "" for every port
 };
 
 // A command line that does not parse: what was wrong, and the command it was for, whose usage

@@ -4,6 +4,7 @@
 #include "config.hpp"
 #include "config_warnings.hpp"
 #include "control.hpp"
+#include "explain.hpp"
 #include "guard.hpp"
 #include "passes.hpp"
 #include "service.hpp"
@@ -194,6 +195,7 @@ int not_root_status(Command command) {
     switch (command) {
     case Command::diff:
     case Command::verify:
+    case Command::explain:
         return 2;
     case Command::status:
         return 4;
@@ -239,6 +241,8 @@ int run_command(const Options& o) {
         return run_verify(o);
     case Command::clients:
         return print_clients(o.config, o.json);
+    case Command::explain:
+        return run_explain(o);
     case Command::run:
         return run_service(o.config);
     }

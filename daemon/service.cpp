@@ -340,8 +340,12 @@ void Service::notify_ready() {
     last_status_ = status;
 }
 
-// One request per connection from the CLI: `status`, or `verify` (a verify-and-repair pass now).
+// One request per connection from the CLI: `status`, `verify` (a verify-and-repair pass now),
+// `explain ADDRESS` (what the audit blocked from it).
 std::string Service::answer(const std::string& request) {
+    if (request.starts_with("explain ")) {
+        return audit_.explain(std::string_view(request).substr(8)).dump() + "\n";
+    }
     if (request == "status") {
         return state_.to_json().dump() + "\n";
     }
