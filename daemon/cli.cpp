@@ -46,7 +46,7 @@ constexpr std::array specs{
          "the daemon verifies and repairs now", takes_json | takes_config, true},
     Spec{Command::clients, "clients", "clients [--json] [--config FILE]",
          "who talks to the ports now", takes_json | takes_config, true},
-    Spec{Command::explain, "explain", "explain ADDRESS [PORT[/PROTO]] [--json] [--config FILE]",
+    Spec{Command::explain, "explain", "explain ADDRESS [PORT[/PROTO]] [--json]",
          "why an address can or cannot connect", takes_address | takes_json | takes_config, true},
     Spec{Command::remove, "remove", "remove [--force]", "take memguardd's rules out", takes_force,
          true},

@@ -12,7 +12,8 @@
 #       kernel's strict reverse-path rule behind it.
 #   (e) an open connection from an allowed address is listed.
 #   (d) drift: an element taken out of the kernel by hand while the daemon is stopped: "the
-#       config allows it but the kernel does not"; "no daemon running".
+#       config allows it but the kernel does not"; "no daemon running". On iptables-legacy,
+#       another tool's accept put above our jumps is named as the rule that decides first.
 #   (f) --json carries the same verdict; a bad address or port: exit 2 and a clear error.
 # Usage: explain.sh MEMGUARDD iptables-legacy|nftables   (root)
 # shellcheck disable=SC2034 # H_NS and MG_* are read by lib.sh functions
@@ -145,6 +146,17 @@ check "(d) no daemon: recent blocked attempts unknown" \
 explain "$H_OK4" --json
 check "(d) --json: kernel does not accept, not in sync" \
     test "$(jq -c '[.groups[].kernel | [.accepts, .in_sync]] | unique' <<<"$H_OUT")" = '[[false,false]]'
+
+if [ "$B_BACKEND" = iptables-legacy ]; then
+    # another tool's accept above our jumps decides first: explain names it as -save prints it
+    mg_ipt ipv4 -I INPUT -s "$H_OUT4" -p tcp --dport "$MG_PORT" -j ACCEPT || fail "(d) insert a foreign rule"
+    foreign=$(mg_save ipv4 | grep -F -- "-A INPUT -s $H_OUT4/32")
+    explain "$H_OUT4" 11211/tcp
+    note "$H_OUT"
+    check "(d) another tool's INPUT rule above ours is named as -save shows it ($foreign)" \
+        has "$H_OUT" "INPUT rule 1 of another tool, ahead of memguardd's rules, decides first: $foreign"
+    mg_ipt ipv4 -D INPUT -s "$H_OUT4" -p tcp --dport "$MG_PORT" -j ACCEPT
+fi
 
 # --- (f) ----------------------------------------------------------------------------------------
 explain 10.0.0.300
