@@ -36,6 +36,7 @@ std::string services_text(const std::vector<ServicePort>& services) {
     const bool alike = std::ranges::all_of(
         by_port, [&](const auto& e) { return e.second == by_port.begin()->second; });
     std::vector<std::string> parts;
+    parts.reserve(by_port.size());
     for (const auto& [port, protocols] : by_port) {
         parts.push_back(std::to_string(port) + (alike ? "" : " " + joined(protocols)));
     }
