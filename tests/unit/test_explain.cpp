@@ -121,7 +121,8 @@ TEST_CASE("explain, legacy: another tool's INPUT rule above our jumps decides fi
     CHECK(memguard::explain_in(view, net("10.9.1.1")).ahead.empty());
 }
 
-TEST_CASE("explain: ports met the same way are one group; a kernel element for one port splits") {
+TEST_CASE(
+    "explain: ports met the same way are one group, a kernel element for one port splits it") {
     memguard::Policy p = unit::seed_policy();
     p.guards[0].ports = {11211, 11212};
     p.guards[0].allow = {net("10.1.0.0/16")};
