@@ -26,7 +26,7 @@ bool applies(const KernelMatch& m, const GuardSpec& g, const Policy& policy, con
 }
 
 bool applies(const RuleAhead& a, const ServicePort& s) {
-    return (!a.protocol || *a.protocol == s.first) && (!a.port || *a.port == s.second);
+    return (!a.protocol || *a.protocol == s.first) && (!a.ports || a.ports->contains(s.second));
 }
 
 // One (protocol, port) of one guard.

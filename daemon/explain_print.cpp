@@ -272,8 +272,9 @@ std::string explain_text(const ExplainFacts& facts, const std::vector<ExplainGro
         out += config_line(facts, g) + "\n";
         std::vector<std::string> lines = kernel_lines(facts, g);
         for (const auto& a : g.ahead) {
-            lines.push_back(a.where + " of another tool, ahead of memguardd's rules, " +
-                            (a.certain ? "decides first: " : "may decide first: ") + a.text);
+            lines.push_back(std::string("another tool's rule ") +
+                            (a.certain ? "decides" : "may decide") +
+                            " whatever memguardd's say: " + a.where + ": " + a.text);
         }
         std::ranges::transform(reverse_paths(facts, g), std::back_inserter(lines),
                                reverse_path_line);

@@ -4,6 +4,7 @@
 // admin finds it again with the usual tools (`memguardd explain`).
 #pragma once
 
+#include "netlink/nat_rules.hpp"
 #include "policy.hpp"
 
 #include <cstdint>
@@ -27,14 +28,17 @@ struct KernelMatch {
     bool loopback = false; // the loopback rule (-i lo), not an allowlist entry
 };
 
-// Somebody else's rule that packets to our ports meet before our jumps (legacy INPUT above
-// them) and that accepts, drops or sends them elsewhere first.
+// Somebody else's rule that decides for packets to our ports before ours: legacy, a rule in
+// INPUT above our jumps that accepts, drops or sends them elsewhere; nftables, a rule of another
+// table that drops or rejects them (final wherever it runs; another table's accept is not).
 struct RuleAhead {
     Family family = Family::ipv4;
-    std::string where;                // "INPUT rule 1"
-    std::string text;                 // as iptables-legacy-save prints it, as far as it can be read
-    std::optional<Protocol> protocol; // what it is limited to, when known
-    std::optional<std::uint16_t> port; // nullopt: every port, or not known
+    std::string where; // "INPUT rule 1", "nft table inet fw, chain input"
+    // As iptables-legacy-save prints it, as far as it can be read; nftables: what of it was read
+    // ("drops tcp dport 11211").
+    std::string text;
+    std::optional<Protocol> protocol;        // what it is limited to, when known
+    std::optional<netlink::PortRange> ports; // nullopt: every port, or not known
     bool certain = false; // its matches are known and hold the address; false: it may match
 };
 

@@ -75,7 +75,9 @@ void add_ahead(const KernelView& view, const Network& address, KernelExplain& ou
                  (k.rule ? to_string(*k.rule) : "(not memguardd's, not fully read) -j " + k.target);
         if (k.rule) {
             a.protocol = k.rule->proto;
-            a.port = k.rule->dport;
+            if (k.rule->dport) {
+                a.ports = netlink::PortRange{*k.rule->dport, *k.rule->dport};
+            }
             a.certain = k.rule->src_set.empty() && k.rule->in_iface.empty();
         }
         out.ahead.push_back(std::move(a));

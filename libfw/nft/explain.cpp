@@ -1,6 +1,9 @@
 // `memguardd explain`'s look at our nftables table: the elements of our allow sets (interval
 // sets, one per guard) whose range holds the address, and the loopback rule for a loopback
-// address. What is ours is decided as everywhere in this backend (TableModel::ours()).
+// address; and other tables' rules that drop or reject packets to a port, read with the strict
+// reader doctor uses (foreign_rules.hpp). What is ours is decided as everywhere in this backend
+// (TableModel::ours()).
+#include "foreign_rules.hpp"
 #include "nft_backend.hpp"
 #include "render.hpp"
 #include "rules.hpp"
@@ -79,11 +82,47 @@ void add_loopback(const nft::TableModel& table, const Network& address, KernelEx
     }
 }
 
+// Whether a rule of a table of `family` ("ip", "ip6", "inet"; no other sees IP packets of an
+// address at input) can judge packets from `address`.
+bool sees(const nft::NftRule& rule, Family family) {
+    if (rule.nfproto) {
+        return *rule.nfproto == family;
+    }
+    return rule.family == "inet" || rule.family == (family == Family::ipv4 ? "ip" : "ip6");
+}
+
+// Other tables' drops and rejects that name a destination port: a drop is final in nftables,
+// whichever table and priority it is in. Their source and hook are not read: they may match.
+void add_foreign_drops(const std::vector<std::string>& ours, const Network& address,
+                       KernelExplain& out) {
+    for (const auto& rule : nft::nft_rules()) {
+        const bool our_table = rule.family == "inet" && std::ranges::count(ours, rule.table) > 0;
+        if (!rule.drops || !rule.dport || our_table || !sees(rule, address.family)) {
+            continue;
+        }
+        RuleAhead a;
+        a.family = address.family;
+        a.where = "nft table " + rule.family + " " + rule.table + ", chain " + rule.chain;
+        a.protocol = rule.l4proto ? netlink::protocol_of(*rule.l4proto) : std::nullopt;
+        a.ports = rule.dport;
+        a.text = "drops " + (a.protocol ? std::string(to_string(*a.protocol)) + " " : "") +
+                 "dport " + rule.dport->to_string();
+        out.ahead.push_back(std::move(a));
+    }
+}
+
 } // namespace
 
 KernelExplain NftBackend::explain(const Network& address) {
     const nft::Snapshot snap = keeper_.read();
     KernelExplain out;
+    std::vector<std::string> ours;
+    for (const auto* table : snap.tables()) {
+        if (*table && (*table)->ours()) {
+            ours.push_back((*table)->name);
+        }
+    }
+    add_foreign_drops(ours, address, out);
     if (!snap.main || !snap.main->ours()) {
         return out;
     }

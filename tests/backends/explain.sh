@@ -12,8 +12,9 @@
 #       kernel's strict reverse-path rule behind it.
 #   (e) an open connection from an allowed address is listed.
 #   (d) drift: an element taken out of the kernel by hand while the daemon is stopped: "the
-#       config allows it but the kernel does not"; "no daemon running". On iptables-legacy,
-#       another tool's accept put above our jumps is named as the rule that decides first.
+#       config allows it but the kernel does not"; "no daemon running". Another tool's rule that
+#       decides whatever ours say is named: on iptables-legacy an accept put above our jumps, on
+#       nftables another table's drop for the port.
 #   (f) --json carries the same verdict; a bad address or port: exit 2 and a clear error.
 # Usage: explain.sh MEMGUARDD iptables-legacy|nftables   (root)
 # shellcheck disable=SC2034 # H_NS and MG_* are read by lib.sh functions
@@ -154,8 +155,26 @@ if [ "$B_BACKEND" = iptables-legacy ]; then
     explain "$H_OUT4" 11211/tcp
     note "$H_OUT"
     check "(d) another tool's INPUT rule above ours is named as -save shows it ($foreign)" \
-        has "$H_OUT" "INPUT rule 1 of another tool, ahead of memguardd's rules, decides first: $foreign"
+        has "$H_OUT" "another tool's rule decides whatever memguardd's say: INPUT rule 1: $foreign"
     mg_ipt ipv4 -D INPUT -s "$H_OUT4" -p tcp --dport "$MG_PORT" -j ACCEPT
+else
+    # another table's drop for the port is final in nftables, whatever our set allows
+    b_nft -f - <<'NFT' || fail "(d) cannot add the foreign nftables table"
+table inet foreign_fw {
+    chain input {
+        type filter hook input priority 10; policy accept;
+        tcp dport 11211 drop
+    }
+}
+NFT
+    explain "$H_OK6"
+    note "$H_OUT"
+    check "(d) another table's drop for the port is named" \
+        has "$H_OUT" "another tool's rule may decide whatever memguardd's say: nft table inet foreign_fw, chain input: drops tcp dport 11211"
+    explain "$H_OK6" --json
+    check "(d) --json: the drop is tcp's, not udp's" \
+        test "$(jq -c '[.groups[] | [.services[0].protocol, (.kernel.ahead | length)]] | sort' <<<"$H_OUT")" = '[["tcp",1],["udp",0]]'
+    b_nft delete table inet foreign_fw
 fi
 
 # --- (f) ----------------------------------------------------------------------------------------
