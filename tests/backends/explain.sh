@@ -76,6 +76,12 @@ else
     check "(a) ipv6: ip6tables-legacy-save holds the rule: $element6" grep -qxF -- "$element6" <(mg_save ipv6)
 fi
 
+explain 127.0.0.1 --json
+check "(a) 127.0.0.1: local, allowed by allow_loopback (exit $H_RC)" \
+    test "$H_RC $(jq -r '[.groups[].verdict] | unique | join(",")' <<<"$H_OUT")" = "0 local"
+check "(a) 127.0.0.1: the kernel's loopback rule of ours lets it in, in sync" \
+    test "$(jq -c '[.groups[].kernel | [(.matches | length), .in_sync]] | unique' <<<"$H_OUT")" = '[[1,true]]'
+
 # --- (b) ----------------------------------------------------------------------------------------
 h_blocked "$H_OUT4" "$H_SRV4"
 b_udp "$H_OUT4" "$H_SRV4" >/dev/null
