@@ -68,8 +68,11 @@ std::string config_line(const ExplainFacts& facts, const ExplainGroup& g) {
            (g.label.empty() ? "" : " \"" + g.label + "\"") + where_written(facts, g);
 }
 
+// "ipset memguard4 holds 10.1.0.0/16", "chain MEMGUARD accepts it: -A MEMGUARD -s ...".
 std::string match_text(const KernelMatch& m) {
-    return m.where + " holds " + m.element + (m.label.empty() ? "" : " \"" + m.label + "\"");
+    const bool rule = m.loopback || m.element.starts_with("-A ");
+    return m.where + (rule ? " accepts it: " : " holds ") + m.element +
+           (m.label.empty() || rule ? "" : " \"" + m.label + "\"");
 }
 
 // What the kernel holds, and whether it says what the config says.
