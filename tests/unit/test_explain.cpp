@@ -210,3 +210,35 @@ TEST_CASE("explain: the daemon's memory of blocked sources, and its answer read 
     CHECK(memguard::read_blocked_answer("garbage").known ==
           memguard::RecentBlocked::Known::unanswered);
 }
+
+TEST_CASE("explain: a set named for a guard counts for that guard, the plain one for default") {
+    memguard::Policy p;
+    p.guards = {unit::guard("default", {11211}, {Protocol::tcp}, {net("10.1.0.0/16")}),
+                unit::guard("pages", {11311}, {Protocol::tcp}, {net("10.1.0.0/16")})};
+    auto f = facts_for(p, "10.1.2.3",
+                       {{"inet memguard allow4", "inet memguard allow4-pages"},
+                        {element("10.1.0.0/16", "pages")},
+                        {}});
+    auto groups = memguard::explain_groups(f);
+    REQUIRE(groups.size() == 2);
+    CHECK(groups[0].guard == "default");
+    CHECK(groups[0].kernel.empty());
+    CHECK(groups[1].guard == "pages");
+    CHECK(groups[1].kernel.size() == 1);
+    f.kernel.found->matches = {element("10.1.0.0/16")};
+    groups = memguard::explain_groups(f);
+    CHECK(groups[0].kernel.size() == 1);
+    CHECK(groups[1].kernel.empty());
+}
+
+TEST_CASE("explain: a kernel that cannot be read is said, the config's verdict stands") {
+    auto f = facts_for(unit::seed_policy(), "192.168.1.7", {});
+    f.kernel.found.reset();
+    f.kernel.unreadable = {"Operation not permitted"};
+    const auto groups = memguard::explain_groups(f);
+    REQUIRE(groups.size() == 1);
+    CHECK(groups[0].allowed());
+    CHECK(memguard::explain_text(f, groups).find(
+              "  kernel: could not be read (Operation not permitted)\n") != std::string::npos);
+    CHECK(memguard::explain_json(f, groups)["groups"][0]["kernel"]["read"] == false);
+}
