@@ -9,7 +9,7 @@ _memguardd_words() {
         for (i = 1; i <= NF; i++) {
             w = $i
             gsub(/[][,]/, "", w)
-            if (w ~ /^[A-Z]+$/) continue    # a placeholder: FILE, COMMAND
+            if (w ~ /^[A-Z\/]+$/) continue # a placeholder: FILE, COMMAND, PORT/PROTO
             if (i > 1 && w !~ /^-/) break   # the second column starts
             print w
             if (w !~ /^-/) break            # a command name: its options are not words here

@@ -43,8 +43,10 @@ void BlockedAudit::on_readable() {
         return;
     }
     const auto now = netlink::AuditAggregator::Clock::now();
+    const auto wall_now = Clock::now();
     for (const auto& packet : listener_->drain()) {
         aggregator_.add(packet, now);
+        recent_.add(packet, wall_now);
     }
     const auto lost = listener_->counters().lost;
     if (lost > lost_seen_) {
@@ -52,6 +54,17 @@ void BlockedAudit::on_readable() {
         lost_seen_ = lost;
     }
     log_due(now);
+}
+
+nlohmann::json BlockedAudit::explain(std::string_view address) const {
+    if (!active()) {
+        return not_logging_answer();
+    }
+    const auto source = parse_network(address);
+    if (!source || source->prefix != source->max_prefix()) {
+        return {{"error", "not an address: \"" + std::string(address.substr(0, 40)) + "\""}};
+    }
+    return recent_.about(*source);
 }
 
 void BlockedAudit::on_timer() {

@@ -7,6 +7,7 @@
 #include "netlink/audit.hpp"
 #include "netlink/nflog.hpp"
 #include "policy.hpp"
+#include "recent_blocked.hpp"
 
 #include <memory>
 #include <optional>
@@ -26,6 +27,8 @@ public:
 
     void on_readable();
     void on_timer();
+    // The answer to `explain ADDRESS`: what was blocked from it while the audit ran.
+    [[nodiscard]] nlohmann::json explain(std::string_view address) const;
 
 private:
     void log_due(netlink::AuditAggregator::Clock::time_point now);
@@ -33,6 +36,7 @@ private:
     std::unique_ptr<netlink::NflogListener> listener_;
     netlink::AuditAggregator aggregator_;
     LabelIndex labels_; // the policy's guards and labels, for the log lines
+    BlockedSources recent_;
     std::uint64_t lost_seen_ = 0;
     Fd timer_;
 };

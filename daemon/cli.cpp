@@ -14,16 +14,17 @@ namespace {
 
 // What a command accepts besides its name.
 enum Accepts : unsigned {
-    takes_config = 1U << 0, // --config FILE, -c FILE
-    takes_once = 1U << 1,   // --once
-    takes_force = 1U << 2,  // --force
-    takes_json = 1U << 3,   // --json
-    takes_file = 1U << 4,   // FILE, the config to check
-    takes_topic = 1U << 5,  // COMMAND, the one to show help for
-    takes_target = 1U << 6, // NETWORK, the temporary entry's
-    takes_for = 1U << 7,    // --for DURATION
-    takes_guard = 1U << 8,  // --guard NAME
-    takes_comment = 1U << 9 // --comment TEXT
+    takes_config = 1U << 0,   // --config FILE, -c FILE
+    takes_once = 1U << 1,     // --once
+    takes_force = 1U << 2,    // --force
+    takes_json = 1U << 3,     // --json
+    takes_file = 1U << 4,     // FILE, the config to check
+    takes_topic = 1U << 5,    // COMMAND, the one to show help for
+    takes_target = 1U << 6,   // NETWORK, the temporary entry's
+    takes_for = 1U << 7,      // --for DURATION
+    takes_guard = 1U << 8,    // --guard NAME
+    takes_comment = 1U << 9,  // --comment TEXT
+    takes_address = 1U << 10, // ADDRESS [PORT[/PROTO]], the source to explain
 };
 
 struct Spec {
@@ -52,6 +53,8 @@ constexpr std::array specs{
          "the daemon verifies and repairs now", takes_json | takes_config, true},
     Spec{Command::clients, "clients", "clients [--json] [--config FILE]",
          "who talks to the ports now", takes_json | takes_config, true},
+    Spec{Command::explain, "explain", "explain ADDRESS [PORT[/PROTO]] [--json]",
+         "why an address can or cannot connect", takes_address | takes_json | takes_config, true},
     Spec{Command::allow, "allow", "allow NETWORK --for DURATION [OPTIONS]",
          "let NETWORK in for a while (daemon)",
          takes_target | takes_for | takes_guard | takes_comment, true},
@@ -78,6 +81,8 @@ constexpr std::array option_texts{
     OptionText{takes_for, "--for DURATION", "how long: 90s, 15min, 2h, 1d, \"1h 30min\""},
     OptionText{takes_guard, "--guard NAME", "the guard (required when the config has several)"},
     OptionText{takes_comment, "--comment TEXT", "the entry's label, as in the config"},
+    OptionText{takes_address, "ADDRESS", "the client's IPv4 or IPv6 address"},
+    OptionText{takes_address, "PORT[/PROTO]", "only this port (and protocol: tcp or udp)"},
     OptionText{takes_once, "--once", "required: apply once, then exit"},
     OptionText{takes_force, "--force", "act even while a daemon runs in this network namespace"},
     OptionText{takes_json, "--json", "print JSON, for scripts"},
@@ -164,11 +169,16 @@ bool temporary_option(const std::vector<std::string>& args, std::size_t& i, Opti
     return true;
 }
 
-// The one word a command takes besides its options: check's FILE, help's COMMAND, allow's and
-// revoke's NETWORK.
-void positional(const std::string& a, Options& o) {
+// The words a command takes besides its options: check's FILE, help's COMMAND, allow's and
+// revoke's NETWORK, explain's ADDRESS and PORT[/PROTO] (checked by the command, which says what
+// is wrong with them).
+void positional(const std::string& a, Options& o, std::size_t seen) {
     if (o.command == Command::allow || o.command == Command::revoke) {
         o.target = a;
+        return;
+    }
+    if (o.command == Command::explain) {
+        (seen == 0 ? o.address : o.service) = a;
         return;
     }
     if (o.command == Command::check) {
@@ -186,7 +196,7 @@ void positional(const std::string& a, Options& o) {
 
 // The option (or the one positional word) at args[i], into `o`.
 void parse_option(const std::vector<std::string>& args, std::size_t& i, Options& o,
-                  bool& positional_seen) {
+                  std::size_t& positional_seen) {
     const std::string& a = args[i];
     const Spec& s = spec(o.command);
     const std::function<void(unsigned, std::string_view)> accept = [&](unsigned flag,
@@ -215,11 +225,11 @@ void parse_option(const std::vector<std::string>& args, std::size_t& i, Options&
         o.json = true;
     } else if (a.starts_with("-")) {
         throw UsageError("unknown option \"" + a + "\"", o.command);
-    } else if (positional_seen || (s.accepts & (takes_file | takes_topic | takes_target)) == 0) {
+    } else if (positional_seen >= ((s.accepts & takes_address) != 0 ? 2U : 1U) ||
+               (s.accepts & (takes_file | takes_topic | takes_target | takes_address)) == 0) {
         throw UsageError("unexpected argument \"" + a + "\"", o.command);
     } else {
-        positional_seen = true;
-        positional(a, o);
+        positional(a, o, positional_seen++);
     }
 }
 
@@ -257,7 +267,7 @@ Options parse_args(const std::vector<std::string>& args) {
     }
     o.command = command->command;
     std::size_t i = 1;
-    bool positional_seen = false;
+    std::size_t positional_seen = 0;
     for (; i < args.size(); ++i) {
         parse_option(args, i, o, positional_seen);
     }
@@ -267,6 +277,9 @@ Options parse_args(const std::vector<std::string>& args) {
                          Command::apply);
     }
     check_temporary(o);
+    if (o.command == Command::explain && o.address.empty() && !o.help) {
+        throw UsageError("explain needs the ADDRESS of a client", Command::explain);
+    }
     return o;
 }
 

@@ -21,6 +21,7 @@ enum class Command {
     clients,
     allow,
     revoke,
+    explain,
     remove,
     help,
     version
@@ -39,6 +40,8 @@ struct Options {
     std::optional<std::chrono::seconds> length;
     std::string guard; // "" : the config's only guard
     std::optional<std::string> comment;
+    std::string address; // explain's ADDRESS, as given
+    std::string service; // explain's PORT[/PROTO], as given; "" for every port
 };
 
 // A command line that does not parse: what was wrong, and the command it was for, whose usage

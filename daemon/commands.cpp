@@ -4,6 +4,7 @@
 #include "config.hpp"
 #include "config_warnings.hpp"
 #include "control.hpp"
+#include "explain.hpp"
 #include "guard.hpp"
 #include "passes.hpp"
 #include "service.hpp"
@@ -195,6 +196,7 @@ int not_root_status(Command command) {
     switch (command) {
     case Command::diff:
     case Command::verify:
+    case Command::explain:
         return 2;
     case Command::status:
         return 4;
@@ -240,6 +242,8 @@ int run_command(const Options& o) {
         return run_verify(o);
     case Command::clients:
         return print_clients(o.config, o.json, daemon_temporary(o.config));
+    case Command::explain:
+        return run_explain(o);
     case Command::allow:
     case Command::revoke:
         return ask_temporary(o);

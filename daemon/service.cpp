@@ -306,9 +306,13 @@ void Service::reload() {
     notify_ready();
 }
 
-// One request per connection from the CLI: `status`, `verify` (a verify-and-repair pass now), or
-// a JSON object, allow or revoke (temporary_keeper.hpp).
+// One request per connection from the CLI: `status`, `verify` (a verify-and-repair pass now),
+// `explain ADDRESS` (what the audit blocked from it), or a JSON object, allow or revoke
+// (temporary_keeper.hpp).
 std::string Service::answer(const std::string& request) {
+    if (request.starts_with("explain ")) {
+        return audit_.explain(std::string_view(request).substr(8)).dump() + "\n";
+    }
     if (request == "status") {
         nlohmann::json out = state_.to_json();
         out["temporary"] = temporary_.to_json(wall_now());

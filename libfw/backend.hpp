@@ -6,6 +6,7 @@
 
 #include "coverage.hpp"
 #include "desired.hpp"
+#include "kernel_match.hpp"
 #include "report.hpp"
 
 #include <cstdint>
@@ -114,6 +115,9 @@ public:
     // What our rules judge beyond INPUT (DNAT paths, reverse path), by this backend's own rule of
     // what is ours. Reads the kernel; throws when it cannot.
     virtual Coverage coverage() = 0;
+    // What our sets and rules hold for the source `address` (full-length) in its family, and
+    // other tools' rules ahead of ours; read only. Throws when the kernel cannot be read.
+    virtual KernelExplain explain(const Network& address) = 0;
 
     // A backend the kernel tells about changes gives a descriptor to poll; -1: none (polling
     // only). When it is readable, changed() reads what arrived and says whether our objects

@@ -21,6 +21,14 @@ std::array<std::uint8_t, 16> Network::mask() const {
     return m;
 }
 
+bool Network::is_loopback() const {
+    if (family == Family::ipv4) {
+        return addr[0] == 127 && prefix >= 8;
+    }
+    const std::array<std::uint8_t, 16> one{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return addr == one && prefix == 128;
+}
+
 bool Network::has_host_bits() const {
     const auto m = mask();
     for (std::size_t i = 0; i < size(); ++i) {

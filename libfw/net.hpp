@@ -29,6 +29,8 @@ struct Network {
     // The same network with host bits cleared.
     [[nodiscard]] Network canonical() const;
     [[nodiscard]] bool contains(const Network& other) const;
+    // Inside 127.0.0.0/8, or ::1 itself: what arrives on the loopback interface.
+    [[nodiscard]] bool is_loopback() const;
     // "192.168.1.0/24", "fd12:3456::/48"; a full-length prefix prints as the bare address.
     [[nodiscard]] std::string to_string() const;
 

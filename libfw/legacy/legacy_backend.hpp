@@ -36,7 +36,8 @@ public:
     std::vector<FamilyView> read() override;
     std::vector<std::uint16_t> guarded_ports() override;
     std::vector<BlockedCount> blocked() override;
-    Coverage coverage() override; // coverage.cpp
+    Coverage coverage() override;                           // coverage.cpp
+    KernelExplain explain(const Network& address) override; // explain.cpp
 
 private:
     // The kernel's rules as they are, and our set if there is one.
@@ -66,6 +67,9 @@ std::vector<Drift> in_words(const std::vector<ChainDrift>& drift);
 // What remove() took out of one family, from the view before it: "removed 2 rule(s) in INPUT
 // and chain MEMGUARD", or that nothing of ours was there.
 std::string removed_parts(const KernelView& before, bool committed);
+
+// What one family's view holds for the source `address` (explain.cpp).
+KernelExplain explain_in(const KernelView& view, const Network& address);
 
 // `status`'s picture of one family.
 FamilyView view_of(const KernelView& view);

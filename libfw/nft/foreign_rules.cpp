@@ -136,6 +136,9 @@ void Walk::nat(const nftnl_expr* e, std::optional<std::uint16_t> addr_min, std::
 // An x_tables target inside nftables (iptables-nft's `target name DNAT rev 2`).
 void Walk::target(const nftnl_expr* e) {
     const auto* name = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
+    if (name != nullptr && std::string_view(name) == "REJECT") {
+        rule_.drops = true;
+    }
     if (name == nullptr || !family()) {
         return;
     }
@@ -168,7 +171,13 @@ void Walk::expression(const nftnl_expr* e) {
             rule_.dport = PortRange{be16(data_of(e, NFTNL_EXPR_RANGE_FROM_DATA)),
                                     be16(data_of(e, NFTNL_EXPR_RANGE_TO_DATA))};
         }
+    } else if (name == "reject") {
+        rule_.drops = true;
     } else if (name == "immediate") {
+        if (nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT) &&
+            nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT) == NF_DROP) {
+            rule_.drops = true;
+        }
         const Bytes data = data_of(e, NFTNL_EXPR_IMM_DATA);
         if (!data.empty() && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_DREG)) {
             regs_[nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG)] =

@@ -34,6 +34,9 @@ struct NftRule {
     // `fib saddr . iif oif missing`: the source is not routed back out of the interface the
     // packet came in on.
     bool reverse_path_missing = false;
+    // Its verdict is drop, or it rejects (native or an x_tables REJECT): final, whatever another
+    // table's chains accept.
+    bool drops = false;
 };
 
 // One NFT_MSG_NEWRULE message (a dump reply) → the rule; nullopt when malformed (`error`, when

@@ -27,7 +27,8 @@ public:
     std::vector<FamilyView> read() override;
     std::vector<std::uint16_t> guarded_ports() override;
     std::vector<BlockedCount> blocked() override;
-    Coverage coverage() override; // coverage.cpp
+    Coverage coverage() override;                           // coverage.cpp
+    KernelExplain explain(const Network& address) override; // explain.cpp
     [[nodiscard]] int change_fd() const override { return keeper_.change_fd(); }
     bool changed() override;
 

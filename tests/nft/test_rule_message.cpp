@@ -107,6 +107,7 @@ TEST_CASE("rule message: our rules and Docker's pass the check", "[nft][rule_mes
         kTableName,
         test::desired_of({test::guard("default", {11211}, {Protocol::tcp}, {}, {Protocol::udp})}));
     REQUIRE_FALSE(plan.rules.empty());
+    std::size_t drops = 0;
     for (const PlannedRule& planned : plan.rules) {
         Message m(NFPROTO_INET);
         nftnl_rule_nlmsg_build_payload(m.nlh, planned.rule.get());
@@ -115,7 +116,11 @@ TEST_CASE("rule message: our rules and Docker's pass the check", "[nft][rule_mes
         INFO(read.message->error);
         CHECK(read.message->rule);
         CHECK(read.message->error.empty());
+        const auto parsed = parse_nft_rule_message(m.bytes());
+        REQUIRE(parsed);
+        drops += parsed->drops ? 1 : 0;
     }
+    CHECK(drops >= 2); // the reverse-path drop and the closing drop are read as drops
 
     const Message docker = docker_dnat_message();
     std::string error;
@@ -131,6 +136,7 @@ TEST_CASE("rule message: our rules and Docker's pass the check", "[nft][rule_mes
     REQUIRE(rule->nat);
     REQUIRE(rule->nat->address);
     CHECK(rule->nat->address->to_string() == "172.17.0.2");
+    CHECK_FALSE(rule->drops);
     // The backend's reader takes only the expressions it renders: nat is not one.
     const auto ours = decode_rule(docker.bytes());
     REQUIRE(ours);

@@ -26,8 +26,11 @@ offers() {
     fi
 }
 
-offers "memguardd " "run check apply diff status doctor verify clients allow revoke remove help --version"
+offers "memguardd " "run check apply diff status doctor verify clients explain allow revoke remove help --version"
 offers "memguardd c" "check clients"
+offers "memguardd e" "explain"
+offers "memguardd explain 10.1.2.3 --" "--json --config --help"
+offers "memguardd explain 10.1.2.3 11211/udp -" "--json --config -c --help -h"
 offers "memguardd allow 10.0.0.7 --" "--for --guard --comment --help"
 offers "memguardd revoke -" "--guard --help -h"
 offers "memguardd -" "--config -c --help -h --version"

@@ -17,9 +17,9 @@ using Args = std::vector<std::string>;
 namespace {
 
 constexpr Command every_command[] = {
-    Command::run,    Command::check,  Command::apply,   Command::diff,  Command::status,
-    Command::doctor, Command::verify, Command::clients, Command::allow, Command::revoke,
-    Command::remove, Command::help,   Command::version};
+    Command::run,    Command::check,  Command::apply,   Command::diff,    Command::status,
+    Command::doctor, Command::verify, Command::clients, Command::explain, Command::allow,
+    Command::revoke, Command::remove, Command::help,    Command::version};
 
 // The message of the UsageError parse_args throws for `args`, and the command it names.
 std::pair<std::string, Command> refusal(const Args& args) {
@@ -170,10 +170,25 @@ TEST_CASE("cli: a command's usage lists its options within 80 columns") {
     CHECK(usage(Command::check).find("Needs root.") == std::string::npos);
 }
 
+TEST_CASE("cli: explain takes an address and maybe a port, in any order with its options") {
+    auto o = parse_args({"explain", "10.1.2.3", "--json", "11211/udp", "-c", "k.json"});
+    CHECK((o.command == Command::explain && o.json && o.config == "k.json"));
+    CHECK(o.address == "10.1.2.3");
+    CHECK(o.service == "11211/udp");
+    o = parse_args({"explain", "fd00::1"});
+    CHECK((o.address == "fd00::1" && o.service.empty()));
+    CHECK(refusal({"explain"}) == std::pair<std::string, Command>{
+                                      "explain needs the ADDRESS of a client", Command::explain});
+    CHECK(refusal({"explain", "10.1.2.3", "11211", "11212"}).first ==
+          "unexpected argument \"11212\"");
+    CHECK(parse_args({"explain", "--help"}).help);
+    CHECK(refusal({"clients", "10.1.2.3"}).first == "unexpected argument \"10.1.2.3\"");
+}
+
 TEST_CASE("cli: the commands that touch the kernel need root") {
     for (const auto command :
          {Command::run, Command::apply, Command::diff, Command::status, Command::doctor,
-          Command::remove, Command::verify, Command::clients}) {
+          Command::remove, Command::verify, Command::clients, Command::explain}) {
         CHECK(needs_root(command));
     }
     for (const auto command : {Command::check, Command::help, Command::version}) {
