@@ -11,12 +11,13 @@ namespace {
 
 // What a command accepts besides its name.
 enum Accepts : unsigned {
-    takes_config = 1U << 0, // --config FILE, -c FILE
-    takes_once = 1U << 1,   // --once
-    takes_force = 1U << 2,  // --force
-    takes_json = 1U << 3,   // --json
-    takes_file = 1U << 4,   // FILE, the config to check
-    takes_topic = 1U << 5,  // COMMAND, the one to show help for
+    takes_config = 1U << 0,  // --config FILE, -c FILE
+    takes_once = 1U << 1,    // --once
+    takes_force = 1U << 2,   // --force
+    takes_json = 1U << 3,    // --json
+    takes_file = 1U << 4,    // FILE, the config to check
+    takes_topic = 1U << 5,   // COMMAND, the one to show help for
+    takes_verbose = 1U << 6, // --verbose
 };
 
 struct Spec {
@@ -37,8 +38,8 @@ constexpr std::array specs{
          "bring the kernel to the config once", takes_once | takes_force | takes_config, true},
     Spec{Command::diff, "diff", "diff [--config FILE]", "show config vs kernel", takes_config,
          true},
-    Spec{Command::status, "status", "status [--json] [--config FILE]",
-         "rules, counters, the daemon's state", takes_json | takes_config, true},
+    Spec{Command::status, "status", "status [-v] [--json] [--config FILE]",
+         "the daemon's state, in short", takes_verbose | takes_json | takes_config, true},
     Spec{Command::doctor, "doctor", "doctor [--config FILE]", "look for exposure the rules miss",
          takes_config, true},
     Spec{Command::verify, "verify", "verify [--json] [--config FILE]",
@@ -64,8 +65,23 @@ constexpr std::array option_texts{
     OptionText{takes_topic, "COMMAND", "the command to show the options of"},
     OptionText{takes_once, "--once", "required: apply once, then exit"},
     OptionText{takes_force, "--force", "act even while a daemon runs in this network namespace"},
+    OptionText{takes_verbose, "--verbose, -v", "also every rule and set, with its counters"},
     OptionText{takes_json, "--json", "print JSON, for scripts"},
     OptionText{takes_config, "--config FILE, -c FILE", "read FILE, not /etc/memguard.json"},
+};
+
+// What a command's exit status says, where it says more than success or failure.
+struct ExitText {
+    Command command;
+    std::string_view text;
+};
+
+constexpr std::array exit_texts{
+    ExitText{Command::status, "Exit status: 0 running and in sync, 1 running but out of sync or "
+                              "failing closed,\n3 not running.\n"},
+    ExitText{Command::doctor, "Exit status: 0 nothing wrong (notes only), 1 warnings, 2 exposure: "
+                              "a host not\non the allowlist can reach a guarded port, or "
+                              "memguardd does not run.\n"},
 };
 
 const Spec& spec(Command command) {
@@ -159,6 +175,9 @@ void parse_option(const std::vector<std::string>& args, std::size_t& i, Options&
     } else if (a == "--force") {
         accept(takes_force, a);
         o.force = true;
+    } else if (a == "--verbose" || a == "-v") {
+        accept(takes_verbose, a);
+        o.verbose = true;
     } else if (a == "--json") {
         accept(takes_json, a);
         o.json = true;
@@ -215,8 +234,10 @@ std::string usage(Command command) {
     rows.emplace_back("--help, -h", "print this text");
     std::string summary(s.summary);
     summary.front() = static_cast<char>(std::toupper(static_cast<unsigned char>(summary.front())));
+    const auto* const exit = std::ranges::find(exit_texts, command, &ExitText::command);
     return "usage: memguardd " + std::string(s.synopsis) + "\n\n" + summary + "." +
-           (s.root ? " Needs root." : "") + "\n\n" + columns(rows);
+           (s.root ? " Needs root." : "") + "\n\n" + columns(rows) +
+           (exit == exit_texts.end() ? "" : "\n" + std::string(exit->text));
 }
 
 std::string_view command_name(Command command) {
