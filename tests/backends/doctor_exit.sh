@@ -6,6 +6,8 @@
 #   (b) a file the fragment directory does not read (50-web.conf): a warning, exit 1.
 #   (c) exposure: a reload to protocols ["tcp"] while memcached answers udp: the outside client
 #       really gets an answer over udp, and doctor names that as an EXPOSURE, exit 2.
+#       iptables-legacy: a foreign accept put ahead of our jump (the daemon's next verify is an
+#       hour away) lets the outside client in over tcp: an EXPOSURE, exit 2.
 #   (d) the guard not running: the daemon stopped (its rules stay), exit 2; then `memguardd
 #       remove` (none of our rules in the kernel), exit 2 for that too.
 # Usage: doctor_exit.sh MEMGUARDD iptables-legacy|nftables   (root)
@@ -61,6 +63,18 @@ sed -i 's/"protocols": \["tcp"\]/"protocols": ["tcp", "udp"]/' "$CONF"
 kill -HUP "$MG_DAEMON"
 mg_wait_notify READY=1 3 10 || mg_fatal "no READY=1 after the second reload"
 doctor_run "(c) udp guarded again" 0
+
+if [ "$B_BACKEND" = iptables-legacy ]; then
+    mg_ipt ipv4 -I INPUT 1 -p tcp --dport "$MG_PORT" -j ACCEPT
+    check "(c) oracle: with a foreign accept ahead of ours the outside client connects" \
+        h_reaches $H_OUT4 $H_SRV4
+    doctor_run "(c) a foreign accept ahead of ours" 2
+    check "(c) the shadowed jump is named in an EXPOSURE" \
+        eval 'grep -A3 "^EXPOSURE: the kernel does not hold the rules the config asks for, in a way" <<<"$H_OUT" |
+              grep -q "ipv4 INPUT rule"'
+    mg_ipt ipv4 -D INPUT -p tcp --dport "$MG_PORT" -j ACCEPT
+    doctor_run "(c) the foreign accept gone" 0
+fi
 
 # --- (d) -----------------------------------------------------------------------------------------
 h_stop_daemon
