@@ -28,7 +28,6 @@ public:
     void record_backend(std::string_view name, std::string_view why);
     // Who holds the abstract name memguardd used to listen on ("" when nobody does).
     void record_squatter(std::string text) { squatter_ = std::move(text); }
-    [[nodiscard]] const std::string& squatter() const { return squatter_; }
     // When, how many, and the first drift of a pass that repaired something.
     void record_repair(const Report& report);
     [[nodiscard]] const std::string& backend() const { return backend_; }

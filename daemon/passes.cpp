@@ -1,7 +1,12 @@
 #include "passes.hpp"
 
+#include "allowlist_change.hpp"
 #include "config_warnings.hpp"
+#include "control.hpp"
 #include "netlink/socket.hpp"
+
+#include <algorithm>
+#include <utility>
 
 #include <cstdlib>
 
@@ -22,12 +27,16 @@ std::string first_drift(const Report& report) {
     return "none";
 }
 
+void log_drift(const FamilyReport& f) {
+    for (const auto& d : f.drift) {
+        log_event(warn, {Event::drift, f.family, {{"DRIFT_KIND", d.kind}, {"CHAIN", d.where}}},
+                  "drift: " + d.describe());
+    }
+}
+
 void log_repair(const Report& report) {
     for (const auto& f : report.families) {
-        for (const auto& d : f.drift) {
-            log_event(warn, {Event::drift, f.family, {{"DRIFT_KIND", d.kind}, {"CHAIN", d.where}}},
-                      "drift: " + d.describe());
-        }
+        log_drift(f);
         if (f.committed && !f.drift.empty()) { // one commit may serve both families
             log_event(warn,
                       {Event::repair,
@@ -37,6 +46,35 @@ void log_repair(const Report& report) {
                       "repaired " + std::string(to_string(f.family)) + ": " +
                           std::to_string(f.drift.size()) + " difference(s) fixed in one commit");
         }
+    }
+}
+
+// A table of ours that a previous daemon owned is found orphaned at every restart and adopted.
+bool expected_at_start(const Drift& d) {
+    return d.kind == "table_orphaned" || d.kind == "table_unowned" || d.kind == "table_owner";
+}
+
+// `had_ours`: the families that held rules of ours before the pass; the others' differences are
+// our rules going in for the first time (or after memguardd remove), not drift.
+void log_start_drift(const Report& report, const std::set<Family>& had_ours) {
+    for (FamilyReport f : report.families) {
+        std::erase_if(f.drift, expected_at_start);
+        if (had_ours.contains(f.family)) {
+            log_drift(f);
+        }
+    }
+}
+
+void log_allowlist_changes(const Policy& before, const Policy& after, Event why) {
+    const bool several = std::max(before.guards.size(), after.guards.size()) > 1;
+    for (const auto& change : allowlist_changes(before, after)) {
+        log_event(info,
+                  {why,
+                   std::nullopt,
+                   {{"GUARD", change.guard},
+                    {"ALLOWED", std::to_string(change.allowed.size())},
+                    {"REVOKED", std::to_string(change.revoked.size())}}},
+                  (several ? "guard " + change.guard + ": " : std::string()) + change.describe());
     }
 }
 
@@ -187,6 +225,55 @@ void RefusalLog::log(const Report& report) {
         }
     }
     current_ = std::move(now);
+}
+
+void ChangeLog::before_start(Guard& guard) {
+    try {
+        for (const auto& view : guard.read()) {
+            if (view.has_ours()) {
+                had_ours_.insert(view.family);
+            }
+        }
+    } catch (const std::exception&) {
+        had_ours_ = {Family::ipv4, Family::ipv6}; // unknown: what the pass finds is said
+    }
+}
+
+void ChangeLog::log(const Policy& policy, const Report& report, Event why) {
+    if (!std::exchange(started_, true)) {
+        log_start_drift(report, had_ours_);
+    } else if (applied_ && !report.failed()) {
+        log_allowlist_changes(*applied_, policy, why);
+    }
+    if (!report.failed()) {
+        applied_ = policy;
+    }
+}
+
+std::optional<std::string> SquatterLog::check() {
+    std::optional<Squatter> squatter;
+    try {
+        squatter = abstract_name_squatter();
+    } catch (const std::exception&) {
+        return std::nullopt; // no socket to ask with (EMFILE...): the next pass asks again
+    }
+    std::string text = squatter ? squatter->describe() : "";
+    if (text == current_) {
+        return std::nullopt;
+    }
+    if (squatter) {
+        log_event(warn,
+                  {Event::squatter,
+                   std::nullopt,
+                   {{"SQUATTER_PID", std::to_string(squatter->pid)},
+                    {"SQUATTER_UID", std::to_string(squatter->uid)}}},
+                  text);
+    } else {
+        log_event(info, {Event::squatter, std::nullopt, {}},
+                  "nobody holds @memguardd/control any more");
+    }
+    current_ = text;
+    return text;
 }
 
 } // namespace memguard

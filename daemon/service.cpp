@@ -86,6 +86,8 @@ private:
     ConflictTracker conflicts_;
     DaemonState state_;
     RefusalLog refusals_;
+    SquatterLog squatters_;
+    ChangeLog changes_;
     BlockedAudit audit_;
     Metrics metrics_;
     std::optional<InstanceLock> lock_;
@@ -152,31 +154,10 @@ void Service::claim_instance() {
     }
 }
 
-// Whoever holds the abstract name earlier versions listened on cannot stop this daemon, but an
-// earlier CLI would believe it: say so once each time it changes.
 void Service::check_squatter() {
-    std::optional<Squatter> squatter;
-    try {
-        squatter = abstract_name_squatter();
-    } catch (const std::exception&) {
-        return; // no socket to ask with (EMFILE...): the next pass asks again
+    if (auto text = squatters_.check()) {
+        state_.record_squatter(std::move(*text));
     }
-    std::string text = squatter ? squatter->describe() : "";
-    if (text == state_.squatter()) {
-        return;
-    }
-    if (squatter) {
-        log_event(warn,
-                  {Event::squatter,
-                   std::nullopt,
-                   {{"SQUATTER_PID", std::to_string(squatter->pid)},
-                    {"SQUATTER_UID", std::to_string(squatter->uid)}}},
-                  text);
-    } else {
-        log_event(info, {Event::squatter, std::nullopt, {}},
-                  "nobody holds @memguardd/control any more");
-    }
-    state_.record_squatter(std::move(text));
 }
 
 // Closing the old timer takes it out of the epoll set as well.
@@ -209,6 +190,7 @@ void Service::load_initial_policy() {
 void Service::apply(Event why) {
     const Pass pass = guard_->pass(policy_, PassKind::apply);
     follow_backend();
+    changes_.log(policy_, pass.report, why);
     log_apply(pass.report, why, config_invalid_);
     state_.record_apply(config_invalid_);
     state_.record_pass(pass.report);
@@ -414,6 +396,7 @@ int Service::run() {
     setup_loop();
     log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
     load_initial_policy();
+    changes_.before_start(*guard_);
     apply(Event::apply);
     check_squatter();
     configure_audit();
