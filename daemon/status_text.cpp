@@ -112,10 +112,12 @@ void daemon_problems(const json& s, Lines& out) {
     for (const auto& f : d.value("families", json::array())) {
         const std::string family = f.value("family", "?");
         if (const auto scope = f.value("closed_scope", ""); !scope.empty()) {
-            problem(out, family + ": failing closed: " + scope, "journalctl -u memguardd says why");
+            problem(out, std::string(family).append(": failing closed: ").append(scope),
+                    "journalctl -u memguardd says why");
         }
         if (const auto error = f.value("error", ""); !error.empty()) {
-            problem(out, family + ": " + error, "journalctl -u memguardd says more");
+            problem(out, std::string(family).append(": ").append(error),
+                    "journalctl -u memguardd says more");
         }
         for (const auto& line : f.value("refused", json::array())) {
             problem(out, line.get<std::string>(),
@@ -203,8 +205,9 @@ void family_lines(const json& f, Lines& out) {
         } else if (c["ours"].get<bool>()) {
             rule_lines(name + ":", c["rules"], false, out);
         } else {
-            rule_lines(name + " (memguardd's rules; position in " + name + "):", c["rules"], true,
-                       out);
+            rule_lines(std::string(name).append(" (memguardd's rules; position in ").append(name) +
+                           "):",
+                       c["rules"], true, out);
         }
     }
     for (const auto& set : f["sets"]) {

@@ -42,17 +42,17 @@ Policy policy(std::vector<GuardSpec> guards) {
 } // namespace
 
 TEST_CASE("allowlist change: five networks a line, their labels, then how many more") {
-    const Policy before = policy({guard("default", 11211, {"192.168.1.0/24"})});
-    const Policy after =
+    const Policy narrow = policy({guard("default", 11211, {"192.168.1.0/24"})});
+    const Policy wide =
         policy({guard("default", 11211,
                       {"192.168.1.0/24", "203.0.113.0/24=vendor", "10.9.1.2", "10.2.0.0/16",
                        "10.3.0.0/16", "10.4.0.0/16=app", "10.5.0.0/16", "10.6.0.0/16"})});
-    const auto changes = allowlist_changes(before, after);
+    const auto changes = allowlist_changes(narrow, wide);
     REQUIRE(changes.size() == 1);
     CHECK(changes[0].guard == "default");
     CHECK(changes[0].describe() == "allowed 203.0.113.0/24 (vendor), 10.9.1.2, 10.2.0.0/16, "
                                    "10.3.0.0/16, 10.4.0.0/16 (app) and 2 more");
-    const auto back = allowlist_changes(after, before);
+    const auto back = allowlist_changes(wide, narrow);
     REQUIRE(back.size() == 1);
     CHECK(back[0].revoked.size() == 7);
     CHECK(back[0].describe().starts_with("revoked 203.0.113.0/24 (vendor), 10.9.1.2, "));

@@ -59,7 +59,8 @@ json healthy(int guards) {
 }
 
 bool has(const std::vector<std::string>& lines, const std::string& part) {
-    return std::ranges::any_of(lines, [&](const std::string& l) { return l.find(part) != l.npos; });
+    return std::ranges::any_of(
+        lines, [&](const std::string& l) { return l.find(part) != std::string::npos; });
 }
 
 } // namespace
