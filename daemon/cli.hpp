@@ -28,9 +28,9 @@ struct Options {
     bool config_given = false; // --config (or check's FILE) was on the command line
     bool once = false;
     bool json = false;
-    bool verbose = false; // status: the detail behind the summary
-    bool force = false;   // apply/remove while a daemon runs in this network namespace
-    bool help = false;    // `memguardd CMD --help`: print CMD's usage and do nothing else
+    bool verbose = false;
+    bool force = false; // apply/remove while a daemon runs in this network namespace
+    bool help = false;  // `memguardd CMD --help`: print CMD's usage and do nothing else
 };
 
 // A command line that does not parse: what was wrong, and the command it was for, whose usage

@@ -6,9 +6,8 @@
 #include "netlink/socket.hpp"
 
 #include <algorithm>
-#include <utility>
-
 #include <cstdlib>
+#include <utility>
 
 namespace memguard {
 
@@ -239,9 +238,11 @@ void ChangeLog::before_start(Guard& guard) {
     }
 }
 
-void ChangeLog::log(const Policy& policy, const Report& report, Event why) {
+void ChangeLog::log(const Policy& policy, const Report& report, Event why, bool config_invalid) {
     if (!std::exchange(started_, true)) {
-        log_start_drift(report, had_ours_);
+        if (!config_invalid) { // else the fail-closed rules replace ours, as the journal says
+            log_start_drift(report, had_ours_);
+        }
     } else if (applied_ && !report.failed()) {
         log_allowlist_changes(*applied_, policy, why);
     }

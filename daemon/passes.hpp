@@ -54,8 +54,8 @@ class ChangeLog {
 public:
     // Before the first pass: which families hold rules of ours already.
     void before_start(Guard& guard);
-    // Before log_apply, after each apply pass.
-    void log(const Policy& policy, const Report& report, Event why);
+    // Before log_apply, after each apply pass. `config_invalid`: `policy` is the fail-closed one.
+    void log(const Policy& policy, const Report& report, Event why, bool config_invalid);
 
 private:
     bool started_ = false;

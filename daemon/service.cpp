@@ -190,7 +190,7 @@ void Service::load_initial_policy() {
 void Service::apply(Event why) {
     const Pass pass = guard_->pass(policy_, PassKind::apply);
     follow_backend();
-    changes_.log(policy_, pass.report, why);
+    changes_.log(policy_, pass.report, why, config_invalid_);
     log_apply(pass.report, why, config_invalid_);
     state_.record_apply(config_invalid_);
     state_.record_pass(pass.report);
