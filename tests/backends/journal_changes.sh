@@ -5,6 +5,7 @@
 #   (b) a reload removing one labelled network: "revoked NET (label)".
 #   (c) an element added by hand to our set while the daemon was stopped is logged as drift
 #       when it starts (the event verify's drift has), and taken out.
+#   (d) with several guards, each guard that changed has its own line, led by its name.
 # The allowlist is long enough (past 16 entries) for the legacy backend to keep it in an ipset.
 # Usage: journal_changes.sh MEMGUARDD iptables-legacy|nftables   (root)
 # shellcheck disable=SC2034 # H_NS and MG_* are read by lib.sh functions
@@ -69,5 +70,30 @@ check "(c) the start logs the hand-added element as drift" \
     logged '^memguardd: warning: drift: .*10\.77\.0\.0/16.*\[event=drift family=ipv4 DRIFT_KIND=set_members '
 check "(c) only that: no other drift at the start" test "$(grep -c 'event=drift' "$MG_ERR")" = 1
 check "(c) and took it out" eval '! b_allowed ipv4 10.77.0.0/16'
+
+# --- (d) -----------------------------------------------------------------------------------------
+# guards_config PAGES_NET : guard app as the flat config's default was (port 11211), and guard pages
+# on the next port allowing PAGES_NET (labelled "batch")
+guards_config() {
+    mg_write_raw "$CONF" "{
+  \"backend\": \"$B_BACKEND\",
+  \"metrics_file\": null,
+  \"verify_interval_s\": 3600,
+  \"guards\": [
+    {\"name\": \"app\", \"ports\": [$MG_PORT], \"allow\": [\"$H_OK4/32\", \"$H_OK6/128\"]},
+    {\"name\": \"pages\", \"ports\": [$((MG_PORT + 1))], \"allow\": [{\"net\": \"$1\", \"comment\": \"batch\"}]}
+  ]
+}"
+}
+guards_config 10.0.0.5/32
+kill -HUP "$MG_DAEMON"
+mg_wait_notify READY=1 5 10 || mg_fatal "no READY=1 after the reload to two guards"
+guards_config 10.0.0.6/32
+kill -HUP "$MG_DAEMON"
+mg_wait_notify READY=1 6 10 || mg_fatal "no READY=1 after the reload of guard pages"
+check "(d) the guard that changed is named on its line" \
+    logged '^memguardd: info: guard pages: allowed 10\.0\.0\.6 \(batch\); revoked 10\.0\.0\.5 \(batch\) \[event=reload GUARD=pages ALLOWED=1 REVOKED=1\]$'
+check "(d) the guard that did not change has no line" \
+    test "$(grep -c 'event=reload GUARD=app ' "$MG_ERR")" = 1
 
 mg_finish
