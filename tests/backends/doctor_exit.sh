@@ -37,7 +37,7 @@ doctor_run() {
 mg_start_listener notify
 h_start_daemon daemon "$CONF" STATE_DIRECTORY="$TMP/state"
 mg_wait_notify READY=1 1 10 || mg_fatal "no READY=1 within 10 s"
-check "(a) the outside client gets no udp answer" test "$(b_udp $H_OUT4 $H_SRV4)" = silent
+check "(a) the outside client gets no udp answer" test "$(b_udp "$H_OUT4" "$H_SRV4")" = silent
 doctor_run "(a) running, in sync" 0
 check "(a) the daemon is named as running" grep -q '^ok: memguardd runs in this network namespace' <<<"$H_OUT"
 check "(a) UDP amplification is a note" grep -q '^note: udp .*memcached answers UDP' <<<"$H_OUT"
@@ -55,7 +55,7 @@ rm -r "$TMP/memguard.d"
 sed -i 's/"protocols": \["tcp", "udp"\]/"protocols": ["tcp"]/' "$CONF"
 kill -HUP "$MG_DAEMON"
 mg_wait_notify READY=1 2 10 || mg_fatal "no READY=1 after the reload"
-check "(c) oracle: the outside client now gets a udp answer" test "$(b_udp $H_OUT4 $H_SRV4)" = answered
+check "(c) oracle: the outside client now gets a udp answer" test "$(b_udp "$H_OUT4" "$H_SRV4")" = answered
 doctor_run "(c) udp not guarded" 2
 check "(c) the open udp port is an EXPOSURE" \
     grep -q "^EXPOSURE: udp 0\.0\.0\.0:$MG_PORT is open to everybody: the rules cover only tcp" <<<"$H_OUT"
@@ -67,7 +67,7 @@ doctor_run "(c) udp guarded again" 0
 if [ "$B_BACKEND" = iptables-legacy ]; then
     mg_ipt ipv4 -I INPUT 1 -p tcp --dport "$MG_PORT" -j ACCEPT
     check "(c) oracle: with a foreign accept ahead of ours the outside client connects" \
-        h_reaches $H_OUT4 $H_SRV4
+        h_reaches "$H_OUT4" "$H_SRV4"
     doctor_run "(c) a foreign accept ahead of ours" 2
     check "(c) the shadowed jump is named in an EXPOSURE" \
         eval 'grep -A3 "^EXPOSURE: the kernel does not hold the rules the config asks for, in a way" <<<"$H_OUT" |

@@ -223,6 +223,7 @@ mg_run() {
 # these tests, so it exits 2 (an exposure); the closing "E exposure(s), W warning(s), N note(s)"
 # must match its lines (a finding has a fix line; a note that only gives context has none).
 # Sets DOCTOR_COUNTS to "E W N".
+# shellcheck disable=SC2034 # the callers read it
 mg_doctor() {
     local label=$1 e w fixes
     mg_run doctor --config "$2"
