@@ -25,6 +25,7 @@ enum Accepts : unsigned {
     takes_guard = 1U << 8,    // --guard NAME
     takes_comment = 1U << 9,  // --comment TEXT
     takes_address = 1U << 10, // ADDRESS [PORT[/PROTO]], the source to explain
+    takes_verbose = 1U << 11, // --verbose
 };
 
 struct Spec {
@@ -45,8 +46,8 @@ constexpr std::array specs{
          "bring the kernel to the config once", takes_once | takes_force | takes_config, true},
     Spec{Command::diff, "diff", "diff [--config FILE]", "show config vs kernel", takes_config,
          true},
-    Spec{Command::status, "status", "status [--json] [--config FILE]",
-         "rules, counters, the daemon's state", takes_json | takes_config, true},
+    Spec{Command::status, "status", "status [-v] [--json] [--config FILE]",
+         "the daemon's state, in short", takes_verbose | takes_json | takes_config, true},
     Spec{Command::doctor, "doctor", "doctor [--config FILE]", "look for exposure the rules miss",
          takes_config, true},
     Spec{Command::verify, "verify", "verify [--json] [--config FILE]",
@@ -85,8 +86,23 @@ constexpr std::array option_texts{
     OptionText{takes_address, "PORT[/PROTO]", "only this port (and protocol: tcp or udp)"},
     OptionText{takes_once, "--once", "required: apply once, then exit"},
     OptionText{takes_force, "--force", "act even while a daemon runs in this network namespace"},
+    OptionText{takes_verbose, "--verbose, -v", "also every rule and set, with its counters"},
     OptionText{takes_json, "--json", "print JSON, for scripts"},
     OptionText{takes_config, "--config FILE, -c FILE", "read FILE, not /etc/memguard.json"},
+};
+
+// What a command's exit status says, where it says more than success or failure.
+struct ExitText {
+    Command command;
+    std::string_view text;
+};
+
+constexpr std::array exit_texts{
+    ExitText{Command::status, "Exit status: 0 running and in sync, 1 running but out of sync or "
+                              "failing closed,\n3 not running.\n"},
+    ExitText{Command::doctor, "Exit status: 0 nothing wrong (notes only), 1 warnings, 2 exposure: "
+                              "a host not\non the allowlist can reach a guarded port, or "
+                              "memguardd does not run.\n"},
 };
 
 const Spec& spec(Command command) {
@@ -220,6 +236,9 @@ void parse_option(const std::vector<std::string>& args, std::size_t& i, Options&
     } else if (a == "--force") {
         accept(takes_force, a);
         o.force = true;
+    } else if (a == "--verbose" || a == "-v") {
+        accept(takes_verbose, a);
+        o.verbose = true;
     } else if (a == "--json") {
         accept(takes_json, a);
         o.json = true;
@@ -297,8 +316,10 @@ std::string usage(Command command) {
     rows.emplace_back("--help, -h", "print this text");
     std::string summary(s.summary);
     summary.front() = static_cast<char>(std::toupper(static_cast<unsigned char>(summary.front())));
+    const auto* const exit = std::ranges::find(exit_texts, command, &ExitText::command);
     return "usage: memguardd " + std::string(s.synopsis) + "\n\n" + summary + "." +
-           (s.root ? " Needs root." : "") + "\n\n" + columns(rows);
+           (s.root ? " Needs root." : "") + "\n\n" + columns(rows) +
+           (exit == exit_texts.end() ? "" : "\n" + std::string(exit->text));
 }
 
 std::string_view command_name(Command command) {

@@ -33,6 +33,7 @@ struct Options {
     bool config_given = false; // --config (or check's FILE) was on the command line
     bool once = false;
     bool json = false;
+    bool verbose = false;
     bool force = false; // apply/remove while a daemon runs in this network namespace
     bool help = false;  // `memguardd CMD --help`: print CMD's usage and do nothing else
     // allow and revoke: the address or network, and allow's --for, --guard and --comment.

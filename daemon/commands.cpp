@@ -235,7 +235,8 @@ int run_command(const Options& o) {
     case Command::remove:
         return remove(o);
     case Command::status:
-        return print_status(o.config, o.json, o.config_given);
+        return print_status(o.config,
+                            {.json = o.json, .verbose = o.verbose, .config_given = o.config_given});
     case Command::doctor:
         return run_doctor(o.config);
     case Command::verify:

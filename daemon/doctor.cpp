@@ -1,6 +1,7 @@
-// `memguardd doctor`: is the port really guarded? Each finding says what to do about it; the
-// exit status is 0 when there is nothing to report, 1 otherwise. The checks of the other paths
-// to the port (DNAT, memcached on other ports, reverse path) are in doctor_*.cpp.
+// `memguardd doctor`: is the port really guarded? Each finding says how bad it is and what to do
+// about it; the exit status follows the worst (Severity). The checks of the kernel's rules and of
+// the other paths to the port (DNAT, memcached on other ports, reverse path) are in
+// doctor_*.cpp.
 #include "doctor.hpp"
 #include "status.hpp"
 
@@ -20,9 +21,23 @@
 
 namespace memguard::doctor {
 
-void Doctor::finding(const std::string& what, const std::string& fix) {
-    std::printf("WARNING: %s\n  fix: %s\n", what.c_str(), fix.c_str());
-    ++findings_;
+void Doctor::finding(Severity severity, const std::string& what, const std::string& fix) {
+    const char* lead = severity == Severity::exposure  ? "EXPOSURE"
+                       : severity == Severity::warning ? "WARNING"
+                                                       : "note";
+    std::printf("%s: %s\n  fix: %s\n", lead, what.c_str(), fix.c_str());
+    ++(severity == Severity::exposure  ? exposures_
+       : severity == Severity::warning ? warnings_
+                                       : notes_);
+}
+
+std::string Doctor::summary() const {
+    return std::to_string(exposures_) + " exposure(s), " + std::to_string(warnings_) +
+           " warning(s), " + std::to_string(notes_) + " note(s)";
+}
+
+int Doctor::exit_status() const {
+    return exposures_ > 0 ? 2 : warnings_ > 0 ? 1 : 0;
 }
 
 void ok(const std::string& text) {
@@ -85,7 +100,8 @@ void check_listeners(Doctor& d, const Policy& policy,
                forwarded->to.kind + " to " + forwarded->destination(port) + " (" +
                forwarded->where + ")");
         } else {
-            d.finding("nothing listens on port " + std::to_string(port) +
+            d.finding(Severity::note,
+                      "nothing listens on port " + std::to_string(port) +
                           " (tcp or udp): is memcached running, and on this port?",
                       "start memcached (systemctl start memcached), or list the port it listens "
                       "on (-p in /etc/memcached.conf) in \"ports\"");
@@ -96,19 +112,22 @@ void check_listeners(Doctor& d, const Policy& policy,
         if (loopback(s.address)) {
             ok(where(s) + " listens on loopback only");
         } else if (!covered) {
-            d.finding(where(s) + " is open to everybody: the rules cover only " +
+            d.finding(Severity::exposure,
+                      where(s) + " is open to everybody: the rules cover only " +
                           std::string(to_string(all_protocols(policy).front())),
                       "add \"" + std::string(to_string(s.protocol)) + "\" to \"protocols\"" +
                           (s.protocol == Protocol::udp ? ", or start memcached with -U 0" : ""));
         } else if (const auto open = open_to_every(s, policy); !open.empty()) {
-            d.finding(where(s) + " is open to every " + open +
+            d.finding(Severity::exposure,
+                      where(s) + " is open to every " + open +
                           " host: the allowlist lets them all in",
                       "list the networks that need memcached in \"allow\"");
         } else {
             ok(where(s) + " is behind the allowlist");
         }
         if (s.protocol == Protocol::udp && !loopback(s.address)) {
-            d.finding(where(s) + ": memcached answers UDP, which spoofed sources can turn into "
+            d.finding(Severity::note,
+                      where(s) + ": memcached answers UDP, which spoofed sources can turn into "
                                  "an amplification attack",
                       "unless clients need UDP, turn it off: -U 0 in /etc/memcached.conf, then "
                       "systemctl restart memcached");
@@ -117,8 +136,9 @@ void check_listeners(Doctor& d, const Policy& policy,
 }
 
 // iptables-nft keeps its rules in nftables; `iptables -L` shows those, never ours. Which tables
-// are ours the nftables backend says (`ours`); status shows them.
-void check_nftables(Doctor& d, const std::vector<std::string>& ours) {
+// are ours the nftables backend says (`ours`); status shows them. Not a finding: an accept there
+// does not open the port past memguardd's drop, and what would (a DNAT) check_dnat judges.
+void check_nftables(const std::vector<std::string>& ours) {
     auto tables = netlink::nft_tables();
     std::erase_if(tables, [&](const netlink::NftTable& t) {
         return std::ranges::count(ours, t.family + " " + t.name) > 0;
@@ -131,11 +151,16 @@ void check_nftables(Doctor& d, const std::vector<std::string>& ours) {
     for (const auto& t : tables) {
         names += (names.empty() ? "" : ", ") + t.family + " " + t.name;
     }
-    d.finding("nftables holds " + std::to_string(tables.size()) + " table(s) (" + names +
-                  "): their rules run too, and `iptables -L` (the nft variant on Debian 12) "
-                  "shows them, not memguardd's; an accept there for the port does not open it "
-                  "past memguardd's drop",
-              "read both: `nft list ruleset` and `iptables-legacy -L -n -v`");
+    note("nftables holds " + std::to_string(tables.size()) + " other table(s) (" + names +
+         "): their rules run too, and `iptables -L` (the nft variant on Debian 12) shows them, "
+         "not memguardd's (read both: `nft list ruleset`, `iptables-legacy -L -n -v`); an "
+         "accept there for the port does not open it past memguardd's drop");
+}
+
+// A config warning that is advice rather than something wrong: the shipped default allowlist
+// closes memcached to the internet, as meant; narrowing it is better still.
+bool advice(const ConfigWarning& w) {
+    return w.text.find("the shipped default") != std::string::npos;
 }
 
 // The config as the daemon reads it, or nullopt when it is missing or invalid; either, or what
@@ -143,7 +168,8 @@ void check_nftables(Doctor& d, const std::vector<std::string>& ours) {
 std::optional<Policy> check_config(Doctor& d, const std::string& config_path) {
     struct stat st {};
     if (::stat(config_path.c_str(), &st) != 0 && errno == ENOENT) {
-        d.finding(config_path + " does not exist: a daemon started now fails closed (loopback "
+        d.finding(Severity::warning,
+                  config_path + " does not exist: a daemon started now fails closed (loopback "
                                 "only)",
                   "write it (memguard.json(5) says how), " + then_reload(config_path));
         return std::nullopt;
@@ -152,9 +178,9 @@ std::optional<Policy> check_config(Doctor& d, const std::string& config_path) {
         Policy policy = load_config(config_path);
         ok(config_path + " is valid");
         for (const auto& w : config_warnings(policy)) {
-            d.finding(w.located(config_path), "edit " + (w.file.empty() ? config_path : w.file) +
-                                                  " as the warning says, " +
-                                                  then_reload(config_path));
+            d.finding(advice(w) ? Severity::note : Severity::warning, w.located(config_path),
+                      "edit " + (w.file.empty() ? config_path : w.file) + " as the warning says, " +
+                          then_reload(config_path));
         }
         return policy;
     } catch (const ConfigError& e) {
@@ -162,7 +188,8 @@ std::optional<Policy> check_config(Doctor& d, const std::string& config_path) {
         for (const auto& p : e.problems()) {
             problems += "\n  " + p;
         }
-        d.finding("the config is invalid, a running daemon fails closed (loopback only):" +
+        d.finding(Severity::warning,
+                  "the config is invalid, a running daemon fails closed (loopback only):" +
                       problems,
                   "correct what is named above, " + then_reload(config_path));
         return std::nullopt;
@@ -176,9 +203,10 @@ bool check_backend(Doctor& d, Guard& guard) {
         ok("the " + std::string(guard.backend_name()) + " backend can read the kernel's rules");
         return true;
     } catch (const std::exception& e) {
-        d.finding(e.what(), "run memguardd doctor as root, in the network namespace of the "
-                            "memcached to guard; on a kernel without legacy x_tables, "
-                            "\"backend\": \"nftables\" (or \"auto\")");
+        d.finding(Severity::warning, e.what(),
+                  "run memguardd doctor as root, in the network namespace of the "
+                  "memcached to guard; on a kernel without legacy x_tables, "
+                  "\"backend\": \"nftables\" (or \"auto\")");
         return false;
     }
 }
@@ -192,7 +220,8 @@ void check_leftovers(Doctor& d, Guard& guard) {
     try {
         for (const auto& family : other->read()) {
             if (family.has_ours()) {
-                d.finding(std::string(to_string(family.family)) +
+                d.finding(Severity::warning,
+                          std::string(to_string(family.family)) +
                               ": rules of memguardd's are "
                               "left in " +
                               std::string(other->name()) +
@@ -210,29 +239,6 @@ void check_leftovers(Doctor& d, Guard& guard) {
     }
 }
 
-// The kernel against what the daemon would program: the config's rules, or when it is missing
-// or invalid the fail-closed ones.
-void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured) {
-    const std::string rules =
-        configured ? "the rules the config asks for" : "the fail-closed rules (loopback only)";
-    std::string differences;
-    for (const auto& f : guard.compare(policy).families) {
-        for (const auto& drift : f.drift) {
-            differences += "\n  " + drift.describe();
-        }
-    }
-    if (differences.empty()) {
-        ok("the kernel holds exactly " + rules);
-        return;
-    }
-    d.finding("the kernel does not hold " + rules + ":" + differences,
-              configured ? "a running memguardd repairs this within verify_interval_s "
-                           "(memguardd status shows its last repair); if none runs: systemctl "
-                           "start memguardd, or memguardd apply --once"
-                         : "correct the config (above); until then systemctl start memguardd "
-                           "programs the fail-closed rules");
-}
-
 // Who answers for the daemon: only a root peer on the socket in the root-only runtime
 // directory is believed; a holder of the abstract name earlier versions used is a finding.
 void check_control(Doctor& d) {
@@ -240,10 +246,13 @@ void check_control(Doctor& d) {
         ok("memguardd runs in this network namespace (pid " + std::to_string(*pid) +
            "), answering on " + instance_paths().socket);
     } else {
-        note("memguardd is not running in this network namespace");
+        d.finding(Severity::exposure,
+                  "memguardd is not running in this network namespace: nothing keeps the rules "
+                  "in place or repairs them",
+                  "systemctl start memguardd");
     }
     if (const auto squatter = abstract_name_squatter()) {
-        d.finding(squatter->describe(),
+        d.finding(Severity::warning, squatter->describe(),
                   "find out what it is (ps -p PID), stop it, and keep earlier memguardd "
                   "binaries from asking it");
     }
@@ -253,7 +262,8 @@ void check_control(Doctor& d) {
 KernelRules read_rules(Doctor& d) {
     auto kernel = read_kernel_rules();
     for (const auto& why : kernel.unreadable) {
-        d.finding("cannot read the NAT rules or memguardd's rules outside INPUT: " + why,
+        d.finding(Severity::warning,
+                  "cannot read the NAT rules or memguardd's rules outside INPUT: " + why,
                   "run memguardd doctor as root, in the network namespace of the memcached to "
                   "guard");
     }
@@ -287,16 +297,16 @@ int run_doctor(const std::string& config_path) {
     try {
         check_listeners(d, policy, kernel.forwards);
         check_memcached_ports(d, policy, config_path);
-        check_nftables(d, kernel.ours.tables);
+        check_nftables(kernel.ours.tables);
     } catch (const netlink::NetlinkError& e) {
-        d.finding(std::string("cannot inspect sockets or nftables: ") + e.what(),
+        d.finding(Severity::warning, std::string("cannot inspect sockets or nftables: ") + e.what(),
                   "run memguardd doctor as root; the kernel needs sock_diag (inet_diag, "
                   "tcp_diag, udp_diag) and nf_tables netlink");
     }
     check_dnat(d, policy, kernel, config_path);
     check_reverse_path(d, policy, kernel, config.has_value(), config_path);
-    std::printf("%d finding(s)\n", d.findings());
-    return d.findings() == 0 ? 0 : 1;
+    std::printf("%s\n", d.summary().c_str());
+    return d.exit_status();
 }
 
 } // namespace memguard

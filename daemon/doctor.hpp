@@ -1,8 +1,9 @@
 // `memguardd doctor`'s parts: doctor.cpp runs them in order; each check prints its "ok:" lines
-// and hands what is wrong to Doctor::finding, with what to do about it.
+// and hands what is wrong to Doctor::finding, with its class and what to do about it.
 #pragma once
 
 #include "coverage.hpp"
+#include "guard.hpp"
 #include "netlink/nat_rules.hpp"
 #include "netlink/sockdiag.hpp"
 #include "policy.hpp"
@@ -14,14 +15,32 @@
 
 namespace memguard::doctor {
 
+// How bad a finding is; the exit status follows the worst (the monitoring-plugin convention).
+enum class Severity {
+    // A host not on the allowlist can reach a guarded port (a path the rules do not cover, a
+    // foreign rule ahead of ours, a guarded port open), or nothing guards it (no daemon, none
+    // of our rules in the kernel): exit 2.
+    exposure,
+    // Something is not as it should be, without opening a port now: exit 1.
+    warning,
+    // Advice (the shipped default allowlist, a memcached port not in the config, UDP): exit 0.
+    note,
+};
+
 class Doctor {
 public:
-    // What is wrong, and on the next line what to do about it (memguardd(8) promises both).
-    void finding(const std::string& what, const std::string& fix);
-    [[nodiscard]] int findings() const { return findings_; }
+    // What is wrong, led by its class, and on the next line what to do about it (memguardd(8)
+    // promises both).
+    void finding(Severity severity, const std::string& what, const std::string& fix);
+    // "1 exposure(s), 0 warning(s), 2 note(s)"
+    [[nodiscard]] std::string summary() const;
+    // 2 an exposure, 1 a warning, 0 notes only or nothing.
+    [[nodiscard]] int exit_status() const;
 
 private:
-    int findings_ = 0;
+    int exposures_ = 0;
+    int warnings_ = 0;
+    int notes_ = 0;
 };
 
 // Something that is right.
@@ -52,6 +71,10 @@ struct KernelRules {
 // Reads the legacy nat tables (those the kernel has made), every nftables rule, and each
 // backend's coverage. Never throws: what cannot be read is named in `unreadable`.
 KernelRules read_kernel_rules();
+
+// The kernel against what the daemon would program: the config's rules, or when it is missing
+// or invalid the fail-closed ones (`configured` false). What lets others in is an exposure.
+void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured);
 
 // Finding 1: each DNAT/REDIRECT of a guarded port, or to one, guarded on its path or not.
 void check_dnat(Doctor& d, const Policy& policy, const KernelRules& kernel,

@@ -84,12 +84,14 @@ void check_forwarded_port(Doctor& d, const Policy& policy, const KernelRules& k,
     if (all) {
         ok(what + ": guarded on the DNAT path by memguardd's rules");
     } else if (lands_here(k, f)) {
-        d.finding(what + ": NOT guarded: the packets reach INPUT on port " +
+        d.finding(Severity::exposure,
+                  what + ": NOT guarded: the packets reach INPUT on port " +
                       std::to_string(f.port_after(port)) + ", which memguardd does not guard",
                   "add " + std::to_string(f.port_after(port)) + " to \"ports\" in " + config_path +
                       ", or run a memguardd that guards the DNAT path");
     } else {
-        d.finding(what + ": NOT guarded: packets DNATed there skip INPUT, and memguardd's "
+        d.finding(Severity::exposure,
+                  what + ": NOT guarded: packets DNATed there skip INPUT, and memguardd's "
                          "rules for the DNAT path are not in the kernel",
                   "run a memguardd that guards the DNAT path (systemctl restart memguardd after "
                   "upgrading, or memguardd apply --once); until then publish the port on "
@@ -106,7 +108,8 @@ void check_forwarded_to(Doctor& d, const KernelRules& k, const NatForward& f, st
         ok(what + ": lands in INPUT on port " + std::to_string(to_port) + ", guarded there");
         return;
     }
-    d.finding(what + ": NOT guarded: memcached's port " + std::to_string(to_port) +
+    d.finding(Severity::exposure,
+              what + ": NOT guarded: memcached's port " + std::to_string(to_port) +
                   " is reachable through port " + f.dport.to_string() +
                   ", which is not in \"ports\"",
               "add " + f.dport.to_string() + " to \"ports\" in " + config_path + ", " +

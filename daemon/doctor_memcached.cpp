@@ -75,7 +75,8 @@ void check_memcached_ports(Doctor& d, const Policy& policy, const std::string& c
             ok(who + ", a port memguardd does not guard, on loopback only");
             continue;
         }
-        d.finding(who + ", a port memguardd does not guard: every host that reaches this one "
+        d.finding(Severity::note,
+                  who + ", a port memguardd does not guard: every host that reaches this one "
                         "reaches it",
                   "add " + std::to_string(s.port) + " to \"ports\" in " + config_path + ", " +
                       then_reload(config_path) + "; or move memcached to a guarded port (-p" +

@@ -54,7 +54,8 @@ void check_guard_reverse_path(Doctor& d, const GuardSpec& g, bool name_it,
                     .append(") check only packets to this host's own addresses: forged packets "
                             "to a broadcast address or a multicast group reach memcached (rules "
                             "of an older memguardd)");
-                d.finding(text, "restart memguardd: this version's rules check those too");
+                d.finding(Severity::warning, text,
+                          "restart memguardd: this version's rules check those too");
             } else if (rules.empty()) {
                 note(what + "on in the config, but no rule of memguardd's for it is in the "
                             "kernel (a memguardd without the check programmed the rules)");
@@ -63,7 +64,8 @@ void check_guard_reverse_path(Doctor& d, const GuardSpec& g, bool name_it,
                 ok(text.append(rules).append(")"));
             }
         } else if (p == Protocol::udp && configured) {
-            d.finding(what + "off: forged sources can reach memcached's handshake-free UDP",
+            d.finding(Severity::note,
+                      what + "off: forged sources can reach memcached's handshake-free UDP",
                       "set reverse_path_check to [\"udp\"] in " + config_path +
                           " unless this host routes asymmetrically, " + then_reload(config_path));
         } else {

@@ -1,9 +1,13 @@
 #include "passes.hpp"
 
+#include "allowlist_change.hpp"
 #include "config_warnings.hpp"
+#include "control.hpp"
 #include "netlink/socket.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <utility>
 
 namespace memguard {
 
@@ -22,12 +26,16 @@ std::string first_drift(const Report& report) {
     return "none";
 }
 
+void log_drift(const FamilyReport& f) {
+    for (const auto& d : f.drift) {
+        log_event(warn, {Event::drift, f.family, {{"DRIFT_KIND", d.kind}, {"CHAIN", d.where}}},
+                  "drift: " + d.describe());
+    }
+}
+
 void log_repair(const Report& report) {
     for (const auto& f : report.families) {
-        for (const auto& d : f.drift) {
-            log_event(warn, {Event::drift, f.family, {{"DRIFT_KIND", d.kind}, {"CHAIN", d.where}}},
-                      "drift: " + d.describe());
-        }
+        log_drift(f);
         if (f.committed && !f.drift.empty()) { // one commit may serve both families
             log_event(warn,
                       {Event::repair,
@@ -37,6 +45,35 @@ void log_repair(const Report& report) {
                       "repaired " + std::string(to_string(f.family)) + ": " +
                           std::to_string(f.drift.size()) + " difference(s) fixed in one commit");
         }
+    }
+}
+
+// A table of ours that a previous daemon owned is found orphaned at every restart and adopted.
+bool expected_at_start(const Drift& d) {
+    return d.kind == "table_orphaned" || d.kind == "table_unowned" || d.kind == "table_owner";
+}
+
+// `had_ours`: the families that held rules of ours before the pass; the others' differences are
+// our rules going in for the first time (or after memguardd remove), not drift.
+void log_start_drift(const Report& report, const std::set<Family>& had_ours) {
+    for (FamilyReport f : report.families) {
+        std::erase_if(f.drift, expected_at_start);
+        if (had_ours.contains(f.family)) {
+            log_drift(f);
+        }
+    }
+}
+
+void log_allowlist_changes(const Policy& before, const Policy& after, Event why) {
+    const bool several = std::max(before.guards.size(), after.guards.size()) > 1;
+    for (const auto& change : allowlist_changes(before, after)) {
+        log_event(info,
+                  {why,
+                   std::nullopt,
+                   {{"GUARD", change.guard},
+                    {"ALLOWED", std::to_string(change.allowed.size())},
+                    {"REVOKED", std::to_string(change.revoked.size())}}},
+                  (several ? "guard " + change.guard + ": " : std::string()) + change.describe());
     }
 }
 
@@ -187,6 +224,31 @@ void RefusalLog::log(const Report& report) {
         }
     }
     current_ = std::move(now);
+}
+
+void ChangeLog::before_start(Guard& guard) {
+    try {
+        for (const auto& view : guard.read()) {
+            if (view.has_ours()) {
+                had_ours_.insert(view.family);
+            }
+        }
+    } catch (const std::exception&) {
+        had_ours_ = {Family::ipv4, Family::ipv6}; // unknown: what the pass finds is said
+    }
+}
+
+void ChangeLog::log(const Policy& policy, const Report& report, Event why, bool config_invalid) {
+    if (!std::exchange(started_, true)) {
+        if (!config_invalid) { // else the fail-closed rules replace ours, as the journal says
+            log_start_drift(report, had_ours_);
+        }
+    } else if (applied_ && !report.failed()) {
+        log_allowlist_changes(*applied_, policy, why);
+    }
+    if (!report.failed()) {
+        applied_ = policy;
+    }
 }
 
 } // namespace memguard

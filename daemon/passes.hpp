@@ -8,6 +8,7 @@
 #include "policy.hpp"
 
 #include <chrono>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -43,6 +44,23 @@ public:
 
 private:
     std::set<std::string> current_;
+};
+
+// What each apply changed, said against the policy applied before it: the networks a reload
+// allowed and revoked, per guard (allowlist_change.hpp). The first pass at start has no policy
+// before it: what it found of ours that differs from the policy is drift, logged as a verify
+// pass logs it (an element added by hand while the daemon was stopped).
+class ChangeLog {
+public:
+    // Before the first pass: which families hold rules of ours already.
+    void before_start(Guard& guard);
+    // Before log_apply, after each apply pass. `config_invalid`: `policy` is the fail-closed one.
+    void log(const Policy& policy, const Report& report, Event why, bool config_invalid);
+
+private:
+    bool started_ = false;
+    std::set<Family> had_ours_;
+    std::optional<Policy> applied_; // the last policy an apply put in place
 };
 
 } // namespace memguard

@@ -92,6 +92,7 @@ private:
     ConflictTracker conflicts_;
     DaemonState state_;
     RefusalLog refusals_;
+    ChangeLog changes_;
     BlockedAudit audit_;
     Metrics metrics_;
     TemporaryKeeper temporary_;
@@ -190,6 +191,7 @@ void Service::load_initial_policy() {
 void Service::apply(Event why) {
     const Pass pass = guard_->pass(policy_, PassKind::apply);
     follow_backend();
+    changes_.log(policy_, pass.report, why, config_invalid_);
     log_apply(pass.report, why, config_invalid_);
     state_.record_apply(config_invalid_);
     state_.record_pass(pass.report);
@@ -425,6 +427,7 @@ int Service::run() {
     temporary_.load(wall_now());
     load_initial_policy();
     follow_temporary(false); // their metrics and timer: the first pass applies them already
+    changes_.before_start(*guard_);
     apply(Event::apply);
     check_squatter(state_);
     configure_audit();

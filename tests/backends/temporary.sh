@@ -47,7 +47,7 @@ reach "(a) at once" "$H_OUT4" "$H_SRV4"
 check "(a) the rules name the temporary address" in_rules "$H_OUT4"
 h_mg status --config "$CONF"
 check "(a) status lists the entry with its expiry: $H_OUT" \
-    grep -qE "^daemon: temporary $H_OUT4 \"vendor\" in guard default until 20[0-9-]+T[0-9:]+Z \([0-9]s left\)" <<<"$H_OUT"
+    grep -qE "^temporary $H_OUT4 \"vendor\" in guard default until 20[0-9-]+T[0-9:]+Z \([0-9]s left\)" <<<"$H_OUT"
 h_mg status --json --config "$CONF"
 check "(a) status --json has the entry and its expiry" \
     jq -e --arg n "$H_OUT4" '.daemon.temporary | length == 1 and .[0].net == $n and

@@ -237,12 +237,12 @@ ct sh -c 'nets=$(for i in $(seq 1 40); do printf "\"100.64.%d.0/24\", " "$i"; do
 check "systemctl reload (44 IPv4 networks)" ct systemctl reload memguardd
 check "IPv4 set rule replaces the -s rules" until_ok 10 has4 '-A MEMGUARD -m set --match-set memguard4 src '
 check "no IPv4 -s rule of ours left" not has4 '-A MEMGUARD -s '
-check "status: memguard4 holds the 44 networks" eval 'ct memguardd status | grep -q "set memguard4: 44 member"'
+check "status: memguard4 holds the 44 networks" eval 'ct memguardd status --verbose | grep -q "set memguard4: 44 member"'
 check "memguardd diff: in sync with the set" ct memguardd diff
 ct sh -c 'cat /root/memguard.json.good >/etc/memguard.json'
 check "systemctl reload (back to 4 IPv4 networks)" ct systemctl reload memguardd
 check "the -s rules come back" until_ok 10 has4 '-A MEMGUARD -s 198.51.100.0/24 '
-check "status: memguard4 is gone" until_ok 10 not eval 'ct memguardd status | grep -q "set memguard4"'
+check "status: memguard4 is gone" until_ok 10 not eval 'ct memguardd status --verbose | grep -q "set memguard4"'
 
 log "stop keeps the rules"
 ct systemctl stop memguardd

@@ -4,7 +4,8 @@
 #  - no daemon: status exits 3 and says "not running"; verify compares only (1 when the kernel
 #    differs), and says it repaired nothing;
 #  - a daemon in sync: status exits 0 and names its pid, version, backend and config (also
-#    without --config); verify exits 0;
+#    without --config) in at most 12 lines with no WARNING; --verbose adds our rules with their
+#    counters and how to see them; verify exits 0;
 #  - a tamper between two timer passes (the interval is an hour): verify repairs it now, names
 #    it, exits 1; SIGUSR1 does the same pass for scripts;
 #  - the last drift survives a reload; an invalid config at start: status exits 1, FAILING CLOSED.
@@ -25,7 +26,9 @@ st() { "$MEMGUARDD" status "$@"; }
 rc=0; out=$(st --config "$CONF") || rc=$?
 check "no daemon: status exits 3 (got $rc)" [ "$rc" = 3 ]
 check "no daemon: status says not running" grep -q 'not running' <<<"$out"
-check "no daemon, nothing applied: status says so per family" \
+check "no daemon: status says what to do" grep -q 'WARNING: .*fix: systemctl start memguardd' <<<"$out"
+out=$(st --verbose --config "$CONF") || true
+check "no daemon, nothing applied: status --verbose says so per family" \
     grep -q "ipv4: nothing of memguardd's in the kernel" <<<"$out"
 rc=0; out=$("$MEMGUARDD" verify --config "$CONF") || rc=$?
 check "no daemon: verify compares only and exits 1 (got $rc)" [ "$rc" = 1 ]
@@ -48,6 +51,17 @@ check "status --json: no array under two names (no .jumps beside .input)" \
 rc=0; out=$(st) || rc=$?
 check "without --config, status compares the running daemon's config (exit $rc)" \
     eval '[ "$rc" = 0 ] && grep -q "config $CONF: in sync" <<<"$out"'
+check "in sync: status is at most 12 lines ($(wc -l <<<"$out"))" [ "$(wc -l <<<"$out")" -le 12 ]
+check "in sync: status names the pid, the backend, the guard and the last apply" \
+    eval 'grep -q "running, pid $MG_DAEMON" <<<"$out" && grep -q "^backend $MG_BACKEND (" <<<"$out" &&
+          grep -q "^guard default (tcp/udp $MG_PORT): 2 network(s) allowed" <<<"$out" &&
+          grep -q "^last apply 20" <<<"$out"'
+check "in sync: status has no WARNING and no rule counters" eval '! grep -qE "WARNING|pkts" <<<"$out"'
+out=$(st --verbose) || true
+check "status --verbose: the summary, then our rules with their counters" \
+    eval 'grep -q "config $CONF: in sync" <<<"$out" && grep -qE "^ +[0-9]+ +[0-9]+ pkts" <<<"$out"'
+check "status --verbose: how to see the rules with the backend's own tools" \
+    grep -qE "^backend $MG_BACKEND: .*(iptables-legacy|nft list)" <<<"$out"
 rc=0; out=$("$MEMGUARDD" verify --config "$CONF") || rc=$?
 check "in sync: verify exits 0 (got $rc)" [ "$rc" = 0 ]
 

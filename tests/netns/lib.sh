@@ -219,6 +219,23 @@ mg_run() {
     MG_ERR=$(cat "$MG_WORK/err")
 }
 
+# mg_doctor LABEL CONFIG : runs `memguardd doctor --config CONFIG` (mg_run). No daemon runs in
+# these tests, so it exits 2 (an exposure); the closing "E exposure(s), W warning(s), N note(s)"
+# must match its lines (a finding has a fix line; a note that only gives context has none).
+# Sets DOCTOR_COUNTS to "E W N".
+# shellcheck disable=SC2034 # the callers read it
+mg_doctor() {
+    local label=$1 e w fixes
+    mg_run doctor --config "$2"
+    e=$(grep -c '^EXPOSURE: ' <<<"$MG_OUT" || true)
+    w=$(grep -c '^WARNING: ' <<<"$MG_OUT" || true)
+    fixes=$(grep -c '^  fix: ' <<<"$MG_OUT" || true)
+    DOCTOR_COUNTS="$e $w $((fixes - e - w))"
+    assert_eq "$label: no daemon runs here: doctor exits 2" 2 "$MG_RC"
+    assert_match "$label: the closing counts match the lines ($e exposure(s), $w warning(s), $fixes fix(es))" \
+        "^$e exposure\\(s\\), $w warning\\(s\\), $((fixes - e - w)) note\\(s\\)\$" "$MG_OUT"
+}
+
 # changed FAM : the ERE of the line `apply --once` prints for a family it changed, such as
 # "ipv4: created chain MEMGUARD with 5 rules, added 2 rules to INPUT, ..." (not "ipv4: unchanged" or
 # "ipv4: FAILED")
