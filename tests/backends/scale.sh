@@ -1,9 +1,9 @@
 #!/bin/bash
 # backend_scale_<backend>: an allowlist of 100,000 IPv4 /32s and 100,000 IPv6 /64s, every
 # tenth with a comment. `memguardd apply --once` puts it in place within the time a one-off
-# apply gets (it used to wait for ever on an answer the kernel had dropped: the batch's ACKs
-# overflowed the socket's receive buffer), the kernel holds every network, and a second apply
-# finds nothing to add.
+# apply gets (nftables: a batch whose ACKs outgrow a default receive buffer, so none may be lost
+# and no reply waited for without end), the kernel holds every network, and a second apply
+# leaves them all in place.
 # Usage: scale.sh MEMGUARDD iptables-legacy|nftables   (root)
 # shellcheck disable=SC2034 # H_NS and H_MG_TIMEOUT are read by lib.sh functions
 . "$(dirname "$0")/lib.sh"
