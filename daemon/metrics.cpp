@@ -60,13 +60,23 @@ void Metrics::write(const Policy& policy, Backend& backend) {
     const std::string& path = *policy.metrics_file;
     recorder_.policy(policy, backend.name());
     read_blocked(backend);
-    const auto failed = replace_file(path, format_metrics(recorder_.snapshot()));
+    const auto now = std::chrono::steady_clock::now();
+    const bool same_file = written_ == path && problem_.empty();
+    const MetricsWrite need = metrics_write_needed(same_file ? in_file_ : std::nullopt,
+                                                   recorder_.snapshot(), now - written_at_);
+    if (need == MetricsWrite::skip) {
+        return;
+    }
+    const auto failed = replace_file(path, format_metrics(recorder_.snapshot()), 0, 0644,
+                                     need == MetricsWrite::durable);
     if (!failed) {
         if (!problem_.empty()) {
             log_metrics(info, path, "metrics: writing " + path + " again");
             problem_.clear();
         }
         written_ = path;
+        in_file_ = recorder_.snapshot();
+        written_at_ = now;
         return;
     }
     if (failed->what == problem_) {

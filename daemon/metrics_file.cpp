@@ -82,7 +82,7 @@ Fd create_temporary(int dir, const std::string& name, std::string& temp) {
 } // namespace
 
 std::optional<FileError> replace_file(const std::string& path, std::string_view text, uid_t owner,
-                                      mode_t mode) {
+                                      mode_t mode, bool durable) {
     const Place place = place_of(path);
     OpenedDir opened = open_metrics_dir(place.dir, owner);
     if (opened.error) {
@@ -100,7 +100,7 @@ std::optional<FileError> replace_file(const std::string& path, std::string_view 
     if (!failed && ::fchmod(fd.get(), mode) != 0) {
         failed = error_now("cannot make " + temp_path + " readable");
     }
-    if (!failed && ::fsync(fd.get()) != 0) {
+    if (!failed && durable && ::fsync(fd.get()) != 0) {
         failed = error_now("cannot write " + temp_path + " to disk");
     }
     if (!failed && ::renameat(dir, temp.c_str(), dir, place.name.c_str()) != 0) {

@@ -80,4 +80,33 @@ void MetricsRecorder::policy(const Policy& policy, std::string_view backend) {
     }
 }
 
+namespace {
+
+// The snapshot without what moves at every pass or with every blocked packet; that there is a
+// verify time and duration at all (none before the first verify pass) stays.
+MetricsSnapshot settled(MetricsSnapshot s) {
+    s.blocked.reset();
+    if (s.last_verify_success) {
+        s.last_verify_success = 0.0;
+    }
+    if (s.verify_duration) {
+        s.verify_duration = 0.0;
+    }
+    return s;
+}
+
+} // namespace
+
+MetricsWrite metrics_write_needed(const std::optional<MetricsSnapshot>& written,
+                                  const MetricsSnapshot& now,
+                                  std::chrono::steady_clock::duration since) {
+    if (!written || format_metrics(settled(*written)) != format_metrics(settled(now))) {
+        return MetricsWrite::durable;
+    }
+    if (written->blocked != now.blocked || since >= metrics_refresh) {
+        return MetricsWrite::quick;
+    }
+    return MetricsWrite::skip;
+}
+
 } // namespace memguard

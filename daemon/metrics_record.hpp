@@ -8,9 +8,26 @@
 #include "policy.hpp"
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace memguard {
+
+// How a write of the metrics reaches the file.
+enum class MetricsWrite : std::uint8_t {
+    skip,    // only the verify pass's time and duration moved, and the file is not yet stale
+    quick,   // only the blocked counters moved, or the file is due its refresh: no fsync
+    durable, // a figure changed, or nothing was written yet: fsync, then rename
+};
+// A file with nothing new is written again this often all the same: its time stamps (and its
+// mtime, which node_exporter exports) say that the daemon is alive.
+inline constexpr std::chrono::seconds metrics_refresh{60};
+// What writing `now` needs when `written` is in the file (nullopt: nothing, or not that file),
+// written `since` ago.
+MetricsWrite metrics_write_needed(const std::optional<MetricsSnapshot>& written,
+                                  const MetricsSnapshot& now,
+                                  std::chrono::steady_clock::duration since);
 
 class MetricsRecorder {
 public:

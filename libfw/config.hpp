@@ -56,7 +56,7 @@ std::vector<std::string> fragment_files(const std::string& config_path); // list
 // out gives nothing.
 std::vector<std::uint16_t> ports_named_in(std::string_view text);
 // The same for a file and its fragments, each read only if load_config would read it (a regular
-// file `rules` trust, at most 1 MiB); {} for one that is not, or on any error.
+// file `rules` trust, at most max_config_bytes); {} for one that is not, or on any error.
 std::vector<std::uint16_t> ports_named_in_file(const std::string& path, FileRules rules = {});
 
 } // namespace memguard

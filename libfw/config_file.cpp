@@ -38,9 +38,8 @@ std::string read_config_file(const std::string& path, FileRules rules) {
     if (const auto why = untrusted_directory(path, st, rules.owner)) {
         throw fail(*why);
     }
-    constexpr off_t max_size = 1 << 20;
-    if (st.st_size > max_size) {
-        throw fail("is larger than 1 MiB; that is not an allowlist");
+    if (static_cast<std::size_t>(st.st_size) > max_config_bytes) {
+        throw fail("is larger than 64 MiB; that is not an allowlist");
     }
     std::string text(static_cast<std::size_t>(st.st_size), '\0');
     std::size_t got = 0;

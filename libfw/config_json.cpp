@@ -78,30 +78,57 @@ std::size_t comment_offset(std::string_view text) {
     return std::string_view::npos;
 }
 
-// nlohmann keeps the last of two equal keys; a duplicated key in a firewall config is a
-// mistake to report, so a parser callback records them.
-json parse_strict(std::string_view text, std::vector<std::string>& duplicates) {
-    std::vector<std::set<std::string>> keys;
-    std::vector<std::string> names;
-    auto callback = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-        switch (event) {
-        case json::parse_event_t::object_start:
-            keys.emplace_back();
-            break;
-        case json::parse_event_t::object_end:
-            keys.pop_back();
-            break;
-        case json::parse_event_t::key:
-            if (!keys.back().insert(parsed.get<std::string>()).second) {
-                duplicates.push_back(parsed.get<std::string>());
-            }
-            break;
-        default:
-            break;
+// Builds the document as json::parse does and records every key given twice in one object:
+// nlohmann keeps the last of two equal keys, and a duplicated key in a firewall config is a
+// mistake to report. Not json::parse with a callback for this: after each object that parser
+// scans the enclosing array for discarded values, quadratic in an allowlist of labelled entries.
+class StrictBuilder {
+public:
+    StrictBuilder(json& doc, std::vector<std::string>& duplicates)
+        : dom_(doc), duplicates_(duplicates) {}
+
+    bool null() { return dom_.null(); }
+    bool boolean(bool v) { return dom_.boolean(v); }
+    bool number_integer(json::number_integer_t v) { return dom_.number_integer(v); }
+    bool number_unsigned(json::number_unsigned_t v) { return dom_.number_unsigned(v); }
+    bool number_float(json::number_float_t v, const json::string_t& text) {
+        return dom_.number_float(v, text);
+    }
+    bool string(json::string_t& v) { return dom_.string(v); }
+    bool binary(json::binary_t& v) { return dom_.binary(v); }
+    bool start_object(std::size_t n) {
+        keys_.emplace_back();
+        return dom_.start_object(n);
+    }
+    bool key(json::string_t& k) {
+        if (!keys_.back().insert(k).second) {
+            duplicates_.push_back(k);
         }
-        return true;
-    };
-    return json::parse(text.begin(), text.end(), callback);
+        return dom_.key(k);
+    }
+    bool end_object() {
+        keys_.pop_back();
+        return dom_.end_object();
+    }
+    bool start_array(std::size_t n) { return dom_.start_array(n); }
+    bool end_array() { return dom_.end_array(); }
+    // Throws `ex` as the type it has, as json::parse does.
+    template <class Exception>
+    bool parse_error(std::size_t at, const std::string& token, const Exception& ex) {
+        return dom_.parse_error(at, token, ex);
+    }
+
+private:
+    nlohmann::detail::json_sax_dom_parser<json> dom_;
+    std::vector<std::set<std::string>> keys_; // of each object being read, innermost last
+    std::vector<std::string>& duplicates_;
+};
+
+json parse_strict(std::string_view text, std::vector<std::string>& duplicates) {
+    json doc;
+    StrictBuilder builder(doc, duplicates);
+    json::sax_parse(text.begin(), text.end(), &builder);
+    return doc;
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "policy.hpp"
 
 #include <algorithm>
+#include <set>
 
 namespace memguard {
 
@@ -29,11 +30,13 @@ Policy fail_closed_policy(const std::vector<std::uint16_t>& also) {
 
 namespace {
 
+// In first-seen order; the set makes it O(n log n) for an allowlist of 100,000 networks.
 template <class T> std::vector<T> every(const Policy& policy, std::vector<T> GuardSpec::*field) {
     std::vector<T> out;
+    std::set<T> seen;
     for (const auto& g : policy.guards) {
         for (const auto& v : g.*field) {
-            if (std::ranges::find(out, v) == out.end()) {
+            if (seen.insert(v).second) {
                 out.push_back(v);
             }
         }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 
 namespace memguard {
 
@@ -112,9 +113,13 @@ std::vector<BlockedCount> blocked_in(const KernelView& view) {
 }
 
 std::vector<BlockedCount> LegacyBackend::blocked() {
+    constexpr auto fresh_for = std::chrono::seconds(1);
     std::vector<BlockedCount> out;
     for (const auto family : both_families) {
-        const auto counts = blocked_in(tables_->snapshot(family));
+        auto& seen = seen_[family == Family::ipv4 ? 0 : 1];
+        const bool fresh = seen && std::chrono::steady_clock::now() - seen->at < fresh_for;
+        const auto counts = blocked_in(fresh ? seen->view : tables_->snapshot(family));
+        seen.reset();
         out.insert(out.end(), counts.begin(), counts.end());
     }
     return out;

@@ -110,9 +110,15 @@ FamilyReport LegacyBackend::run(Family family, Planner planner,
     fr.family = family;
     Comparison cmp;
     bool again = write;
+    auto& seen = seen_[family == Family::ipv4 ? 0 : 1];
+    seen.reset();
     if (first == FirstLook::snapshot || !write) {
-        cmp = planner(with_sets(wanted, tables_->snapshot(family)));
+        KernelView view = with_sets(wanted, tables_->snapshot(family));
+        cmp = planner(view);
         again = write && !cmp.plan.empty();
+        if (!again) {
+            seen = Seen{std::move(view), std::chrono::steady_clock::now()};
+        }
     }
     // The commit must rest on a read made under the lock; after a lost race, read again.
     while (again) {

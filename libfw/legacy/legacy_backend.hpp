@@ -9,8 +9,11 @@
 #include "diff.hpp"
 #include "tables.hpp"
 
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +57,14 @@ private:
     std::unique_ptr<Transaction> begin_locked(Family family, const std::vector<std::string>& wanted,
                                               KernelView& view);
     std::unique_ptr<Tables> tables_;
+    // The view of each family (both_families' order) a pass read and left as it was: blocked()
+    // counts from it rather than read both tables again, as the metrics do after every pass.
+    // Taken once, and only while fresh.
+    struct Seen {
+        KernelView view;
+        std::chrono::steady_clock::time_point at;
+    };
+    std::array<std::optional<Seen>, 2> seen_;
 };
 
 std::unique_ptr<Backend> make_legacy_backend();

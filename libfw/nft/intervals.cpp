@@ -145,7 +145,15 @@ RangeLabels range_labels(std::span<const Range> ranges,
     RangeLabels out;
     for (const auto& [network, label] : labels) {
         const auto one = merged_ranges(network.family, std::span(&network, 1));
-        if (one.size() == 1 && std::ranges::find(ranges, one[0]) != ranges.end()) {
+        if (one.size() != 1) {
+            continue;
+        }
+        // Sorted and disjoint: the one range that can be `one` is the first not below it.
+        const std::size_t size = address_size(network.family);
+        const auto at = std::ranges::lower_bound(
+            ranges, one[0].first, [size](const auto& a, const auto& b) { return less(a, b, size); },
+            &Range::first);
+        if (at != ranges.end() && *at == one[0]) {
             out[one[0].first] = label;
         }
     }

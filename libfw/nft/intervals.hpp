@@ -49,6 +49,7 @@ std::vector<Range> ranges_from_elements(Family family, std::vector<IntervalEleme
 
 // Labels by the first address of the range they are on: a labelled network's label goes on the
 // range that is exactly that network; one merged into a bigger range has nowhere to go.
+// `ranges`: one family's, sorted and disjoint (as merged_ranges gives them).
 using RangeLabels = std::map<Address, std::string>;
 RangeLabels range_labels(std::span<const Range> ranges,
                          const std::map<Network, std::string>& labels);

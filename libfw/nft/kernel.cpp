@@ -19,6 +19,8 @@ namespace {
 namespace detail = netlink::detail;
 
 constexpr int kDumpAttempts = 10;
+constexpr std::size_t kBytesPerAnswer = 2048;
+constexpr std::size_t kAnswerHeadroom = std::size_t{256} << 10;
 
 constexpr std::uint16_t nft_type(unsigned msg) {
     return detail::nfnl_type(NFNL_SUBSYS_NFTABLES, msg);
@@ -89,7 +91,10 @@ void add_sets(netlink::Socket& socket, TableModel& table) {
 
 Kernel::Kernel()
     : socket_(netlink::Bus::netfilter),
-      seq_(static_cast<std::uint32_t>(std::time(nullptr)) + 0x40000000U) {}
+      seq_(static_cast<std::uint32_t>(std::time(nullptr)) + 0x40000000U) {
+    // An answer the kernel dropped must end in a timeout, never in a recv that waits for ever.
+    socket_.set_nonblocking(true);
+}
 
 std::uint32_t Kernel::generation() {
     detail::Request request;
@@ -184,6 +189,10 @@ void Kernel::send(const Batch& batch) {
     if (setsockopt(socket_.fd(), SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0) {
         setsockopt(socket_.fd(), SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
     }
+    // Every command of the batch is acknowledged, each ACK its own skb of about 1 KiB in the
+    // receive buffer: the default 208 KiB holds about 200, and a lost ACK leaves the batch's
+    // outcome unknown. A set of 100,000 ranges takes about 250 commands.
+    socket_.set_receive_buffer(kAnswerHeadroom + batch.commands() * kBytesPerAnswer);
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
     const ssize_t sent = sendto(socket_.fd(), bytes.data(), bytes.size(), 0,

@@ -230,3 +230,18 @@ TEST_CASE("a family's view lists every guard's set", "[nft][guards]") {
     CHECK(four.sets[1].usable);
     CHECK(view_of(snap, Family::ipv6).sets[1].name == "allow6-pages");
 }
+
+TEST_CASE("of many drifted labels three are named and the rest is counted as …", "[nft][guards]") {
+    GuardSpec g = test::guard("default", {11211}, {Protocol::tcp},
+                              {"10.0.0.1", "10.0.0.3", "10.0.0.5", "10.0.0.7", "10.0.0.9"});
+    for (const char* host : {"10.0.0.1", "10.0.0.3", "10.0.0.5", "10.0.0.7", "10.0.0.9"}) {
+        test::label(g, host, "web");
+    }
+    const TableModel want = model_of(plan_table(kTableName, test::desired_of({g})));
+    TableModel found = want;
+    found.set("allow4")->labels.clear();
+    const auto d = compare_tables(want, found, Ownership{false});
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].text == "ipv4 set allow4 labels: 10.0.0.1 is \"\", wanted \"web\"; 10.0.0.3 is "
+                       "\"\", wanted \"web\"; 10.0.0.5 is \"\", wanted \"web\"; …");
+}

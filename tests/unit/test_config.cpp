@@ -1,6 +1,7 @@
 #include "support.hpp"
 
 #include "config.hpp"
+#include "config_file.hpp"
 #include "temp_dir.hpp"
 
 #include <cerrno>
@@ -624,10 +625,10 @@ TEST_CASE("load_config: a file owned by another user is refused") {
     CHECK(load_config(path, {65534}) == unit::shipped_policy());
 }
 
-TEST_CASE("load_config: a file larger than 1 MiB is refused - 1 MiB exactly is read") {
+TEST_CASE("load_config: a file larger than 64 MiB is refused - 64 MiB exactly is read") {
     const unit::TempDir dir;
     std::string big = "{\"allow\": []}";
-    big.resize(std::size_t{1} << 20, ' ');
+    big.resize(memguard::max_config_bytes, ' ');
     const auto exact = dir.file("exact.json", big, 0600);
     Policy want;
     CHECK(load_config(exact, {::geteuid()}) == want);
@@ -636,7 +637,7 @@ TEST_CASE("load_config: a file larger than 1 MiB is refused - 1 MiB exactly is r
     const auto over = dir.file("big.json", big, 0600);
     const auto problems = load_problems(over, {::geteuid()});
     INFO(joined(problems));
-    CHECK(one_line_has(problems, {over + ": ", "larger than 1 MiB"}));
+    CHECK(one_line_has(problems, {over + ": ", "larger than 64 MiB"}));
 }
 
 TEST_CASE("load_config: content problems are prefixed with the path") {
@@ -734,7 +735,7 @@ TEST_CASE("ports_named_in_file: reads only what load_config would read") {
     CHECK(ports_named_in_file(broken, {::geteuid() + 1}).empty()); // another owner required
 
     std::string big = R"({"ports": [11311]})";
-    big.resize((std::size_t{1} << 20) + 1, ' ');
+    big.resize(memguard::max_config_bytes + 1, ' ');
     CHECK(ports_named_in_file(dir.file("big.json", big, 0600), {::geteuid()}).empty());
 }
 

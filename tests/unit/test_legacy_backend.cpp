@@ -21,6 +21,7 @@ namespace {
 struct FakeKernel {
     KernelView views[2];
     std::vector<Plan> commits;
+    int snapshots = 0; // lock-free reads of a family's tables
     KernelView& of(Family f) { return views[f == Family::ipv4 ? 0 : 1]; }
 };
 
@@ -56,6 +57,7 @@ class FakeTables final : public memguard::Tables {
 public:
     explicit FakeTables(FakeKernel& k) : kernel_(k) {}
     KernelView snapshot(Family f) override {
+        ++kernel_.snapshots;
         KernelView v = kernel_.of(f);
         v.family = f;
         return v;
@@ -112,4 +114,20 @@ TEST_CASE("legacy backend: no mangle table fails the pass, and INPUT still fails
     for (const auto& f : compared.families) {
         CHECK(f.error.find("no legacy mangle table") != std::string::npos);
     }
+}
+
+// A pass that reads without writing (here a comparison; the stand-in has no mangle table, so
+// its verify passes fail closed under the lock) leaves its view for the counters.
+TEST_CASE("legacy backend: the counters after a pass that wrote nothing come from its read") {
+    FakeKernel kernel;
+    memguard::LegacyBackend backend(std::make_unique<FakeTables>(kernel));
+    const auto desired = memguard::desired_state(unit::seed_policy());
+    (void)backend.reconcile(desired, memguard::PassKind::apply);
+    (void)backend.compare(desired);
+    const int after_pass = kernel.snapshots;
+    const auto counted = backend.blocked();
+    CHECK(kernel.snapshots == after_pass);
+    // Taken once: the next count reads both families again, and counts the same.
+    CHECK(backend.blocked() == counted);
+    CHECK(kernel.snapshots == after_pass + 2);
 }

@@ -305,3 +305,39 @@ TEST_CASE("metrics: a missing directory is ENOENT, and nothing is made", "[metri
     CHECK(failed->what.find((dir.path / "none").string()) != std::string::npos);
     CHECK(std::filesystem::is_empty(dir.path));
 }
+
+TEST_CASE("metrics: the file is written again when a figure moves, or once a minute", "[metrics]") {
+    using memguard::metrics_write_needed;
+    using memguard::MetricsWrite;
+    using std::chrono::seconds;
+    MetricsSnapshot written;
+    written.in_sync = true;
+    written.blocked = std::vector<BlockedCount>{{Family::ipv4, Protocol::tcp, 1, 60}};
+    written.last_verify_success = 1000.0;
+    written.verify_duration = 0.001;
+    CHECK(metrics_write_needed(std::nullopt, written, seconds(0)) == MetricsWrite::durable);
+    MetricsSnapshot before_verify = written; // the apply pass's file
+    before_verify.last_verify_success.reset();
+    before_verify.verify_duration.reset();
+    CHECK(metrics_write_needed(before_verify, written, seconds(1)) == MetricsWrite::durable);
+
+    MetricsSnapshot now = written; // another verify pass that found nothing new
+    now.last_verify_success = 1001.0;
+    now.verify_duration = 0.002;
+    CHECK(metrics_write_needed(written, now, seconds(1)) == MetricsWrite::skip);
+    CHECK(metrics_write_needed(written, now, memguard::metrics_refresh) == MetricsWrite::quick);
+
+    now.blocked = std::vector<BlockedCount>{{Family::ipv4, Protocol::tcp, 2, 120}};
+    CHECK(metrics_write_needed(written, now, seconds(1)) == MetricsWrite::quick);
+    now.blocked.reset(); // the counters could not be read: a gap in the series, said at once
+    CHECK(metrics_write_needed(written, now, seconds(1)) == MetricsWrite::quick);
+
+    now.in_sync = false;
+    CHECK(metrics_write_needed(written, now, seconds(1)) == MetricsWrite::durable);
+    now = written;
+    now.up = false;
+    CHECK(metrics_write_needed(written, now, seconds(1)) == MetricsWrite::durable);
+    now = written;
+    ++now.repairs;
+    CHECK(metrics_write_needed(written, now, seconds(1)) == MetricsWrite::durable);
+}
