@@ -8,9 +8,11 @@
 #include "config_warnings.hpp"
 #include "control.hpp"
 #include "guard.hpp"
+#include "last_good.hpp"
 #include "netlink/nftables.hpp"
 #include "netlink/sockdiag.hpp"
 #include "netlink/socket.hpp"
+#include "running_config.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -162,7 +164,8 @@ std::optional<Policy> check_config(Doctor& d, const std::string& config_path) {
         for (const auto& p : e.problems()) {
             problems += "\n  " + p;
         }
-        d.finding("the config is invalid, a running daemon fails closed (loopback only):" +
+        d.finding("the config is invalid: a daemon started now runs the last good policy, or "
+                  "without one fails closed (loopback only):" +
                       problems,
                   "correct what is named above, " + then_reload(config_path));
         return std::nullopt;
@@ -233,12 +236,30 @@ void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured
                            "programs the fail-closed rules");
 }
 
+// The daemon runs the last good policy, or a config other than the one on disk.
+void check_running_config(Doctor& d, const std::string& config_path) {
+    nlohmann::json daemon;
+    try {
+        daemon = ask_daemon_status();
+    } catch (const std::exception& e) {
+        d.finding(e.what(), "restart memguardd (systemctl restart memguardd)");
+        return;
+    }
+    if (const auto line = last_good_line(daemon)) {
+        d.finding("memguardd is " + *line, "correct the config, " + then_reload(config_path));
+    } else if (const auto versus = disk_versus_running(config_path, daemon);
+               versus && !versus->same) {
+        note(config_path + " " + versus->line);
+    }
+}
+
 // Who answers for the daemon: only a root peer on the socket in the root-only runtime
 // directory is believed; a holder of the abstract name earlier versions used is a finding.
-void check_control(Doctor& d) {
+void check_control(Doctor& d, const std::string& config_path) {
     if (const auto pid = running_daemon()) {
         ok("memguardd runs in this network namespace (pid " + std::to_string(*pid) +
            "), answering on " + instance_paths().socket);
+        check_running_config(d, config_path);
     } else {
         note("memguardd is not running in this network namespace");
     }
@@ -269,7 +290,7 @@ namespace memguard {
 int run_doctor(const std::string& config_path) {
     using namespace doctor;
     Doctor d;
-    check_control(d);
+    check_control(d, config_path);
     const auto config = check_config(d, config_path);
     Policy policy = config.value_or(Policy{});
     Guard guard(policy.backend);
@@ -278,8 +299,11 @@ int run_doctor(const std::string& config_path) {
     check_leftovers(d, guard);
     if (check_backend(d, guard)) {
         if (!config) {
-            // What the daemon would enforce: loopback only, the broken file's ports included.
-            policy = guard.fail_closed_policy(ports_named_in_file(config_path));
+            // What the daemon would enforce: the last good policy, or loopback only on the
+            // broken file's ports.
+            auto last_good = load_last_good(config_path).policy;
+            policy = last_good ? std::move(*last_good)
+                               : guard.fail_closed_policy(ports_named_in_file(config_path));
         }
         check_kernel(d, guard, policy, config.has_value());
     }

@@ -6,6 +6,7 @@
 #include "guard.hpp"
 #include "metrics_format.hpp"
 #include "policy.hpp"
+#include "policy_source.hpp"
 
 #include <chrono>
 #include <string_view>
@@ -26,6 +27,9 @@ public:
     // What the conflict tracker said of a verify pass.
     void conflict(ConflictTracker::Verdict verdict);
     void reload_failed() { ++snapshot_.reload_failures; }
+    // Whether the config validated, and the last good policy's age when that is what runs.
+    // Before pass(): a config that does not validate leaves the kernel out of sync with it.
+    void config(const RunningConfig& running);
     // The allowlist in force (each guard's networks per family) and the backend programming it.
     void policy(const Policy& policy, std::string_view backend);
     // Written by a clean stop.

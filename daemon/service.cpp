@@ -12,6 +12,7 @@
 #include "metrics.hpp"
 #include "netlink/socket.hpp"
 #include "passes.hpp"
+#include "policy_source.hpp"
 #include "timer.hpp"
 
 #include <systemd/sd-daemon.h>
@@ -43,7 +44,7 @@ constexpr std::chrono::seconds last_retry{60};
 class Service {
 public:
     explicit Service(std::string config_path)
-        : config_path_(std::move(config_path)), state_(config_path_) {}
+        : config_path_(std::move(config_path)), source_(config_path_), state_(config_path_) {}
 
     int run();
 
@@ -54,7 +55,6 @@ private:
     void setup_loop();
     void watch(int fd, Handler handler);
     void configure_audit();
-    void load_initial_policy();
     void apply(Event why);
     void after_pass(const Pass& pass);
     void follow_backend();
@@ -78,8 +78,8 @@ private:
     std::optional<Guard> guard_; // made once the config says which backend
     int watched_change_fd_ = -1;
     std::string caveat_; // the backend's, as last logged
+    PolicySource source_;
     Policy policy_;
-    bool config_invalid_ = false;
     bool ready_ = false;
     std::string last_status_; // the last STATUS= sent to systemd
     std::chrono::seconds retry_after_{first_retry};
@@ -185,34 +185,17 @@ void Service::rearm_verify() {
     watch(verify_timer_.get(), &Service::on_verify_timer);
 }
 
-void Service::load_initial_policy() {
-    try {
-        policy_ = load_config(config_path_);
-        log_event(info, {Event::config, std::nullopt, {}},
-                  "loaded " + config_path_ + ": " + summary(policy_));
-        log_warnings(policy_);
-        guard_.emplace(policy_.backend);
-    } catch (const ConfigError& e) {
-        for (const auto& problem : e.problems()) {
-            log_event(err, {Event::config, std::nullopt, {}}, problem);
-        }
-        guard_.emplace(backend_holding_ours()); // the last good run's backend, if any
-        policy_ = guard_->fail_closed_policy(ports_named_in_file(config_path_));
-        config_invalid_ = true;
-        log_event(err, {Event::config, std::nullopt, {{"FAIL_CLOSED", "1"}}},
-                  "no valid configuration: failing closed on port(s) " +
-                      join_ports(all_ports(policy_)) + ", open to loopback only; fix " +
-                      config_path_ + " and " + reload_hint());
-    }
-}
-
 void Service::apply(Event why) {
     const Pass pass = guard_->pass(policy_, PassKind::apply);
     follow_backend();
-    log_apply(pass.report, why, config_invalid_);
-    state_.record_apply(config_invalid_);
+    log_apply(pass.report, why, source_.failing_closed());
+    if (!pass.report.failed()) {
+        source_.applied();
+    }
+    state_.record_apply(source_.running());
     state_.record_pass(pass.report);
-    metrics_.record().pass(pass.report, PassKind::apply, config_invalid_);
+    metrics_.record().config(source_.running());
+    metrics_.record().pass(pass.report, PassKind::apply, source_.failing_closed());
     after_pass(pass);
     metrics_.write(policy_, guard_->backend());
 }
@@ -278,7 +261,7 @@ Report Service::verify(bool timer) {
     const Pass pass = guard_->pass(policy_, PassKind::verify);
     const Report& report = pass.report;
     const bool drifted = report.drift_count() > 0;
-    metrics_.record().pass(report, PassKind::verify, config_invalid_,
+    metrics_.record().pass(report, PassKind::verify, source_.failing_closed(),
                            std::chrono::steady_clock::now() - started);
     metrics_.record().conflict(log_verdict(conflicts_, report, drifted, timer));
     state_.record_pass(report);
@@ -296,11 +279,9 @@ Report Service::verify(bool timer) {
 
 void Service::reload() {
     sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
-    try {
-        Policy next = load_config(config_path_);
-        const bool interval_changed = next.verify_interval != policy_.verify_interval;
-        policy_ = std::move(next);
-        config_invalid_ = false;
+    if (auto next = source_.at_reload()) {
+        const bool interval_changed = next->verify_interval != policy_.verify_interval;
+        policy_ = std::move(*next);
         log_event(info, {Event::reload, std::nullopt, {}},
                   "reloaded " + config_path_ + ": " + summary(policy_));
         log_warnings(policy_);
@@ -309,14 +290,13 @@ void Service::reload() {
         if (interval_changed) {
             rearm_verify();
         }
-    } catch (const ConfigError& e) {
-        for (const auto& problem : e.problems()) {
-            log_event(err, {Event::config, std::nullopt, {}}, problem);
-        }
+    } else {
         log_event(err, {Event::reload, std::nullopt, {{"REJECTED", "1"}}},
                   "reload rejected: " + config_path_ +
                       " is invalid; the rules in the kernel are unchanged");
+        state_.record_config(source_.running());
         metrics_.record().reload_failed();
+        metrics_.record().config(source_.running());
         metrics_.write(policy_, guard_->backend());
     }
     ready_ = false;
@@ -328,7 +308,10 @@ void Service::notify_ready() {
     const bool closed = state_.all_closed();
     const std::string status =
         closed ? "Guarding " + summary(policy_) +
-                     (state_.fail_closed() ? " (FAIL-CLOSED; see memguardd status)" : "")
+                     (state_.fail_closed() ? " (FAIL-CLOSED; see memguardd status)"
+                      : source_.running().config_invalid
+                          ? " (the config is INVALID; see memguardd status)"
+                          : "")
                : "NOT GUARDED yet: " + state_.first_error() + "; retrying";
     // Called after every verify pass: systemd hears only what changed.
     if (closed && !ready_) {
@@ -413,7 +396,7 @@ int Service::run() {
     claim_instance();
     setup_loop();
     log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
-    load_initial_policy();
+    policy_ = source_.at_start(guard_);
     apply(Event::apply);
     check_squatter();
     configure_audit();

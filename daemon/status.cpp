@@ -3,6 +3,7 @@
 #include "config.hpp"
 #include "control.hpp"
 #include "guard.hpp"
+#include "running_config.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -40,20 +41,6 @@ json view_json(const FamilyView& v) {
     return out;
 }
 
-// What the running daemon says about itself; null when none runs in this network namespace.
-json daemon_state() {
-    const auto answer = ask_daemon("status");
-    if (!answer) {
-        return nullptr;
-    }
-    try {
-        return json::parse(*answer);
-    } catch (const json::exception& e) {
-        throw std::runtime_error(std::string("memguardd answered status with no JSON: ") +
-                                 e.what());
-    }
-}
-
 void print_daemon(const json& d) {
     if (!d.is_object()) {
         std::printf("daemon: not running in this network namespace (systemctl start memguardd)\n");
@@ -67,6 +54,9 @@ void print_daemon(const json& d) {
                 static_cast<unsigned long long>(d.value("repairs", 0ULL)));
     if (const auto drift = d.value("last_drift", ""); !drift.empty()) {
         std::printf("daemon: last drift: %s\n", drift.c_str());
+    }
+    if (const auto line = last_good_line(d)) {
+        std::printf("daemon: %s\n", line->c_str());
     }
     if (d.value("fail_closed", false)) {
         std::printf("daemon: FAILING CLOSED%s\n",
@@ -225,15 +215,21 @@ json gather(const std::string& config_path, const json& daemon) {
 } // namespace
 
 int print_status(const std::string& config_path, bool as_json, bool config_given) {
-    const json daemon = daemon_state();
+    const json daemon = ask_daemon_status();
     // Without --config, the config the running daemon reads.
     const std::string config =
         !config_given && daemon.is_object() ? daemon.value("config", config_path) : config_path;
-    const json out = gather(config, daemon);
+    json out = gather(config, daemon);
+    const auto versus = disk_versus_running(config, daemon);
+    out["runs_config_on_disk"] = versus ? json(versus->same) : json();
+    out["last_good"] = last_good_line(daemon).value_or("");
     // Like systemctl status: 3 not running, 1 running but not as configured, 0 all well.
-    const int code = !daemon.is_object()                                            ? 3
-                     : daemon.value("fail_closed", false) || out["in_sync"] != true ? 1
-                                                                                    : 0;
+    const int code = !daemon.is_object() ? 3
+                     : daemon.value("fail_closed", false) || out["in_sync"] != true ||
+                             daemon.value("policy_source", "config") != "config" ||
+                             daemon.value("config_invalid", false)
+                         ? 1
+                         : 0;
     if (as_json) {
         std::cout << out.dump(2) << '\n';
         return code;
@@ -248,6 +244,9 @@ int print_status(const std::string& config_path, bool as_json, bool config_given
         std::printf("config %s: %s\n", config.c_str(),
                     out["in_sync"].get<bool>() ? "in sync"
                                                : "DIFFERS from the kernel (see memguardd diff)");
+    }
+    if (versus && !versus->same) {
+        std::printf("config %s: %s\n", config.c_str(), versus->line.c_str());
     }
     if (out.contains("guards")) {
         print_guards(out["guards"]);
