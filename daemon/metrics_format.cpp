@@ -67,7 +67,7 @@ void state(Exposition& out, const MetricsSnapshot& s) {
                flag(s.up));
     out.single("memguardd_in_sync", "gauge",
                "1 when the last pass left the kernel holding the configured rules; 0 when it "
-               "failed, fails closed or the config is invalid.",
+               "failed, fails closed or runs the last good policy (the config is invalid).",
                flag(s.in_sync));
     out.single("memguardd_failing_closed", "gauge",
                "1 when loopback-only rules stand in for the configured ones (or a part of them).",

@@ -28,7 +28,7 @@ public:
     void conflict(ConflictTracker::Verdict verdict);
     void reload_failed() { ++snapshot_.reload_failures; }
     // Whether the config validated, and the last good policy's age when that is what runs.
-    // Before pass(): a config that does not validate leaves the kernel out of sync with it.
+    // Before pass(): while the last good policy runs, the kernel is not in sync with the config.
     void config(const RunningConfig& running);
     // The allowlist in force (each guard's networks per family) and the backend programming it.
     void policy(const Policy& policy, std::string_view backend);
