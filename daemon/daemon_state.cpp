@@ -12,12 +12,7 @@ namespace memguard {
 namespace {
 
 std::string now_iso8601() {
-    const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return utc_text(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
 }
 
 } // namespace

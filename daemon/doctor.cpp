@@ -214,10 +214,11 @@ void check_leftovers(Doctor& d, Guard& guard) {
 }
 
 // The kernel against what the daemon would program: the config's rules, or when it is missing
-// or invalid the fail-closed ones.
-void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured) {
-    const std::string rules =
-        configured ? "the rules the config asks for" : "the fail-closed rules (loopback only)";
+// or invalid the last good policy's, or without one the fail-closed ones.
+void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured, bool last_good) {
+    const std::string rules = configured  ? "the rules the config asks for"
+                              : last_good ? "the rules of the last good policy"
+                                          : "the fail-closed rules (loopback only)";
     std::string differences;
     for (const auto& f : guard.compare(policy).families) {
         for (const auto& drift : f.drift) {
@@ -233,7 +234,8 @@ void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured
                            "(memguardd status shows its last repair); if none runs: systemctl "
                            "start memguardd, or memguardd apply --once"
                          : "correct the config (above); until then systemctl start memguardd "
-                           "programs the fail-closed rules");
+                           "programs " +
+                               rules);
 }
 
 // The daemon runs the last good policy, or a config other than the one on disk.
@@ -297,15 +299,17 @@ int run_doctor(const std::string& config_path) {
     std::printf("backend %s (%s): %s\n", std::string(guard.backend_name()).c_str(),
                 guard.backend_why().c_str(), std::string(guard.backend().how_to_see()).c_str());
     check_leftovers(d, guard);
+    bool from_last_good = false;
     if (check_backend(d, guard)) {
         if (!config) {
             // What the daemon would enforce: the last good policy, or loopback only on the
             // broken file's ports.
             auto last_good = load_last_good(config_path).policy;
+            from_last_good = last_good.has_value();
             policy = last_good ? std::move(*last_good)
                                : guard.fail_closed_policy(ports_named_in_file(config_path));
         }
-        check_kernel(d, guard, policy, config.has_value());
+        check_kernel(d, guard, policy, config.has_value(), from_last_good);
     }
     const KernelRules kernel = read_rules(d);
     try {
@@ -318,7 +322,7 @@ int run_doctor(const std::string& config_path) {
                   "tcp_diag, udp_diag) and nf_tables netlink");
     }
     check_dnat(d, policy, kernel, config_path);
-    check_reverse_path(d, policy, kernel, config.has_value(), config_path);
+    check_reverse_path(d, policy, kernel, config.has_value() || from_last_good, config_path);
     std::printf("%d finding(s)\n", d.findings());
     return d.findings() == 0 ? 0 : 1;
 }

@@ -136,6 +136,8 @@ check "(a) metrics: the last good policy's time" \
 h_mg doctor --config "$CONF"
 check "(a) doctor: a finding names the last good policy" \
     grep -q "memguardd is running the last good config from $saved" <<<"$H_OUT"
+check "(a) doctor: the kernel holds the last good policy's rules" \
+    grep -q "^ok: the kernel holds exactly the rules of the last good policy" <<<"$H_OUT"
 h_stop_daemon
 
 # --- (b) after a reboot: nothing of ours in the kernel ---------------------------------------------
