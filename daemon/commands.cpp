@@ -7,6 +7,7 @@
 #include "explain.hpp"
 #include "guard.hpp"
 #include "passes.hpp"
+#include "running_config.hpp"
 #include "service.hpp"
 #include "status.hpp"
 #include "temporary_cli.hpp"
@@ -26,6 +27,17 @@ void print_problems(const ConfigError& e) {
     }
 }
 
+// Whether the files on disk are what the running daemon enforces; nothing when none runs.
+void print_versus_running(const std::string& config) {
+    try {
+        if (const auto versus = disk_versus_running(config, ask_daemon_status())) {
+            std::printf("%s: %s\n", config.c_str(), versus->line.c_str());
+        }
+    } catch (const std::exception&) {
+        // a daemon that answers no JSON: status says so; check checks the file
+    }
+}
+
 int check(const Options& o) {
     try {
         const Policy p = load_config(o.config);
@@ -37,9 +49,11 @@ int check(const Options& o) {
         for (const auto& w : config_warnings(p)) {
             std::fprintf(stderr, "memguardd: warning: %s\n", w.located(o.config).c_str());
         }
+        print_versus_running(o.config);
         return 0;
     } catch (const ConfigError& e) {
         print_problems(e);
+        print_versus_running(o.config);
         return 1;
     }
 }

@@ -1,5 +1,7 @@
 #include "daemon_state.hpp"
 
+#include "last_good.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -10,12 +12,7 @@ namespace memguard {
 namespace {
 
 std::string now_iso8601() {
-    const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return utc_text(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
 }
 
 } // namespace
@@ -49,9 +46,9 @@ void DaemonState::record_pass(const Report& report) {
     }
 }
 
-void DaemonState::record_apply(bool config_invalid) {
+void DaemonState::record_apply(const RunningConfig& running) {
     last_apply_ = now_iso8601();
-    config_invalid_ = config_invalid;
+    running_ = running;
 }
 
 void DaemonState::record_repair(const Report& report) {
@@ -70,9 +67,9 @@ void DaemonState::record_backend(std::string_view name, std::string_view why) {
 }
 
 bool DaemonState::fail_closed() const {
-    return config_invalid_ || std::ranges::any_of(families_, [](const nlohmann::json& f) {
-               return f["fail_closed"].get<bool>();
-           });
+    return running_.origin == PolicyOrigin::fail_closed ||
+           std::ranges::any_of(
+               families_, [](const nlohmann::json& f) { return f["fail_closed"].get<bool>(); });
 }
 
 bool DaemonState::all_closed() const {
@@ -90,21 +87,38 @@ std::string DaemonState::first_error() const {
     return "";
 }
 
+// Where the policy in force came from; the config's first problem when it did not validate.
+nlohmann::json DaemonState::config_json() const {
+    nlohmann::json out{{"policy_source", to_string(running_.origin)},
+                       {"config_invalid", running_.config_invalid},
+                       {"config_hash", running_.hash},
+                       {"config_loaded", running_.origin == PolicyOrigin::fail_closed
+                                             ? nlohmann::json()
+                                             : nlohmann::json(utc_text(running_.loaded))}};
+    out["config_problem"] =
+        running_.config_invalid
+            ? nlohmann::json{{"file", running_.invalid_file}, {"problem", running_.problem}}
+            : nlohmann::json();
+    return out;
+}
+
 nlohmann::json DaemonState::to_json() const {
-    return {{"pid", ::getpid()},
-            {"version", MEMGUARD_VERSION},
-            {"config", config_path_},
-            {"backend", backend_},
-            {"backend_why", backend_why_},
-            {"started", started_},
-            {"last_apply", last_apply_},
-            {"last_repair", last_repair_},
-            {"last_drift", last_drift_},
-            {"repairs", repairs_},
-            {"config_invalid", config_invalid_},
-            {"fail_closed", fail_closed()},
-            {"squatter", squatter_.empty() ? nlohmann::json() : nlohmann::json(squatter_)},
-            {"families", families_}};
+    nlohmann::json out = {
+        {"pid", ::getpid()},
+        {"version", MEMGUARD_VERSION},
+        {"config", config_path_},
+        {"backend", backend_},
+        {"backend_why", backend_why_},
+        {"started", started_},
+        {"last_apply", last_apply_},
+        {"last_repair", last_repair_},
+        {"last_drift", last_drift_},
+        {"repairs", repairs_},
+        {"fail_closed", fail_closed()},
+        {"squatter", squatter_.empty() ? nlohmann::json() : nlohmann::json(squatter_)},
+        {"families", families_}};
+    out.update(config_json());
+    return out;
 }
 
 } // namespace memguard

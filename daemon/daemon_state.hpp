@@ -3,6 +3,7 @@
 #pragma once
 
 #include "guard.hpp"
+#include "policy_source.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -21,9 +22,12 @@ public:
 
     // Each family's outcome of the latest pass (errors, failing closed, refusals): every pass.
     void record_pass(const Report& report);
-    // `config_invalid`: the config could not be used, so the daemon enforces the fail-closed
-    // policy.
-    void record_apply(bool config_invalid);
+    // After an apply pass: when, and where its policy came from (`running`).
+    void record_apply(const RunningConfig& running);
+    // Where the policy in force came from, and whether the config on disk validated when last
+    // read (a rejected reload).
+    void record_config(const RunningConfig& running) { running_ = running; }
+    [[nodiscard]] const RunningConfig& running() const { return running_; }
     // Which backend programs the rules, and why that one.
     void record_backend(std::string_view name, std::string_view why);
     // Who holds the abstract name memguardd used to listen on ("" when nobody does).
@@ -41,6 +45,8 @@ public:
     [[nodiscard]] nlohmann::json to_json() const;
 
 private:
+    [[nodiscard]] nlohmann::json config_json() const;
+
     std::string config_path_;
     std::string started_;
     std::string last_apply_ = "never";
@@ -50,7 +56,7 @@ private:
     std::string backend_why_;
     std::string squatter_;
     std::uint64_t repairs_ = 0;
-    bool config_invalid_ = false;
+    RunningConfig running_;
     nlohmann::json families_ = nlohmann::json::array();
 };
 

@@ -9,9 +9,11 @@
 #include "config_warnings.hpp"
 #include "control.hpp"
 #include "guard.hpp"
+#include "last_good.hpp"
 #include "netlink/nftables.hpp"
 #include "netlink/sockdiag.hpp"
 #include "netlink/socket.hpp"
+#include "running_config.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -189,7 +191,8 @@ std::optional<Policy> check_config(Doctor& d, const std::string& config_path) {
             problems += "\n  " + p;
         }
         d.finding(Severity::warning,
-                  "the config is invalid, a running daemon fails closed (loopback only):" +
+                  "the config is invalid: a daemon started now runs the last good policy, or "
+                  "without one fails closed (loopback only):" +
                       problems,
                   "correct what is named above, " + then_reload(config_path));
         return std::nullopt;
@@ -239,12 +242,31 @@ void check_leftovers(Doctor& d, Guard& guard) {
     }
 }
 
+// The daemon runs the last good policy, or a config other than the one on disk.
+void check_running_config(Doctor& d, const std::string& config_path) {
+    nlohmann::json daemon;
+    try {
+        daemon = ask_daemon_status();
+    } catch (const std::exception& e) {
+        d.finding(Severity::warning, e.what(), "restart memguardd (systemctl restart memguardd)");
+        return;
+    }
+    if (const auto line = last_good_line(daemon)) {
+        d.finding(Severity::warning, "memguardd is " + *line,
+                  "correct the config, " + then_reload(config_path));
+    } else if (const auto versus = disk_versus_running(config_path, daemon);
+               versus && !versus->same) {
+        note(config_path + " " + versus->line);
+    }
+}
+
 // Who answers for the daemon: only a root peer on the socket in the root-only runtime
 // directory is believed; a holder of the abstract name earlier versions used is a finding.
-void check_control(Doctor& d) {
+void check_control(Doctor& d, const std::string& config_path) {
     if (const auto pid = running_daemon()) {
         ok("memguardd runs in this network namespace (pid " + std::to_string(*pid) +
            "), answering on " + instance_paths().socket);
+        check_running_config(d, config_path);
     } else {
         d.finding(Severity::exposure,
                   "memguardd is not running in this network namespace: nothing keeps the rules "
@@ -279,19 +301,24 @@ namespace memguard {
 int run_doctor(const std::string& config_path) {
     using namespace doctor;
     Doctor d;
-    check_control(d);
+    check_control(d, config_path);
     const auto config = check_config(d, config_path);
     Policy policy = config.value_or(Policy{});
     Guard guard(policy.backend);
     std::printf("backend %s (%s): %s\n", std::string(guard.backend_name()).c_str(),
                 guard.backend_why().c_str(), std::string(guard.backend().how_to_see()).c_str());
     check_leftovers(d, guard);
+    bool from_last_good = false;
     if (check_backend(d, guard)) {
         if (!config) {
-            // What the daemon would enforce: loopback only, the broken file's ports included.
-            policy = guard.fail_closed_policy(ports_named_in_file(config_path));
+            // What the daemon would enforce: the last good policy, or loopback only on the
+            // broken file's ports.
+            auto last_good = load_last_good(config_path).policy;
+            from_last_good = last_good.has_value();
+            policy = last_good ? std::move(*last_good)
+                               : guard.fail_closed_policy(ports_named_in_file(config_path));
         }
-        check_kernel(d, guard, policy, config.has_value());
+        check_kernel(d, guard, policy, config.has_value(), from_last_good);
     }
     const KernelRules kernel = read_rules(d);
     try {
@@ -304,7 +331,7 @@ int run_doctor(const std::string& config_path) {
                   "tcp_diag, udp_diag) and nf_tables netlink");
     }
     check_dnat(d, policy, kernel, config_path);
-    check_reverse_path(d, policy, kernel, config.has_value(), config_path);
+    check_reverse_path(d, policy, kernel, config.has_value() || from_last_good, config_path);
     std::printf("%s\n", d.summary().c_str());
     return d.exit_status();
 }

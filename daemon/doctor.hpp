@@ -74,7 +74,8 @@ KernelRules read_kernel_rules();
 
 // The kernel against what the daemon would program: the config's rules, or when it is missing
 // or invalid the fail-closed ones (`configured` false). What lets others in is an exposure.
-void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured);
+// `last_good`: the config is invalid and `policy` is the last good one (not the fail-closed one).
+void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured, bool last_good);
 
 // Finding 1: each DNAT/REDIRECT of a guarded port, or to one, guarded on its path or not.
 void check_dnat(Doctor& d, const Policy& policy, const KernelRules& kernel,

@@ -58,19 +58,21 @@ std::vector<Family> families_without_ours(Guard& guard) {
     return out;
 }
 
-std::string repair_fix(bool configured) {
+std::string repair_fix(bool configured, const std::string& rules) {
     return configured ? "a running memguardd repairs this within verify_interval_s (memguardd "
                         "verify repairs it now); if none runs: systemctl start memguardd, or "
                         "memguardd apply --once"
                       : "correct the config (above); until then systemctl start memguardd "
-                        "programs the fail-closed rules";
+                        "programs " +
+                            rules;
 }
 
 } // namespace
 
-void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured) {
-    const std::string rules =
-        configured ? "the rules the config asks for" : "the fail-closed rules (loopback only)";
+void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured, bool last_good) {
+    const std::string rules = configured  ? "the rules the config asks for"
+                              : last_good ? "the rules of the last good policy"
+                                          : "the fail-closed rules (loopback only)";
     if (const auto missing = families_without_ours(guard); !missing.empty()) {
         std::string names;
         for (const auto family : missing) {
@@ -105,11 +107,11 @@ void check_kernel(Doctor& d, Guard& guard, const Policy& policy, bool configured
         d.finding(Severity::exposure,
                   "the kernel does not hold " + rules +
                       ", in a way that can let hosts not on the list in:" + opening,
-                  repair_fix(configured));
+                  repair_fix(configured, rules));
     }
     if (!other.empty()) {
         d.finding(Severity::warning, "the kernel does not hold " + rules + ":" + other,
-                  repair_fix(configured));
+                  repair_fix(configured, rules));
     }
     if (opening.empty() && other.empty()) {
         ok("the kernel holds exactly " + rules);

@@ -67,11 +67,16 @@ void state(Exposition& out, const MetricsSnapshot& s) {
                flag(s.up));
     out.single("memguardd_in_sync", "gauge",
                "1 when the last pass left the kernel holding the configured rules; 0 when it "
-               "failed, fails closed or the config is invalid.",
+               "failed, fails closed or runs the last good policy (the config is invalid).",
                flag(s.in_sync));
     out.single("memguardd_failing_closed", "gauge",
                "1 when loopback-only rules stand in for the configured ones (or a part of them).",
                flag(s.failing_closed));
+    out.single("memguardd_config_valid", "gauge",
+               "1 when the config validated when last read (start, reload); 0 when it did not, "
+               "and the daemon runs the last good policy, fails closed, or kept the rules of an "
+               "earlier reload.",
+               flag(s.config_valid));
     out.single("memguardd_in_conflict", "gauge",
                "1 while another program keeps undoing our rules pass after pass.",
                flag(s.in_conflict));
@@ -164,6 +169,10 @@ void timings(Exposition& out, const MetricsSnapshot& s) {
     optional_gauge(out, "memguardd_verify_duration_seconds",
                    "How long the last verify pass took (read, compare, any repair).",
                    s.verify_duration);
+    optional_gauge(out, "memguardd_last_good_policy_timestamp_seconds",
+                   "While the config does not validate and the daemon runs the last good policy "
+                   "instead: when that policy was saved, in Unix time; absent otherwise.",
+                   s.last_good_saved);
 }
 
 } // namespace

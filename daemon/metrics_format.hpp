@@ -33,6 +33,7 @@ struct MetricsSnapshot {
     bool in_sync = false;        // the last pass left the kernel holding the configured rules
     bool failing_closed = false; // loopback-only rules stand in for the config (or a part of it)
     bool in_conflict = false;    // another program keeps undoing our rules (conflict.hpp)
+    bool config_valid = true;    // the config on disk validated when last read
     std::string backend;         // "iptables-legacy", "nftables"; "" before the first pass
     std::vector<AllowedCount> allowed;
     std::map<std::string, std::uint64_t> drift; // by Drift::kind, found by verify passes
@@ -47,6 +48,8 @@ struct MetricsSnapshot {
     std::optional<double> last_apply_success;
     std::optional<double> last_verify_success;
     std::optional<double> verify_duration; // seconds, of the last verify pass
+    // When the last good policy in force was saved; nullopt: the policy is not a last good one.
+    std::optional<double> last_good_saved;
 };
 
 // A label value as the exposition format wants it: backslash, double quote and newline escaped.

@@ -32,7 +32,9 @@ void MetricsRecorder::pass(const Report& report, PassKind kind, bool config_inva
     s.failing_closed = config_invalid || std::ranges::any_of(report.families, [](const auto& f) {
                            return f.fail_closed;
                        });
-    s.in_sync = !report.failed() && !s.failing_closed;
+    // The last good policy stands in for a config that does not validate: not the configured
+    // rules either. (A rejected reload keeps the configured rules of the reload before it.)
+    s.in_sync = !report.failed() && !s.failing_closed && !s.last_good_saved;
     if (kind == PassKind::apply) {
         if (s.in_sync) {
             s.last_apply_success = unix_seconds(now);
@@ -51,6 +53,14 @@ void MetricsRecorder::pass(const Report& report, PassKind kind, bool config_inva
         s.last_verify_success = unix_seconds(now);
     }
     s.verify_duration = std::chrono::duration<double>(took).count();
+}
+
+void MetricsRecorder::config(const RunningConfig& running) {
+    snapshot_.config_valid = !running.config_invalid;
+    snapshot_.last_good_saved.reset();
+    if (running.origin == PolicyOrigin::last_good) {
+        snapshot_.last_good_saved = static_cast<double>(running.loaded);
+    }
 }
 
 void MetricsRecorder::revocation(const Pass& pass) {

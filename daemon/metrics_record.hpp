@@ -6,6 +6,7 @@
 #include "guard.hpp"
 #include "metrics_format.hpp"
 #include "policy.hpp"
+#include "policy_source.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -44,6 +45,9 @@ public:
     void conflict(ConflictTracker::Verdict verdict);
     void reload_failed() { ++snapshot_.reload_failures; }
     void temporary(const TemporaryCounts& counts) { snapshot_.temporary = counts; }
+    // Whether the config validated, and the last good policy's age when that is what runs.
+    // Before pass(): while the last good policy runs, the kernel is not in sync with the config.
+    void config(const RunningConfig& running);
     // The allowlist in force (each guard's networks per family) and the backend programming it.
     void policy(const Policy& policy, std::string_view backend);
     // Written by a clean stop.

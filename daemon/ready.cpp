@@ -11,7 +11,10 @@ void ReadyNotifier::update(const DaemonState& state, const Policy& policy) {
     const bool closed = state.all_closed();
     const std::string status =
         closed ? "Guarding " + summary(policy) +
-                     (state.fail_closed() ? " (FAIL-CLOSED; see memguardd status)" : "")
+                     (state.fail_closed() ? " (FAIL-CLOSED; see memguardd status)"
+                      : state.running().config_invalid
+                          ? " (the config is INVALID; see memguardd status)"
+                          : "")
                : "NOT GUARDED yet: " + state.first_error() + "; retrying";
     // Called after every verify pass: systemd hears only what changed.
     if (closed && !ready_) {

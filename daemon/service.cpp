@@ -12,6 +12,7 @@
 #include "metrics.hpp"
 #include "netlink/socket.hpp"
 #include "passes.hpp"
+#include "policy_source.hpp"
 #include "ready.hpp"
 #include "squatter_watch.hpp"
 #include "temporary_keeper.hpp"
@@ -46,7 +47,8 @@ constexpr std::chrono::seconds last_retry{60};
 class Service {
 public:
     explicit Service(std::string config_path)
-        : config_path_(std::move(config_path)), state_(config_path_), temporary_(config_path_) {}
+        : config_path_(std::move(config_path)), source_(config_path_), state_(config_path_),
+          temporary_(config_path_) {}
 
     int run();
 
@@ -57,7 +59,7 @@ private:
     void setup_loop();
     void watch(int fd, Handler handler);
     void configure_audit();
-    void load_initial_policy();
+    void follow_config();
     void apply(Event why);
     void after_pass(const Pass& pass);
     void follow_backend();
@@ -84,9 +86,11 @@ private:
     std::optional<Guard> guard_; // made once the config says which backend
     int watched_change_fd_ = -1;
     std::string caveat_; // the backend's, as last logged
-    Policy config_;      // as the config says; policy_ adds the temporary entries
+    PolicySource source_;
+    // What source_ gave (the config, the last good policy, or failing closed); policy_ adds the
+    // temporary entries to it, except while failing closed.
+    Policy config_;
     Policy policy_;
-    bool config_invalid_ = false;
     ReadyNotifier notifier_;
     std::chrono::seconds retry_after_{first_retry};
     ConflictTracker conflicts_;
@@ -166,36 +170,23 @@ void Service::rearm_verify() {
     watch(verify_timer_.get(), &Service::on_verify_timer);
 }
 
-void Service::load_initial_policy() {
-    try {
-        config_ = load_config(config_path_);
-        policy_ = temporary_.applied_to(config_);
-        log_event(info, {Event::config, std::nullopt, {}},
-                  "loaded " + config_path_ + ": " + summary(policy_));
-        log_warnings(config_);
-        guard_.emplace(policy_.backend);
-    } catch (const ConfigError& e) {
-        for (const auto& problem : e.problems()) {
-            log_event(err, {Event::config, std::nullopt, {}}, problem);
-        }
-        guard_.emplace(backend_holding_ours()); // the last good run's backend, if any
-        policy_ = guard_->fail_closed_policy(ports_named_in_file(config_path_));
-        config_invalid_ = true;
-        log_event(err, {Event::config, std::nullopt, {{"FAIL_CLOSED", "1"}}},
-                  "no valid configuration: failing closed on port(s) " +
-                      join_ports(all_ports(policy_)) + ", open to loopback only; fix " +
-                      config_path_ + " and " + reload_hint());
-    }
+// The policy in force: config_ and, unless failing closed, the temporary entries.
+void Service::follow_config() {
+    policy_ = source_.failing_closed() ? config_ : temporary_.applied_to(config_);
 }
 
 void Service::apply(Event why) {
     const Pass pass = guard_->pass(policy_, PassKind::apply);
     follow_backend();
-    changes_.log(policy_, pass.report, why, config_invalid_);
-    log_apply(pass.report, why, config_invalid_);
-    state_.record_apply(config_invalid_);
+    changes_.log(policy_, pass.report, why, source_.failing_closed());
+    log_apply(pass.report, why, source_.failing_closed());
+    if (!pass.report.failed()) {
+        source_.applied();
+    }
+    state_.record_apply(source_.running());
     state_.record_pass(pass.report);
-    metrics_.record().pass(pass.report, PassKind::apply, config_invalid_);
+    metrics_.record().config(source_.running());
+    metrics_.record().pass(pass.report, PassKind::apply, source_.failing_closed());
     after_pass(pass);
     metrics_.write(policy_, guard_->backend());
 }
@@ -262,7 +253,7 @@ Report Service::verify(bool timer) {
     const Pass pass = guard_->pass(policy_, PassKind::verify);
     const Report& report = pass.report;
     const bool drifted = report.drift_count() > 0;
-    metrics_.record().pass(report, PassKind::verify, config_invalid_,
+    metrics_.record().pass(report, PassKind::verify, source_.failing_closed(),
                            std::chrono::steady_clock::now() - started);
     metrics_.record().conflict(log_verdict(conflicts_, report, drifted, timer));
     state_.record_pass(report);
@@ -280,12 +271,10 @@ Report Service::verify(bool timer) {
 
 void Service::reload() {
     sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
-    try {
-        Policy next = load_config(config_path_);
-        const bool interval_changed = next.verify_interval != policy_.verify_interval;
-        config_ = std::move(next);
-        policy_ = temporary_.applied_to(config_);
-        config_invalid_ = false;
+    if (auto next = source_.at_reload()) {
+        const bool interval_changed = next->verify_interval != policy_.verify_interval;
+        config_ = std::move(*next);
+        follow_config();
         log_event(info, {Event::reload, std::nullopt, {}},
                   "reloaded " + config_path_ + ": " + summary(policy_));
         log_warnings(config_);
@@ -294,14 +283,13 @@ void Service::reload() {
         if (interval_changed) {
             rearm_verify();
         }
-    } catch (const ConfigError& e) {
-        for (const auto& problem : e.problems()) {
-            log_event(err, {Event::config, std::nullopt, {}}, problem);
-        }
+    } else {
         log_event(err, {Event::reload, std::nullopt, {{"REJECTED", "1"}}},
                   "reload rejected: " + config_path_ +
                       " is invalid; the rules in the kernel are unchanged");
+        state_.record_config(source_.running());
         metrics_.record().reload_failed();
+        metrics_.record().config(source_.running());
         metrics_.write(policy_, guard_->backend());
     }
     notifier_.reloaded();
@@ -326,7 +314,7 @@ std::string Service::answer(const std::string& request) {
     if (request.starts_with("{")) { // allow, revoke
         // A grant lasts at least as long as asked: its time is rounded up to a second.
         auto outcome = temporary_.answer(
-            request, config_invalid_ ? nullptr : &config_,
+            request, source_.failing_closed() ? nullptr : &config_,
             std::chrono::ceil<std::chrono::seconds>(std::chrono::system_clock::now()));
         if (outcome.changed) {
             follow_temporary(true);
@@ -398,8 +386,8 @@ void Service::expire_temporary() {
 // its entry), the metrics, and the timer for the next expiry. Failing closed, they wait.
 void Service::follow_temporary(bool pass) {
     metrics_.record().temporary(temporary_.counts());
-    if (pass && !config_invalid_) {
-        policy_ = temporary_.applied_to(config_);
+    if (pass && !source_.failing_closed()) {
+        follow_config();
         apply(Event::apply);
     }
     temporary_timer_.reset();
@@ -425,7 +413,8 @@ int Service::run() {
     setup_loop();
     log_event(info, {Event::start, std::nullopt, {}}, "memguardd " MEMGUARD_VERSION " starting");
     temporary_.load(wall_now());
-    load_initial_policy();
+    config_ = source_.at_start(guard_);
+    follow_config();
     follow_temporary(false); // their metrics and timer: the first pass applies them already
     changes_.before_start(*guard_);
     apply(Event::apply);

@@ -3,6 +3,7 @@
 #include "config.hpp"
 #include "control.hpp"
 #include "guard.hpp"
+#include "running_config.hpp"
 #include "status_text.hpp"
 
 #include <nlohmann/json.hpp>
@@ -39,20 +40,6 @@ json view_json(const FamilyView& v) {
                                {"references", set.references}});
     }
     return out;
-}
-
-// What the running daemon says about itself; null when none runs in this network namespace.
-json daemon_state() {
-    const auto answer = ask_daemon("status");
-    if (!answer) {
-        return nullptr;
-    }
-    try {
-        return json::parse(*answer);
-    } catch (const json::exception& e) {
-        throw std::runtime_error(std::string("memguardd answered status with no JSON: ") +
-                                 e.what());
-    }
 }
 
 // The config's guards as status shows them: every entry, with its label when it has one.
@@ -119,16 +106,23 @@ json gather(const std::string& config_path, const json& daemon) {
 } // namespace
 
 int print_status(const std::string& config_path, const StatusOptions& options) {
-    const json daemon = daemon_state();
+    const json daemon = ask_daemon_status();
     // Without --config, the config the running daemon reads.
     const std::string config = !options.config_given && daemon.is_object()
                                    ? daemon.value("config", config_path)
                                    : config_path;
-    const json out = gather(config, daemon);
+    json out = gather(config, daemon);
+    const auto versus = disk_versus_running(config, daemon);
+    out["runs_config_on_disk"] = versus ? json(versus->same) : json();
+    out["config_on_disk"] = versus && !versus->same ? versus->line : "";
+    out["last_good"] = last_good_line(daemon).value_or("");
     // Like systemctl status: 3 not running, 1 running but not as configured, 0 all well.
-    const int code = !daemon.is_object()                                            ? 3
-                     : daemon.value("fail_closed", false) || out["in_sync"] != true ? 1
-                                                                                    : 0;
+    const int code = !daemon.is_object() ? 3
+                     : daemon.value("fail_closed", false) || out["in_sync"] != true ||
+                             daemon.value("policy_source", "config") != "config" ||
+                             daemon.value("config_invalid", false)
+                         ? 1
+                         : 0;
     if (options.json) {
         std::cout << out.dump(2) << '\n';
         return code;

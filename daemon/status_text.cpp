@@ -165,6 +165,19 @@ void config_problems(const json& s, Lines& out) {
     }
 }
 
+// The daemon runs the last good policy (the config on disk is invalid), or the config on disk is
+// not what it runs.
+void running_config_lines(const json& s, Lines& out) {
+    if (const auto line = s.value("last_good", ""); !line.empty()) {
+        problem(out, "memguardd is " + line,
+                "memguardd check names what is wrong; correct it, then systemctl reload "
+                "memguardd");
+    }
+    if (const auto line = s.value("config_on_disk", ""); !line.empty()) {
+        out.push_back("config " + s.value("config", "?") + ": " + line);
+    }
+}
+
 void squatter_problem(const json& s, Lines& out) {
     if (!s["squatter"].is_null()) {
         problem(out, s["squatter"].get<std::string>(),
@@ -173,8 +186,8 @@ void squatter_problem(const json& s, Lines& out) {
 }
 
 constexpr Section summary_sections[] = {
-    daemon_line, sync_line,       backend_line,    guard_lines,      temporary_lines,
-    passes_line, daemon_problems, config_problems, squatter_problem,
+    daemon_line, sync_line,       backend_line,         guard_lines,     temporary_lines,
+    passes_line, daemon_problems, running_config_lines, config_problems, squatter_problem,
 };
 
 // ---- --verbose ----------------------------------------------------------------------------

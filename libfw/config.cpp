@@ -211,32 +211,45 @@ Policy parse_config(std::string_view text) {
     return p;
 }
 
-Policy load_config(const std::string& path, FileRules rules) {
+namespace {
+
+// A file that could not be read counts its problems among the others; one that was read is
+// parsed by `parse`.
+template <class Parse> void take_file(Reader& r, const ConfigText& file, Parse parse) {
+    r.set_prefix(file.path + ": ");
+    if (!file.unreadable.empty()) {
+        absorb(r, ConfigError(file.unreadable), file.path);
+        return;
+    }
+    try {
+        parse(file.text);
+    } catch (const ConfigError& e) {
+        absorb(r, e, file.path);
+    }
+}
+
+} // namespace
+
+Policy parse_config_source(const ConfigSource& source) {
     Reader r;
     GuardSeen seen;
     Policy p;
-    r.set_prefix(path + ": ");
-    try {
-        p = parse_main(read_config_file(path, rules), r, seen);
-    } catch (const ConfigError& e) {
-        absorb(r, e, path);
+    take_file(r, source.main, [&](std::string_view text) { p = parse_main(text, r, seen); });
+    for (const auto& fragment : source.fragments) {
+        take_file(r, fragment,
+                  [&](std::string_view text) { merge_fragment(r, text, fragment.path, p, seen); });
     }
-    FragmentListing fragments = list_fragments(path);
-    for (const auto& file : fragments.files) {
-        r.set_prefix(file + ": ");
-        try {
-            merge_fragment(r, read_config_file(file, rules), file, p, seen);
-        } catch (const ConfigError& e) {
-            absorb(r, e, file);
-        }
-    }
-    r.set_prefix(path + ": ");
+    r.set_prefix(source.main.path + ": ");
     check_overlaps(r, p.guards);
     if (!r.problems().empty()) {
         throw ConfigError(r.problems());
     }
-    p.ignored_files = std::move(fragments.ignored);
+    p.ignored_files = source.ignored;
     return p;
+}
+
+Policy load_config(const std::string& path, FileRules rules) {
+    return parse_config_source(read_config_source(path, rules));
 }
 
 } // namespace memguard

@@ -34,7 +34,36 @@ struct FileRules {
 // Reads `path`, refusing a file that is not a regular file, not owned by `rules.owner`, or
 // writable by group or others; then parse_config; then each fragment_files(path) the same way,
 // adding its allow entries and guards. Every problem of every file, each prefixed with its file.
+// The same as parse_config_source(read_config_source(path, rules)).
 Policy load_config(const std::string& path, FileRules rules = {});
+
+// One file of a config as it was read: its path and whole text, or why it could not be read.
+struct ConfigText {
+    std::string path;
+    std::string text;
+    std::vector<std::string> unreadable; // "path: cannot open: ..."; empty when `text` was read
+    friend bool operator==(const ConfigText&, const ConfigText&) = default;
+};
+
+// The files of a config, as load_config reads them: the main file, then each fragment in the
+// order it is read, and the fragment directory's entries that are not read.
+struct ConfigSource {
+    ConfigText main;
+    std::vector<ConfigText> fragments;
+    std::vector<std::string> ignored;
+    friend bool operator==(const ConfigSource&, const ConfigSource&) = default;
+};
+
+// Reads the main file and its fragments (the files are checked as load_config checks them; one
+// that is refused or cannot be read keeps why in `unreadable`). Throws ConfigError only when the
+// fragment directory exists and cannot be listed.
+ConfigSource read_config_source(const std::string& path, FileRules rules = {});
+// Validates texts read earlier, exactly as load_config validates the files: the same Policy,
+// with each entry's file and JSON path, or the same ConfigError. Touches no file.
+Policy parse_config_source(const ConfigSource& source);
+// A digest of the paths and texts (not the ignored entries), to tell whether the files changed:
+// 16 hex digits (FNV-1a, 64 bits). Not a defence against anybody: the files are root's.
+std::string config_hash(const ConfigSource& source);
 
 // Where the fragments of the config at `path` live: the path without ".json", plus ".d"
 // (/etc/memguard.json → /etc/memguard.d).

@@ -15,7 +15,10 @@
 # nftables backend by reload and turns Debian's nftables.service on (its
 # `flush ruleset` at start and restart must leave our table). Boot 3, with both
 # enabled, checks our table comes up after nftables.service's flush, then
-# purges.
+# breaks the config (a trailing comma) and reboots: boot 4, in fresh namespaces
+# with the clients again (empty tables), must run the last good policy kept in
+# /var/lib/memguardd: the private clients get in, the public ones do not,
+# status says so. Then it purges.
 #
 # Usage: run.sh [memguardd_*.deb]    (no argument: the .deb of this tree, from
 #                                     tests/lib/deb.sh: built once per source hash)
@@ -341,6 +344,31 @@ check "memguardd starts after nftables.service has run" before "$nft_done" "$gua
 check "memguardd ready before memcached starts (boot 3)" \
     before "$(mono memguardd.service ActiveEnterTimestampMonotonic)" "$(mono memcached.service ExecMainStartTimestampMonotonic)"
 
+log "a reboot with a broken config: the last good policy lets the private clients in"
+check "the last good policy is kept in /var/lib/memguardd" ct test -s /var/lib/memguardd/last-good.json
+ct sh -c 'echo "{\"allow\": [\"10.0.0.0/8\",]}" >/etc/memguard.json'
+check "the broken config fails check" not ct memguardd check /etc/memguard.json
+reboot_container
+
+# --- boot 4: fresh namespaces with the clients again, the config broken --------
+check "container and client network namespaces again" netns ||
+    { echo "$PASSED passed, $FAILED failed"; exit 1; }
+log "boot 4 (network namespace $NS_CT)"
+check "boot 4 reaches running" nspawn_boot --network-namespace-path="/run/netns/$NS_CT" --capability=CAP_NET_ADMIN ||
+    { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+check "memguardd active with the broken config" [ "$(ct systemctl is-active memguardd)" = active ]
+check "memcached listens on 0.0.0.0 (boot 4)" until_ok 20 listens 0.0.0.0
+check "private IPv4 client: new connection answered (the last good policy)" probe $LAN4 $SRV4 open
+check "private IPv6 client: new connection answered (the last good policy)" probe $LAN6 $SRV6 open
+check "public IPv4 client: new connection fails (boot 4)" probe $PUB4 $PUB_SRV4 timeout
+check "public IPv6 client: new connection fails (boot 4)" probe $PUB6 $PUB_SRV6 timeout
+ct memguardd status >"$WORK/status.4" 2>&1
+check "status exits 1 with the broken config" [ $? = 1 ]
+check "status: running the last good config, /etc/memguard.json invalid" \
+    grep -q "running the last good config from .*; /etc/memguard.json is invalid: " "$WORK/status.4"
+check "journal: the last good policy runs" \
+    until_ok 5 eval 'journal | grep -q "^/etc/memguard.json is invalid: .*; running the last good config from "'
+
 log "purge removes exactly our rules"
 ct iptables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT
 ct ip6tables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT
@@ -353,9 +381,10 @@ check "IPv6 rules gone" not has6 'MEMGUARD'
 check "foreign IPv4 rule kept" has4 '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT'
 check "foreign IPv6 rule kept" has6 '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT'
 check "conffile purged" ct test ! -e /etc/memguard.json
+check "state directory purged" ct test ! -e /var/lib/memguardd
 
 if [ "$FAILED" != 0 ]; then
-    log "journal of memguardd (boot 2)"; ct journalctl -b -u memguardd --no-pager | tail -40
+    log "journal of memguardd (boot 4)"; ct journalctl -b -u memguardd --no-pager | tail -40
 fi
 nspawn_stop
 echo "$PASSED passed, $FAILED failed"

@@ -227,9 +227,10 @@ fi
 case_ bad_cidr "$TMP/bad-cidr.json" 'allow\[1\]: "10\.0\.0\.300/8"'
 
 # A port the last good run guarded must stay guarded when the daemon restarts
-# with a broken file: failing closed must not delete that port's jumps (which
-# would leave it open to everybody) just because the fallback policy only
-# knows the default port.
+# with a broken file and no last good policy (its state file gone; with one, the
+# daemon runs that instead: backend_last_good): failing closed must not delete
+# that port's jumps (which would leave it open to everybody) just because the
+# fallback policy only knows the default port.
 echo "---- second_port"
 two_ports() { # two_ports FILE ALLOW-LIST
     mg_write_raw "$1" "{
@@ -259,6 +260,7 @@ for fam in ipv4 ipv6; do
 done
 pass "second_port: a valid run guarded ports 11211 and 11212 and stopped, rules left in place"
 two_ports "$TMP/two-ports.json" '"192.168.1.0/24", "10.0.0.300/8"'
+rm "$STATE_DIRECTORY/last-good.json" || mg_fatal "second_port: the valid run kept no last good policy"
 mg_backend_config "$TMP/two-ports.json"
 mg_start_listener two_ports_bad
 mg_start_daemon two_ports_bad "$TMP/two-ports.json"

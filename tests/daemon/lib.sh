@@ -154,6 +154,9 @@ mg_init() {
     trap 'exit 130' INT TERM
     export MEMGUARD_RUNTIME_DIRECTORY=$TMP/run
     mkdir -p "$MEMGUARD_RUNTIME_DIRECTORY"
+    # The daemon keeps its last good policy there (the daemon makes it): never a shared
+    # /var/lib/memguardd, which a test running beside this one would read.
+    export STATE_DIRECTORY=$TMP/state
     # The daemon must log to stderr (not journald) and not see a real service manager.
     unset NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID JOURNAL_STREAM LISTEN_FDS LISTEN_PID
 }

@@ -8,7 +8,8 @@
 #    counters and how to see them; verify exits 0;
 #  - a tamper between two timer passes (the interval is an hour): verify repairs it now, names
 #    it, exits 1; SIGUSR1 does the same pass for scripts;
-#  - the last drift survives a reload; an invalid config at start: status exits 1, FAILING CLOSED.
+#  - the last drift survives a reload; an invalid config at start: status exits 1 and says the
+#    daemon runs the last good config; without one, FAILING CLOSED.
 # With nftables the daemon hears of a tamper from the kernel and repairs it at once, before any
 # verify could: the tampers (on the test-only unowned table) are judged by the repair and its
 # count in status instead.
@@ -121,6 +122,16 @@ mg_start_daemon bad "$CONF"
 mg_wait_notify READY=1 3 10 || mg_fatal "no READY=1 with an invalid config"
 rc=0; out=$(st --config "$CONF") || rc=$?
 check "invalid config: status exits 1 (got $rc)" [ "$rc" = 1 ]
-check "invalid config: status says FAILING CLOSED" grep -q 'FAILING CLOSED' <<<"$out"
+check "invalid config: status says the last good config runs" \
+    grep -q "^daemon: running the last good config from .*; $CONF is invalid: " <<<"$out"
+
+kill "$MG_DAEMON"
+mg_wait_until 5 mg_gone "$MG_DAEMON" || mg_fatal "the daemon did not stop"
+rm "$STATE_DIRECTORY/last-good.json" || fail "no last good policy was kept"
+mg_start_daemon bad_no_last_good "$CONF"
+mg_wait_notify READY=1 4 10 || mg_fatal "no READY=1 with an invalid config and no last good one"
+rc=0; out=$(st --config "$CONF") || rc=$?
+check "invalid config, no last good one: status exits 1 (got $rc)" [ "$rc" = 1 ]
+check "invalid config, no last good one: status says FAILING CLOSED" grep -q 'FAILING CLOSED' <<<"$out"
 
 mg_finish

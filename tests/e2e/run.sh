@@ -175,7 +175,7 @@ start_daemon() { # [VAR=value...] : more environment for the daemon
     local before
     before=$(ready_count)
     echo "=== memguardd run started at +$(elapsed_s "$T_START")s $*" >>"$MG_LOG"
-    ip netns exec "$SRV" env -u JOURNAL_STREAM NOTIFY_SOCKET="$NOTIFY_SOCK" MEMGUARD_RUNTIME_DIRECTORY="$WORK/state" "$@" \
+    ip netns exec "$SRV" env -u JOURNAL_STREAM NOTIFY_SOCKET="$NOTIFY_SOCK" MEMGUARD_RUNTIME_DIRECTORY="$WORK/state" STATE_DIRECTORY="$WORK/lib" "$@" \
         "$MG" run --config "$CFG" 2>>"$MG_LOG" &
     MG_PID=$!
     wait_until 10 ready_above "$before" && daemon_alive

@@ -171,6 +171,8 @@ mg_init() {
     fi
     MG_WORK=$(mktemp -d /tmp/memguard-netns.XXXXXX)
     chmod 700 "$MG_WORK"
+    # A daemon's last good policy goes there, never to a /var/lib/memguardd other tests share.
+    export STATE_DIRECTORY=$MG_WORK/state
     echo "# $(basename "$0") in netns $(readlink /proc/self/ns/net), memguardd=$MG"
 }
 

@@ -225,6 +225,33 @@ TEST_CASE("metrics: apply passes count no drift, and failing closed is not in sy
     CHECK_FALSE(m.snapshot().in_sync);
 }
 
+TEST_CASE("metrics: the last good policy in force is not in sync, and says when it was saved",
+          "[metrics]") {
+    MetricsRecorder m;
+    memguard::RunningConfig running;
+    running.origin = memguard::PolicyOrigin::last_good;
+    running.loaded = 1690000001;
+    running.config_invalid = true;
+    m.config(running);
+    m.pass(report({family(Family::ipv4, {}, false)}), PassKind::apply, false, {}, at_1700000000);
+    CHECK_FALSE(m.snapshot().in_sync);
+    CHECK_FALSE(m.snapshot().failing_closed);
+    const std::string text = format_metrics(m.snapshot());
+    CHECK(has_sample(text, "memguardd_config_valid 0"));
+    CHECK(has_sample(text, "memguardd_last_good_policy_timestamp_seconds 1690000001"));
+
+    // A reload that was rejected keeps the configured rules of the one before: in sync.
+    running.origin = memguard::PolicyOrigin::config;
+    m.config(running);
+    m.pass(report({family(Family::ipv4, {}, false)}), PassKind::verify, false, {}, at_1700000000);
+    CHECK(m.snapshot().in_sync);
+    CHECK_FALSE(m.snapshot().last_good_saved);
+    CHECK(has_sample(format_metrics(m.snapshot()), "memguardd_config_valid 0"));
+    running.config_invalid = false;
+    m.config(running);
+    CHECK(has_sample(format_metrics(m.snapshot()), "memguardd_config_valid 1"));
+}
+
 TEST_CASE("metrics: revocations, conflicts and rejected reloads are counted", "[metrics]") {
     MetricsRecorder m;
     memguard::Pass pass;
