@@ -14,6 +14,7 @@
 #include "netlink/sockdiag.hpp"
 #include "netlink/socket.hpp"
 #include "running_config.hpp"
+#include "temporary_cli.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -303,20 +304,20 @@ int run_doctor(const std::string& config_path) {
     Doctor d;
     check_control(d, config_path);
     const auto config = check_config(d, config_path);
-    Policy policy = config.value_or(Policy{});
+    // What the daemon enforces: the config and its temporary entries; without a valid config
+    // the last good policy, or loopback only on the broken file's ports. Chosen before the
+    // backend, which the last good policy may name.
+    const auto last_good = config ? std::nullopt : load_last_good(config_path).policy;
+    const bool from_last_good = last_good.has_value();
+    Policy policy = config ? with_daemon_temporary(*config, config_path)
+                           : last_good.value_or(Policy{});
     Guard guard(policy.backend);
     std::printf("backend %s (%s): %s\n", std::string(guard.backend_name()).c_str(),
                 guard.backend_why().c_str(), std::string(guard.backend().how_to_see()).c_str());
     check_leftovers(d, guard);
-    bool from_last_good = false;
     if (check_backend(d, guard)) {
-        if (!config) {
-            // What the daemon would enforce: the last good policy, or loopback only on the
-            // broken file's ports.
-            auto last_good = load_last_good(config_path).policy;
-            from_last_good = last_good.has_value();
-            policy = last_good ? std::move(*last_good)
-                               : guard.fail_closed_policy(ports_named_in_file(config_path));
+        if (!config && !last_good) {
+            policy = guard.fail_closed_policy(ports_named_in_file(config_path));
         }
         check_kernel(d, guard, policy, config.has_value(), from_last_good);
     }

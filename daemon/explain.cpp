@@ -8,6 +8,7 @@
 #include "guard.hpp"
 #include "network_index.hpp"
 #include "sweep.hpp"
+#include "temporary_cli.hpp"
 
 #include <cstdio>
 #include <iostream>
@@ -65,7 +66,7 @@ int run_explain(const Options& o) {
     facts.config_path = o.config;
     try {
         facts.query = parse_explain_query(o.address, o.service);
-        facts.policy = load_config(o.config);
+        facts.policy = with_daemon_temporary(load_config(o.config), o.config);
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "memguardd: %s\n", e.what());
         return 2;
@@ -73,8 +74,9 @@ int run_explain(const Options& o) {
         for (const auto& p : e.problems()) {
             std::fprintf(stderr, "memguardd: %s\n", p.c_str());
         }
-        std::fprintf(stderr, "memguardd: no valid config to judge by: a running daemon fails "
-                             "closed (loopback only)\n");
+        std::fprintf(stderr, "memguardd: no valid config to judge by: a daemon started now runs "
+                             "the last good policy, or without one fails closed (loopback "
+                             "only)\n");
         return 2;
     }
     try {

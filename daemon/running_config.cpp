@@ -39,18 +39,27 @@ std::optional<DiskVersusRunning> disk_versus_running(const std::string& config_p
         daemon.value("config_hash", "").empty()) {
         return std::nullopt;
     }
-    std::string on_disk;
+    std::optional<ConfigSource> source;
     try {
-        on_disk = config_hash(read_config_source(config_path));
+        source = read_config_source(config_path);
     } catch (const ConfigError&) {
-        on_disk = ""; // the fragment directory cannot be listed: not what any daemon runs
+        // the fragment directory cannot be listed: not what any daemon runs
     }
-    if (on_disk == daemon.value("config_hash", "")) {
+    if (source && config_hash(*source) == daemon.value("config_hash", "")) {
         return DiskVersusRunning{true, "is what memguardd runs"};
     }
-    return DiskVersusRunning{false, "differs from what memguardd runs (loaded " +
-                                        daemon.value("config_loaded", "?") +
-                                        "); systemctl reload memguardd applies it"};
+    const std::string differs =
+        "differs from what memguardd runs (loaded " + daemon.value("config_loaded", "?") + "); ";
+    // Validated only when it changed: the unchanged files validated when they were loaded.
+    try {
+        if (source) {
+            (void)parse_config_source(*source);
+            return DiskVersusRunning{false, differs + "systemctl reload memguardd applies it"};
+        }
+    } catch (const ConfigError&) {
+    }
+    return DiskVersusRunning{false, differs + "it is invalid, so a reload would be rejected "
+                                              "(memguardd check names what is wrong)"};
 }
 
 } // namespace memguard

@@ -5,6 +5,7 @@
 #include "guard.hpp"
 #include "running_config.hpp"
 #include "status_text.hpp"
+#include "temporary_cli.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -97,8 +98,10 @@ json gather(const std::string& config_path, const json& daemon) {
     if (policy) {
         out["guards"] = guards_json(*policy);
         out["fragments"] = fragment_files(config_path);
-        policy->backend = choice;
-        out["in_sync"] = guard.compare(*policy).drift_count() == 0;
+        // What the daemon enforces: the config and its temporary entries.
+        Policy enforced = with_daemon_temporary(*policy, config_path, daemon);
+        enforced.backend = choice;
+        out["in_sync"] = guard.compare(enforced).drift_count() == 0;
     }
     return out;
 }

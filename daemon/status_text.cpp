@@ -153,6 +153,9 @@ void daemon_problems(const json& s, Lines& out) {
 
 void config_problems(const json& s, Lines& out) {
     const std::string config = s.value("config", "?");
+    if (s["in_sync"].is_null() && !s.value("last_good", "").empty()) {
+        return; // running_config_lines said it, with the last good policy that runs instead
+    }
     if (s["in_sync"].is_null()) {
         problem(out, "the config is invalid: " + s.value("config_error", "?"),
                 "memguardd check " + config +
@@ -172,6 +175,7 @@ void running_config_lines(const json& s, Lines& out) {
         problem(out, "memguardd is " + line,
                 "memguardd check names what is wrong; correct it, then systemctl reload "
                 "memguardd");
+        return; // the file on disk is the invalid one named: nothing more to say of it
     }
     if (const auto line = s.value("config_on_disk", ""); !line.empty()) {
         out.push_back("config " + s.value("config", "?") + ": " + line);

@@ -2,6 +2,8 @@
 
 #include "control.hpp"
 #include "duration.hpp"
+#include "running_config.hpp"
+#include "state_store.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -77,10 +79,25 @@ int ask_temporary(const Options& o) {
 
 TemporaryList daemon_temporary(const std::string& config_path) {
     const auto answer = ask_daemon("status");
-    if (!answer) {
-        return {};
+    return answer ? daemon_temporary(config_path, json::parse(*answer, nullptr, false))
+                  : TemporaryList{};
+}
+
+Policy with_daemon_temporary(const Policy& config, const std::string& config_path,
+                             const json& daemon) {
+    return daemon_temporary(config_path, daemon)
+        .applied_to(config, state_directory() + "/" + std::string(temporary_file_name));
+}
+
+Policy with_daemon_temporary(const Policy& config, const std::string& config_path) {
+    try {
+        return with_daemon_temporary(config, config_path, ask_daemon_status());
+    } catch (const std::exception&) {
+        return config;
     }
-    const json daemon = json::parse(*answer, nullptr, false);
+}
+
+TemporaryList daemon_temporary(const std::string& config_path, const json& daemon) {
     if (!daemon.is_object() || daemon.value("config", "") != config_path) {
         return {};
     }

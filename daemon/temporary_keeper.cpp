@@ -81,15 +81,20 @@ TemporaryKeeper::Outcome TemporaryKeeper::answer(const std::string& request, con
                                                  WallSeconds now) {
     try {
         const json r = json::parse(request);
-        if (config == nullptr) {
-            throw std::invalid_argument("the config is invalid and memguardd fails closed; fix "
-                                        "it first (memguardd check)");
-        }
         const std::string what = r.value("request", "");
         if (what != "allow" && what != "revoke") {
             throw std::invalid_argument("unknown request \"" + what.substr(0, 40) + "\"");
         }
-        json done = what == "allow" ? grant(r, *config, now) : revoke(r, *config);
+        if (config == nullptr && what == "allow") {
+            throw std::invalid_argument("the config is invalid and memguardd fails closed; fix "
+                                        "it first (memguardd check)");
+        }
+        // Failing closed there is no config to judge by, but a revocation needs none (the
+        // config only names the file of a network that is not a temporary entry): a grant can
+        // be withdrawn before the config is fixed.
+        const Policy none;
+        json done = what == "allow" ? grant(r, *config, now)
+                                    : revoke(r, config != nullptr ? *config : none);
         return {done.dump() + "\n", true};
     } catch (const std::exception& e) {
         return {json{{"error", e.what()}}.dump() + "\n", false};

@@ -27,7 +27,8 @@ public:
         bool changed = false;
     };
     // A JSON request {"request": "allow"|"revoke", "net", "guard", "comment", "for_s"}.
-    // `config`: the config in force; null while it is invalid (nothing is granted then).
+    // `config`: the config in force; null while failing closed (nothing is granted then, but
+    // an entry can still be revoked).
     Outcome answer(const std::string& request, const Policy* config, WallSeconds now);
     // Drops the entries whose time is up; true when there were any.
     bool expire(WallSeconds now);

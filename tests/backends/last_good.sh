@@ -94,8 +94,8 @@ check "(e) status exits 1 while the config on disk is invalid ($H_RC)" test "$H_
 check "(e) metrics: config_valid 0 after a rejected reload" metric "memguardd_config_valid 0"
 h_mg check --config "$CONF"
 check "(f) check of the broken file exits 1 ($H_RC)" test "$H_RC" = 1
-check "(f) check: the broken file differs from what runs" \
-    grep -q "^$CONF: differs from what memguardd runs (loaded .*); systemctl reload memguardd applies it" <<<"$H_OUT"
+check "(f) check: the broken file differs from what runs, and a reload would be rejected" \
+    grep -q "^$CONF: differs from what memguardd runs (loaded .*); it is invalid, so a reload would be rejected" <<<"$H_OUT"
 good_config "$H_OK4/32" "$H_OK6/128" 192.0.2.0/24
 reload "(e) good reload"
 check "(e) a reload with a good config replaces last-good.json" \
@@ -110,7 +110,7 @@ check "(e) a reload of unchanged files does not write last-good.json again" test
 sed -i 's/"action": "drop"/"action":  "drop"/' "$CONF"
 h_mg check --config "$CONF"
 check "(f) check: an edited file that is not reloaded differs from what runs" \
-    grep -q "^$CONF: differs from what memguardd runs" <<<"$H_OUT"
+    grep -q "^$CONF: differs from what memguardd runs (loaded .*); systemctl reload memguardd applies it" <<<"$H_OUT"
 h_mg status --config "$CONF"
 check "(f) status says the file on disk differs from what runs" \
     grep -q "^config $CONF: differs from what memguardd runs" <<<"$H_OUT"

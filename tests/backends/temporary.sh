@@ -94,6 +94,16 @@ check "(b) clients judges its udp flow by the temporary entry: allowed, labelled
 h_mg status --json --config "$CONF"
 check "(b) still listed, with the same expiry ($expires)" \
     test "$(jq -r '.daemon.temporary[0].expires' <<<"$H_OUT")" = "$expires"
+# The kernel holds the config and the entry: that is in sync, not drift nor an exposure.
+h_mg status --config "$CONF"
+check "(b) status with an entry in force: in sync, exit 0 ($H_RC): $H_OUT" \
+    eval 'test "$H_RC" = 0 && grep -q ": in sync$" <<<"$H_OUT"'
+h_mg doctor --config "$CONF"
+check "(b) doctor with an entry in force: no exposure, no warning ($H_RC)" \
+    eval 'test "$H_RC" = 0 && ! grep -q "EXPOSURE\|WARNING" <<<"$H_OUT"'
+h_mg explain "$H_OUT4" 11211/tcp --config "$CONF"
+check "(b) explain: allowed by the temporary entry ($H_RC): $H_OUT" \
+    eval 'test "$H_RC" = 0 && grep -q "temporary.json" <<<"$H_OUT"'
 h_mg revoke "$H_OUT4"
 check "(b) revoke exits 0: $H_OUT $H_ERR" test "$H_RC" = 0
 blocked "(b) at once after revoke" "$H_OUT4" "$H_SRV4"

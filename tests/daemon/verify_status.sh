@@ -123,7 +123,7 @@ mg_wait_notify READY=1 3 10 || mg_fatal "no READY=1 with an invalid config"
 rc=0; out=$(st --config "$CONF") || rc=$?
 check "invalid config: status exits 1 (got $rc)" [ "$rc" = 1 ]
 check "invalid config: status says the last good config runs" \
-    grep -q "^daemon: running the last good config from .*; $CONF is invalid: " <<<"$out"
+    grep -q "^WARNING: memguardd is running the last good config from .*; $CONF is invalid: " <<<"$out"
 
 kill "$MG_DAEMON"
 mg_wait_until 5 mg_gone "$MG_DAEMON" || mg_fatal "the daemon did not stop"
