@@ -1,5 +1,5 @@
 // What memguardd takes as its own. Everything else, under our names or not, is left alone byte
-// for byte, and the port is closed by other means (README, "What is ours"):
+// for byte, and the port is closed by other means (docs/design.md, "Ownership"):
 //  - a rule is ours when it carries `-m comment --comment memguard`, or (a labelled network's
 //    accept rule) a comment that starts with "memguard: " (is_our_comment);
 //  - the chain MEMGUARD is ours when no rule but our own jumps leads to it, and it is empty,

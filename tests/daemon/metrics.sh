@@ -25,7 +25,7 @@
 #       by nobody, one writable by group and others (0777), one named through a symbolic link
 #       (to a root-owned directory): one error naming the directory and the reason, once over
 #       several passes; nothing written in it, nor through the link; READY=1 and the rules in;
-# and the alert rules README.md shows pass `promtool check rules`.
+# and the alert rules docs/operations.md shows pass `promtool check rules`.
 # Usage: metrics.sh MEMGUARDD [iptables-legacy|nftables]
 . "$(dirname "$0")/lib.sh"
 mg_backend "$@"
@@ -341,15 +341,15 @@ kill -HUP "$MG_DAEMON"
 refused "a directory named through a link" "$LINK" "is a symbolic link" 3
 check "(i) no warning about metrics, only the errors" eval "! grep -q 'warning: metrics:' '$MG_ERR'"
 
-# ---- the README's alert rules ---------------------------------------------------------------
-README=$MG_HERE/../../README.md
-sed -n '/^# memguardd alert rules$/,/^```$/p' "$README" | sed '$d' >"$TMP/rules.yml"
+# ---- docs/operations.md's alert rules ----------------------------------------------------------
+OPERATIONS=$MG_HERE/../../docs/operations.md
+sed -n '/^# memguardd alert rules$/,/^```$/p' "$OPERATIONS" | sed '$d' >"$TMP/rules.yml"
 if [ -s "$TMP/rules.yml" ]; then
     out=$(promtool check rules "$TMP/rules.yml" 2>&1)
-    check "the README's alert rules pass promtool check rules: $(grep -o "SUCCESS.*" <<<"$out")" \
+    check "the alert rules in docs/operations.md pass promtool check rules: $(grep -o "SUCCESS.*" <<<"$out")" \
         eval "grep -q 'SUCCESS: 3 rules found' <<<\"\$out\""
 else
-    fail "no \"# memguardd alert rules\" block in README.md"
+    fail "no \"# memguardd alert rules\" block in docs/operations.md"
 fi
 
 mg_finish

@@ -96,8 +96,8 @@ check "remove names --force" grep -q -- '--force' <<<"$H_OUT$H_ERR"
 h_same "remove without --force changed nothing" "$before" "$(state)"
 
 if mg_is_nft; then
-    # The running daemon owns the table: the kernel refuses the one-shot even with --force (the
-    # README says so). The table stays as it was, the port guarded; once the daemon has had
+    # The running daemon owns the table: the kernel refuses the one-shot even with --force
+    # (docs/design.md says so). The table stays as it was, the port guarded; once the daemon has had
     # a verify pass all of netfilter is as before (whatever the refused one-shot left on its way
     # to failing closed is taken out by the daemon).
     ours_before=$(b_ours)
