@@ -7,7 +7,7 @@
 # Hashed, and all that the throwaway build copy holds: every file of the tree
 # (name, mode, content) but .git, build*, obj-*, and what the package does not
 # contain: tests/ (not even configured: nocheck sets BUILD_TESTING=OFF),
-# contrib/, bench/, scripts/, README.md; plus this script (how it is built).
+# contrib/, bench/, scripts/, README.md, docs/; plus this script (how it is built).
 # Were one of those needed, the build would fail rather than go stale.
 #
 # Usage: deb.sh SOURCE-TREE    (the path on stdout, progress on stderr)
@@ -26,7 +26,7 @@ log() { echo "--- [deb ${SECONDS}s] $*" >&2; }
 # NUL-separated, sorted, relative to $SRC.
 files() {
     (cd "$SRC" && find . \( -path ./.git -o -path './build*' -o -path './obj-*' -o -path ./tests \
-        -o -path ./contrib -o -path ./bench -o -path ./scripts -o -path ./README.md \) -prune \
+        -o -path ./contrib -o -path ./bench -o -path ./scripts -o -path ./README.md -o -path ./docs \) -prune \
         -o ! -type d -print0 | LC_ALL=C sort -z)
 }
 source_hash() {
