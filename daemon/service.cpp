@@ -371,9 +371,11 @@ void Service::on_watchdog() {
     sd_notify(0, "WATCHDOG=1");
 }
 
+// The timer is monotonic, expiry wall-clock time: after the clock stepped back nothing may be
+// due yet, and the timer is set again for what is.
 void Service::on_temporary_timer() {
     acknowledge_timer(temporary_timer_);
-    expire_temporary();
+    follow_temporary(temporary_.expire(wall_now()));
 }
 
 void Service::expire_temporary() {
