@@ -309,8 +309,9 @@ int run_doctor(const std::string& config_path) {
     // backend, which the last good policy may name.
     const auto last_good = config ? std::nullopt : load_last_good(config_path).policy;
     const bool from_last_good = last_good.has_value();
-    Policy policy =
-        config ? with_daemon_temporary(*config, config_path) : last_good.value_or(Policy{});
+    Policy policy = config      ? with_daemon_temporary(*config, config_path)
+                    : last_good ? with_daemon_temporary(*last_good, config_path)
+                                : Policy{};
     Guard guard(policy.backend);
     std::printf("backend %s (%s): %s\n", std::string(guard.backend_name()).c_str(),
                 guard.backend_why().c_str(), std::string(guard.backend().how_to_see()).c_str());

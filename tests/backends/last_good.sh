@@ -138,6 +138,14 @@ check "(a) doctor: a finding names the last good policy" \
     grep -q "memguardd is running the last good config from $saved" <<<"$H_OUT"
 check "(a) doctor: the kernel holds the last good policy's rules" \
     grep -q "^ok: the kernel holds exactly the rules of the last good policy" <<<"$H_OUT"
+# A temporary entry on top of the last good policy is what the daemon enforces, not an exposure.
+h_mg allow 198.51.100.0/24 --for 1h
+check "(a) a temporary entry is granted on the last good policy ($H_RC): $H_ERR" test "$H_RC" = 0
+h_mg doctor --config "$CONF"
+check "(a) doctor with a temporary entry in force: no exposure ($H_RC)" \
+    eval 'test "$H_RC" = 1 && grep -q "^ok: the kernel holds exactly the rules of the last good" <<<"$H_OUT"'
+h_mg revoke 198.51.100.0/24
+check "(a) ... and revoked ($H_RC): $H_ERR" test "$H_RC" = 0
 h_stop_daemon
 
 # --- (b) after a reboot: nothing of ours in the kernel ---------------------------------------------
