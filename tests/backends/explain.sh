@@ -121,12 +121,7 @@ explain "$FORGED4" 11211/tcp
 check "(c) no reverse-path caveat for tcp" not has "$H_OUT" "reverse path"
 
 # --- (e) ----------------------------------------------------------------------------------------
-"${MG_ORPHAN_GUARD[@]}" nsenter -t "$CLI" -n -- "$MG_PYTHON" "$H_CLIENT_PY" hold "$H_OK4" "$H_SRV4" "$MG_PORT" \
-    --ready "$TMP/held.ready" --go "$TMP/held.go" --out "$TMP/held.out" --timeout 2 --max 30 \
-    2>"$TMP/held.stderr" &
-MG_PIDS+=($!)
-mg_wait_until 5 test -s "$TMP/held.ready" && grep -q '^first ok' "$TMP/held.ready" ||
-    fail "(e) the allowed client holds a connection: $(cat "$TMP/held.ready" 2>/dev/null)"
+b_hold "$H_OK4" "(e) the allowed client holds a connection"
 explain "$H_OK4" 11211/tcp
 note "$H_OUT"
 check "(e) the open connection is listed" has "$H_OUT" "open connections: 1 tcp 11211 connection"

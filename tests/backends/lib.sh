@@ -25,6 +25,7 @@
 #       SRC; prints the first line of the answer, or "silent"
 #   b_reach LABEL SRC DST : check that tcp from SRC reaches DST and udp is answered
 #   b_blocked LABEL SRC DST : check that tcp from SRC to DST is dropped and udp gets no answer
+#   b_hold SRC WHAT : a client bound to SRC holds one tcp connection to memcached ($TMP/held.*)
 # b_init also exports MG_BACKEND=B_BACKEND, so daemon/lib.sh's helpers that follow the backend
 # (mg_is_nft, mg_config, mg_want...) follow this one; and `nft` is the tool in $H_NS, like the
 # iptables ones (tests/hostile/lib.sh), so that mg_nft_table reads the server namespace's table.
@@ -197,4 +198,14 @@ b_reach() {
 b_blocked() {
     check "$1: tcp from $2 to $3 is dropped" h_blocked "$2" "$3"
     check "$1: udp from $2 to $3 gets no answer" test "$(b_udp "$2" "$3")" = silent
+}
+
+# tests/hostile/hclient.py hold, from CLI to H_SRV4; the test fails (WHAT) when it cannot.
+b_hold() {
+    "${MG_ORPHAN_GUARD[@]}" nsenter -t "$CLI" -n -- "$MG_PYTHON" "$H_CLIENT_PY" hold "$1" "$H_SRV4" \
+        "$MG_PORT" --ready "$TMP/held.ready" --go "$TMP/held.go" --out "$TMP/held.out" \
+        --timeout 2 --max 30 2>"$TMP/held.stderr" &
+    MG_PIDS+=($!)
+    mg_wait_until 5 test -s "$TMP/held.ready" && grep -q '^first ok' "$TMP/held.ready" ||
+        fail "$2: $(cat "$TMP/held.ready" 2>/dev/null)"
 }

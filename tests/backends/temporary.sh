@@ -54,12 +54,7 @@ check "(a) status --json has the entry and its expiry" \
         .[0].comment == "vendor" and (.[0].expires | test("^20..-..-..T..:..:..Z$"))' <<<"$H_OUT"
 check "(a) the log says it was granted" logged "temporary entry granted: $H_OUT4 \"vendor\" in guard default for 4s.*event=temporary"
 
-"${MG_ORPHAN_GUARD[@]}" nsenter -t "$CLI" -n -- "$MG_PYTHON" "$H_CLIENT_PY" hold "$H_OUT4" "$H_SRV4" "$MG_PORT" \
-    --ready "$TMP/held.ready" --go "$TMP/held.go" --out "$TMP/held.out" --timeout 2 --max 30 \
-    2>"$TMP/held.stderr" &
-MG_PIDS+=($!)
-mg_wait_until 5 test -s "$TMP/held.ready" && grep -q '^first ok' "$TMP/held.ready" ||
-    fail "(a) the temporary client holds a connection: $(cat "$TMP/held.ready" 2>/dev/null)"
+b_hold "$H_OUT4" "(a) the temporary client holds a connection"
 expired() { logged "temporary entry expired: $H_OUT4 \"vendor\" in guard default"; }
 cut() { logged "revoked $H_OUT4 (vendor): cut [1-9]"; }
 mg_wait_until 10 cut || fail "(a) no connection cut logged within 10 s of the grant"
