@@ -1,6 +1,6 @@
 #include "daemon_state.hpp"
 
-#include "last_good.hpp"
+#include "utc_text.hpp"
 
 #include <algorithm>
 #include <chrono>

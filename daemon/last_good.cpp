@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <ctime>
 #include <stdexcept>
 
 namespace memguard {
@@ -125,15 +124,6 @@ std::string saved_last_good_hash() {
     } catch (const json::exception&) {
         return "";
     }
-}
-
-std::string utc_text(std::int64_t unix_seconds) {
-    const auto t = static_cast<std::time_t>(unix_seconds);
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 } // namespace memguard

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "utc_text.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -41,8 +42,5 @@ LastGoodLoad load_last_good(const std::string& config_path);
 std::optional<std::string> save_last_good(const LastGood& last_good);
 // The hash the state file says it holds; "" when there is none or it cannot be read.
 std::string saved_last_good_hash();
-
-// "2026-12-06T12:57:16Z"
-std::string utc_text(std::int64_t unix_seconds);
 
 } // namespace memguard

@@ -1,6 +1,7 @@
 #include "temporary.hpp"
 
 #include "label_text.hpp"
+#include "utc_text.hpp"
 
 #include <algorithm>
 #include <ctime>
@@ -97,12 +98,7 @@ json entry_json(const TemporaryEntry& e) {
 } // namespace
 
 std::string iso8601(WallSeconds t) {
-    const std::time_t seconds = t.time_since_epoch().count();
-    std::tm utc{};
-    ::gmtime_r(&seconds, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
+    return utc_text(t.time_since_epoch().count());
 }
 
 std::optional<WallSeconds> parse_iso8601(std::string_view text) {
