@@ -87,8 +87,10 @@ public:
     Backend& operator=(Backend&&) = delete;
     virtual ~Backend() = default;
 
-    // "iptables-legacy" or "nftables": the config key's value, and what logs and status print.
-    [[nodiscard]] virtual std::string_view name() const = 0;
+    // Which backend this is. Its name(), "iptables-legacy" or "nftables", is the config key's
+    // value and what logs and status print.
+    [[nodiscard]] virtual BackendChoice kind() const = 0;
+    [[nodiscard]] std::string_view name() const;
     // Where an admin sees our rules with the usual tools, for `status`.
     [[nodiscard]] virtual std::string_view how_to_see() const = 0;
     // What an admin should know about how this kernel holds our rules (an nftables table that
