@@ -6,6 +6,7 @@
 
 #include "coverage.hpp"
 #include "desired.hpp"
+#include "kernel_error.hpp"
 #include "kernel_match.hpp"
 #include "report.hpp"
 
@@ -18,15 +19,6 @@
 #include <vector>
 
 namespace memguard {
-
-class KernelError : public std::runtime_error {
-public:
-    KernelError(const std::string& what, int error) : std::runtime_error(what), errno_(error) {}
-    [[nodiscard]] int error() const { return errno_; }
-
-private:
-    int errno_;
-};
 
 // Another writer changed the rules between our read and our commit; read again and retry.
 class CommitRace : public KernelError {
