@@ -6,6 +6,10 @@
 
 namespace memguard {
 
+std::string_view to_string(Protocol p) {
+    return p == Protocol::tcp ? "tcp" : "udp";
+}
+
 std::string_view to_string(Family f) {
     return f == Family::ipv4 ? "ipv4" : "ipv6";
 }

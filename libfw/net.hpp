@@ -11,8 +11,10 @@
 namespace memguard {
 
 enum class Family : std::uint8_t { ipv4, ipv6 };
+enum class Protocol : std::uint8_t { tcp, udp };
 
 std::string_view to_string(Family f);
+std::string_view to_string(Protocol p);
 
 struct Network {
     Family family = Family::ipv4;

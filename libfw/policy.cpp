@@ -5,9 +5,6 @@
 
 namespace memguard {
 
-std::string_view to_string(Protocol p) {
-    return p == Protocol::tcp ? "tcp" : "udp";
-}
 std::string_view to_string(Action a) {
     return a == Action::drop ? "drop" : "reject";
 }

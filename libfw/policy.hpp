@@ -13,8 +13,6 @@
 
 namespace memguard {
 
-enum class Protocol : std::uint8_t { tcp, udp };
-
 inline constexpr std::string_view default_guard_name = "default";
 inline constexpr std::string_view default_metrics_file =
     "/var/lib/prometheus/node-exporter/memguardd.prom";
@@ -22,7 +20,6 @@ enum class Action : std::uint8_t { drop, reject };
 // Which kernel interface programs the rules (backend.hpp); automatic: legacy where it exists.
 enum class BackendChoice : std::uint8_t { automatic, iptables_legacy, nftables };
 
-std::string_view to_string(Protocol p);
 std::string_view to_string(Action a);
 
 // Where an allowlist entry was written: the file ("" for the main file) and the entry's JSON path

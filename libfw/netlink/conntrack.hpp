@@ -10,7 +10,6 @@
 
 #include "net.hpp"
 #include "network_index.hpp"
-#include "policy.hpp"
 #include "socket.hpp"
 
 #include <cstddef>

@@ -6,7 +6,6 @@
 #pragma once
 
 #include "net.hpp"
-#include "policy.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -4,7 +4,6 @@
 #pragma once
 
 #include "net.hpp"
-#include "policy.hpp"
 #include "socket.hpp"
 
 #include <cstddef>

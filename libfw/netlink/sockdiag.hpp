@@ -5,7 +5,6 @@
 #pragma once
 
 #include "net.hpp"
-#include "policy.hpp"
 
 #include <cstdint>
 #include <optional>
