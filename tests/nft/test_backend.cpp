@@ -40,8 +40,8 @@ TEST_CASE("a family's view: its jumps, its guard chain, its set", "[nft][backend
     CHECK(four.has_ours());
     REQUIRE(four.chains.size() == 4);
     CHECK(four.chains[0].name == "input");
-    REQUIRE(four.chains[0].rules.size() == 2); // the IPv4 jumps only
-    CHECK(four.chains[0].rules[1].position == 2);
+    REQUIRE(four.chains[0].rules.size() == 2);    // the IPv4 jumps only
+    CHECK(four.chains[0].rules[1].position == 3); // after the other ports' accept
     CHECK(four.chains[0].rules[1].text.find("udp th dport 11211 jump guard4") != std::string::npos);
     CHECK(four.chains[1].name == "prerouting");
     REQUIRE(four.chains[1].rules.size() == 2);
@@ -60,8 +60,8 @@ TEST_CASE("a family's view: its jumps, its guard chain, its set", "[nft][backend
     CHECK(four.sets[0].references == 1);
     CHECK(four.sets[0].usable);
     const FamilyView six = view_of(snap, Family::ipv6);
-    CHECK(six.chains[0].rules[0].position == 3);
-    CHECK(six.chains[1].rules[0].position == 3);
+    CHECK(six.chains[0].rules[0].position == 4);
+    CHECK(six.chains[1].rules[0].position == 4);
     CHECK(six.sets[0].members == 0);
     CHECK_FALSE(view_of(nft::Snapshot{}, Family::ipv4).has_ours());
 }
