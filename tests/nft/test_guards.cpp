@@ -55,7 +55,7 @@ TEST_CASE("two guards: every service jumps, each guard's accepts match its own",
                                    jump(6, "tcp", 11211), jump(6, "udp", 11211),
                                    jump(6, "tcp", 11212), jump(6, "tcp", 11213)});
     CHECK(m.chain("prerouting")->rules.size() == 10);
-    CHECK(m.chain("forward")->rules.size() == 10);
+    CHECK(m.chain("forward")->rules.size() == 12); // below and above the ports, per protocol
     const std::string c = " comment \"memguard\"";
     // Each service's accept twice: by the packet's port, and by the port asked for before a
     // DNAT (the forward chain's connections).

@@ -109,16 +109,17 @@ TEST_CASE("forward jumps for connections DNATed from a guarded port, whatever th
     const std::string prefix = "ct direction original ct status dnat ct original proto-dst 11211 ";
     CHECK(texts(*fwd) ==
           std::vector<std::string>{
-              "ct original proto-dst != 11211 accept comment \"memguard\"",
+              "meta l4proto tcp ct original proto-dst != 11211 accept comment \"memguard\"",
+              "meta l4proto udp ct original proto-dst != 11211 accept comment \"memguard\"",
               "meta nfproto ipv4 meta l4proto tcp " + prefix + "jump guard4 comment \"memguard\"",
               "meta nfproto ipv4 meta l4proto udp " + prefix + "jump guard4 comment \"memguard\"",
               "meta nfproto ipv6 meta l4proto tcp " + prefix + "jump guard6 comment \"memguard\"",
               "meta nfproto ipv6 meta l4proto udp " + prefix + "jump guard6 comment \"memguard\""});
-    CHECK(fwd->rules[2].dport == 11211);
-    CHECK(fwd->rules[2].l4proto == 17);
-    CHECK(fwd->rules[2].jump == "guard4");
+    CHECK(fwd->rules[3].dport == 11211);
+    CHECK(fwd->rules[3].l4proto == 17);
+    CHECK(fwd->rules[3].jump == "guard4");
     // As `nft --debug=netlink` shows the rule nft itself makes of that line.
-    CHECK(fwd->rules[1].key.find("[ ct load direction => reg 1 ][ cmp eq reg 1 0x00000000 ]"
+    CHECK(fwd->rules[2].key.find("[ ct load direction => reg 1 ][ cmp eq reg 1 0x00000000 ]"
                                  "[ ct load status => reg 1 ][ bitwise reg 1 = ( reg 1 & "
                                  "0x00000020 ) ^ 0x00000000 ][ cmp neq reg 1 0x00000000 ]"
                                  "[ ct load proto_dst => reg 1 , dir original ]"
@@ -127,7 +128,7 @@ TEST_CASE("forward jumps for connections DNATed from a guarded port, whatever th
     const TableModel closed = model_of(
         plan_table(kClosedTableName, fail_closed_desired(sample(Action::drop, false), {})));
     REQUIRE(closed.chain("forward") != nullptr);
-    CHECK(closed.chain("forward")->rules.size() == 5);
+    CHECK(closed.chain("forward")->rules.size() == 6);
 }
 
 TEST_CASE("the reverse-path rules come after loopback, before established", "[nft][plan]") {

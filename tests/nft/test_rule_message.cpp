@@ -323,7 +323,7 @@ TEST_CASE("foreign reader: our forward rules match the port asked for before the
         nftnl_rule_nlmsg_build_payload(m.nlh, planned.rule.get());
         const auto rule = parse_nft_rule_message(m.bytes());
         REQUIRE(rule);
-        if (rule->chain != kForwardChain || !rule->l4proto) {
+        if (rule->chain != kForwardChain || !rule->dport) {
             continue; // not a jump: ct original proto-dst != 11211 accept
         }
         ++forward;
