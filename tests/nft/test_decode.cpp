@@ -5,8 +5,8 @@
 #include "plan.hpp"
 #include "render.hpp"
 
-#include "catch.hpp"
 #include <arpa/inet.h> // before the linux/ headers
+#include "catch.hpp"
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <linux/netfilter.h>
