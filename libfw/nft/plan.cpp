@@ -41,6 +41,19 @@ std::vector<ServiceMatch> services(const FamilyDesired& d) {
     return out;
 }
 
+// Every port of every guard of both families, sorted, none twice.
+std::vector<std::uint16_t> guarded_ports(const Desired& desired) {
+    std::vector<std::uint16_t> out;
+    for (const FamilyDesired* d : {&desired.ipv4, &desired.ipv6}) {
+        for (const ServiceMatch& s : services(*d)) {
+            out.push_back(s.port);
+        }
+    }
+    std::ranges::sort(out);
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
 // One set per guard; the only guard's keeps the family's plain name (allow4, allow6).
 std::vector<SetRef> add_sets(const FamilyDesired& d, TablePlan& plan) {
     std::vector<SetRef> refs;
@@ -115,7 +128,11 @@ TablePlan plan_table(std::string_view table, const Desired& desired) {
                    {std::string(kForwardChain), NF_INET_FORWARD, kForwardPriority},
                    {"guard4", std::nullopt, 0},
                    {"guard6", std::nullopt, 0}};
+    const auto ports = guarded_ports(desired);
     for (const std::string_view chain : {kInputChain, kPreroutingChain, kForwardChain}) {
+        if (!ports.empty()) {
+            pass_other_ports(table, chain, ports, plan.rules);
+        }
         for (const FamilyDesired* d : {&desired.ipv4, &desired.ipv6}) {
             for (const ServiceMatch& s : services(*d)) {
                 plan.rules.push_back(

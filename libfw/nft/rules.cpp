@@ -74,7 +74,45 @@ void match_original_dport(nftnl_rule* r, std::uint16_t port) {
     expr::cmp(r, NFT_CMP_EQ, network_u16(port));
 }
 
+// th dport, or (forward) the port asked for before a DNAT, which nft prints as a port only after
+// a protocol match: meta l4proto tcp ct original proto-dst != 11211.
+RulePtr pass_port_rule(std::string_view table, std::string_view chain,
+                       std::optional<Protocol> protocol, std::uint32_t op, std::uint16_t port) {
+    auto r = new_rule(table, chain);
+    if (protocol) {
+        match_byte(r.get(), NFT_META_L4PROTO, ip_proto(*protocol));
+        expr::ct_tuple(r.get(), NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL);
+    } else {
+        expr::payload(r.get(), NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+    }
+    expr::cmp(r.get(), op, network_u16(port));
+    expr::verdict(r.get(), NF_ACCEPT);
+    return r;
+}
+
 } // namespace
+
+// Not a protocol match in input and prerouting: whatever else the port's two bytes hold (an ICMP
+// checksum) only sends the packet on to the jumps, which match the protocol. A packet with no
+// transport header to load (a later fragment) matches neither, as before. Network order compares
+// as numbers (memcmp).
+void pass_other_ports(std::string_view table, std::string_view chain,
+                      std::span<const std::uint16_t> ports, std::vector<PlannedRule>& out) {
+    const std::string name(chain);
+    std::vector<std::optional<Protocol>> protocols{std::nullopt};
+    if (chain == kForwardChain) {
+        protocols = {Protocol::tcp, Protocol::udp};
+    }
+    for (const auto protocol : protocols) {
+        if (ports.front() == ports.back()) {
+            out.push_back(
+                {name, pass_port_rule(table, chain, protocol, NFT_CMP_NEQ, ports.front())});
+            continue;
+        }
+        out.push_back({name, pass_port_rule(table, chain, protocol, NFT_CMP_LT, ports.front())});
+        out.push_back({name, pass_port_rule(table, chain, protocol, NFT_CMP_GT, ports.back())});
+    }
+}
 
 // The route lookup comes last: only packets to a guarded port pay for it.
 RulePtr jump_rule(std::string_view table, std::string_view chain, Family f, Protocol p,

@@ -8,11 +8,19 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
 namespace memguard::nft {
 
+// th dport != 11211 accept (one guarded port), or th dport < 11211 accept and th dport > 11213
+// accept (several); in forward, by the port asked for before a DNAT, per protocol:
+// meta l4proto tcp ct original proto-dst != 11211 accept, the same for udp. The first rules of
+// each base chain: a packet to no guarded port leaves our table after a compare or two, before
+// any family, DNAT or route match. `ports`: every guarded port, sorted, not empty.
+void pass_other_ports(std::string_view table, std::string_view chain,
+                      std::span<const std::uint16_t> ports, std::vector<PlannedRule>& out);
 // meta nfproto ipv4 meta l4proto tcp th dport 11211 jump guard4              (input)
 // meta nfproto ipv4 meta l4proto tcp th dport 11211 fib daddr type local jump guard4 (prerouting)
 RulePtr jump_rule(std::string_view table, std::string_view chain, Family f, Protocol p,

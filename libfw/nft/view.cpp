@@ -1,5 +1,6 @@
 // Our nftables tables as `status` shows them, one family at a time: the base chains' jumps of
-// that family (input, prerouting, forward), its guard chain and its allow sets.
+// that family (input, prerouting, forward) with the other ports' accept heading them, its guard
+// chain and its allow sets.
 #include "nft_backend.hpp"
 
 #include <linux/netfilter/nf_tables.h>
@@ -10,6 +11,8 @@ namespace memguard {
 
 namespace {
 
+// A base chain in `family`'s view: its rules but the other family's jumps (the accept of other
+// ports heads it for both families).
 ViewChain chain_view(const nft::TableModel& table, const std::string& name, Family family,
                      bool only_jumps) {
     ViewChain view;
@@ -22,7 +25,7 @@ ViewChain chain_view(const nft::TableModel& table, const std::string& name, Fami
     view.ours = table.ours();
     for (std::size_t i = 0; i < chain->rules.size(); ++i) {
         const nft::RuleModel& r = chain->rules[i];
-        if (only_jumps && r.jump != nft::guard_chain(family)) {
+        if (only_jumps && !r.jump.empty() && r.jump != nft::guard_chain(family)) {
             continue;
         }
         view.rules.push_back(

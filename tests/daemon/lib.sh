@@ -428,12 +428,19 @@ mg_ours_text() {
     return 0
 }
 
-# mg_nft_jumps CHAIN PRIORITY FORMAT : one of our base chains of jumps as mg_nft_table prints it;
-# FORMAT takes family, protocol, port and family
+# mg_nft_jumps CHAIN PRIORITY FORMAT : one of our base chains as mg_nft_table prints it: the
+# accept of packets to other ports, then the jumps; FORMAT takes family, protocol, port and family
 mg_nft_jumps() {
     local fam proto
     printf '\tchain %s {\n\t\tcomment "memguard"\n' "$1"
     printf '\t\ttype filter hook %s priority %s; policy accept;\n' "$1" "$2"
+    if [ "$1" = forward ]; then
+        for proto in tcp udp; do
+            printf '\t\tmeta l4proto %s ct original proto-dst != %s accept comment "memguard"\n' $proto "$MG_PORT"
+        done
+    else
+        printf '\t\tth dport != %s accept comment "memguard"\n' "$MG_PORT"
+    fi
     for fam in 4 6; do
         for proto in tcp udp; do
             # shellcheck disable=SC2059 # the format is the caller's

@@ -40,16 +40,18 @@ TEST_CASE("a family's view: its jumps, its guard chain, its set", "[nft][backend
     CHECK(four.has_ours());
     REQUIRE(four.chains.size() == 4);
     CHECK(four.chains[0].name == "input");
-    REQUIRE(four.chains[0].rules.size() == 2); // the IPv4 jumps only
-    CHECK(four.chains[0].rules[1].position == 2);
-    CHECK(four.chains[0].rules[1].text.find("udp th dport 11211 jump guard4") != std::string::npos);
+    REQUIRE(four.chains[0].rules.size() == 3); // the other ports' accept, the IPv4 jumps
+    CHECK(four.chains[0].rules[0].position == 1);
+    CHECK(four.chains[0].rules[0].text.find("th dport != 11211 accept") != std::string::npos);
+    CHECK(four.chains[0].rules[2].position == 3);
+    CHECK(four.chains[0].rules[2].text.find("udp th dport 11211 jump guard4") != std::string::npos);
     CHECK(four.chains[1].name == "prerouting");
-    REQUIRE(four.chains[1].rules.size() == 2);
-    CHECK(four.chains[1].rules[0].text.find("fib daddr type local jump guard4") !=
+    REQUIRE(four.chains[1].rules.size() == 3);
+    CHECK(four.chains[1].rules[1].text.find("fib daddr type local jump guard4") !=
           std::string::npos);
     CHECK(four.chains[2].name == "forward");
-    REQUIRE(four.chains[2].rules.size() == 2);
-    CHECK(four.chains[2].rules[0].text.find("ct original proto-dst 11211 jump guard4") !=
+    REQUIRE(four.chains[2].rules.size() == 4); // per protocol in forward
+    CHECK(four.chains[2].rules[2].text.find("ct original proto-dst 11211 jump guard4") !=
           std::string::npos);
     CHECK(four.chains[3].name == "guard4");
     CHECK(four.chains[3].rules.size() == 5); // lo, established, allow, tcp drop, drop
@@ -60,8 +62,9 @@ TEST_CASE("a family's view: its jumps, its guard chain, its set", "[nft][backend
     CHECK(four.sets[0].references == 1);
     CHECK(four.sets[0].usable);
     const FamilyView six = view_of(snap, Family::ipv6);
-    CHECK(six.chains[0].rules[0].position == 3);
-    CHECK(six.chains[1].rules[0].position == 3);
+    CHECK(six.chains[0].rules[0].position == 1);
+    CHECK(six.chains[0].rules[1].position == 4);
+    CHECK(six.chains[1].rules[1].position == 4);
     CHECK(six.sets[0].members == 0);
     CHECK_FALSE(view_of(nft::Snapshot{}, Family::ipv4).has_ours());
 }

@@ -38,7 +38,7 @@ TEST_CASE("the backend through the Backend interface", "[netns][nft]") {
     CHECK(views[0].has_ours());
     REQUIRE(views[0].chains.size() == 4);
     CHECK(views[0].chains[1].name == "prerouting");
-    CHECK(views[0].chains[1].rules.size() == 2); // tcp and udp 11211, IPv4
+    CHECK(views[0].chains[1].rules.size() == 3); // other ports' accept; tcp, udp 11211, IPv4
     const Report removed = backend->remove();
     CHECK(removed.changed());
     CHECK(removed.families[0].actions == "deleted table inet memguard");

@@ -5,6 +5,8 @@
 
 #include "catch.hpp"
 
+#include <algorithm>
+
 using namespace memguard;
 using namespace memguard::nft;
 
@@ -109,11 +111,31 @@ TEST_CASE("rules inserted, deleted or reordered are drift, counters and handles 
     CHECK(d[0].family == Family::ipv6);
 }
 
+TEST_CASE("the other ports' accept heading each base chain is ours and compared",
+          "[nft][compare]") {
+    const TableModel want = model_of(plan_table(kTableName, sample()));
+    for (const char* chain : {"input", "prerouting", "forward"}) {
+        TableModel found = want;
+        auto& rules = found.chain(chain)->rules;
+        rules.erase(rules.begin());
+        auto d = compare_tables(want, found, kUnowned);
+        REQUIRE(kinds(d) == std::vector<std::string>{"rule_missing"});
+        CHECK_FALSE(d[0].family); // both families pass by it
+        CHECK(d[0].where == chain);
+        CHECK(d[0].text.find("!= 11211 accept") != std::string::npos);
+    }
+    // Moved below the jumps: still there, but no longer first.
+    TableModel found = want;
+    auto& input = found.chain("input")->rules;
+    std::rotate(input.begin(), input.begin() + 1, input.end());
+    CHECK(kinds(compare_tables(want, found, kUnowned)) == std::vector<std::string>{"rule_order"});
+}
+
 TEST_CASE("the prerouting chain, its jumps and the reverse-path rules are compared too",
           "[nft][compare]") {
     const TableModel want = model_of(plan_table(kTableName, sample()));
     TableModel found = want;
-    found.chain("prerouting")->rules.erase(found.chain("prerouting")->rules.begin());
+    found.chain("prerouting")->rules.erase(found.chain("prerouting")->rules.begin() + 1);
     auto d = compare_tables(want, found, kUnowned);
     REQUIRE(kinds(d) == std::vector<std::string>{"rule_missing"});
     CHECK(d[0].family == Family::ipv4);

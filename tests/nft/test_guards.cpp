@@ -48,12 +48,14 @@ std::string jump(int family, const char* proto, int port) {
 TEST_CASE("two guards: every service jumps, each guard's accepts match its own", "[nft][guards]") {
     const TableModel m = model_of(plan_table(kTableName, two_guards()));
     CHECK(texts(*m.chain("input")) ==
-          std::vector<std::string>{jump(4, "tcp", 11211), jump(4, "udp", 11211),
+          std::vector<std::string>{"th dport < 11211 accept comment \"memguard\"",
+                                   "th dport > 11213 accept comment \"memguard\"",
+                                   jump(4, "tcp", 11211), jump(4, "udp", 11211),
                                    jump(4, "tcp", 11212), jump(4, "tcp", 11213),
                                    jump(6, "tcp", 11211), jump(6, "udp", 11211),
                                    jump(6, "tcp", 11212), jump(6, "tcp", 11213)});
-    CHECK(m.chain("prerouting")->rules.size() == 8);
-    CHECK(m.chain("forward")->rules.size() == 8);
+    CHECK(m.chain("prerouting")->rules.size() == 10);
+    CHECK(m.chain("forward")->rules.size() == 12); // below and above the ports, per protocol
     const std::string c = " comment \"memguard\"";
     // Each service's accept twice: by the packet's port, and by the port asked for before a
     // DNAT (the forward chain's connections).

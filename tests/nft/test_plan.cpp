@@ -37,6 +37,7 @@ TEST_CASE("the planned table reads like nft", "[nft][plan]") {
     CHECK(
         texts(*m.chain("input")) ==
         std::vector<std::string>{
+            "th dport != 11211 accept comment \"memguard\"",
             "meta nfproto ipv4 meta l4proto tcp th dport 11211 jump guard4 comment \"memguard\"",
             "meta nfproto ipv4 meta l4proto udp th dport 11211 jump guard4 comment \"memguard\"",
             "meta nfproto ipv6 meta l4proto tcp th dport 11211 jump guard6 comment \"memguard\"",
@@ -55,8 +56,10 @@ TEST_CASE("the planned table reads like nft", "[nft][plan]") {
     REQUIRE(m.set("allow4") != nullptr);
     CHECK(m.set("allow4")->ranges.size() == 1);
     CHECK(m.set("allow6")->ranges.empty());
-    CHECK(m.chain("input")->rules[0].dport == 11211);
-    CHECK(m.chain("input")->rules[0].jump == "guard4");
+    CHECK(m.chain("input")->rules[1].dport == 11211);
+    CHECK(m.chain("input")->rules[1].jump == "guard4");
+    CHECK(m.chain("input")->rules[0].jump.empty());
+    CHECK(m.chain("input")->rules[0].accepts);
 }
 
 TEST_CASE("prerouting jumps as input does, for this host's addresses only", "[nft][plan]") {
@@ -68,7 +71,8 @@ TEST_CASE("prerouting jumps as input does, for this host's addresses only", "[nf
     CHECK(pre->priority == -110);
     CHECK(m.chain("input")->hook == 1U); // NF_INET_LOCAL_IN
     CHECK(texts(*pre) ==
-          std::vector<std::string>{"meta nfproto ipv4 meta l4proto tcp th dport 11211 fib daddr "
+          std::vector<std::string>{"th dport != 11211 accept comment \"memguard\"",
+                                   "meta nfproto ipv4 meta l4proto tcp th dport 11211 fib daddr "
                                    "type local jump guard4 comment \"memguard\"",
                                    "meta nfproto ipv4 meta l4proto udp th dport 11211 fib daddr "
                                    "type local jump guard4 comment \"memguard\"",
@@ -76,12 +80,16 @@ TEST_CASE("prerouting jumps as input does, for this host's addresses only", "[nf
                                    "type local jump guard6 comment \"memguard\"",
                                    "meta nfproto ipv6 meta l4proto udp th dport 11211 fib daddr "
                                    "type local jump guard6 comment \"memguard\""});
-    CHECK(pre->rules[3].dport == 11211);
-    CHECK(pre->rules[3].jump == "guard6");
+    CHECK(pre->rules[4].dport == 11211);
+    CHECK(pre->rules[4].jump == "guard6");
     // The same jump with one more match: the input chain's rule is a prefix of its key.
-    const std::string& in_key = m.chain("input")->rules[0].key;
-    CHECK(pre->rules[0].key.starts_with(in_key.substr(0, in_key.find("[ immediate"))));
-    CHECK(pre->rules[0].key.find("[ fib daddr type => reg 1 ]") != std::string::npos);
+    const std::string& in_key = m.chain("input")->rules[1].key;
+    CHECK(pre->rules[1].key.starts_with(in_key.substr(0, in_key.find("[ immediate"))));
+    CHECK(pre->rules[1].key.find("[ fib daddr type => reg 1 ]") != std::string::npos);
+    // Other ports leave before any route lookup: one load, one compare.
+    CHECK(pre->rules[0].key.find("[ payload load 2b @ transport header + 2 => reg 1 ]"
+                                 "[ cmp neq reg 1 0x0000cb2b ]") != std::string::npos);
+    CHECK(pre->rules[0].key.find("fib") == std::string::npos);
     // Chains are made in this order: base chains, then the guards they jump to.
     const TablePlan plan = plan_table(kTableName, sample(Action::drop, false));
     REQUIRE(plan.chains.size() == 5);
@@ -101,15 +109,17 @@ TEST_CASE("forward jumps for connections DNATed from a guarded port, whatever th
     const std::string prefix = "ct direction original ct status dnat ct original proto-dst 11211 ";
     CHECK(texts(*fwd) ==
           std::vector<std::string>{
+              "meta l4proto tcp ct original proto-dst != 11211 accept comment \"memguard\"",
+              "meta l4proto udp ct original proto-dst != 11211 accept comment \"memguard\"",
               "meta nfproto ipv4 meta l4proto tcp " + prefix + "jump guard4 comment \"memguard\"",
               "meta nfproto ipv4 meta l4proto udp " + prefix + "jump guard4 comment \"memguard\"",
               "meta nfproto ipv6 meta l4proto tcp " + prefix + "jump guard6 comment \"memguard\"",
               "meta nfproto ipv6 meta l4proto udp " + prefix + "jump guard6 comment \"memguard\""});
-    CHECK(fwd->rules[1].dport == 11211);
-    CHECK(fwd->rules[1].l4proto == 17);
-    CHECK(fwd->rules[1].jump == "guard4");
+    CHECK(fwd->rules[3].dport == 11211);
+    CHECK(fwd->rules[3].l4proto == 17);
+    CHECK(fwd->rules[3].jump == "guard4");
     // As `nft --debug=netlink` shows the rule nft itself makes of that line.
-    CHECK(fwd->rules[0].key.find("[ ct load direction => reg 1 ][ cmp eq reg 1 0x00000000 ]"
+    CHECK(fwd->rules[2].key.find("[ ct load direction => reg 1 ][ cmp eq reg 1 0x00000000 ]"
                                  "[ ct load status => reg 1 ][ bitwise reg 1 = ( reg 1 & "
                                  "0x00000020 ) ^ 0x00000000 ][ cmp neq reg 1 0x00000000 ]"
                                  "[ ct load proto_dst => reg 1 , dir original ]"
@@ -118,7 +128,7 @@ TEST_CASE("forward jumps for connections DNATed from a guarded port, whatever th
     const TableModel closed = model_of(
         plan_table(kClosedTableName, fail_closed_desired(sample(Action::drop, false), {})));
     REQUIRE(closed.chain("forward") != nullptr);
-    CHECK(closed.chain("forward")->rules.size() == 4);
+    CHECK(closed.chain("forward")->rules.size() == 6);
 }
 
 TEST_CASE("the reverse-path rules come after loopback, before established", "[nft][plan]") {
@@ -173,8 +183,11 @@ TEST_CASE("failing closed keeps every port we know and only loopback", "[nft][pl
     }
     const TableModel m = model_of(plan_table(kClosedTableName, closed));
     CHECK(m.name == "memguard_closed");
-    CHECK(m.chain("input")->rules.size() == 12); // 3 ports × 2 protocols × 2 families
-    CHECK(m.chain("prerouting")->rules.size() == 12);
+    // below and above the ports, then 3 ports × 2 protocols × 2 families
+    CHECK(m.chain("input")->rules.size() == 14);
+    CHECK(m.chain("input")->rules[0].text == "th dport < 9999 accept comment \"memguard\"");
+    CHECK(m.chain("input")->rules[1].text == "th dport > 22122 accept comment \"memguard\"");
+    CHECK(m.chain("prerouting")->rules.size() == 14);
     CHECK(closed.ipv4.guards[0].reverse_path.empty()); // nothing passes but loopback anyway
     CHECK(texts(*m.chain("guard4")) ==
           std::vector<std::string>{

@@ -26,6 +26,17 @@ std::vector<json> rules_of(const json& listing, const std::string& chain) {
     return out;
 }
 
+// The rules of `chain` that jump (to guard4, guard6): all but the other ports' accept.
+std::vector<json> jumps_of(const json& listing, const std::string& chain) {
+    std::vector<json> out;
+    for (const json& r : rules_of(listing, chain)) {
+        if (r["expr"].back().contains("jump")) {
+            out.push_back(r);
+        }
+    }
+    return out;
+}
+
 // The `match` of a rule whose left side is a fib expression; null when it has none.
 json fib_match(const json& rule) {
     for (const json& e : rule["expr"]) {
@@ -73,7 +84,7 @@ TEST_CASE("apply builds the prerouting chain and the reverse-path rules nft list
     REQUIRE(result.committed);
     const json listing = test::nft_json();
     check_base_chain(listing, "prerouting", -110);
-    const auto jumps = rules_of(listing, "prerouting");
+    const auto jumps = jumps_of(listing, "prerouting");
     REQUIRE(jumps.size() == 4); // tcp, udp × IPv4, IPv6
     for (const json& r : jumps) {
         INFO(r.dump());
@@ -141,7 +152,7 @@ TEST_CASE("the prerouting chain, a jump or a reverse-path rule deleted is repair
     CHECK(repaired.committed);
     CHECK(repaired.error.empty());
     CHECK(keeper.compare(desired).drift.empty());
-    CHECK(rules_of(test::nft_json(), "prerouting").size() == 4);
+    CHECK(jumps_of(test::nft_json(), "prerouting").size() == 4);
     CHECK(handle_of("guard4", "\"udp\"") != 0);
 }
 
@@ -177,7 +188,7 @@ TEST_CASE("apply builds the forward chain nft lists; a forward jump or the chain
     REQUIRE(keeper.reconcile(desired, false).committed);
     const json listing = test::nft_json();
     check_base_chain(listing, "forward", -150);
-    const auto jumps = rules_of(listing, "forward");
+    const auto jumps = jumps_of(listing, "forward");
     REQUIRE(jumps.size() == 4); // tcp, udp × IPv4, IPv6
     const std::string first = jumps[0].dump();
     INFO(first);
@@ -203,5 +214,71 @@ TEST_CASE("apply builds the forward chain nft lists; a forward jump or the chain
     CHECK(std::ranges::any_of(found.drift, [](const auto& d) { return d.where == "forward"; }));
     CHECK(keeper.reconcile(desired, true).committed);
     CHECK(keeper.compare(desired).drift.empty());
-    CHECK(rules_of(test::nft_json(), "forward").size() == 4);
+    CHECK(jumps_of(test::nft_json(), "forward").size() == 4);
+}
+
+TEST_CASE("each base chain first accepts packets to no guarded port; that rule deleted or "
+          "changed is repaired",
+          "[netns][nft]") {
+    test::fresh_netns();
+    Keeper keeper(memguard::nft::NftOptions{false});
+    const auto desired = with_reverse_path();
+    REQUIRE(keeper.reconcile(desired, false).committed);
+    const json listing = test::nft_json();
+    const json by_port = {{"payload", {{"protocol", "th"}, {"field", "dport"}}}};
+    for (const std::string chain : {"input", "prerouting"}) {
+        const auto rules = rules_of(listing, chain);
+        REQUIRE(rules.size() == 5); // the other ports' accept, then tcp, udp × IPv4, IPv6
+        INFO(rules[0].dump());
+        const json& expr = rules[0]["expr"];
+        REQUIRE(expr.size() == 2); // nothing before the port: no family, protocol or fib
+        CHECK(expr[0]["match"]["op"] == "!=");
+        CHECK(expr[0]["match"]["left"] == by_port);
+        CHECK(expr[0]["match"]["right"] == 11211);
+        CHECK(expr[1].contains("accept"));
+    }
+    // forward: by the port asked for before a DNAT, which needs the protocol (nft prints it as a
+    // port only then); no family, direction or DNAT status match before it.
+    const auto forward = rules_of(listing, "forward");
+    REQUIRE(forward.size() == 6);
+    for (const std::string proto : {"tcp", "udp"}) {
+        const json& expr = forward[proto == "tcp" ? 0 : 1]["expr"];
+        INFO(expr.dump());
+        REQUIRE(expr.size() == 3);
+        CHECK(expr[0]["match"]["left"]["meta"]["key"] == "l4proto");
+        CHECK(expr[0]["match"]["right"] == proto);
+        CHECK(expr[1]["match"]["op"] == "!=");
+        CHECK(expr[1]["match"]["left"] ==
+              json({{"ct", {{"key", "proto-dst"}, {"dir", "original"}}}}));
+        CHECK(expr[1]["match"]["right"] == 11211);
+        CHECK(expr[2].contains("accept"));
+    }
+    const auto tamper = GENERATE(
+        std::string("nft delete rule inet memguard prerouting handle "),
+        std::string("nft replace rule inet memguard input handle H th dport != 11212 accept "
+                    "comment memguard"),
+        std::string("nft replace rule inet memguard forward handle H meta l4proto udp ct original "
+                    "proto-dst != 1 "
+                    "accept comment memguard"));
+    const std::string chain = tamper.substr(tamper.find("memguard ") + 9,
+                                            tamper.find(" handle") - tamper.find("memguard ") - 9);
+    const auto handle = std::to_string(rules_of(listing, chain)[0]["handle"].get<int>());
+    std::string command = tamper;
+    if (const auto h = command.find("handle H"); h != std::string::npos) {
+        command.replace(h + 7, 1, handle);
+    } else {
+        command += handle;
+    }
+    INFO(command);
+    REQUIRE(test::run(command) == 0);
+    CHECK(test::changed_within(keeper, std::chrono::seconds(2)));
+    const auto found = keeper.compare(desired);
+    INFO(test::describe(found));
+    CHECK(std::ranges::any_of(
+        found.drift, [&](const auto& d) { return d.kind == "rule_missing" && d.where == chain; }));
+    const auto repaired = keeper.reconcile(desired, true);
+    INFO(test::describe(repaired));
+    CHECK(repaired.committed);
+    CHECK(keeper.compare(desired).drift.empty());
+    CHECK(rules_of(test::nft_json(), chain)[0]["expr"] == rules_of(listing, chain)[0]["expr"]);
 }
