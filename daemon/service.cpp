@@ -187,6 +187,7 @@ void Service::apply(Event why) {
         source_.applied();
     }
     state_.record_apply(source_.running());
+    state_.record_guards(config_);
     state_.record_pass(pass.report);
     metrics_.record().config(source_.running());
     metrics_.record().pass(pass.report, PassKind::apply, source_.failing_closed());

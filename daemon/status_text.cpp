@@ -46,9 +46,12 @@ void sync_line(const json& s, Lines& out) {
     const std::string config = "config " + s.value("config", "?") + ": ";
     if (s["in_sync"].is_null()) {
         out.push_back(config + "INVALID");
-    } else {
-        out.push_back(config + (s["in_sync"].get<bool>() ? "in sync" : "DIFFERS from the kernel"));
+        return;
     }
+    // Taken from the daemon's last pass rather than read from the kernel now: say when.
+    const std::string as_of = s.value("in_sync_as_of", "");
+    out.push_back(config + (s["in_sync"].get<bool>() ? "in sync" : "DIFFERS from the kernel") +
+                  (as_of.empty() ? "" : " (at the daemon's last pass, " + as_of + ")"));
 }
 
 void backend_line(const json& s, Lines& out) {
@@ -73,10 +76,9 @@ void guard_lines(const json& s, Lines& out) {
     const json guards = s.value("guards", json::array());
     for (std::size_t i = 0; i < guards.size() && i < guards_shown; ++i) {
         const json& g = guards[i];
-        const auto labelled =
-            std::ranges::count_if(g["allow"], [](const json& e) { return !e["label"].is_null(); });
-        out.push_back("guard " + g["name"].get<std::string>() + " (" + ports_text(g) +
-                      "): " + std::to_string(g["allow"].size()) + " network(s) allowed" +
+        const auto labelled = g.value("labelled", std::size_t{0});
+        out.push_back("guard " + g["name"].get<std::string>() + " (" + ports_text(g) + "): " +
+                      std::to_string(g.value("allowed", std::size_t{0})) + " network(s) allowed" +
                       (labelled > 0 ? ", " + std::to_string(labelled) + " labelled" : ""));
     }
     if (guards.size() > guards_shown) {
