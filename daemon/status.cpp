@@ -103,7 +103,6 @@ std::optional<json> daemon_summary(const std::string& config_path, const json& d
     out["backend_why"] = daemon.value("backend_why", "?");
     out["guards"] = daemon["guards"];
     out["in_sync"] = daemon["in_sync"];
-    out["in_sync_as_of"] = daemon.value("last_pass", "");
     return out;
 }
 

@@ -46,12 +46,9 @@ void sync_line(const json& s, Lines& out) {
     const std::string config = "config " + s.value("config", "?") + ": ";
     if (s["in_sync"].is_null()) {
         out.push_back(config + "INVALID");
-        return;
+    } else {
+        out.push_back(config + (s["in_sync"].get<bool>() ? "in sync" : "DIFFERS from the kernel"));
     }
-    // Taken from the daemon's last pass rather than read from the kernel now: say when.
-    const std::string as_of = s.value("in_sync_as_of", "");
-    out.push_back(config + (s["in_sync"].get<bool>() ? "in sync" : "DIFFERS from the kernel") +
-                  (as_of.empty() ? "" : " (at the daemon's last pass, " + as_of + ")"));
 }
 
 void backend_line(const json& s, Lines& out) {
@@ -114,9 +111,12 @@ void passes_line(const json& s, Lines& out) {
         return;
     }
     const json& d = daemon_of(s);
+    // When a status of the unchanged config takes in sync from the daemon, this says as of when.
+    const json last_pass = d.value("last_pass", json());
     out.push_back("last apply " + d.value("last_apply", "never") + ", last repair " +
                   d.value("last_repair", "never") + " (" +
-                  std::to_string(d.value("repairs", 0ULL)) + " repair(s) since the start)");
+                  std::to_string(d.value("repairs", 0ULL)) + " repair(s) since the start)" +
+                  (last_pass.is_string() ? ", last pass " + last_pass.get<std::string>() : ""));
     if (const auto drift = d.value("last_drift", ""); !drift.empty()) {
         out.push_back("last drift: " + drift);
     }

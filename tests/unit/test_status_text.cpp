@@ -133,9 +133,9 @@ TEST_CASE("status: the guards counted as the daemon tells them, and in sync as o
 
     json s = healthy(1);
     s["guards"] = counted;
-    s["in_sync_as_of"] = "2026-01-01T00:00:09Z";
+    s["daemon"]["last_pass"] = "2026-01-01T00:00:09Z";
     const auto lines = status_summary(s);
     CHECK(has(lines, "guard default (tcp 11211): 3 network(s) allowed, 1 labelled"));
-    CHECK(has(lines, "config /etc/memguard.json: in sync (at the daemon's last pass, "
-                     "2026-01-01T00:00:09Z)"));
+    CHECK(has(lines, "config /etc/memguard.json: in sync"));
+    CHECK(has(lines, "repair(s) since the start), last pass 2026-01-01T00:00:09Z"));
 }
