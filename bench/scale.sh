@@ -30,7 +30,8 @@ mount -t tmpfs tmpfs /run
 ip link set lo up
 W=$(mktemp -d /root/mgscale.XXXXXX)
 chmod 700 "$W"
-trap 'rm -rf "$W"' EXIT
+# a step that fails leaves no daemon or listener of its own behind
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 export XTABLES_LOCKFILE=$W/xtables.lock MEMGUARD_RUNTIME_DIRECTORY=$W STATE_DIRECTORY=$W
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
