@@ -1,5 +1,6 @@
 #include "daemon_state.hpp"
 
+#include "status_guards.hpp"
 #include "utc_text.hpp"
 
 #include <algorithm>
@@ -35,6 +36,12 @@ DaemonState::DaemonState(std::string config_path)
     : config_path_(std::move(config_path)), started_(now_iso8601()) {}
 
 void DaemonState::record_pass(const Report& report) {
+    last_pass_ = now_iso8601();
+    // A pass that repaired drift leaves the kernel in sync; one that failed, closed or refused
+    // does not.
+    in_sync_ = !report.failed() && std::ranges::none_of(report.families, [](const FamilyReport& f) {
+        return f.fail_closed || !f.refused.empty();
+    });
     families_ = nlohmann::json::array();
     for (const auto& f : report.families) {
         families_.push_back({{"family", to_string(f.family)},
@@ -44,6 +51,10 @@ void DaemonState::record_pass(const Report& report) {
                              {"refused", f.refused},
                              {"unlocked", f.unlocked}});
     }
+}
+
+void DaemonState::record_guards(const Policy& policy) {
+    guards_ = guards_summary(policy);
 }
 
 void DaemonState::record_apply(const RunningConfig& running) {
@@ -113,6 +124,9 @@ nlohmann::json DaemonState::to_json() const {
         {"last_apply", last_apply_},
         {"last_repair", last_repair_},
         {"last_drift", last_drift_},
+        {"last_pass", last_pass_.empty() ? nlohmann::json() : nlohmann::json(last_pass_)},
+        {"in_sync", last_pass_.empty() ? nlohmann::json() : nlohmann::json(in_sync_)},
+        {"guards", guards_},
         {"repairs", repairs_},
         {"fail_closed", fail_closed()},
         {"squatter", squatter_.empty() ? nlohmann::json() : nlohmann::json(squatter_)},

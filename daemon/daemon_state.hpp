@@ -20,8 +20,12 @@ class DaemonState {
 public:
     explicit DaemonState(std::string config_path);
 
-    // Each family's outcome of the latest pass (errors, failing closed, refusals): every pass.
+    // Each family's outcome of the latest pass (errors, failing closed, refusals), when it ran
+    // and whether it left the kernel as the policy asks: every pass.
     void record_pass(const Report& report);
+    // The guards of the policy in force, counted (status_text.hpp): after every apply pass, so
+    // that `memguardd status` need not load a config the daemon loaded already.
+    void record_guards(const Policy& policy);
     // After an apply pass: when, and where its policy came from (`running`).
     void record_apply(const RunningConfig& running);
     // Where the policy in force came from, and whether the config on disk validated when last
@@ -52,6 +56,9 @@ private:
     std::string last_apply_ = "never";
     std::string last_repair_ = "never";
     std::string last_drift_;
+    std::string last_pass_;
+    bool in_sync_ = false;
+    nlohmann::json guards_ = nlohmann::json::array();
     std::string backend_;
     std::string backend_why_;
     std::string squatter_;

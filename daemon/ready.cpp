@@ -1,16 +1,14 @@
 #include "ready.hpp"
 
-#include "passes.hpp"
-
 #include <systemd/sd-daemon.h>
 
 namespace memguard {
 
 // READY=1 only once every family's port is closed: guarded as asked, or failing closed.
-void ReadyNotifier::update(const DaemonState& state, const Policy& policy) {
+void ReadyNotifier::update(const DaemonState& state, const std::string& policy_summary) {
     const bool closed = state.all_closed();
     const std::string status =
-        closed ? "Guarding " + summary(policy) +
+        closed ? "Guarding " + policy_summary +
                      (state.fail_closed() ? " (FAIL-CLOSED; see memguardd status)"
                       : state.running().config_invalid
                           ? " (the config is INVALID; see memguardd status)"

@@ -3,7 +3,6 @@
 #pragma once
 
 #include "daemon_state.hpp"
-#include "policy.hpp"
 
 #include <string>
 
@@ -12,8 +11,8 @@ namespace memguard {
 class ReadyNotifier {
 public:
     // After every pass: READY=1 the first time all is closed (since the start or a reload),
-    // STATUS= when it says something new.
-    void update(const DaemonState& state, const Policy& policy);
+    // STATUS= when it says something new. `policy_summary`: summary(policy in force).
+    void update(const DaemonState& state, const std::string& policy_summary);
     // A reload ends with READY=1 again (systemd waits for it after RELOADING=1).
     void reloaded() { ready_ = false; }
 

@@ -67,7 +67,7 @@ private:
     Report verify(bool timer = false);
     void reload();
     void rearm_verify();
-    void notify_ready() { notifier_.update(state_, policy_); }
+    void notify_ready() { notifier_.update(state_, policy_summary_); }
     void on_signal();
     void on_verify_timer();
     void on_retry_timer();
@@ -91,6 +91,8 @@ private:
     // temporary entries to it, except while failing closed.
     Policy config_;
     Policy policy_;
+    // summary(policy_), counted once per policy rather than at every pass.
+    std::string policy_summary_;
     ReadyNotifier notifier_;
     std::chrono::seconds retry_after_{first_retry};
     ConflictTracker conflicts_;
@@ -173,6 +175,7 @@ void Service::rearm_verify() {
 // The policy in force: config_ and, unless failing closed, the temporary entries.
 void Service::follow_config() {
     policy_ = source_.failing_closed() ? config_ : temporary_.applied_to(config_);
+    policy_summary_ = summary(policy_);
 }
 
 void Service::apply(Event why) {
@@ -184,6 +187,7 @@ void Service::apply(Event why) {
         source_.applied();
     }
     state_.record_apply(source_.running());
+    state_.record_guards(config_);
     state_.record_pass(pass.report);
     metrics_.record().config(source_.running());
     metrics_.record().pass(pass.report, PassKind::apply, source_.failing_closed());
@@ -276,7 +280,7 @@ void Service::reload() {
         config_ = std::move(*next);
         follow_config();
         log_event(info, {Event::reload, std::nullopt, {}},
-                  "reloaded " + config_path_ + ": " + summary(policy_));
+                  "reloaded " + config_path_ + ": " + policy_summary_);
         log_warnings(config_);
         apply(Event::reload);
         configure_audit();

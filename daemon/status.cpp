@@ -4,6 +4,7 @@
 #include "control.hpp"
 #include "guard.hpp"
 #include "running_config.hpp"
+#include "status_guards.hpp"
 #include "status_text.hpp"
 #include "temporary_cli.hpp"
 
@@ -39,28 +40,6 @@ json view_json(const FamilyView& v) {
                                {"usable", set.usable},
                                {"members", set.members},
                                {"references", set.references}});
-    }
-    return out;
-}
-
-// The config's guards as status shows them: every entry, with its label when it has one.
-json guards_json(const Policy& policy) {
-    json out = json::array();
-    for (const auto& g : policy.guards) {
-        json allow = json::array();
-        for (const auto& net : g.allow) {
-            const auto label = g.labels.find(net);
-            allow.push_back({{"net", net.to_string()},
-                             {"label", label == g.labels.end() ? json() : json(label->second)}});
-        }
-        json protocols = json::array();
-        for (const auto p : g.protocols) {
-            protocols.push_back(to_string(p));
-        }
-        out.push_back({{"name", g.name},
-                       {"ports", g.ports},
-                       {"protocols", std::move(protocols)},
-                       {"allow", std::move(allow)}});
     }
     return out;
 }
@@ -106,6 +85,27 @@ json gather(const std::string& config_path, const json& daemon) {
     return out;
 }
 
+// The summary of a daemon that runs the very files on disk, as the daemon tells it: their guards
+// as it counted them when it loaded them, and in sync or not as its last pass found the kernel
+// (the kernel tells the daemon of every change to our table, and the daemon verifies at every
+// tick). Nothing is validated or read from the kernel again; nullopt when the daemon cannot
+// answer for the files on disk.
+std::optional<json> daemon_summary(const std::string& config_path, const json& daemon,
+                                   const std::optional<DiskVersusRunning>& versus) {
+    if (!versus || !versus->same || daemon.value("policy_source", "") != "config" ||
+        !daemon.contains("guards") || !daemon.value("in_sync", json()).is_boolean()) {
+        return std::nullopt;
+    }
+    json out{{"version", MEMGUARD_VERSION}, {"config", config_path}, {"daemon", daemon}};
+    const auto squatter = abstract_name_squatter();
+    out["squatter"] = squatter ? json(squatter->describe()) : json();
+    out["backend"] = daemon.value("backend", "?");
+    out["backend_why"] = daemon.value("backend_why", "?");
+    out["guards"] = daemon["guards"];
+    out["in_sync"] = daemon["in_sync"];
+    return out;
+}
+
 } // namespace
 
 int print_status(const std::string& config_path, const StatusOptions& options) {
@@ -114,8 +114,12 @@ int print_status(const std::string& config_path, const StatusOptions& options) {
     const std::string config = !options.config_given && daemon.is_object()
                                    ? daemon.value("config", config_path)
                                    : config_path;
-    json out = gather(config, daemon);
     const auto versus = disk_versus_running(config, daemon);
+    // The summary alone needs nothing the daemon cannot tell; --json and --verbose show the
+    // kernel's rules and sets and every entry of the config, read now.
+    const auto told =
+        options.json || options.verbose ? std::nullopt : daemon_summary(config, daemon, versus);
+    json out = told ? *told : gather(config, daemon);
     out["runs_config_on_disk"] = versus ? json(versus->same) : json();
     out["config_on_disk"] = versus && !versus->same ? versus->line : "";
     out["last_good"] = last_good_line(daemon).value_or("");

@@ -73,10 +73,9 @@ void guard_lines(const json& s, Lines& out) {
     const json guards = s.value("guards", json::array());
     for (std::size_t i = 0; i < guards.size() && i < guards_shown; ++i) {
         const json& g = guards[i];
-        const auto labelled =
-            std::ranges::count_if(g["allow"], [](const json& e) { return !e["label"].is_null(); });
-        out.push_back("guard " + g["name"].get<std::string>() + " (" + ports_text(g) +
-                      "): " + std::to_string(g["allow"].size()) + " network(s) allowed" +
+        const auto labelled = g.value("labelled", std::size_t{0});
+        out.push_back("guard " + g["name"].get<std::string>() + " (" + ports_text(g) + "): " +
+                      std::to_string(g.value("allowed", std::size_t{0})) + " network(s) allowed" +
                       (labelled > 0 ? ", " + std::to_string(labelled) + " labelled" : ""));
     }
     if (guards.size() > guards_shown) {
@@ -112,9 +111,12 @@ void passes_line(const json& s, Lines& out) {
         return;
     }
     const json& d = daemon_of(s);
+    // When a status of the unchanged config takes in sync from the daemon, this says as of when.
+    const json last_pass = d.value("last_pass", json());
     out.push_back("last apply " + d.value("last_apply", "never") + ", last repair " +
                   d.value("last_repair", "never") + " (" +
-                  std::to_string(d.value("repairs", 0ULL)) + " repair(s) since the start)");
+                  std::to_string(d.value("repairs", 0ULL)) + " repair(s) since the start)" +
+                  (last_pass.is_string() ? ", last pass " + last_pass.get<std::string>() : ""));
     if (const auto drift = d.value("last_drift", ""); !drift.empty()) {
         out.push_back("last drift: " + drift);
     }

@@ -92,12 +92,11 @@ std::uint32_t Keeper::table_flags() const {
     return owned_ ? kTableFlagOwner | kTableFlagPersist : 0;
 }
 
+// The pass this calls for still skips the read when the generation did not move: every change
+// to the ruleset, by anybody, bumps it, so an event (or a lost one: our own batch of a big set
+// overflows the socket) without a new generation changed nothing of ours.
 bool Keeper::changed() {
-    const bool changed = events_.drain(kernel_.portid());
-    if (changed) {
-        in_sync_generation_.reset();
-    }
-    return changed;
+    return events_.drain(kernel_.portid());
 }
 
 Snapshot Keeper::read() {
@@ -207,12 +206,29 @@ void Keeper::apply(const Desired& desired, PassResult& result) {
             rebuild(kTableName, desired, snap);
             result.committed = true;
             result.actions = "rebuilt table inet memguard";
+            remember_own_commit(desired, snap.generation);
             return;
         } catch (const GenerationMoved&) {
             if (attempt == kCommitAttempts) {
                 throw;
             }
         }
+    }
+}
+
+// The batch carried `read_at` as its generation id, so the kernel applied it on top of what the
+// snapshot read; each commit bumps the generation by one. Found one above `read_at`, nobody
+// committed after us and the table is exactly what we wrote: the next verify need not read it.
+// Anything else (a commit after ours, a read that fails) leaves the next verify to read it all.
+void Keeper::remember_own_commit(const Desired& desired, std::uint32_t read_at) {
+    const std::uint32_t ours_at = read_at + 1;
+    try {
+        if (ours_at != 0 && kernel_.generation() == ours_at) {
+            in_sync_generation_ = ours_at;
+            in_sync_desired_ = desired;
+        }
+    } catch (const std::exception&) {
+        // unknown: the next verify reads the table
     }
 }
 

@@ -69,6 +69,7 @@ private:
     [[nodiscard]] bool held_by_another(const Snapshot& snap) const;
     static void leave_to_owner(const Snapshot& snap, PassResult& result);
     [[nodiscard]] PassResult compare_with(const Desired& desired, const Snapshot& snap) const;
+    void remember_own_commit(const Desired& desired, std::uint32_t read_at);
     void rebuild(std::string_view table, const Desired& desired, const Snapshot& snap);
     std::optional<std::string_view> fail_closed_once(const Desired& desired, const Snapshot& snap,
                                                      PassResult& result);

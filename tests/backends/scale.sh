@@ -3,7 +3,9 @@
 # tenth with a comment. `memguardd apply --once` puts it in place within the time a one-off
 # apply gets (nftables: a batch whose ACKs outgrow a default receive buffer, so none may be lost
 # and no reply waited for without end), the kernel holds every network, and a second apply
-# leaves them all in place.
+# leaves them all in place. Then a daemon keeps it: `memguardd status` of the unchanged config
+# answers from the daemon (nothing validated again, no set read from the kernel) within a
+# second (it used to take several: bench/scale.md has the figures).
 # Usage: scale.sh MEMGUARDD iptables-legacy|nftables   (root)
 # shellcheck disable=SC2034 # H_NS and H_MG_TIMEOUT are read by lib.sh functions
 . "$(dirname "$0")/lib.sh"
@@ -42,4 +44,17 @@ check "the IPv6 set holds $N networks (found $(members 6))" test "$(members 6)" 
 h_mg apply --once --config "$CONF"
 check "a second apply --once exits 0 (rc $H_RC): $H_ERR" test "$H_RC" = 0
 check "after it the IPv4 set still holds $N networks" test "$(members 4)" = "$N"
+
+mg_start_listener notify
+h_start_daemon daemon "$CONF"
+mg_wait_notify READY=1 1 60 || mg_fatal "the daemon said no READY=1 within 60 s: $(cat "$MG_ERR")"
+started=${EPOCHREALTIME/./}
+h_mg status --config "$CONF"
+took=$(((${EPOCHREALTIME/./} - started) / 1000))
+check "status with the daemon running exits 0 (rc $H_RC): $H_ERR" test "$H_RC" = 0
+check "status says in sync, as of the daemon's last pass: $H_OUT" \
+    eval 'grep -q ": in sync$" <<<"$H_OUT" && grep -q ", last pass 20" <<<"$H_OUT"'
+check "status says the guard allows $((2 * N)) networks" \
+    grep -q "guard default (tcp/udp 11211): $((2 * N)) network(s) allowed, $((N / 5)) labelled" <<<"$H_OUT"
+check "status took ${took} ms (at most 1000)" test "$took" -le 1000
 mg_finish

@@ -1,6 +1,8 @@
 #include "catch.hpp"
 
+#include "status_guards.hpp"
 #include "status_text.hpp"
+#include "support.hpp"
 
 #include <algorithm>
 #include <string>
@@ -17,7 +19,8 @@ json guard(const std::string& name, int port, int networks) {
         allow.push_back({{"net", "10.0." + std::to_string(i) + ".0/24"},
                          {"label", i == 0 ? json("web tier") : json()}});
     }
-    return {{"name", name}, {"ports", {port}}, {"protocols", {"tcp", "udp"}}, {"allow", allow}};
+    return {{"name", name},   {"ports", {port}},     {"protocols", {"tcp", "udp"}},
+            {"allow", allow}, {"allowed", networks}, {"labelled", networks > 0 ? 1 : 0}};
 }
 
 // What status gathers for a daemon that runs, in sync, with `guards` guards.
@@ -108,4 +111,31 @@ TEST_CASE("status: each thing wrong is one line with what to do") {
     CHECK(has(stopped, "WARNING: memguardd is not running: nothing keeps the rules in place; "
                        "fix: systemctl start memguardd"));
     CHECK_FALSE(has(stopped, "last apply"));
+}
+
+TEST_CASE("status: the guards counted as the daemon tells them, and in sync as of its last pass") {
+    memguard::Policy policy;
+    policy.guards.resize(1);
+    auto& g = policy.guards[0];
+    g.name = "default";
+    g.ports = {11211};
+    g.protocols = {memguard::Protocol::tcp};
+    g.allow = {unit::net("10.0.0.0/24"), unit::net("10.1.0.0/24"), unit::net("fd00::/64")};
+    g.labels.emplace(unit::net("10.1.0.0/24"), "web tier");
+    const json counted = memguard::guards_summary(policy);
+    REQUIRE(counted.size() == 1);
+    CHECK(counted[0]["allowed"] == 3);
+    CHECK(counted[0]["labelled"] == 1);
+    CHECK_FALSE(counted[0].contains("allow")); // the daemon's answer stays small at any size
+    const json full = memguard::guards_json(policy);
+    CHECK(full[0]["allow"].size() == 3);
+    CHECK(full[0]["allow"][1]["label"] == "web tier");
+
+    json s = healthy(1);
+    s["guards"] = counted;
+    s["daemon"]["last_pass"] = "2026-01-01T00:00:09Z";
+    const auto lines = status_summary(s);
+    CHECK(has(lines, "guard default (tcp 11211): 3 network(s) allowed, 1 labelled"));
+    CHECK(has(lines, "config /etc/memguard.json: in sync"));
+    CHECK(has(lines, "repair(s) since the start), last pass 2026-01-01T00:00:09Z"));
 }
