@@ -12,13 +12,23 @@
 #
 # Usage: deb.sh SOURCE-TREE    (the path on stdout, progress on stderr)
 # Env:   MEMGUARD_DEB_CACHE    (default /var/cache/memguardd-deb)
+#        MEMGUARD_DEB_RELEASE  bookworm (default: built on this machine, Debian 12) or trixie
+#                              (built inside the Debian 13 root of tests/lib/trixie_root.sh)
 # Exit:  0 the path printed, 1 the build failed (the end of its log on stderr).
 set -u
 
 SRC=$(cd "${1:?usage: deb.sh SOURCE-TREE}" && pwd) || exit 1
 CACHE=${MEMGUARD_DEB_CACHE:-/var/cache/memguardd-deb}
-KEEP_BUILDS=4
+KEEP_BUILDS=6
+RELEASE=${MEMGUARD_DEB_RELEASE:-bookworm}
 SELF=$(realpath "$0")
+case $RELEASE in
+bookworm) ;;
+trixie)
+    # shellcheck source=trixie_root.sh
+    . "$(dirname "$SELF")/trixie_root.sh" ;;
+*) echo "deb.sh: MEMGUARD_DEB_RELEASE must be bookworm or trixie, not $RELEASE" >&2; exit 1 ;;
+esac
 TMP='' BLD=''
 trap 'rm -rf --one-file-system ${TMP:+"$TMP"} ${BLD:+"$BLD"}' EXIT
 
@@ -32,18 +42,36 @@ files() {
 source_hash() {
     local list=$1
     { (cd "$SRC" && xargs -0r stat -c '%a %N' <"$list" && xargs -0r sha256sum <"$list")
-      sha256sum <"$SELF"; } | sha256sum | cut -c1-16
+      echo "$RELEASE"; sha256sum <"$SELF"
+      [ "$RELEASE" = bookworm ] || echo "$TRIXIE_ROOT"; } | sha256sum | cut -c1-16
 }
 found() { ls "$CACHE/$1"/memguardd_*.deb 2>/dev/null | head -1; }
-build() {
-    local hash=$1 list=$2 path=$PATH
-    BLD=$(mktemp -d "$CACHE/build.XXXXXX") && mkdir "$BLD/src" || return 1
-    tar -C "$SRC" --null -T "$list" -cf - | tar -C "$BLD/src" -xf - || return 1
+# dpkg-buildpackage in the source copy $BLD/src, on this machine (Debian 12).
+build_bookworm() {
+    local path=$PATH
     # ccache when there: the copy's path changes from build to build, hence BASEDIR/NOHASHDIR.
     [ -d /usr/lib/ccache ] && path=/usr/lib/ccache:$PATH
     (cd "$BLD/src" && PATH=$path CCACHE_BASEDIR="$BLD/src" CCACHE_NOHASHDIR=1 \
-        DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) >"$CACHE/build.log" 2>&1 ||
-        { tail -40 "$CACHE/build.log" >&2; return 1; }
+        DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b)
+}
+# The same inside the Debian 13 root: the copy moves to /deb there, the .deb comes back to $BLD.
+build_trixie() {
+    trixie_root || return 1
+    rm -rf --one-file-system "$TRIXIE_ROOT/deb" && mkdir "$TRIXIE_ROOT/deb" &&
+        mv "$BLD/src" "$TRIXIE_ROOT/deb/src" || return 1
+    in_trixie 'cd /deb/src && PATH=/usr/lib/ccache:$PATH CCACHE_DIR=/var/cache/ccache \
+        CCACHE_BASEDIR=/deb DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b'
+    local rc=$?
+    mv "$TRIXIE_ROOT"/deb/memguardd_*.deb "$BLD/" 2>/dev/null
+    rm -rf --one-file-system "$TRIXIE_ROOT/deb"
+    trixie_unlock
+    return $rc
+}
+build() {
+    local hash=$1 list=$2
+    BLD=$(mktemp -d "$CACHE/build.XXXXXX") && mkdir "$BLD/src" || return 1
+    tar -C "$SRC" --null -T "$list" -cf - | tar -C "$BLD/src" -xf - || return 1
+    "build_$RELEASE" >"$CACHE/build.log" 2>&1 || { tail -40 "$CACHE/build.log" >&2; return 1; }
     rm -rf "${CACHE:?}/${hash:?}" && mkdir "$BLD/out" && mv "$BLD"/memguardd_*.deb "$BLD/out/" &&
         mv "$BLD/out" "$CACHE/$hash" && rm -rf --one-file-system "$BLD" && BLD=''
 }
@@ -59,7 +87,7 @@ if [ -z "$deb" ]; then
     flock 9
     deb=$(found "$hash")
     if [ -z "$deb" ]; then
-        log "building the .deb from $SRC (sources $hash)"
+        log "building the $RELEASE .deb from $SRC (sources $hash)"
         start=$SECONDS
         rm -rf --one-file-system "$CACHE"/build.*      # left by a killed build
         build "$hash" "$TMP/list" || { log "build failed (log: $CACHE/build.log)"; exit 1; }
