@@ -17,8 +17,11 @@ offers() {
     COMP_WORDS[0]=$MEMGUARDD
     COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
     _memguardd
-    local got="${COMPREPLY[*]}"
-    if [ "$got" == "$2" ]; then
+    # In any order: readline sorts what it shows, and compgen -f lists in directory order.
+    local got want
+    got=$(printf '%s\n' "${COMPREPLY[@]}" | sort | xargs)
+    want=$(printf '%s\n' $2 | sort | xargs)
+    if [ "$got" == "$want" ]; then
         echo "PASS: '$1' offers '$2'"
     else
         echo "FAIL: '$1' offers '$got', want '$2'"
