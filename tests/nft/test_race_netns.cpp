@@ -54,6 +54,6 @@ TEST_CASE("a table another live memguardd owns is left to it: no fail closed ove
     CHECK_FALSE(result.fail_closed);
     CHECK_FALSE(result.committed);
     CHECK(result.error.find("owned by another process") != std::string::npos);
-    CHECK(test::nft_text() == before); // the owner's table stands, byte for byte
+    CHECK(test::nft_text() == before);                  // the owner's table stands, byte for byte
     CHECK(test::nft_json("memguard_closed").is_null()); // no table of that name
 }
