@@ -8,6 +8,8 @@
 
 set -o errtrace
 
+MG_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 MG_PASS=0
 MG_FAIL=0
 MG_DONE=0
@@ -219,6 +221,27 @@ mg_run() {
     "$MG" "$@" >"$MG_WORK/out" 2>"$MG_WORK/err" || MG_RC=$?
     MG_OUT=$(cat "$MG_WORK/out")
     MG_ERR=$(cat "$MG_WORK/err")
+}
+
+# mg_run_daemon CONFIG : `memguardd run --config CONFIG` in the background (MG_DAEMON; stderr in
+# $MG_WORK/daemon.err), returning once it said READY=1 on a notify socket of the test's own
+# (tests/daemon/notify_listener.py), at most 10 s; non-zero when it did not. Both are stopped at exit.
+mg_run_daemon() {
+    local sock=$MG_WORK/notify.sock out=$MG_WORK/notify.out i listener
+    : >"$out"
+    python3 "$MG_LIB_DIR/../daemon/notify_listener.py" "$sock" "$out" 2>"$MG_WORK/listener.err" &
+    listener=$!
+    mg_at_exit "kill $listener 2>/dev/null; wait $listener 2>/dev/null"
+    for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+    NOTIFY_SOCKET=$sock "$MG" run --config "$1" 2>"$MG_WORK/daemon.err" &
+    MG_DAEMON=$!
+    mg_at_exit "kill $MG_DAEMON 2>/dev/null; wait $MG_DAEMON 2>/dev/null"
+    for i in $(seq 100); do
+        grep -q "$(printf '\t')READY=1\$" "$out" && return 0
+        kill -0 "$MG_DAEMON" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
 }
 
 # mg_doctor LABEL CONFIG : runs `memguardd doctor --config CONFIG` (mg_run). No daemon runs in
