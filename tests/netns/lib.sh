@@ -227,16 +227,16 @@ mg_run() {
 # $MG_WORK/daemon.err), returning once it said READY=1 on a notify socket of the test's own
 # (tests/daemon/notify_listener.py), at most 10 s; non-zero when it did not. Both are stopped at exit.
 mg_run_daemon() {
-    local sock=$MG_WORK/notify.sock out=$MG_WORK/notify.out i listener
+    local sock=$MG_WORK/notify.sock out=$MG_WORK/notify.out _ listener
     : >"$out"
     python3 "$MG_LIB_DIR/../daemon/notify_listener.py" "$sock" "$out" 2>"$MG_WORK/listener.err" &
     listener=$!
     mg_at_exit "kill $listener 2>/dev/null; wait $listener 2>/dev/null"
-    for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+    for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
     NOTIFY_SOCKET=$sock "$MG" run --config "$1" 2>"$MG_WORK/daemon.err" &
     MG_DAEMON=$!
     mg_at_exit "kill $MG_DAEMON 2>/dev/null; wait $MG_DAEMON 2>/dev/null"
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         grep -q "$(printf '\t')READY=1\$" "$out" && return 0
         kill -0 "$MG_DAEMON" 2>/dev/null || return 1
         sleep 0.1
