@@ -4,6 +4,8 @@
 #   good-*  both accept      bad-*  both reject
 #   gap-*   schema accepts, daemon rejects: what a JSON Schema cannot express
 #           (host bits, normalised duplicates, a key given twice, 11211.0)
+# A rejection counts only with the right reason: reasons.tsv holds, per bad-*/gap-* case, text
+# the daemon's error must hold (where in the file, and what is wrong there).
 # Usage: run.sh /path/to/memguardd        Exit 77 = skipped.
 set -u
 MEMGUARDD=${1:?usage: run.sh /path/to/memguardd}
@@ -59,8 +61,17 @@ while read -r path verdict why; do
         gap-*)  want_schema=valid   want_daemon=invalid ;;
         *) echo "FAIL $name: unknown case prefix"; fail=$((fail + 1)); continue ;;
     esac
-    if [ "$verdict" = "$want_schema" ] && [ "$daemon" = "$want_daemon" ]; then
-        echo "PASS $name: schema $verdict, daemon $daemon"; pass=$((pass + 1))
+    reason_ok=true reason=
+    if [ "$want_daemon" = invalid ]; then
+        reason=$(awk -F '\t' -v n="$name" '$1 == n { print $2; exit }' "$HERE/reasons.tsv")
+        if [ -z "$reason" ] || ! grep -qF -- "$path: $reason" "$TMP/check.out"; then reason_ok=false; fi
+    fi
+    if [ "$verdict" = "$want_schema" ] && [ "$daemon" = "$want_daemon" ] && $reason_ok; then
+        echo "PASS $name: schema $verdict, daemon $daemon${reason:+ ($reason)}"; pass=$((pass + 1))
+    elif ! $reason_ok; then
+        echo "FAIL $name: the daemon rejects it, but its error does not say \"${reason:-(no reason in reasons.tsv)}\":"
+        sed 's/^/    /' "$TMP/check.out"
+        fail=$((fail + 1))
     else
         echo "FAIL $name: schema $verdict (want $want_schema) $why; daemon $daemon (want $want_daemon):"
         sed 's/^/    /' "$TMP/check.out"
