@@ -3,15 +3,16 @@
 # re-executed itself under `unshare -n`; nothing in here ever touches the machine's own
 # netfilter tables (mg_init refuses to run outside a private network namespace).
 #
-# Conventions: one "PASS: ..." / "FAIL: ..." line per check, and at the very end a line
-# exactly "N passed, N failed"; the script exits non-zero on any failure or abort.
+# Conventions (tests/lib/check.sh): one "PASS ..." / "FAIL ..." line per check, and at the very
+# end a line "N passed, N failed"; the script exits non-zero on any failure or abort, or when no
+# check ran.
 
 set -o errtrace
 
 MG_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/check.sh
+. "$MG_LIB_DIR/../lib/check.sh"
 
-MG_PASS=0
-MG_FAIL=0
 MG_DONE=0
 MG_T0=$(date +%s.%N)
 MG_ERR_LINE=
@@ -26,9 +27,8 @@ mg_on_exit() {
     local f
     for f in "${MG_CLEANUP[@]}"; do eval "$f" || true; done
     if [ "$MG_DONE" != 1 ]; then
-        MG_FAIL=$((MG_FAIL + 1))
-        echo "FAIL: test aborted (exit $rc) at line ${MG_ERR_LINE:-?}: ${MG_ERR_CMD:-?}"
-        echo "$MG_PASS passed, $MG_FAIL failed"
+        fail "test aborted (exit $rc) at line ${MG_ERR_LINE:-(unknown)}: ${MG_ERR_CMD:-(unknown command)}"
+        check_summary || true
         [ -n "${MG_WORK:-}" ] && rm -rf "$MG_WORK"
         exit 1
     fi
@@ -39,32 +39,13 @@ mg_on_exit() {
 # Register a command string to run at exit (e.g. killing a background job we started).
 mg_at_exit() { MG_CLEANUP+=("$1"); }
 
-pass() {
-    MG_PASS=$((MG_PASS + 1))
-    echo "PASS: $1"
-}
-
-# fail NAME [detail lines...]
-fail() {
-    MG_FAIL=$((MG_FAIL + 1))
-    echo "FAIL: $1"
-    shift
-    local l
-    for l in "$@"; do
-        printf '%s\n' "$l" | sed 's/^/    | /'
-    done
-}
-
 finish() {
     local t1
     t1=$(date +%s.%N)
     awk -v a="$MG_T0" -v b="$t1" 'BEGIN { printf "elapsed: %.1f s\n", b - a }'
-    echo "$MG_PASS passed, $MG_FAIL failed"
     MG_DONE=1
-    if [ "$MG_FAIL" -ne 0 ] || [ "$MG_PASS" -eq 0 ]; then
-        exit 1
-    fi
-    exit 0
+    if check_summary; then exit 0; fi
+    exit 1
 }
 
 # assert_eq NAME EXPECTED ACTUAL  (multi-line strings; shows a unified diff on mismatch)
