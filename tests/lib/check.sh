@@ -4,7 +4,8 @@
 #
 #   pass MSG [DETAIL...]  one "PASS MSG" line, each DETAIL indented below it
 #   fail MSG [DETAIL...]  one "FAIL MSG" line, each DETAIL indented below it
-#   check MSG CMD...      pass MSG when CMD succeeds, else fail MSG
+#   check MSG CMD...      pass MSG when CMD succeeds, else fail MSG and return 1 (so that
+#                         `check MSG CMD || show-why` shows more only on a failure)
 #   note MSG...           context without a verdict
 #   check_summary [WHAT]  prints "N passed, N failed" (WHAT in parentheses after it); returns
 #                         non-zero when a check failed, and when no check ran at all: a test that
@@ -34,7 +35,12 @@ fail() {
 check() {
     local msg=$1
     shift
-    if "$@"; then pass "$msg"; else fail "$msg"; fi
+    if "$@"; then
+        pass "$msg"
+    else
+        fail "$msg"
+        return 1
+    fi
 }
 note() { echo "     $*"; }
 check_summary() {

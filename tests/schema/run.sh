@@ -21,6 +21,8 @@ if ! "$PYTHON" -c 'import jsonschema' 2>/dev/null; then
     echo "SKIP: $PYTHON has no jsonschema module (apt-get install python3-jsonschema)"; exit 77
 fi
 
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 # The daemon refuses group/other-writable or non-root files.
@@ -44,11 +46,10 @@ for path in sys.argv[2:]:
     print(path, "valid" if err is None else "invalid", "" if err is None else err.message)
 EOF
 
-pass=0 fail=0
 if "$PYTHON" "$HERE/gen_schema.py" | cmp -s - "$SCHEMA"; then
-    echo "PASS schema is what gen_schema.py writes"; pass=1
+    pass "schema is what gen_schema.py writes"
 else
-    echo "FAIL $SCHEMA differs from gen_schema.py's output (edit the generator, then regenerate)"; fail=1
+    fail "$SCHEMA differs from gen_schema.py's output (edit the generator, then regenerate)"
 fi
 while read -r path verdict why; do
     name=$(basename "$path" .json)
@@ -59,7 +60,7 @@ while read -r path verdict why; do
         good-*) want_schema=valid   want_daemon=valid ;;
         bad-*)  want_schema=invalid want_daemon=invalid ;;
         gap-*)  want_schema=valid   want_daemon=invalid ;;
-        *) echo "FAIL $name: unknown case prefix"; fail=$((fail + 1)); continue ;;
+        *) fail "$name: unknown case prefix"; continue ;;
     esac
     reason_ok=true reason=
     if [ "$want_daemon" = invalid ]; then
@@ -67,17 +68,14 @@ while read -r path verdict why; do
         if [ -z "$reason" ] || ! grep -qF -- "$path: $reason" "$TMP/check.out"; then reason_ok=false; fi
     fi
     if [ "$verdict" = "$want_schema" ] && [ "$daemon" = "$want_daemon" ] && $reason_ok; then
-        echo "PASS $name: schema $verdict, daemon $daemon${reason:+ ($reason)}"; pass=$((pass + 1))
+        pass "$name: schema $verdict, daemon $daemon${reason:+ ($reason)}"
     elif ! $reason_ok; then
-        echo "FAIL $name: the daemon rejects it, but its error does not say \"${reason:-(no reason in reasons.tsv)}\":"
-        sed 's/^/    /' "$TMP/check.out"
-        fail=$((fail + 1))
+        fail "$name: the daemon rejects it, but its error does not say \"${reason:-(no reason in reasons.tsv)}\":" \
+            "$(cat "$TMP/check.out")"
     else
-        echo "FAIL $name: schema $verdict (want $want_schema) $why; daemon $daemon (want $want_daemon):"
-        sed 's/^/    /' "$TMP/check.out"
-        fail=$((fail + 1))
+        fail "$name: schema $verdict (want $want_schema) $why; daemon $daemon (want $want_daemon):" \
+            "$(cat "$TMP/check.out")"
     fi
 done <"$TMP/schema.out"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ] && [ "$pass" -gt 0 ]
+check_summary
