@@ -33,7 +33,6 @@ setpriv --help 2>/dev/null | grep -q pdeathsig && MG_ORPHAN_GUARD=(setpriv --pde
 MG_PIDS=()    # processes to stop on exit
 MG_LOGS=()    # daemon stderr files, shown when something failed
 
-
 mg_show_logs() {
     local f
     for f in "${MG_LOGS[@]}"; do
