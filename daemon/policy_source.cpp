@@ -46,7 +46,7 @@ std::string_view to_string(PolicyOrigin origin) {
     case PolicyOrigin::fail_closed:
         return "fail_closed";
     }
-    return "?";
+    return "(an origin this build does not know)"; // a value outside the enum
 }
 
 std::optional<Policy> PolicySource::from_config() {

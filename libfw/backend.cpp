@@ -30,7 +30,7 @@ std::string_view to_string(BackendChoice choice) {
     case BackendChoice::nftables:
         return "nftables";
     }
-    return "?";
+    return "(a backend choice this build does not know)"; // a value outside the enum
 }
 
 BackendPick pick_backend(BackendChoice choice) {

@@ -71,7 +71,7 @@ std::string_view to_string(ClientVerdict v) {
     case ClientVerdict::local:
         return "local";
     }
-    return "?";
+    return "(a verdict this build does not know)"; // a value outside the enum
 }
 
 Network unmapped(const Network& address) {

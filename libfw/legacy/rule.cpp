@@ -102,7 +102,7 @@ std::string_view verdict_spelling(const Rule& r) {
         return r.family == Family::ipv4 ? "-j REJECT --reject-with icmp-port-unreachable"
                                         : "-j REJECT --reject-with icmp6-port-unreachable";
     }
-    return "-j ?";
+    return "-j (a verdict this build does not know)"; // a value outside the enum
 }
 
 } // namespace

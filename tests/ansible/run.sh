@@ -42,14 +42,13 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PKGS=systemd,systemd-sysv,dbus,iptables,memcached,procps,nftables
 EXTRA="ansible-core python3-apt sudo"
 STAMP="$PKGS $EXTRA"     # change to force a rebuild of the cached root
-PASSED=0 FAILED=0 WORK='' NSPAWN_PID='' CT=''
+WORK='' NSPAWN_PID='' CT=''
 
 log() { echo "--- [${SECONDS}s] $*"; }
-pass() { echo "PASS: $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $1"; FAILED=$((FAILED + 1)); }
-check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; return 1; fi; }
+# shellcheck source=../lib/check.sh
+. "$SRC/tests/lib/check.sh"
 not() { ! "$@"; }
-finish() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; exit $?; }
+finish() { check_summary; exit $?; }
 ct() { nsenter -t "$CT" -a -- "$@"; }
 until_ok() { local end=$((SECONDS + $1)); shift
     until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $end ] && return 1; sleep 0.2; done; }
@@ -298,7 +297,7 @@ check "memguardd diff: in sync (guards)" ct memguardd diff
 play run7a "$V_G"
 check "run 7 again: changed=0" [ "$(recap run7a changed)" = 0 ]
 
-if [ "$FAILED" != 0 ]; then
+if [ "$CHECK_FAILED" != 0 ]; then
     log "journal of memguardd"; ct journalctl -u memguardd --no-pager | tail -30
 fi
 nspawn_stop

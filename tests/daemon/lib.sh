@@ -9,8 +9,8 @@
 # It also makes a temp dir ($TMP), sets MEMGUARD_RUNTIME_DIRECTORY, and installs a trap
 # that stops every process the test started (daemon, listener, loops).
 #
-# Results: `pass MSG` / `fail MSG` / `check MSG CMD...` print one line each;
-# `mg_finish` prints "N passed, N failed" and exits non-zero on any failure.
+# Results: `pass MSG` / `fail MSG` / `check MSG CMD...` (tests/lib/check.sh) print one line each;
+# `mg_finish` prints "N passed, N failed" and exits non-zero on any failure, or when no check ran.
 # Waits are polls with a deadline (`mg_wait_until`), never a bare sleep.
 
 set -u
@@ -28,19 +28,10 @@ MG_PORT=11211
 MG_ORPHAN_GUARD=()
 setpriv --help 2>/dev/null | grep -q pdeathsig && MG_ORPHAN_GUARD=(setpriv --pdeathsig TERM)
 
-MG_PASSED=0
-MG_FAILED=0
+# shellcheck source=../lib/check.sh
+. "$MG_HERE/../lib/check.sh"
 MG_PIDS=()    # processes to stop on exit
 MG_LOGS=()    # daemon stderr files, shown when something failed
-
-pass() { echo "PASS $*"; MG_PASSED=$((MG_PASSED + 1)); }
-fail() { echo "FAIL $*"; MG_FAILED=$((MG_FAILED + 1)); }
-check() { # check MSG CMD... : pass if CMD succeeds
-    local msg=$1
-    shift
-    if "$@"; then pass "$msg"; else fail "$msg"; fi
-}
-note() { echo "     $*"; }
 
 mg_show_logs() {
     local f
@@ -57,9 +48,8 @@ mg_show_logs() {
 }
 
 mg_finish() {
-    [ "$MG_FAILED" -gt 0 ] && mg_show_logs
-    echo "$MG_PASSED passed, $MG_FAILED failed"
-    [ "$MG_FAILED" -eq 0 ] && [ "$MG_PASSED" -gt 0 ]
+    [ "$CHECK_FAILED" -gt 0 ] && mg_show_logs
+    check_summary
     exit $?
 }
 

@@ -20,10 +20,6 @@
 #   d_image : imports the cached rootfs tarball (rootfs_cache.sh) as local/memcached
 #   d_run_memcached : `docker run -d -p 11211:11211 -p 11211:11211/udp local/memcached memcached
 #       -u nobody -U 11211` (restart policy unless-stopped, so a dockerd restart brings it back)
-#   d_standin : the stand-in when dockerd cannot run: a "container" namespace (D_C) behind a
-#       bridge docker0 in H, memcached in it, and Docker's rules as dockerd 20.10 writes them for
-#       that run (dockerd-20.10.rules.v4/.v6, captured from a real run), restored with the same
-#       iptables variant dockerd would use. d_standin_restart: Docker's restart, emulated.
 #   d_version NS PROTO DST : one memcached "version" (dprobe.py) from namespace NS; prints the
 #       answer (VERSION ...) or silent|refused|reset
 #   d_docker_rules : Docker's netfilter rules in H as its own tool shows them (see the function)
@@ -34,20 +30,20 @@ D_PROBE=$D_DIR/dprobe.py
 D_DOCKER_BIN=/usr/bin/docker # another client may come first in PATH
 D_PID=       # dockerd (the launcher's pid: nsenter, unshare and the launcher exec each other)
 D_MNTNS=     # dockerd's mount namespace, to find what it leaves behind
-D_MODE=      # docker | standin
 D_WHY=
-D_H='' D_IN='' D_OUT='' D_C=''
+D_H='' D_IN='' D_OUT=''
 D_IN4=192.168.1.2 D_IN6=fd00:1::2 D_TO_IN4=192.168.1.1 D_TO_IN6=fd00:1::1
 D_OUT4=198.51.100.2 D_OUT6=fd00:2::2 D_TO_OUT4=198.51.100.1 D_TO_OUT6=fd00:2::1
 D_IN_NETS=(192.168.1.0/24 fd00:1::/64)
 D_BIP=172.31.0.1/24 D_CT4=172.31.0.2
-D_V6NET=fd00:ac::/64 D_CT6=fd00:ac::242:ac1f:2 # docker's address from the MAC 02:42:ac:1f:00:02
+D_V6NET=fd00:ac::/64
 D_RUN_ARGS=(-p 11211:11211 -p 11211:11211/udp)
 
 d_log() { echo "[$(date +%T.%3N)] $*"; }
 
 d_init() {
-    h_need ip nsenter unshare python3 iptables-nft-save ip6tables-nft-save
+    h_need ip nsenter unshare python3 iptables-nft-save ip6tables-nft-save \
+        dockerd containerd runc docker-proxy "$D_DOCKER_BIN"
     d_sweep_stale
     D_NAME=memguardd-docker-$$
     D_ROOT=$TMP/docker
@@ -58,7 +54,7 @@ d_init() {
     MG_LOGS+=("$D_LOG")
     export DOCKER_CONFIG=$D_ROOT/cli # the client's config, not ~/.docker
     # dockerd runs `iptables`, whichever that is here (iptables-nft on Debian 12): its rules are
-    # read and, for the stand-in, written with the same variant.
+    # read with the same variant.
     D_XT=nft
     case $(readlink -f "$(command -v iptables 2>/dev/null)") in *legacy*) D_XT=legacy ;; esac
     # MEMGUARD_DOCKER_XT=legacy|nft: the variant dockerd must use whatever `iptables` is here,
@@ -146,9 +142,6 @@ d_topology() {
 d_start_dockerd() {
     D_WHY=
     local t0 cfg=$D_ROOT/daemon.json
-    for t in dockerd containerd runc docker-proxy "$D_DOCKER_BIN"; do
-        command -v "$t" >/dev/null || { D_WHY="$t not installed (apt-get install docker.io)"; return 1; }
-    done
     cat >"$cfg" <<EOF
 {
   "deprecated-key-path": "$D_ROOT/key.json",
@@ -227,7 +220,7 @@ d_run_memcached() {
     d_log "container up in $(mg_ms_since "$t0") ms (${D_CT4}, ${D_CT6_REAL:-no IPv6})"
 }
 
-# ---- the stand-in ------------------------------------------------------------------------------
+# ---- Docker's iptables -------------------------------------------------------------------------
 
 d_xt() { # d_xt 4|6 TOOL-SUFFIX ARGS... : iptables of the variant dockerd uses, in H
     local fam=$1 suffix=$2
@@ -235,87 +228,6 @@ d_xt() { # d_xt 4|6 TOOL-SUFFIX ARGS... : iptables of the variant dockerd uses, 
     local tool=iptables
     [ "$fam" = 6 ] && tool=ip6tables
     d_at_h "$tool-$D_XT$suffix" "$@"
-}
-
-d_standin() {
-    local f
-    for f in "$D_DIR/dockerd-20.10.rules.v4" "$D_DIR/dockerd-20.10.rules.v6"; do
-        [ -f "$f" ] || { D_WHY="$f missing"; return 1; }
-    done
-    command -v memcached >/dev/null || { D_WHY="memcached not installed"; return 1; }
-    h_netns D_C
-    if ! {
-        d_at_h sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 &&
-        d_at_h ip link add docker0 type bridge &&
-            d_at_h ip addr add "$D_BIP" dev docker0 &&
-            d_at_h ip addr add fd00:ac::1/64 dev docker0 nodad &&
-            d_at_h ip link add vethmg0 type veth peer name eth0 netns "$D_C" &&
-            d_at_h ip link set vethmg0 master docker0 &&
-            d_at_h ip link set vethmg0 up &&
-            d_at_h ip link set docker0 up &&
-            h_at "$D_C" ip link set eth0 address 02:42:ac:1f:00:02 &&
-            h_at "$D_C" ip addr add "$D_CT4/24" dev eth0 &&
-            h_at "$D_C" ip addr add "$D_CT6/64" dev eth0 nodad &&
-            h_at "$D_C" ip link set eth0 up &&
-            h_at "$D_C" ip route add default via "${D_BIP%/*}" &&
-            h_at "$D_C" ip -6 route add default via fd00:ac::1
-    }; then
-        D_WHY="cannot set up the container namespace"
-        return 1
-    fi
-    d_standin_rules || { D_WHY="iptables-$D_XT-restore of Docker's rules failed"; return 1; }
-    d_standin_memcached || return 1
-    D_CT6_REAL=$D_CT6
-}
-
-d_standin_memcached() {
-    "${MG_ORPHAN_GUARD[@]}" nsenter -t "$D_C" -n -- memcached -u "$H_MC_USER" -U 11211 -p 11211 \
-        -m 8 -t 1 -c 64 2>>"$TMP/memcached.standin.log" &
-    D_STANDIN_MC=$!
-    MG_PIDS+=("$D_STANDIN_MC")
-    mg_wait_until 10 d_ct_answers && mg_wait_until 10 d_ct_answers "$D_CT6" ||
-        { D_WHY="memcached in the stand-in container does not answer"; return 1; }
-}
-
-# Docker's rules as dockerd writes them on start (chains, policies, jumps, the DNATs of the
-# container): --noflush, so nothing of anybody else's is touched, as with dockerd's own commands.
-d_standin_rules() {
-    d_xt 4 -restore --noflush <"$D_DIR/dockerd-20.10.rules.v4" &&
-        d_xt 6 -restore --noflush <"$D_DIR/dockerd-20.10.rules.v6"
-}
-
-# What dockerd's restart does to its rules, emulated: the container stops, dockerd deletes its
-# rules (last first) and its chains but DOCKER-USER, writes them all again, the container starts.
-d_standin_restart() {
-    local fam table rule chain
-    local -a spec
-    kill -TERM "$D_STANDIN_MC" 2>/dev/null
-    mg_wait_exit "$D_STANDIN_MC" 5
-    for fam in 4 6; do
-        while IFS=$'\t' read -r table rule; do
-            read -ra spec <<<"$rule"
-            d_xt $fam "" -w 5 -t "$table" -D "${spec[@]}" || return 1
-        done < <(awk '/^\*/ { t = substr($0, 2) } /^-A / { print t "\t" substr($0, 4) }' \
-            "$D_DIR/dockerd-20.10.rules.v$fam" | tac)
-        while IFS=$'\t' read -r table chain; do
-            [ "$chain" = DOCKER-USER ] || d_xt $fam "" -w 5 -t "$table" -X "$chain" || return 1
-        done < <(awk '/^\*/ { t = substr($0, 2) } /^:DOCKER/ { print t "\t" substr($1, 2) }' \
-            "$D_DIR/dockerd-20.10.rules.v$fam")
-    done
-    sleep 1 # dockerd's own restart takes longer; the outside client probes throughout
-    d_standin_rules && d_standin_memcached
-}
-
-# d_reset_h : H as before dockerd (for the stand-in after a dockerd that came up only halfway):
-# no docker0, and Docker's tables (filter, nat of both families, its iptables variant) empty
-d_reset_h() {
-    local fam
-    if d_at_h ip link show docker0 >/dev/null 2>&1; then d_at_h ip link del docker0 || return 1; fi
-    for fam in 4 6; do
-        printf '%s\n' '*filter' ':INPUT ACCEPT [0:0]' ':FORWARD ACCEPT [0:0]' ':OUTPUT ACCEPT [0:0]' COMMIT \
-            '*nat' ':PREROUTING ACCEPT [0:0]' ':INPUT ACCEPT [0:0]' ':OUTPUT ACCEPT [0:0]' \
-            ':POSTROUTING ACCEPT [0:0]' COMMIT | d_xt $fam -restore || return 1
-    done
 }
 
 # ---- probes and Docker's rules ---------------------------------------------------------------

@@ -61,7 +61,8 @@ mkdir -p "$WORK/state"
 
 MG_PID='' MC_PID='' NOTIFY_PID=''
 BG_PIDS=()
-PASSED=0 FAILED=0
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 T_START=${EPOCHREALTIME/./}
 
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
@@ -108,15 +109,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-pass() { PASSED=$((PASSED + 1)); echo "PASS $1: $2"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL $1: $2"; }
 info() { echo "INFO $1: $2"; }
-check() { # name detail-if-ok detail-if-not condition...
+# e2e_check NAME DETAIL-IF-OK DETAIL-IF-NOT CMD... : "PASS NAME: DETAIL-IF-OK" when CMD succeeds,
+# else "FAIL NAME: DETAIL-IF-NOT"
+e2e_check() {
     local name=$1 ok=$2 bad=$3
     shift 3
-    if "$@"; then pass "$name" "$ok"; else fail "$name" "$bad"; fi
+    if "$@"; then pass "$name: $ok"; else fail "$name: $bad"; fi
 }
-abort() { fail setup "$*"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+abort() { fail "setup: $*"; check_summary; exit 1; }
 
 # wait_until SECONDS command... : poll every 50 ms, bounded.
 # wait_bounded SECONDS pid... : wait for our own background jobs, killing them if they overrun.
@@ -310,19 +311,19 @@ for fam in 4 6; do
     cp_rc=$?
     cat_out=$(timeout 5 ip netns exec "$IN" memccat --servers="$(spec "$host")" "e2e-ipv$fam" 2>&1)
     if ((ping_rc == 0 && cp_rc == 0)) && [[ $cat_out == "value-from-memccp-ipv$fam" ]]; then
-        pass "1 inside-ipv$fam-tcp-libmemcached" "memcping ok, memccp set + memccat got '$cat_out' from $(spec "$host") in $(elapsed_s "$t0")s"
+        pass "1 inside-ipv$fam-tcp-libmemcached: memcping ok, memccp set + memccat got '$cat_out' from $(spec "$host") in $(elapsed_s "$t0")s"
     else
-        fail "1 inside-ipv$fam-tcp-libmemcached" "memcping rc=$ping_rc ($ping_out), memccp rc=$cp_rc ($cp_out), memccat: '$cat_out'"
+        fail "1 inside-ipv$fam-tcp-libmemcached: memcping rc=$ping_rc ($ping_out), memccp rc=$cp_rc ($cp_out), memccat: '$cat_out'"
     fi
     nc_out=$(nc_setget "$IN" "$host" "nc$fam" "hello$fam")
     if grep -qx STORED <<<"$nc_out" && grep -qx "hello$fam" <<<"$nc_out"; then
-        pass "1 inside-ipv$fam-tcp-nc" "set + get nc$fam over the text protocol: $(tr '\n' ' ' <<<"$nc_out")"
+        pass "1 inside-ipv$fam-tcp-nc: set + get nc$fam over the text protocol: $(tr '\n' ' ' <<<"$nc_out")"
     else
-        fail "1 inside-ipv$fam-tcp-nc" "transcript: '$(tr '\n' ' ' <<<"$nc_out")'"
+        fail "1 inside-ipv$fam-tcp-nc: transcript: '$(tr '\n' ' ' <<<"$nc_out")'"
     fi
     udp_out=$(udp_get "$IN" "$host" "nc$fam" 2)
     udp_rc=$?
-    check "1 inside-ipv$fam-udp" "UDP get nc$fam answered: '$udp_out'" "UDP get: rc=$udp_rc '$udp_out'" \
+    e2e_check "1 inside-ipv$fam-udp" "UDP get nc$fam answered: '$udp_out'" "UDP get: rc=$udp_rc '$udp_out'" \
         test "$udp_rc" = 0 -a "$udp_out" = "hello$fam"
 done
 stat_out=$(timeout 5 ip netns exec "$IN" memcstat --servers="$(spec "$SRV_IN4")" 2>&1 | grep -E 'curr_connections|cmd_get|cmd_set' | tr -s ' \t\n' ' ')
@@ -332,40 +333,40 @@ info "1 inside-memcstat" "$stat_out"
 # 2. Outside client: drop -> TCP connect times out, UDP unanswered; reject -> refused at once.
 for host in "$SRV_OUT4" "$SRV_OUT6"; do
     out=$(probe "$OUT" "$host" 1.5)
-    check "2 outside-drop-tcp $host" "connect timed out after ${out#* } ms (dropped)" "connect: $out (expected timeout)" \
+    e2e_check "2 outside-drop-tcp $host" "connect timed out after ${out#* } ms (dropped)" "connect: $out (expected timeout)" \
         test "${out%% *}" = timeout
     t0=${EPOCHREALTIME/./}
     timeout 2 ip netns exec "$OUT" memcping --servers="$(spec "$host")" >/dev/null 2>&1
     rc=$?
-    check "2 outside-drop-memcping $host" "memcping failed (rc=$rc) after $(elapsed_s "$t0")s" "memcping succeeded" test "$rc" != 0
+    e2e_check "2 outside-drop-memcping $host" "memcping failed (rc=$rc) after $(elapsed_s "$t0")s" "memcping succeeded" test "$rc" != 0
     out=$(udp_get "$OUT" "$host" seed 1)
-    check "2 outside-drop-udp $host" "UDP get: $out (no answer)" "UDP get: $out (expected timeout)" test "$out" = timeout
+    e2e_check "2 outside-drop-udp $host" "UDP get: $out (no answer)" "UDP get: $out (expected timeout)" test "$out" = timeout
 done
 
 if reload reject "$ALLOW_ALL" is_reject; then
-    pass "2 reload-to-reject" "SIGHUP applied; chains now end in: $(chain 4 | grep -- "$REJECT_RE" | sed -E 's/.*-j //; s/^[[:space:]]+//' | tr '\n' ';')"
+    pass "2 reload-to-reject: SIGHUP applied; chains now end in: $(chain 4 | grep -- "$REJECT_RE" | sed -E 's/.*-j //; s/^[[:space:]]+//' | tr '\n' ';')"
     for host in "$SRV_OUT4" "$SRV_OUT6"; do
         out=$(probe "$OUT" "$host" 2)
         ms=${out#* }
-        check "2 outside-reject-tcp $host" "connect refused after ${ms} ms (RST)" "connect: $out (expected refused within 500 ms)" \
+        e2e_check "2 outside-reject-tcp $host" "connect refused after ${ms} ms (RST)" "connect: $out (expected refused within 500 ms)" \
             test "${out%% *}" = refused -a "${ms%.*}" -lt 500
         t0=${EPOCHREALTIME/./}
         timeout 2 ip netns exec "$OUT" memcping --servers="$(spec "$host")" >/dev/null 2>&1
         rc=$?
-        check "2 outside-reject-memcping $host" "memcping failed (rc=$rc) after $(elapsed_s "$t0")s" "memcping succeeded" test "$rc" != 0
+        e2e_check "2 outside-reject-memcping $host" "memcping failed (rc=$rc) after $(elapsed_s "$t0")s" "memcping succeeded" test "$rc" != 0
         info "2 outside-reject-udp $host" "$(udp_get "$OUT" "$host" seed 1)"
     done
     out=$(nc_get "$IN" "$SRV_IN4" seed)
-    check "2 inside-under-reject" "inside client still served: $(tr '\n' ' ' <<<"$out")" "inside get: '$out'" grep -qx seed <<<"$out"
+    e2e_check "2 inside-under-reject" "inside client still served: $(tr '\n' ' ' <<<"$out")" "inside get: '$out'" grep -qx seed <<<"$out"
 else
-    fail "2 reload-to-reject" "no READY=1 or no REJECT in both chains 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
+    fail "2 reload-to-reject: no READY=1 or no REJECT in both chains 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
 fi
 if reload drop "$ALLOW_ALL" all_allowed; then
     out=$(probe "$OUT" "$SRV_OUT4" 1)
-    check "2 reload-back-to-drop" "chains end in DROP again; outside IPv4 connect: $out" "outside IPv4 connect: $out (expected timeout)" \
+    e2e_check "2 reload-back-to-drop" "chains end in DROP again; outside IPv4 connect: $out" "outside IPv4 connect: $out (expected timeout)" \
         test "${out%% *}" = timeout
 else
-    fail "2 reload-back-to-drop" "chains not back to DROP 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
+    fail "2 reload-back-to-drop: chains not back to DROP 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -376,9 +377,9 @@ for host in 127.0.0.1 ::1; do
     out=$(nc_get "$SRV" "$host" seed)
     udp_out=$(udp_get "$SRV" "$host" seed 1)
     if ((ping_rc == 0)) && grep -qx seed <<<"$out" && [[ $udp_out == seed ]]; then
-        pass "3 loopback $host" "memcping ok, TCP get seed ok, UDP get: $udp_out"
+        pass "3 loopback $host: memcping ok, TCP get seed ok, UDP get: $udp_out"
     else
-        fail "3 loopback $host" "memcping rc=$ping_rc, TCP get: '$(tr '\n' ' ' <<<"$out")', UDP get: '$udp_out'"
+        fail "3 loopback $host: memcping rc=$ping_rc, TCP get: '$(tr '\n' ' ' <<<"$out")', UDP get: '$udp_out'"
     fi
 done
 
@@ -401,11 +402,11 @@ flush_ours() {
 }
 if [[ $BACKEND == nftables ]]; then
     refused=$(in_srv nft flush chain inet memguard guard4 2>&1)
-    check "4 owned-flush-refused" "the kernel refuses to flush guard4 of the owned table: $refused" \
+    e2e_check "4 owned-flush-refused" "the kernel refuses to flush guard4 of the owned table: $refused" \
         "nft flush chain guard4 of the owned table: '$refused' (expected Operation not permitted)" \
         grep -q 'Operation not permitted' <<<"$refused"
-    all_allowed || fail "4 owned-flush-refused" "the table changed: $(chain 4 | tr '\n' ';')"
-    stop_daemon || fail "4 unowned-restart" "memguardd exit status $? at SIGTERM"
+    all_allowed || fail "4 owned-flush-refused: the table changed: $(chain 4 | tr '\n' ';')"
+    stop_daemon || fail "4 unowned-restart: memguardd exit status $? at SIGTERM"
     start_daemon MEMGUARD_TEST_NFT_UNOWNED=1 || abort "memguardd (unowned table) did not send READY=1 within 10 s"
     all_allowed || abort "after READY=1 (unowned table) the chains are not as configured: $(chain 4 | tr '\n' ';')"
 fi
@@ -428,17 +429,17 @@ at=$(sed -n 's/.*blocked_at=\([0-9.]*\).*/\1/p' <<<"$blocked")
 last_open=$(sed -n 's/.*last_open=\([0-9.a-z]*\).*/\1/p' <<<"$blocked")
 at_ms=$(awk -v a="${at:-999}" 'BEGIN { printf "%d", a * 1000 }')
 if ((blocked_rc == 0 && at_ms <= LIMIT_MS)); then
-    pass "4 flush-repaired" "outside blocked again (IPv4 and IPv6) ${at}s after the flush (limit $((LIMIT_MS / 1000)).$((LIMIT_MS % 1000 / 100))s = interval ${INTERVAL}s + margin); last outside connect that got through: ${last_open}s"
+    pass "4 flush-repaired: outside blocked again (IPv4 and IPv6) ${at}s after the flush (limit $((LIMIT_MS / 1000)).$((LIMIT_MS % 1000 / 100))s = interval ${INTERVAL}s + margin); last outside connect that got through: ${last_open}s"
 else
-    fail "4 flush-repaired" "outside not blocked again within $((LIMIT_MS))ms: $blocked"
+    fail "4 flush-repaired: outside not blocked again within $((LIMIT_MS))ms: $blocked"
 fi
 if [[ $last_open == none ]]; then
     info "4 flush-window" "the repair came before the first outside probe, so the open window was not observed"
 fi
 if [[ $(ours) == "$snap" ]]; then
-    pass "4 chain-restored" "both families' rules read back identical to before the flush ($(wc -l <<<"$snap") lines)"
+    pass "4 chain-restored: both families' rules read back identical to before the flush ($(wc -l <<<"$snap") lines)"
 else
-    fail "4 chain-restored" "after repair, what differs from before the flush:"
+    fail "4 chain-restored: after repair, what differs from before the flush:"
     diff <(echo "$snap") <(ours) | sed 's/^/     /'
 fi
 drift_lines=$(grep -c 'drift' "$MG_LOG" || true)
@@ -449,9 +450,9 @@ for fam in 4 6; do
     bad=$(sed -n 's/.*fail=\([0-9]*\).*/\1/p' <<<"$res")
     details=$(sed -n '2,4p' "$WORK/steady$fam.out" | tr '\n' ';')
     if [[ -n $ok && -n $bad ]] && ((ok >= 10 && bad <= MAX_INSIDE_FAILURES)); then
-        pass "4 inside-steady-ipv$fam" "inside gets every 50 ms across flush + repair: $ok ok, $bad failed (allowed <= $MAX_INSIDE_FAILURES) $details"
+        pass "4 inside-steady-ipv$fam: inside gets every 50 ms across flush + repair: $ok ok, $bad failed (allowed <= $MAX_INSIDE_FAILURES) $details"
     else
-        fail "4 inside-steady-ipv$fam" "inside gets across flush + repair: '$res' $details (expected >= 10 ok, <= $MAX_INSIDE_FAILURES failed)"
+        fail "4 inside-steady-ipv$fam: inside gets across flush + repair: '$res' $details (expected >= 10 ok, <= $MAX_INSIDE_FAILURES failed)"
     fi
 done
 
@@ -472,41 +473,41 @@ wait_until 5 test -s "$WORK/hold4.ready"
 wait_until 5 test -s "$WORK/hold6.ready"
 info "5 held-connections" "ipv4: $(cat "$WORK/hold4.ready" 2>/dev/null || echo 'never opened'); ipv6: $(cat "$WORK/hold6.ready" 2>/dev/null || echo 'never opened')"
 if reload drop "$ALLOW_V6_ONLY" v4_revoked; then
-    pass "5 reload-revoke" "SIGHUP applied; 192.168.1.0/24 gone from the IPv4 chain, fd12:3456::/48 still in the IPv6 chain"
+    pass "5 reload-revoke: SIGHUP applied; 192.168.1.0/24 gone from the IPv4 chain, fd12:3456::/48 still in the IPv6 chain"
 else
-    fail "5 reload-revoke" "chains not as expected 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
+    fail "5 reload-revoke: chains not as expected 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
 fi
 out=$(probe "$IN" "$SRV_IN4" 1)
-check "5 inside-ipv4-revoked" "new connection from $IN4: $out (dropped)" "new connection from $IN4: $out (expected timeout)" \
+e2e_check "5 inside-ipv4-revoked" "new connection from $IN4: $out (dropped)" "new connection from $IN4: $out (expected timeout)" \
     test "${out%% *}" = timeout
 t0=${EPOCHREALTIME/./}
 timeout 2 ip netns exec "$IN" memcping --servers="$(spec "$SRV_IN4")" >/dev/null 2>&1
 rc=$?
-check "5 inside-ipv4-revoked-memcping" "memcping from $IN4 failed (rc=$rc) after $(elapsed_s "$t0")s" "memcping from $IN4 succeeded" test "$rc" != 0
+e2e_check "5 inside-ipv4-revoked-memcping" "memcping from $IN4 failed (rc=$rc) after $(elapsed_s "$t0")s" "memcping from $IN4 succeeded" test "$rc" != 0
 out=$(nc_get "$IN" "$SRV_IN6" seed)
-check "5 inside-ipv6-still-allowed" "fd12:3456::/48 still allowed: $(tr '\n' ' ' <<<"$out")" "IPv6 get: '$out'" grep -qx seed <<<"$out"
+e2e_check "5 inside-ipv6-still-allowed" "fd12:3456::/48 still allowed: $(tr '\n' ' ' <<<"$out")" "IPv6 get: '$out'" grep -qx seed <<<"$out"
 touch "$WORK/hold.go"
 wait_until 5 test -s "$WORK/hold4.out"
 wait_until 5 test -s "$WORK/hold6.out"
 held4=$(cat "$WORK/hold4.out" 2>/dev/null || echo 'no result from the holder')
 held6=$(cat "$WORK/hold6.out" 2>/dev/null || echo 'no result from the holder')
-check "5 established-revoked" "the IPv4 connection opened before the reload is cut: $held4" \
+e2e_check "5 established-revoked" "the IPv4 connection opened before the reload is cut: $held4" \
     "the revoked IPv4 connection still answers within 1 s: $held4" \
     grep -qE '^(no answer|broken)' <<<"$held4"
-check "5 established-still-allowed" "the IPv6 connection opened before the reload still works: $held6" \
+e2e_check "5 established-still-allowed" "the IPv6 connection opened before the reload still works: $held6" \
     "the still-allowed IPv6 connection broke: $held6" grep -q '^still works' <<<"$held6"
 if grep -q "revoked 192.168.1.0/24: cut [1-9]" "$MG_LOG" 2>/dev/null; then
-    pass "5 revoke-logged" "$(grep -o 'revoked 192.168.1.0/24: cut [0-9]* open connection(s)' "$MG_LOG" | head -1)"
+    pass "5 revoke-logged: $(grep -o 'revoked 192.168.1.0/24: cut [0-9]* open connection(s)' "$MG_LOG" | head -1)"
 else
-    fail "5 revoke-logged" "no 'revoked 192.168.1.0/24: cut N' line in the daemon log"
+    fail "5 revoke-logged: no 'revoked 192.168.1.0/24: cut N' line in the daemon log"
 fi
 wait_bounded 5 "$hold_pid"
 wait_bounded 5 "$hold6_pid"
 if reload drop "$ALLOW_ALL" all_allowed; then
     out=$(nc_get "$IN" "$SRV_IN4" seed)
-    check "5 reload-restore" "192.168.1.0/24 allowed again: $(tr '\n' ' ' <<<"$out")" "IPv4 get after restore: '$out'" grep -qx seed <<<"$out"
+    e2e_check "5 reload-restore" "192.168.1.0/24 allowed again: $(tr '\n' ' ' <<<"$out")" "IPv4 get after restore: '$out'" grep -qx seed <<<"$out"
 else
-    fail "5 reload-restore" "chains not restored 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
+    fail "5 reload-restore: chains not restored 10 s after SIGHUP: $(chain 4 | tr '\n' ';')"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -522,19 +523,19 @@ sleep 0.5
 t0=${EPOCHREALTIME/./}
 stop_daemon
 stop_rc=$?
-check "6 sigterm" "memguardd exited with status $stop_rc after SIGTERM in $(elapsed_s "$t0")s" "memguardd exit status $stop_rc" test "$stop_rc" = 0
+e2e_check "6 sigterm" "memguardd exited with status $stop_rc after SIGTERM in $(elapsed_s "$t0")s" "memguardd exit status $stop_rc" test "$stop_rc" = 0
 if [[ $(ours) == "$snap" ]] && all_allowed; then
-    pass "6 rules-while-stopped" "both families' rules unchanged while the daemon is stopped"
+    pass "6 rules-while-stopped: both families' rules unchanged while the daemon is stopped"
 else
-    fail "6 rules-while-stopped" "chains while stopped: $(chain 4 | tr '\n' ';')"
+    fail "6 rules-while-stopped: chains while stopped: $(chain 4 | tr '\n' ';')"
 fi
 sleep 1.5
 udp_out=$(udp_get "$OUT" "$SRV_OUT4" seed 0.5)
-check "6 udp-while-stopped" "outside UDP get while stopped: $udp_out" "outside UDP get while stopped: $udp_out (expected timeout)" test "$udp_out" = timeout
+e2e_check "6 udp-while-stopped" "outside UDP get while stopped: $udp_out" "outside UDP get while stopped: $udp_out (expected timeout)" test "$udp_out" = timeout
 if start_daemon; then
-    pass "6 restart" "memguardd started again (READY=1) $(elapsed_s "$t0")s after SIGTERM"
+    pass "6 restart: memguardd started again (READY=1) $(elapsed_s "$t0")s after SIGTERM"
 else
-    fail "6 restart" "memguardd did not send READY=1 within 10 s after restart"
+    fail "6 restart: memguardd did not send READY=1 within 10 s after restart"
 fi
 sleep 1
 touch "$WORK/attempts.stop"
@@ -544,17 +545,16 @@ for fam in 4 6; do
     n=$(sed -n 's/^attempts=\([0-9]*\).*/\1/p' <<<"$res")
     opened=$(sed -n 's/.* open=\([0-9]*\).*/\1/p' <<<"$res")
     if [[ -n $n && -n $opened ]] && ((n >= 5 && opened == 0)); then
-        pass "6 outside-during-restart-ipv$fam" "$res (before, during and after the stop)"
+        pass "6 outside-during-restart-ipv$fam: $res (before, during and after the stop)"
     else
-        fail "6 outside-during-restart-ipv$fam" "$(tr '\n' ';' <"$WORK/attempts$fam.out") (expected >= 5 attempts, 0 open)"
+        fail "6 outside-during-restart-ipv$fam: $(tr '\n' ';' <"$WORK/attempts$fam.out") (expected >= 5 attempts, 0 open)"
     fi
 done
 out=$(nc_get "$IN" "$SRV_IN4" seed)
-check "6 inside-after-restart" "inside client served: $(tr '\n' ' ' <<<"$out")" "inside get: '$out'" grep -qx seed <<<"$out"
+e2e_check "6 inside-after-restart" "inside client served: $(tr '\n' ' ' <<<"$out")" "inside get: '$out'" grep -qx seed <<<"$out"
 
 # ---------------------------------------------------------------------------------------------
 daemon_alive && stop_daemon
-check "end daemon-log" "no error or critical lines in the memguardd log" "memguardd logged errors: $(grep -E 'error|critical' "$MG_LOG" | head -n 3 | tr '\n' ' ')" \
+e2e_check "end daemon-log" "no error or critical lines in the memguardd log" "memguardd logged errors: $(grep -E 'error|critical' "$MG_LOG" | head -n 3 | tr '\n' ' ')" \
     eval '! grep -qE "memguardd: (error|critical)" "$MG_LOG"'
-echo "$PASSED passed, $FAILED failed ($(elapsed_s "$T_START")s)"
-((FAILED == 0))
+check_summary "$(elapsed_s "$T_START")s"

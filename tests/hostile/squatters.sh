@@ -133,8 +133,13 @@ probe_check $H_OUT4 $H_SRV4 timeout
 probe_check $H_OUT6 $H_SRV6 timeout
 check "$CASE: 127.0.0.1:$MG_PORT still answers on the server (loopback)" h_loopback_reaches "$MG_PORT"
 log_says "chain MEMGUARD is not memguardd's"
-# Two verify passes (interval 1 s) later: still untouched, still closed.
-sleep 2.5
+# Two verify passes later (each run now by `memguardd verify`, which returns when the daemon's
+# pass is done): still untouched, still closed.
+for pass_no in 1 2; do
+    h_mg verify --json --config "$TMP/small.json"
+    check "$CASE: verify pass $pass_no ran in the daemon and names the foreign chain (exit $H_RC)" \
+        eval 'jq -e ".daemon == true and (.errors | any(contains(\"chain MEMGUARD is not memguardd\")))" <<<"$H_OUT" >/dev/null'
+done
 h_same "$CASE: after two verify passes, the MEMGUARD lines are still byte-identical" "$chain_before" "$(chain_lines)"
 h_same "$CASE: after two verify passes, every ipv4 line without our comment is identical" "$foreign_before" \
     "$(mg_save ipv4 | grep -v -- "--comment $MG_TAG")"

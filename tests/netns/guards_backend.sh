@@ -52,7 +52,11 @@ threading.Event().wait()
 PY
 SERVERS=$!
 mg_at_exit "kill $SERVERS 2>/dev/null"
-sleep 0.5
+servers_listen() {
+    [ "$(ss -Hltn 'sport = :11211 or sport = :11212' | wc -l)" = 2 ] && [ -n "$(ss -Hlun 'sport = :11211')" ]
+}
+for _ in $(seq 100); do servers_listen && break; sleep 0.05; done
+servers_listen || { fail "setup: the servers listen on tcp 11211, 11212 and udp 11211 within 5 s"; finish; }
 
 # probe PROTO SRC PORT : "ok" when the server answered from the peer's SRC, else "blocked"
 probe() {

@@ -3,13 +3,16 @@
 # re-executed itself under `unshare -n`; nothing in here ever touches the machine's own
 # netfilter tables (mg_init refuses to run outside a private network namespace).
 #
-# Conventions: one "PASS: ..." / "FAIL: ..." line per check, and at the very end a line
-# exactly "N passed, N failed"; the script exits non-zero on any failure or abort.
+# Conventions (tests/lib/check.sh): one "PASS ..." / "FAIL ..." line per check, and at the very
+# end a line "N passed, N failed"; the script exits non-zero on any failure or abort, or when no
+# check ran.
 
 set -o errtrace
 
-MG_PASS=0
-MG_FAIL=0
+MG_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/check.sh
+. "$MG_LIB_DIR/../lib/check.sh"
+
 MG_DONE=0
 MG_T0=$(date +%s.%N)
 MG_ERR_LINE=
@@ -24,9 +27,8 @@ mg_on_exit() {
     local f
     for f in "${MG_CLEANUP[@]}"; do eval "$f" || true; done
     if [ "$MG_DONE" != 1 ]; then
-        MG_FAIL=$((MG_FAIL + 1))
-        echo "FAIL: test aborted (exit $rc) at line ${MG_ERR_LINE:-?}: ${MG_ERR_CMD:-?}"
-        echo "$MG_PASS passed, $MG_FAIL failed"
+        fail "test aborted (exit $rc) at line ${MG_ERR_LINE:-(unknown)}: ${MG_ERR_CMD:-(unknown command)}"
+        check_summary || true
         [ -n "${MG_WORK:-}" ] && rm -rf "$MG_WORK"
         exit 1
     fi
@@ -37,32 +39,13 @@ mg_on_exit() {
 # Register a command string to run at exit (e.g. killing a background job we started).
 mg_at_exit() { MG_CLEANUP+=("$1"); }
 
-pass() {
-    MG_PASS=$((MG_PASS + 1))
-    echo "PASS: $1"
-}
-
-# fail NAME [detail lines...]
-fail() {
-    MG_FAIL=$((MG_FAIL + 1))
-    echo "FAIL: $1"
-    shift
-    local l
-    for l in "$@"; do
-        printf '%s\n' "$l" | sed 's/^/    | /'
-    done
-}
-
 finish() {
     local t1
     t1=$(date +%s.%N)
     awk -v a="$MG_T0" -v b="$t1" 'BEGIN { printf "elapsed: %.1f s\n", b - a }'
-    echo "$MG_PASS passed, $MG_FAIL failed"
     MG_DONE=1
-    if [ "$MG_FAIL" -ne 0 ] || [ "$MG_PASS" -eq 0 ]; then
-        exit 1
-    fi
-    exit 0
+    if check_summary; then exit 0; fi
+    exit 1
 }
 
 # assert_eq NAME EXPECTED ACTUAL  (multi-line strings; shows a unified diff on mismatch)
@@ -219,6 +202,27 @@ mg_run() {
     "$MG" "$@" >"$MG_WORK/out" 2>"$MG_WORK/err" || MG_RC=$?
     MG_OUT=$(cat "$MG_WORK/out")
     MG_ERR=$(cat "$MG_WORK/err")
+}
+
+# mg_run_daemon CONFIG : `memguardd run --config CONFIG` in the background (MG_DAEMON; stderr in
+# $MG_WORK/daemon.err), returning once it said READY=1 on a notify socket of the test's own
+# (tests/daemon/notify_listener.py), at most 10 s; non-zero when it did not. Both are stopped at exit.
+mg_run_daemon() {
+    local sock=$MG_WORK/notify.sock out=$MG_WORK/notify.out _ listener
+    : >"$out"
+    python3 "$MG_LIB_DIR/../daemon/notify_listener.py" "$sock" "$out" 2>"$MG_WORK/listener.err" &
+    listener=$!
+    mg_at_exit "kill $listener 2>/dev/null; wait $listener 2>/dev/null"
+    for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+    NOTIFY_SOCKET=$sock "$MG" run --config "$1" 2>"$MG_WORK/daemon.err" &
+    MG_DAEMON=$!
+    mg_at_exit "kill $MG_DAEMON 2>/dev/null; wait $MG_DAEMON 2>/dev/null"
+    for _ in $(seq 100); do
+        grep -q "$(printf '\t')READY=1\$" "$out" && return 0
+        kill -0 "$MG_DAEMON" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
 }
 
 # mg_doctor LABEL CONFIG : runs `memguardd doctor --config CONFIG` (mg_run). No daemon runs in

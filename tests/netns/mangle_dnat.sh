@@ -139,10 +139,8 @@ assert_eq "apply with foreign rules: both families unchanged" \
 # --- (b) tampering is repaired by the daemon's verify pass ---------------------------------------
 export MEMGUARD_RUNTIME_DIRECTORY=$MG_WORK/run
 mkdir -p "$MEMGUARD_RUNTIME_DIRECTORY"
-"$MG" run --config "$CONF" 2>"$MG_WORK/daemon.err" &
-DAEMON=$!
-mg_at_exit "kill $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null"
-sleep 1.5
+mg_run_daemon "$CONF" || { fail "verify: the daemon said no READY=1 within 10 s" "$(cat "$MG_WORK/daemon.err")"; finish; }
+DAEMON=$MG_DAEMON
 
 # wait_ours FAM WANT : up to 5 s for our mangle lines to be WANT
 wait_ours() {
@@ -157,7 +155,6 @@ for fam in 4 6; do
     want=$(mangle_ours "$fam")
     ipt "$fam" -t mangle -D FORWARD 1
     if wait_ours "$fam" "$want"; then pass "verify: ipv$fam deleted FORWARD jump is back"; else fail "verify: ipv$fam deleted FORWARD jump" "$(mangle "$fam")"; fi
-    sleep 1.2
     ipt "$fam" -t mangle -I FORWARD 1 -p tcp -j MARK --set-mark 9
     moved=false
     for i in $(seq 50); do
@@ -166,16 +163,12 @@ for fam in 4 6; do
     done
     if $moved; then pass "verify: ipv$fam jumps back above a foreign rule put on top"; else fail "verify: ipv$fam jumps not moved" "$(ipt "$fam" -t mangle -S FORWARD)"; fi
     ipt "$fam" -t mangle -D FORWARD -p tcp -j MARK --set-mark 9
-    sleep 1.2
     ipt "$fam" -t mangle -F MEMGUARD
     if wait_ours "$fam" "$want"; then pass "verify: ipv$fam flushed mangle MEMGUARD is refilled"; else fail "verify: ipv$fam flushed chain" "$(mangle "$fam")"; fi
-    sleep 1.2
     ipt "$fam" -t mangle -D PREROUTING 1
     if wait_ours "$fam" "$want"; then pass "verify: ipv$fam deleted reverse-path drop is back"; else fail "verify: ipv$fam deleted drop" "$(mangle "$fam")"; fi
-    sleep 1.2
     ipt "$fam" -t mangle -R MEMGUARD 4 -m comment --comment memguard -j ACCEPT
     if wait_ours "$fam" "$want"; then pass "verify: ipv$fam DROP turned ACCEPT is DROP again"; else fail "verify: ipv$fam tampered rule" "$(mangle "$fam")"; fi
-    sleep 1.2
 done
 assert_eq "verify: every foreign mangle line unchanged (counters included)" "$base" "$(foreign_mangle)"
 assert_match "verify: the daemon logged the mangle drift" 'mangle (FORWARD|MEMGUARD|PREROUTING)' "$(cat "$MG_WORK/daemon.err")"

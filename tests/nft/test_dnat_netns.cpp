@@ -12,16 +12,6 @@ using memguard::nft::Keeper;
 
 namespace {
 
-// A fresh network namespace; false (and a warning) when the tools the tests need are missing.
-bool fresh_netns_with_tools() {
-    test::fresh_netns();
-    if (test::run("command -v python3 nsenter unshare sysctl >/dev/null") != 0) {
-        WARN("python3, nsenter, unshare or sysctl missing: skipped");
-        return false;
-    }
-    return true;
-}
-
 // Docker's DNAT, one table per family (nft spelling of its `-t nat -A DOCKER ... -j DNAT`).
 constexpr const char* kDnat = R"(nft -f - <<'EOF'
 table ip nat {
@@ -73,9 +63,7 @@ std::uint64_t drops(const memguard::nft::Snapshot& snap, const std::string& guar
 } // namespace
 
 TEST_CASE("a DNATed port is closed to sources outside the allowlist", "[netns][nft]") {
-    if (!fresh_netns_with_tools()) {
-        return;
-    }
+    test::fresh_netns();
     const test::Peer client("c0", "c1");
     const test::Peer container("k0", "k1");
     link_up(client, container);
@@ -117,9 +105,7 @@ TEST_CASE("a DNATed port is closed to sources outside the allowlist", "[netns][n
 
 TEST_CASE("two guards: a DNAT to another port is judged by the guard of the port asked for",
           "[netns][nft]") {
-    if (!fresh_netns_with_tools()) {
-        return;
-    }
+    test::fresh_netns();
     const test::Peer client("c0", "c1");
     const test::Peer container("k0", "k1");
     link_up(client, container);
@@ -145,9 +131,7 @@ TEST_CASE("two guards: a DNAT to another port is judged by the guard of the port
 }
 
 TEST_CASE("a forged allowed source is dropped by the reverse-path rule", "[netns][nft]") {
-    if (!fresh_netns_with_tools()) {
-        return;
-    }
+    test::fresh_netns();
     test::no_kernel_rp_filter();
     // The allowed client lives behind t0; the outsider behind o0 claims its address.
     const test::Peer trusted("t0", "t1");

@@ -1,6 +1,12 @@
 // A batch computed from an old generation is refused (ERESTART), and reconcile retries it.
 #include "nft_netns.hpp"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+
 using memguard::nft::Batch;
 using memguard::nft::GenerationMoved;
 using memguard::nft::Keeper;
@@ -54,6 +60,45 @@ TEST_CASE("a table another live memguardd owns is left to it: no fail closed ove
     CHECK_FALSE(result.fail_closed);
     CHECK_FALSE(result.committed);
     CHECK(result.error.find("owned by another process") != std::string::npos);
-    CHECK(test::nft_text() == before); // the owner's table stands, byte for byte
+    CHECK(test::nft_text() == before);                  // the owner's table stands, byte for byte
     CHECK(test::nft_json("memguard_closed").is_null()); // no table of that name
 }
+
+#if defined(MEMGUARD_TEST_HOOKS) && MEMGUARD_TEST_HOOKS
+// Another writer commits between our read and our commit: the kernel refuses the batch pinned to
+// the generation we read, and reconcile reads again and commits on its second attempt. The
+// reconcile runs in a fresh process of this binary (the hidden test below) that stops itself
+// right after its read (MEMGUARD_TEST_STOP_AT=nft_after_read); meanwhile this test commits a
+// table of its own, then lets it go on.
+TEST_CASE("reconcile retries a batch refused as a race, and commits", "[netns][nft]") {
+    test::fresh_netns();
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        setenv("MEMGUARD_TEST_STOP_AT", "nft_after_read", 1);
+        execl("/proc/self/exe", "memguard_nft_netns_tests", "race child reconcile",
+              static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, WUNTRACED) == child);
+    REQUIRE(WIFSTOPPED(status)); // the reconcile has read the ruleset, and waits
+    CHECK(test::run("nft add table inet other") == 0);
+    REQUIRE(kill(child, SIGCONT) == 0);
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0); // committed, on the second attempt (its output says more)
+    CHECK(test::run("nft list table inet memguard >/dev/null") == 0);
+    CHECK(test::run("nft list table inet other >/dev/null") == 0); // the other writer's stands
+}
+
+// Run only by the test above, in the namespace it made.
+TEST_CASE("race child reconcile", "[.]") {
+    Keeper keeper;
+    const auto result = keeper.reconcile(test::desired_with(1), false);
+    INFO(test::describe(result));
+    CHECK(result.committed);
+    CHECK(result.attempts == 2);
+    CHECK(result.error.empty());
+}
+#endif

@@ -4,6 +4,8 @@
 #   good-*  both accept      bad-*  both reject
 #   gap-*   schema accepts, daemon rejects: what a JSON Schema cannot express
 #           (host bits, normalised duplicates, a key given twice, 11211.0)
+# A rejection counts only with the right reason: reasons.tsv holds, per bad-*/gap-* case, text
+# the daemon's error must hold (where in the file, and what is wrong there).
 # Usage: run.sh /path/to/memguardd        Exit 77 = skipped.
 set -u
 MEMGUARDD=${1:?usage: run.sh /path/to/memguardd}
@@ -19,6 +21,8 @@ if ! "$PYTHON" -c 'import jsonschema' 2>/dev/null; then
     echo "SKIP: $PYTHON has no jsonschema module (apt-get install python3-jsonschema)"; exit 77
 fi
 
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 # The daemon refuses group/other-writable or non-root files.
@@ -42,11 +46,10 @@ for path in sys.argv[2:]:
     print(path, "valid" if err is None else "invalid", "" if err is None else err.message)
 EOF
 
-pass=0 fail=0
 if "$PYTHON" "$HERE/gen_schema.py" | cmp -s - "$SCHEMA"; then
-    echo "PASS schema is what gen_schema.py writes"; pass=1
+    pass "schema is what gen_schema.py writes"
 else
-    echo "FAIL $SCHEMA differs from gen_schema.py's output (edit the generator, then regenerate)"; fail=1
+    fail "$SCHEMA differs from gen_schema.py's output (edit the generator, then regenerate)"
 fi
 while read -r path verdict why; do
     name=$(basename "$path" .json)
@@ -57,16 +60,22 @@ while read -r path verdict why; do
         good-*) want_schema=valid   want_daemon=valid ;;
         bad-*)  want_schema=invalid want_daemon=invalid ;;
         gap-*)  want_schema=valid   want_daemon=invalid ;;
-        *) echo "FAIL $name: unknown case prefix"; fail=$((fail + 1)); continue ;;
+        *) fail "$name: unknown case prefix"; continue ;;
     esac
-    if [ "$verdict" = "$want_schema" ] && [ "$daemon" = "$want_daemon" ]; then
-        echo "PASS $name: schema $verdict, daemon $daemon"; pass=$((pass + 1))
+    reason_ok=true reason=
+    if [ "$want_daemon" = invalid ]; then
+        reason=$(awk -F '\t' -v n="$name" '$1 == n { print $2; exit }' "$HERE/reasons.tsv")
+        if [ -z "$reason" ] || ! grep -qF -- "$path: $reason" "$TMP/check.out"; then reason_ok=false; fi
+    fi
+    if [ "$verdict" = "$want_schema" ] && [ "$daemon" = "$want_daemon" ] && $reason_ok; then
+        pass "$name: schema $verdict, daemon $daemon${reason:+ ($reason)}"
+    elif ! $reason_ok; then
+        fail "$name: the daemon rejects it, but its error does not say \"${reason:-(no reason in reasons.tsv)}\":" \
+            "$(cat "$TMP/check.out")"
     else
-        echo "FAIL $name: schema $verdict (want $want_schema) $why; daemon $daemon (want $want_daemon):"
-        sed 's/^/    /' "$TMP/check.out"
-        fail=$((fail + 1))
+        fail "$name: schema $verdict (want $want_schema) $why; daemon $daemon (want $want_daemon):" \
+            "$(cat "$TMP/check.out")"
     fi
 done <"$TMP/schema.out"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ] && [ "$pass" -gt 0 ]
+check_summary

@@ -6,12 +6,8 @@
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "needs root (unshare --net)" >&2; exit 1; }
-fails=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then echo "PASS $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
+# shellcheck source=../lib/check.sh
+. "$SRC/tests/lib/check.sh"
 host_state() {
     ls -A "$clone/tmp"
     ls -A /var/lib/memguardd /run/memguardd 2>/dev/null
@@ -34,9 +30,8 @@ check "it shows the MEMGUARD chain it programmed" grep -q '^:MEMGUARD' "$clone/o
 check "it shows the daemon's status" grep -q '^memguardd: running' "$clone/out"
 check "it shows the metrics" grep -q '^memguardd_up 1' "$clone/out"
 check "it leaves nothing behind on the host" test "$before" = "$after"
-if [ "$fails" != 0 ]; then
+if [ "$CHECK_FAILED" != 0 ]; then
     tail -30 "$clone/out"
     diff <(echo "$before") <(echo "$after")
 fi
-echo "$fails failed"
-exit $((fails > 0))
+check_summary

@@ -445,7 +445,10 @@ TEST_CASE("config: trailing bytes after a NUL are not silently ignored") {
     const auto text = "{\"allow\": [\"10.0.0.0/8\"]}\0{\"allow\": [\"0.0.0.0/0\"]}"sv;
     const auto problems = problems_of(text);
     INFO(joined(problems));
-    CHECK_FALSE(problems.empty());
+    REQUIRE(problems.size() == 1);
+    // where (line, column and byte offset of the NUL) and what
+    CHECK(problems[0].find("line 1, column 26: a NUL byte (byte 25) is not allowed") !=
+          std::string::npos);
 }
 
 TEST_CASE("config: empty and whitespace-only files") {

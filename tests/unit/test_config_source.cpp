@@ -67,7 +67,10 @@ TEST_CASE("config source: the texts validate to the very policy load_config make
 TEST_CASE("config source: a file that cannot be read is a problem of its own among the others") {
     const Files f;
     ConfigSource source = memguard::read_config_source(f.main, {::geteuid() + 1});
-    CHECK_FALSE(source.main.unreadable.empty());
+    REQUIRE(source.main.unreadable.size() == 1);
+    const std::string owner = "is owned by uid " + std::to_string(::geteuid()) +
+                              ", must be owned by uid " + std::to_string(::geteuid() + 1);
+    CHECK(source.main.unreadable[0] == f.main + ": " + owner + " (root)");
     std::string from_files;
     try {
         (void)memguard::load_config(f.main, {::geteuid() + 1});

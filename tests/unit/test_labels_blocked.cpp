@@ -154,7 +154,9 @@ TEST_CASE("labels: a changed label is drift, repaired in place; a look-alike is 
     const Ruleset plain = memguard::build_ruleset(unit::seed_policy(), Family::ipv4);
     view = in_kernel(memguard::build_ruleset(labelled("x"), Family::ipv4));
     cmp = memguard::compare(plain, view);
-    CHECK_FALSE(cmp.drift.empty());
+    REQUIRE_FALSE(cmp.drift.empty());
+    // the label changed: the same rule, rewritten
+    CHECK(cmp.drift[0].kind == memguard::DriftKind::rule_stale);
     CHECK(cmp.revoked == std::vector<memguard::Network>{net("10.2.0.5")});
 
     // somebody's rule with a look-alike comment in our chain is foreign: erased as extra
