@@ -12,6 +12,7 @@
 #include <new>
 #include <stdexcept>
 
+using memguard::Family;
 using memguard::nft::make;
 using memguard::nft::RulePtr;
 
@@ -73,6 +74,10 @@ public:
     Builder& l4proto(std::uint8_t proto) {
         return load("meta", NFTNL_EXPR_META_KEY, NFT_META_L4PROTO, NFTNL_EXPR_META_DREG)
             .cmp(NFT_CMP_EQ, &proto, 1);
+    }
+    // `ip protocol` (offset 9) or `ip6 nexthdr` (offset 6): iptables-nft 1.8.10 and later's -p
+    Builder& network_protocol(std::uint32_t offset, std::uint8_t proto) {
+        return payload(NFT_PAYLOAD_NETWORK_HEADER, offset, 1).cmp(NFT_CMP_EQ, &proto, 1);
     }
     Builder& value(std::uint32_t reg, const void* data, std::uint32_t len) {
         return add("immediate", [&](nftnl_expr* e) {
@@ -291,6 +296,26 @@ RulePtr docker_dnat() {
         .done();
 }
 
+RulePtr iptables_nft_network_protocol_dnat(Family family, std::uint32_t protocol_offset) {
+    if (family == Family::ipv4) {
+        const std::uint32_t address = htonl(0xAC110002);
+        return Builder("nat", "DOCKER")
+            .network_protocol(protocol_offset, IPPROTO_TCP)
+            .port(11211)
+            .counter()
+            .dnat(NFPROTO_IPV4, &address, 4, 11211)
+            .done();
+    }
+    in6_addr address{};
+    inet_pton(AF_INET6, "fd00::2", &address);
+    return Builder("nat", "DOCKER")
+        .network_protocol(protocol_offset, IPPROTO_TCP)
+        .port(11211)
+        .counter()
+        .dnat(NFPROTO_IPV6, &address, 16, 11211)
+        .done();
+}
+
 std::vector<std::pair<std::uint16_t, RulePtr>> foreign_rules() {
     std::vector<std::pair<std::uint16_t, RulePtr>> out;
     out.emplace_back(NFPROTO_IPV4, docker_dnat());
@@ -302,5 +327,7 @@ std::vector<std::pair<std::uint16_t, RulePtr>> foreign_rules() {
     out.emplace_back(NFPROTO_INET, firewalld_misc());
     out.emplace_back(NFPROTO_IPV4, redirect_and_meter());
     out.emplace_back(NFPROTO_IPV6, docker_dnat6());
+    out.emplace_back(NFPROTO_IPV4, iptables_nft_network_protocol_dnat(Family::ipv4, 9));
+    out.emplace_back(NFPROTO_IPV6, iptables_nft_network_protocol_dnat(Family::ipv6, 6));
     return out;
 }
