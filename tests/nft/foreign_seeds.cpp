@@ -6,6 +6,7 @@
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -297,22 +298,14 @@ RulePtr docker_dnat() {
 }
 
 RulePtr iptables_nft_network_protocol_dnat(Family family, std::uint32_t protocol_offset) {
-    if (family == Family::ipv4) {
-        const std::uint32_t address = htonl(0xAC110002);
-        return Builder("nat", "DOCKER")
-            .network_protocol(protocol_offset, IPPROTO_TCP)
-            .port(11211)
-            .counter()
-            .dnat(NFPROTO_IPV4, &address, 4, 11211)
-            .done();
-    }
-    in6_addr address{};
-    inet_pton(AF_INET6, "fd00::2", &address);
+    const bool v4 = family == Family::ipv4;
+    std::array<std::uint8_t, 16> address{};
+    inet_pton(v4 ? AF_INET : AF_INET6, v4 ? "172.17.0.2" : "fd00::2", address.data());
     return Builder("nat", "DOCKER")
         .network_protocol(protocol_offset, IPPROTO_TCP)
         .port(11211)
         .counter()
-        .dnat(NFPROTO_IPV6, &address, 16, 11211)
+        .dnat(v4 ? NFPROTO_IPV4 : NFPROTO_IPV6, address.data(), v4 ? 4 : 16, 11211)
         .done();
 }
 
