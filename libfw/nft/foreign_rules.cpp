@@ -74,6 +74,7 @@ private:
         return rule_.nfproto ? rule_.nfproto : table_family_;
     }
     void compare(const nftnl_expr* e);
+    [[nodiscard]] Loaded payload(const nftnl_expr* e) const;
     void nat(const nftnl_expr* e, std::optional<std::uint16_t> addr_min, std::uint16_t proto_min,
              std::uint16_t proto_max, std::optional<Family> family, std::string kind);
     void target(const nftnl_expr* e);
@@ -108,6 +109,23 @@ void Walk::compare(const nftnl_expr* e) {
     default:
         break;
     }
+}
+
+// What a payload load reads: tcp dport, udp dport, th dport (2 bytes at offset 2 of the transport
+// header); `ip protocol` or `ip6 nexthdr` (1 byte at offset 9 or 6 of the network header), as
+// iptables-nft 1.8.10 and later write -p instead of `meta l4proto`.
+Loaded Walk::payload(const nftnl_expr* e) const {
+    const auto base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
+    const auto offset = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
+    const auto len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+    if (base == NFT_PAYLOAD_TRANSPORT_HEADER && offset == 2 && len == 2) {
+        return Loaded::dport;
+    }
+    const std::uint32_t protocol_offset = family() == Family::ipv6 ? 6 : 9;
+    if (base == NFT_PAYLOAD_NETWORK_HEADER && family() && offset == protocol_offset && len == 1) {
+        return Loaded::l4proto;
+    }
+    return Loaded::other;
 }
 
 // dnat ip to REG_ADDR:REG_PROTO, redirect to :REG_PROTO: the registers an immediate loaded.
@@ -157,12 +175,7 @@ void Walk::expression(const nftnl_expr* e) {
              : key == NFT_META_NFPROTO ? Loaded::nfproto
                                        : Loaded::other);
     } else if (name == "payload") {
-        // tcp dport, udp dport, th dport: 2 bytes at offset 2 of the transport header
-        const bool dport =
-            nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE) == NFT_PAYLOAD_TRANSPORT_HEADER &&
-            nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET) == 2 &&
-            nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) == 2;
-        load(e, NFTNL_EXPR_PAYLOAD_DREG, dport ? Loaded::dport : Loaded::other);
+        load(e, NFTNL_EXPR_PAYLOAD_DREG, payload(e));
     } else if (name == "cmp") {
         compare(e);
     } else if (name == "range") {

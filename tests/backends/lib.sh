@@ -71,9 +71,11 @@ b_nft() { h_tool nft "$@"; }
 b_ours() {
     if [ "$B_BACKEND" = nftables ]; then
         # Counters move with every blocked packet, and the table's owner (flags owner, "#
-        # progname memguardd") goes with the daemon that held it: neither is compared.
+        # progname memguardd") goes with the daemon that held it: neither is compared. nft 1.1
+        # prints the persist flag as well ("flags owner,persist", then "flags persist").
         b_nft list table inet memguard 2>/dev/null |
-            sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/; s/ # progname .*//; /^\tflags ?(owner)? *$/d' || true
+            sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/; s/ # progname .*//
+                    s/^(\tflags )owner(,|$)/\1/; /^\tflags *$/d' || true
     else
         mg_save ipv4 | grep -E "$MG_TAG|MEMGUARD" || true
         mg_save ipv6 | grep -E "$MG_TAG|MEMGUARD" || true

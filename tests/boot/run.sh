@@ -20,9 +20,16 @@
 # /var/lib/memguardd: the private clients get in, the public ones do not,
 # status says so. Then it purges.
 #
+# With MEMGUARD_BOOT_RELEASE=trixie, the same on Debian 13 with the package built there, up to
+# boot 2's checks (installed under the clients, enabled, active, the rules, reloads, a reboot, the
+# rules back before memcached), then the purge: the nftables backend and the last good policy
+# across a reboot are checked on Debian 12 only, to keep the suite's time.
+#
 # Usage: run.sh [memguardd_*.deb]    (no argument: the .deb of this tree, from
 #                                     tests/lib/deb.sh: built once per source hash)
-# Env:   MEMGUARD_BOOT_CACHE  cached debootstrap root (default /var/cache/memguardd-boot)
+# Env:   MEMGUARD_BOOT_RELEASE bookworm (default) or trixie
+#        MEMGUARD_BOOT_CACHE  cached debootstrap root (default /var/cache/memguardd-boot,
+#                             /var/cache/memguardd-boot-trixie for trixie)
 #        MEMGUARD_DEB_CACHE   built .debs (default /var/cache/memguardd-deb)
 #        DEBIAN_MIRROR        (default http://deb.debian.org/debian)
 #        KEEP=1               keep the throwaway directory for debugging
@@ -32,7 +39,12 @@ set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/nspawn.sh
 . "$SRC/tests/lib/nspawn.sh"
-CACHE=${MEMGUARD_BOOT_CACHE:-/var/cache/memguardd-boot}
+RELEASE=${MEMGUARD_BOOT_RELEASE:-bookworm}
+case $RELEASE in
+bookworm) CACHE=${MEMGUARD_BOOT_CACHE:-/var/cache/memguardd-boot} ;;
+trixie) CACHE=${MEMGUARD_BOOT_CACHE:-/var/cache/memguardd-boot-trixie} ;;
+*) echo "FAIL: MEMGUARD_BOOT_RELEASE is bookworm or trixie, not '$RELEASE'"; exit 1 ;;
+esac
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # procps: the package depends on it (ExecReload uses /bin/kill).
 PKGS=systemd,systemd-sysv,dbus,iptables,memcached,procps,nftables
@@ -75,23 +87,50 @@ done
 WORK=$(mktemp -d /var/tmp/memguardd-boot.XXXXXX)
 ROOT=$WORK/root
 
+# purge_and_finish BOOT: purge the package, check that exactly our rules went, and end the test.
+purge_and_finish() {
+    log "purge removes exactly our rules"
+    ct iptables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT
+    ct ip6tables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT
+    ct dpkg --purge memguardd >"$WORK/purge.log" 2>&1
+    check "purge succeeds" [ $? = 0 ] || cat "$WORK/purge.log"
+    check "our nftables table gone" not eval 'ct nft list table inet memguard 2>/dev/null | grep -q memguard'
+    if [ "$RELEASE" = bookworm ]; then
+        check "nftables.service's table kept" ct nft list table inet filter
+    fi
+    check "IPv4 rules gone" not has4 'MEMGUARD'
+    check "IPv6 rules gone" not has6 'MEMGUARD'
+    check "foreign IPv4 rule kept" has4 '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT'
+    check "foreign IPv6 rule kept" has6 '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT'
+    check "conffile purged" ct test ! -e /etc/memguard.json
+    check "state directory purged" ct test ! -e /var/lib/memguardd
+
+    if [ "$FAILED" != 0 ]; then
+        log "journal of memguardd (boot $1)"; ct journalctl -b -u memguardd --no-pager | tail -40
+    fi
+    nspawn_stop
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" = 0 ]
+    exit
+}
+
 # --- the package ------------------------------------------------------------
 DEB=${1:-}
 if [ -z "$DEB" ]; then
-    DEB=$("$SRC/tests/lib/deb.sh" "$SRC") ||
+    DEB=$(MEMGUARD_DEB_RELEASE=$RELEASE "$SRC/tests/lib/deb.sh" "$SRC") ||
         { echo "FAIL: build the .deb"; echo "0 passed, 1 failed"; exit 1; }
 fi
 [ -f "$DEB" ] || { echo "FAIL: no package at '$DEB'"; echo "0 passed, 1 failed"; exit 1; }
-log "package: $DEB"
+log "Debian $RELEASE, package: $DEB"
 
 # --- the cached root, built once ----------------------------------------------
 mkdir -p "$CACHE"
 (
     flock 9
     if [ "$(cat "$CACHE/root/.memguardd-boot" 2>/dev/null)" != "$STAMP" ]; then
-        log "debootstrap bookworm into $CACHE/root"
+        log "debootstrap $RELEASE into $CACHE/root"
         rm -rf --one-file-system "$CACHE/root" "$CACHE/root.tmp"
-        debootstrap --variant=minbase --include="$PKGS" bookworm "$CACHE/root.tmp" "$MIRROR" \
+        debootstrap --variant=minbase --include="$PKGS" "$RELEASE" "$CACHE/root.tmp" "$MIRROR" \
             >"$CACHE/debootstrap.log" 2>&1 || { tail -20 "$CACHE/debootstrap.log"; exit 1; }
         systemd-nspawn -q -D "$CACHE/root.tmp" --register=no --keep-unit apt-get -q update \
             >>"$CACHE/debootstrap.log" 2>&1 || { tail -20 "$CACHE/debootstrap.log"; exit 1; }
@@ -115,8 +154,9 @@ download_deps() {
 download_deps >"$WORK/install.log" 2>&1
 check "package dependencies download" [ $? = 0 ] ||
     { cat "$WORK/install.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
-# Debian's memcached listens on 127.0.0.1 only; this one has clients elsewhere.
-sed -i 's/^-l 127\.0\.0\.1$/-l 0.0.0.0\n-l ::/' "$ROOT/etc/memcached.conf"
+# Debian's memcached listens on 127.0.0.1 only (Debian 13's on ::1 too); this one has clients
+# elsewhere.
+sed -i 's/^-l 127\.0\.0\.1$/-l 0.0.0.0\n-l ::/; /^-l ::1$/d' "$ROOT/etc/memcached.conf"
 conf_listens() { grep -qx -- "-l $1" "$ROOT/etc/memcached.conf"; }
 check "memcached.conf listens on every address" eval 'conf_listens 0.0.0.0 && conf_listens ::'
 
@@ -281,6 +321,7 @@ netpre=$(mono network-pre.target ActiveEnterTimestampMonotonic)
 log "monotonic us: memguardd ready $guard_ready, network-pre.target $netpre, memcached exec $memcached_exec"
 check "memguardd ready before memcached starts" before "$guard_ready" "$memcached_exec"
 check "memguardd ready before network-pre.target" before "$guard_ready" "$((netpre + 1))"
+[ "$RELEASE" = bookworm ] || purge_and_finish 2
 
 ct systemd-analyze security memguardd.service >"$WORK/security" 2>&1
 exposure=$(sed -n 's/.*Overall exposure level for memguardd.service: \([0-9.]*\).*/\1/p' "$WORK/security")
@@ -369,23 +410,4 @@ check "status: running the last good config, /etc/memguard.json invalid" \
 check "journal: the last good policy runs" \
     until_ok 5 eval 'journal | grep -q "^/etc/memguard.json is invalid: .*; running the last good config from "'
 
-log "purge removes exactly our rules"
-ct iptables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT
-ct ip6tables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT
-ct dpkg --purge memguardd >"$WORK/purge.log" 2>&1
-check "purge succeeds" [ $? = 0 ] || cat "$WORK/purge.log"
-check "our nftables table gone" not eval 'nftl | grep -q memguard'
-check "nftables.service's table kept" ct nft list table inet filter
-check "IPv4 rules gone" not has4 'MEMGUARD'
-check "IPv6 rules gone" not has6 'MEMGUARD'
-check "foreign IPv4 rule kept" has4 '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT'
-check "foreign IPv6 rule kept" has6 '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT'
-check "conffile purged" ct test ! -e /etc/memguard.json
-check "state directory purged" ct test ! -e /var/lib/memguardd
-
-if [ "$FAILED" != 0 ]; then
-    log "journal of memguardd (boot 4)"; ct journalctl -b -u memguardd --no-pager | tail -40
-fi
-nspawn_stop
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" = 0 ]
+purge_and_finish 4

@@ -73,7 +73,9 @@ in_trixie() {
     shift
     unshare -m --propagation private sh -c '
         root=$1; shift
-        mount -t proc proc "$root/proc" && mount -t sysfs sysfs "$root/sys" &&
+        # Its / a mount point, so that tests inside can make mount namespaces of their own.
+        mount --bind "$root" "$root" && mount -t proc proc "$root/proc" &&
+            mount -t sysfs sysfs "$root/sys" &&
             mount --rbind /dev "$root/dev" && mount -t tmpfs tmpfs "$root/run" &&
             mount -t tmpfs tmpfs "$root/tmp" && exec chroot "$root" /bin/sh -c "$@"' \
         sh "$TRIXIE_ROOT" "$script" sh "$@"

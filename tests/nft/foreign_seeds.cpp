@@ -6,12 +6,14 @@
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <new>
 #include <stdexcept>
 
+using memguard::Family;
 using memguard::nft::make;
 using memguard::nft::RulePtr;
 
@@ -73,6 +75,10 @@ public:
     Builder& l4proto(std::uint8_t proto) {
         return load("meta", NFTNL_EXPR_META_KEY, NFT_META_L4PROTO, NFTNL_EXPR_META_DREG)
             .cmp(NFT_CMP_EQ, &proto, 1);
+    }
+    // `ip protocol` (offset 9) or `ip6 nexthdr` (offset 6): iptables-nft 1.8.10 and later's -p
+    Builder& network_protocol(std::uint32_t offset, std::uint8_t proto) {
+        return payload(NFT_PAYLOAD_NETWORK_HEADER, offset, 1).cmp(NFT_CMP_EQ, &proto, 1);
     }
     Builder& value(std::uint32_t reg, const void* data, std::uint32_t len) {
         return add("immediate", [&](nftnl_expr* e) {
@@ -291,6 +297,18 @@ RulePtr docker_dnat() {
         .done();
 }
 
+RulePtr iptables_nft_network_protocol_dnat(Family family, std::uint32_t protocol_offset) {
+    const bool v4 = family == Family::ipv4;
+    std::array<std::uint8_t, 16> address{};
+    inet_pton(v4 ? AF_INET : AF_INET6, v4 ? "172.17.0.2" : "fd00::2", address.data());
+    return Builder("nat", "DOCKER")
+        .network_protocol(protocol_offset, IPPROTO_TCP)
+        .port(11211)
+        .counter()
+        .dnat(v4 ? NFPROTO_IPV4 : NFPROTO_IPV6, address.data(), v4 ? 4 : 16, 11211)
+        .done();
+}
+
 std::vector<std::pair<std::uint16_t, RulePtr>> foreign_rules() {
     std::vector<std::pair<std::uint16_t, RulePtr>> out;
     out.emplace_back(NFPROTO_IPV4, docker_dnat());
@@ -302,5 +320,7 @@ std::vector<std::pair<std::uint16_t, RulePtr>> foreign_rules() {
     out.emplace_back(NFPROTO_INET, firewalld_misc());
     out.emplace_back(NFPROTO_IPV4, redirect_and_meter());
     out.emplace_back(NFPROTO_IPV6, docker_dnat6());
+    out.emplace_back(NFPROTO_IPV4, iptables_nft_network_protocol_dnat(Family::ipv4, 9));
+    out.emplace_back(NFPROTO_IPV6, iptables_nft_network_protocol_dnat(Family::ipv6, 6));
     return out;
 }

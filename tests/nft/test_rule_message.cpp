@@ -26,6 +26,7 @@
 #include <functional>
 #include <iterator>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace memguard;
@@ -333,4 +334,30 @@ TEST_CASE("foreign reader: our forward rules match the port asked for before the
         CHECK(rule->dport->max == 11211);
     }
     CHECK(forward == 2); // one per family
+}
+
+TEST_CASE("foreign reader: iptables-nft's protocol read from the network header",
+          "[nft][rule_message]") {
+    // iptables-nft 1.8.10 and later (Debian 13) write -p tcp as `ip protocol tcp` in table ip
+    // and `ip6 nexthdr tcp` in table ip6; a DNAT so matched is tcp's only.
+    for (const auto& [nfproto, family, offset] :
+         {std::tuple{NFPROTO_IPV4, Family::ipv4, 9U}, std::tuple{NFPROTO_IPV6, Family::ipv6, 6U}}) {
+        Message m(static_cast<std::uint16_t>(nfproto));
+        nftnl_rule_nlmsg_build_payload(m.nlh,
+                                       iptables_nft_network_protocol_dnat(family, offset).get());
+        const auto rule = parse_nft_rule_message(m.bytes());
+        REQUIRE(rule);
+        CHECK(rule->l4proto == IPPROTO_TCP);
+        REQUIRE(rule->dport);
+        CHECK(rule->dport->min == 11211);
+        REQUIRE(rule->nat);
+    }
+    // The same byte elsewhere in the header is no protocol: offset 9 of an IPv6 header is in its
+    // source address.
+    Message m(NFPROTO_IPV6);
+    nftnl_rule_nlmsg_build_payload(m.nlh,
+                                   iptables_nft_network_protocol_dnat(Family::ipv6, 9).get());
+    const auto rule = parse_nft_rule_message(m.bytes());
+    REQUIRE(rule);
+    CHECK_FALSE(rule->l4proto);
 }
