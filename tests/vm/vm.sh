@@ -10,7 +10,7 @@
 #   vm_wait_boot SECONDS : until the agent of a boot other than the last one seen says hello
 #   vm SCRIPT : runs SCRIPT (bash) in the guest; its output in VM_OUT, its exit status returned
 #       (255 when the agent did not answer within VM_TIMEOUT seconds, default 90)
-#   vm_stop : powers the VM off (qemu killed after 20 s)
+#   vm_stop : powers the VM off (qemu killed after 20 s, or at once when it never booted)
 
 # The x_tables modules that the legacy backend needs (net/ipv4/netfilter/ip_tables.c and its
 # tables): the kernel refuses them (module_blacklist) and kmod does not even try
@@ -27,11 +27,9 @@ vm_start() {
     mkfifo "$WORK/agent.in" "$WORK/agent.out" || return 1
     local append="root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1"
     append+=" module_blacklist=$VM_NO_XTABLES modprobe.blacklist=$VM_NO_XTABLES"
-    # Without cmpxchg16b and xsave: a /dev/kvm that emulates guest instructions (kvm_pvm) fails
-    # on them ("emulation failure"); the kernel does without either.
-    ip netns exec "$netns" qemu-system-x86_64 -enable-kvm -cpu host,-cx16,-xsave -smp 2 -m 1024 \
+    ip netns exec "$netns" qemu-system-x86_64 -enable-kvm -cpu host -smp 2 -m 1024 \
         -nodefaults -no-user-config -display none -monitor none \
-        -kernel "$image/vmlinux" -initrd "$image/initrd.img" -append "$append" \
+        -kernel "$image/vmlinuz" -initrd "$image/initrd.img" -append "$append" \
         -drive "file=$WORK/disk.qcow2,if=virtio,format=qcow2" \
         -drive "file=$WORK/payload.img,if=virtio,format=raw" \
         -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:11211-:11211,hostfwd=udp:127.0.0.1:11211-:11211" \
@@ -57,7 +55,10 @@ vm_line() {
         part+=$chunk
         kill -0 "$VM_PID" 2>/dev/null || { log "qemu exited: $(tail -5 "$WORK/qemu.log")"; return 1; }
         # qemu stops the VM, but stays, on an instruction KVM could not run.
-        grep -q 'KVM internal error' "$WORK/qemu.log" && { log "qemu: $(grep -m1 -A12 'KVM internal error' "$WORK/qemu.log" | grep -e error -e Code)"; return 1; }
+        if grep -q 'KVM internal error' "$WORK/qemu.log"; then
+            log "qemu: $(grep -e 'KVM internal error' -e '^Code=' "$WORK/qemu.log")"
+            return 1
+        fi
     done
     return 1
 }
@@ -92,11 +93,12 @@ vm() {
 
 vm_stop() {
     [ -n "$VM_PID" ] || return 0
-    if kill -0 "$VM_PID" 2>/dev/null; then
+    # A guest whose agent never said hello cannot power itself off.
+    if [ -n "$VM_BOOT_ID" ] && kill -0 "$VM_PID" 2>/dev/null; then
         echo "0 $(printf 'systemctl --no-block poweroff' | base64 -w0)" >&"$VM_TO"
         for _ in $(seq 100); do kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$VM_PID" 2>/dev/null
     fi
+    kill -KILL "$VM_PID" 2>/dev/null
     wait "$VM_PID" 2>/dev/null
     VM_PID=''
 }
