@@ -18,6 +18,8 @@
 #                                                       build of this tree)
 # Env:   MEMGUARD_VM_CACHE   the cached VM image (default /var/cache/memguardd-vm; image.sh)
 #        MEMGUARD_VM_BOOT_TIMEOUT  seconds a boot may take (default 300)
+#        MEMGUARD_VM_ACCEL=tcg  qemu's emulation instead of KVM (slow; for a /dev/kvm that cannot
+#                              run Debian's kernel, such as kvm_pvm; said so in the output)
 #        KEEP=1              keep the throwaway directory (console.log, agent.log) for debugging
 # Exit:  0 all passed, 1 some failed, 77 skipped (not root). No /dev/kvm or no qemu is a failure.
 set -u
@@ -81,7 +83,11 @@ trap 'exit 130' INT TERM
 for tool in qemu-system-x86_64 qemu-img mkfs.ext4 debootstrap python3 ip; do
     command -v "$tool" >/dev/null || abort "$tool is not installed (scripts/install-deps --test)"
 done
-[ -c /dev/kvm ] && [ -w /dev/kvm ] || abort "no usable /dev/kvm"
+if [ "${MEMGUARD_VM_ACCEL:-kvm}" = tcg ]; then
+    echo "NOTE: MEMGUARD_VM_ACCEL=tcg: qemu emulates the CPU, no KVM"
+else
+    [ -c /dev/kvm ] && [ -w /dev/kvm ] || abort "no usable /dev/kvm"
+fi
 
 # --- the package, the image, the VM ---------------------------------------------------------------
 DEB=${1:-}
@@ -101,7 +107,7 @@ vm_start "$IMAGE" "$DEB" "$NETNS" || abort "start qemu"
 # built for it (CONFIG_PVM_GUEST): Debian's kernel stops on an instruction KVM cannot emulate.
 PVM_NOTE=''
 [ -d /sys/module/kvm_pvm ] && PVM_NOTE=" (this /dev/kvm is kvm_pvm: it runs PVM-enabled guest kernels only)"
-check "the VM boots Debian 13's kernel (qemu -enable-kvm)" vm_wait_boot "$BOOT_TIMEOUT" ||
+check "the VM boots Debian 13's kernel (qemu, ${MEMGUARD_VM_ACCEL:-kvm})" vm_wait_boot "$BOOT_TIMEOUT" ||
     abort "no boot$PVM_NOTE"
 guest 'systemctl is-system-running --wait; uname -r; cat /etc/debian_version'
 echo "    ${VM_OUT//$'\n'/$'\n'    }"

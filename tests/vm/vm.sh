@@ -27,7 +27,10 @@ vm_start() {
     mkfifo "$WORK/agent.in" "$WORK/agent.out" || return 1
     local append="root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1"
     append+=" module_blacklist=$VM_NO_XTABLES modprobe.blacklist=$VM_NO_XTABLES"
-    ip netns exec "$netns" qemu-system-x86_64 -enable-kvm -cpu host -smp 2 -m 1024 \
+    local accel=(-enable-kvm -cpu host)
+    # qemu's own emulation, slow: only where asked for, for a /dev/kvm that cannot run this kernel.
+    [ "${MEMGUARD_VM_ACCEL:-kvm}" = tcg ] && accel=(-accel tcg -cpu max)
+    ip netns exec "$netns" qemu-system-x86_64 "${accel[@]}" -smp 2 -m 1024 \
         -nodefaults -no-user-config -display none -monitor none \
         -kernel "$image/vmlinuz" -initrd "$image/initrd.img" -append "$append" \
         -drive "file=$WORK/disk.qcow2,if=virtio,format=qcow2" \
