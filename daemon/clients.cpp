@@ -147,7 +147,7 @@ int print_clients(const std::string& config_path, bool as_json, const TemporaryL
     std::vector<ClientGroup> groups;
     try {
         groups = list_clients(policy);
-    } catch (const netlink::NetlinkError& e) {
+    } catch (const KernelError& e) {
         const bool denied = e.error() == EPERM || e.error() == EACCES;
         std::fprintf(stderr, "memguardd: %s%s\n", e.what(), denied ? " (you must be root)" : "");
         return 1;

@@ -327,7 +327,7 @@ int run_doctor(const std::string& config_path) {
         check_listeners(d, policy, kernel.forwards);
         check_memcached_ports(d, policy, config_path);
         check_nftables(kernel.ours.tables);
-    } catch (const netlink::NetlinkError& e) {
+    } catch (const KernelError& e) {
         d.finding(Severity::warning, std::string("cannot inspect sockets or nftables: ") + e.what(),
                   "run memguardd doctor as root; the kernel needs sock_diag (inet_diag, "
                   "tcp_diag, udp_diag) and nf_tables netlink");

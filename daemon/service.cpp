@@ -240,7 +240,7 @@ void Service::configure_audit() {
             watch(audit_.fd(), &Service::on_audit);
             watch(audit_.timer_fd(), &Service::on_audit_timer);
         }
-    } catch (const netlink::NetlinkError& e) {
+    } catch (const KernelError& e) {
         log_event(
             err, {Event::error, std::nullopt, {{"NFLOG_GROUP", std::to_string(policy_.log_group)}}},
             std::string("blocked attempts will not be logged: ") + e.what());
@@ -356,7 +356,7 @@ void Service::on_retry_timer() {
 void Service::on_audit() {
     try {
         audit_.on_readable();
-    } catch (const netlink::NetlinkError& e) {
+    } catch (const KernelError& e) {
         log_event(err, {Event::error, std::nullopt, {}},
                   std::string("reading blocked attempts failed: ") + e.what());
     }

@@ -17,6 +17,10 @@ bool FamilyView::has_ours() const {
            std::ranges::any_of(sets, [](const ViewSet& s) { return s.ours; });
 }
 
+std::string_view Backend::name() const {
+    return to_string(kind());
+}
+
 std::string_view to_string(BackendChoice choice) {
     switch (choice) {
     case BackendChoice::automatic:

@@ -6,6 +6,7 @@
 
 #include "coverage.hpp"
 #include "desired.hpp"
+#include "kernel_error.hpp"
 #include "kernel_match.hpp"
 #include "report.hpp"
 
@@ -18,15 +19,6 @@
 #include <vector>
 
 namespace memguard {
-
-class KernelError : public std::runtime_error {
-public:
-    KernelError(const std::string& what, int error) : std::runtime_error(what), errno_(error) {}
-    [[nodiscard]] int error() const { return errno_; }
-
-private:
-    int errno_;
-};
 
 // Another writer changed the rules between our read and our commit; read again and retry.
 class CommitRace : public KernelError {
@@ -87,8 +79,10 @@ public:
     Backend& operator=(Backend&&) = delete;
     virtual ~Backend() = default;
 
-    // "iptables-legacy" or "nftables": the config key's value, and what logs and status print.
-    [[nodiscard]] virtual std::string_view name() const = 0;
+    // Which backend this is. Its name(), "iptables-legacy" or "nftables", is the config key's
+    // value and what logs and status print.
+    [[nodiscard]] virtual BackendChoice kind() const = 0;
+    [[nodiscard]] std::string_view name() const;
     // Where an admin sees our rules with the usual tools, for `status`.
     [[nodiscard]] virtual std::string_view how_to_see() const = 0;
     // What an admin should know about how this kernel holds our rules (an nftables table that

@@ -10,11 +10,6 @@ namespace memguard {
 
 namespace {
 
-BackendChoice kind_of(const Backend& backend) {
-    return backend.name() == to_string(BackendChoice::nftables) ? BackendChoice::nftables
-                                                                : BackendChoice::iptables_legacy;
-}
-
 BackendChoice other_than(BackendChoice kind) {
     return kind == BackendChoice::nftables ? BackendChoice::iptables_legacy
                                            : BackendChoice::nftables;
@@ -92,7 +87,7 @@ void Guard::follow(BackendChoice choice) {
     }
     choice_ = choice;
     BackendPick pick = pick_backend(choice);
-    if (pick.kind != kind_of(*backend_) || !unusable_.empty()) {
+    if (pick.kind != backend_->kind() || !unusable_.empty()) {
         use(pick.kind);
     }
     why_ = std::move(pick.why);
@@ -104,7 +99,7 @@ void Guard::retire_other(Pass& pass) {
     }
     other_checked_ = true;
     try {
-        const auto other = other_backend(kind_of(*backend_));
+        const auto other = other_backend(backend_->kind());
         if (other && has_ours(*other)) {
             const Report removed = other->remove();
             pass.retired = removed_text(*other, removed);
@@ -195,7 +190,7 @@ BackendPick backend_holding_ours() {
 }
 
 std::unique_ptr<Backend> make_other_backend(const Backend& than) {
-    return other_backend(kind_of(than));
+    return other_backend(than.kind());
 }
 
 namespace {

@@ -28,7 +28,7 @@ class LegacyBackend final : public Backend {
 public:
     explicit LegacyBackend(std::unique_ptr<Tables> tables) : tables_(std::move(tables)) {}
 
-    [[nodiscard]] std::string_view name() const override { return "iptables-legacy"; }
+    [[nodiscard]] BackendChoice kind() const override { return BackendChoice::iptables_legacy; }
     [[nodiscard]] std::string_view how_to_see() const override {
         return "the rules are in the legacy tables: iptables-legacy -L -n -v shows them; "
                "Debian's plain `iptables` is the nft variant";

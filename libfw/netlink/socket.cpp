@@ -166,7 +166,7 @@ struct MnlClose {
 } // namespace
 
 NetlinkError::NetlinkError(std::string_view context, int error, std::string_view kernel_message)
-    : std::runtime_error(describe(context, error, kernel_message)), error_(error) {}
+    : KernelError(describe(context, error, kernel_message), error) {}
 
 Socket::Socket(Bus bus) : buffer_(kReceiveBufferSize) {
     const BusInfo info = bus_info(bus);

@@ -2,6 +2,8 @@
 // here uses: send a request, read replies until the kernel's ACK or DONE for that request.
 #pragma once
 
+#include "../kernel_error.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -17,14 +19,9 @@ namespace memguard::netlink {
 
 // A failed netlink operation: what we were doing, the errno, and the kernel's extended-ACK
 // message when it sent one ("delete conntrack entry 10.0.0.5 → ...: No such file or directory").
-class NetlinkError : public std::runtime_error {
+class NetlinkError : public KernelError {
 public:
     NetlinkError(std::string_view context, int error, std::string_view kernel_message = {});
-    // The errno value (ENOENT, EPERM, ...).
-    [[nodiscard]] int error() const noexcept { return error_; }
-
-private:
-    int error_;
 };
 
 enum class Bus : std::uint8_t {

@@ -7,24 +7,7 @@
 
 namespace memguard {
 
-namespace {
-
-// KernelError is what the seam promises; the netlink layer's own error carries the same errno.
-template <typename F> auto kernel_call(F f) -> decltype(f()) {
-    try {
-        return f();
-    } catch (const netlink::NetlinkError& e) {
-        throw KernelError(e.what(), e.error());
-    }
-}
-
-nft::Keeper make_keeper(nft::NftOptions options) {
-    return kernel_call([&] { return nft::Keeper(options); });
-}
-
-} // namespace
-
-NftBackend::NftBackend(nft::NftOptions options) : keeper_(make_keeper(options)) {}
+NftBackend::NftBackend(nft::NftOptions options) : keeper_(options) {}
 
 Report report_of(const nft::PassResult& result) {
     Report report;
@@ -57,7 +40,7 @@ Report NftBackend::reconcile(const Desired& desired, PassKind kind) {
 }
 
 Report NftBackend::compare(const Desired& desired) {
-    return report_of(kernel_call([&] { return keeper_.compare(desired); }));
+    return report_of(keeper_.compare(desired));
 }
 
 Report NftBackend::remove() {
@@ -65,7 +48,7 @@ Report NftBackend::remove() {
 }
 
 std::vector<FamilyView> NftBackend::read() {
-    const nft::Snapshot snap = kernel_call([&] { return keeper_.read(); });
+    const nft::Snapshot snap = keeper_.read();
     return {view_of(snap, Family::ipv4), view_of(snap, Family::ipv6)};
 }
 
@@ -74,7 +57,7 @@ std::vector<std::uint16_t> NftBackend::guarded_ports() {
 }
 
 std::vector<BlockedCount> NftBackend::blocked() {
-    return nft::blocked_counts(kernel_call([&] { return keeper_.read(); }));
+    return nft::blocked_counts(keeper_.read());
 }
 
 bool NftBackend::changed() {

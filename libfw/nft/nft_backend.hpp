@@ -16,7 +16,7 @@ class NftBackend final : public Backend {
 public:
     explicit NftBackend(nft::NftOptions options = {}); // throws KernelError
 
-    [[nodiscard]] std::string_view name() const override { return "nftables"; }
+    [[nodiscard]] BackendChoice kind() const override { return BackendChoice::nftables; }
     [[nodiscard]] std::string_view how_to_see() const override {
         return "the rules are in nftables table inet memguard: nft list table inet memguard "
                "shows them";
