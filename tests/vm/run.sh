@@ -50,9 +50,9 @@ guest() {
 }
 guest_fails() { vm "$1"; local rc=$?; [ $rc != 0 ] && [ $rc != 255 ] && [[ $VM_OUT == *"${2:-}"* ]] ||
     { echo "    [vm, exit $rc] ${VM_OUT//$'\n'/$'\n'    }"; return 1; }; }
-# memcached PROTO: what memcached at the guest's 11211 answers the client to "version" (a 3 s
+# mc_version PROTO: what memcached at the guest's 11211 answers the client to "version" (a 3 s
 # timeout), e.g. "first ok: VERSION 1.6.38" or "first failed: timed out".
-memcached() {
+mc_version() {
     local udp=() out=$WORK/mc.$1.$RANDOM
     [ "$1" = udp ] && udp=(--udp)
     touch "$WORK/go"
@@ -60,8 +60,8 @@ memcached() {
         "${udp[@]}" --ready "$out" --go "$WORK/go" --out "$out.2" --timeout 3 --max 1 >/dev/null 2>&1
     cat "$out" 2>/dev/null
 }
-answers() { local got; got=$(memcached "$1"); echo "    $1: $got"; [[ $got == "first ok: VERSION"* ]]; }
-silent() { local got; got=$(memcached "$1"); echo "    $1: $got"; [[ $got == "first failed:"* ]]; }
+answers() { local got; got=$(mc_version "$1"); echo "    $1: $got"; [[ $got == "first ok: VERSION"* ]]; }
+silent() { local got; got=$(mc_version "$1"); echo "    $1: $got"; [[ $got == "first failed:"* ]]; }
 # config ALLOW-JSON [BACKEND]: a memguard.json for the guest, allowing those networks.
 config() {
     printf '{"ports": [11211], "protocols": ["tcp", "udp"], "allow": %s, "backend": "%s"}\n' \
