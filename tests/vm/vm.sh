@@ -8,6 +8,7 @@
 #       namespace NETNS with the guest's 11211 (tcp, udp) forwarded from NETNS's 127.0.0.1:11211;
 #       the serial console goes to $WORK/console.log
 #   vm_wait_boot SECONDS : until the agent of a boot other than the last one seen says hello
+#   vm_send SCRIPT : sends SCRIPT, waits for nothing (systemctl reboot)
 #   vm SCRIPT : runs SCRIPT (bash) in the guest; its output in VM_OUT, its exit status returned
 #       (255 when the agent did not answer within VM_TIMEOUT seconds, default 90)
 #   vm_stop : powers the VM off (qemu killed after 20 s, or at once when it never booted)
@@ -78,11 +79,17 @@ vm_wait_boot() {
     return 1
 }
 
-vm() {
-    VM_SEQ=$((VM_SEQ + 1)) VM_OUT=''
-    local id=$VM_SEQ end=$((SECONDS + ${VM_TIMEOUT:-90}))
+# vm_send SCRIPT: sends SCRIPT and waits for nothing (a reboot: its answer may never come).
+vm_send() {
+    VM_SEQ=$((VM_SEQ + 1))
     echo "+ $1" >>"$WORK/agent.log"
-    echo "$id $(printf '%s' "$1" | base64 -w0)" >&"$VM_TO"
+    echo "$VM_SEQ $(printf '%s' "$1" | base64 -w0)" >&"$VM_TO"
+}
+
+vm() {
+    VM_OUT=''
+    vm_send "$1"
+    local id=$VM_SEQ end=$((SECONDS + ${VM_TIMEOUT:-90}))
     while [ $SECONDS -lt $end ] && vm_line $((end - SECONDS)); do
         if [[ $LINE == "@@END $id "* ]]; then
             VM_OUT=${VM_OUT%$'\n'}
@@ -98,7 +105,7 @@ vm_stop() {
     [ -n "$VM_PID" ] || return 0
     # A guest whose agent never said hello cannot power itself off.
     if [ -n "$VM_BOOT_ID" ] && kill -0 "$VM_PID" 2>/dev/null; then
-        echo "0 $(printf 'systemctl --no-block poweroff' | base64 -w0)" >&"$VM_TO"
+        vm_send 'systemctl --no-block poweroff'
         for _ in $(seq 100); do kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.2; done
     fi
     kill -KILL "$VM_PID" 2>/dev/null
