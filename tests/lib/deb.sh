@@ -47,14 +47,14 @@ source_hash() {
 }
 found() { ls "$CACHE/$1"/memguardd_*.deb 2>/dev/null | head -1; }
 # debhelper names the compiler itself (no /usr/lib/ccache in PATH helps then); CMake takes a
-# launcher from the environment.
-LAUNCHER="CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache"
+# launcher from the environment (inherited inside the Debian 13 root too).
+export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
 # dpkg-buildpackage in the source copy $BLD/src, on this machine (Debian 12).
 build_bookworm() {
     local path=$PATH
     # ccache when there: the copy's path changes from build to build, hence BASEDIR/NOHASHDIR.
     [ -d /usr/lib/ccache ] && path=/usr/lib/ccache:$PATH
-    (cd "$BLD/src" && PATH=$path CCACHE_BASEDIR="$BLD/src" CCACHE_NOHASHDIR=1 $LAUNCHER \
+    (cd "$BLD/src" && PATH=$path CCACHE_BASEDIR="$BLD/src" CCACHE_NOHASHDIR=1 \
         DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b)
 }
 # The same inside the Debian 13 root: the copy moves to /deb there, the .deb comes back to $BLD.
@@ -63,7 +63,7 @@ build_trixie() {
     rm -rf --one-file-system "$TRIXIE_ROOT/deb" && mkdir "$TRIXIE_ROOT/deb" &&
         mv "$BLD/src" "$TRIXIE_ROOT/deb/src" || return 1
     in_trixie "cd /deb/src && CCACHE_DIR=/var/cache/ccache CCACHE_BASEDIR=/deb/src \
-        CCACHE_NOHASHDIR=1 $LAUNCHER DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b"
+        CCACHE_NOHASHDIR=1 DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b"
     local rc=$?
     mv "$TRIXIE_ROOT"/deb/memguardd_*.deb "$BLD/" 2>/dev/null
     rm -rf --one-file-system "$TRIXIE_ROOT/deb"
