@@ -25,16 +25,17 @@ b_topology
 b_config "$CONF" 1 "$H_OK4/32" "$H_OK6/128"
 NOBODY=65534
 
-# as_nobody CMD... : CMD in the server namespace as uid/gid 65534, no groups, no capabilities
-as_nobody() {
-    nsenter -t "$SRV" -n -- setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups \
-        --inh-caps=-all --bounding-set=-all "$@"
-}
+# "${AS_NOBODY[@]}" CMD... : CMD in the server namespace as uid/gid 65534, no groups, no
+# capabilities. A command, not a function: started with &, $! is then the process itself (each
+# tool execs the next), a child of this script that the cleanup stops, not a subshell whose child
+# would outlive the test.
+AS_NOBODY=(nsenter -t "$SRV" -n -- setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups
+    --inh-caps=-all --bounding-set=-all)
 
 # The squatter: binds @memguardd/control (retrying every 10 ms while someone else holds it),
 # prints "bound PID" once bound, and answers every request as a healthy daemon.
 start_squatter() {
-    as_nobody "$MG_PYTHON" - >"$TMP/squatter.log" 2>&1 <<'PY' &
+    "${AS_NOBODY[@]}" "$MG_PYTHON" - >"$TMP/squatter.log" 2>&1 <<'PY' &
 import json, os, socket, sys, time
 healthy = json.dumps({"pid": 1, "version": "9.9", "backend": "iptables-legacy",
                       "config": "/etc/memguard.json", "fail_closed": False, "families": [],
@@ -101,7 +102,7 @@ check "(b) restart: the outside client is blocked" h_blocked $H_OUT4 $H_SRV4
 SOCK=$(ls "$MEMGUARD_RUNTIME_DIRECTORY"/net-*.sock 2>/dev/null | head -n 1)
 check "(d) the daemon's socket is in the runtime directory (${SOCK:-none})" test -S "$SOCK"
 chmod 711 "$TMP" # the squatter may reach the runtime directory: its mode and the socket's must hold
-as_nobody "$MG_PYTHON" - "$SOCK" "$MEMGUARD_RUNTIME_DIRECTORY" >"$TMP/flood.out" 2>&1 <<'PY' &
+"${AS_NOBODY[@]}" "$MG_PYTHON" - "$SOCK" "$MEMGUARD_RUNTIME_DIRECTORY" >"$TMP/flood.out" 2>&1 <<'PY' &
 import os, socket, sys, time
 path, rundir = sys.argv[1], sys.argv[2]
 try:

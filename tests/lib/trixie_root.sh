@@ -78,5 +78,5 @@ in_trixie() {
             mount -t sysfs sysfs "$root/sys" &&
             mount --rbind /dev "$root/dev" && mount -t tmpfs tmpfs "$root/run" &&
             mount -t tmpfs tmpfs "$root/tmp" && exec chroot "$root" /bin/sh -c "$@"' \
-        sh "$TRIXIE_ROOT" "$script" sh "$@"
+        sh "$TRIXIE_ROOT" "$script" sh "$@" 8>&- # the lock stays ours: no leftover inside keeps it
 }
