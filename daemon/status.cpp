@@ -44,12 +44,19 @@ json view_json(const FamilyView& v) {
     return out;
 }
 
-// The kernel, the config and the daemon, in one JSON document.
-json gather(const std::string& config_path, const json& daemon) {
-    std::optional<Policy> policy;
+// What every status document starts with: the version, the config, the daemon's answer and
+// whoever squats on the daemon's abstract name.
+json status_head(const std::string& config_path, const json& daemon) {
     json out{{"version", MEMGUARD_VERSION}, {"config", config_path}, {"daemon", daemon}};
     const auto squatter = abstract_name_squatter();
     out["squatter"] = squatter ? json(squatter->describe()) : json();
+    return out;
+}
+
+// The kernel, the config and the daemon, in one JSON document.
+json gather(const std::string& config_path, const json& daemon) {
+    std::optional<Policy> policy;
+    json out = status_head(config_path, daemon);
     try {
         policy = load_config(config_path);
     } catch (const ConfigError& e) {
@@ -93,14 +100,14 @@ json gather(const std::string& config_path, const json& daemon) {
 std::optional<json> daemon_summary(const std::string& config_path, const json& daemon,
                                    const std::optional<DiskVersusRunning>& versus) {
     if (!versus || !versus->same || daemon.value("policy_source", "") != "config" ||
-        !daemon.contains("guards") || !daemon.value("in_sync", json()).is_boolean()) {
+        !daemon.contains("guards") || !daemon.value("in_sync", json()).is_boolean() ||
+        !daemon.value("backend", json()).is_string() ||
+        !daemon.value("backend_why", json()).is_string()) {
         return std::nullopt;
     }
-    json out{{"version", MEMGUARD_VERSION}, {"config", config_path}, {"daemon", daemon}};
-    const auto squatter = abstract_name_squatter();
-    out["squatter"] = squatter ? json(squatter->describe()) : json();
-    out["backend"] = daemon.value("backend", "?");
-    out["backend_why"] = daemon.value("backend_why", "?");
+    json out = status_head(config_path, daemon);
+    out["backend"] = daemon["backend"];
+    out["backend_why"] = daemon["backend_why"];
     out["guards"] = daemon["guards"];
     out["in_sync"] = daemon["in_sync"];
     return out;
