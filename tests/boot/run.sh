@@ -39,6 +39,8 @@ set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/nspawn.sh
 . "$SRC/tests/lib/nspawn.sh"
+# shellcheck source=../lib/check.sh
+. "$SRC/tests/lib/check.sh"
 RELEASE=${MEMGUARD_BOOT_RELEASE:-bookworm}
 case $RELEASE in
 bookworm) CACHE=${MEMGUARD_BOOT_CACHE:-/var/cache/memguardd-boot} ;;
@@ -49,12 +51,9 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # procps: the package depends on it (ExecReload uses /bin/kill).
 PKGS=systemd,systemd-sysv,dbus,iptables,memcached,procps,nftables
 STAMP="$PKGS +apt-lists"     # change to force a rebuild of the cached root
-PASSED=0 FAILED=0 WORK='' NSPAWN_PID='' CT='' NS_CT='' NS_CLI='' CLIENT_PIDS=()
+WORK='' NSPAWN_PID='' CT='' NS_CT='' NS_CLI='' CLIENT_PIDS=()
 
 log() { echo "--- $*"; }
-pass() { echo "PASS: $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $1"; FAILED=$((FAILED + 1)); }
-check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; return 1; fi; }
 not() { ! "$@"; }
 before() { [ "${1:-0}" -gt 0 ] && [ "$1" -lt "${2:-0}" ]; }
 ct() { nsenter -t "$CT" -a -- "$@"; }
@@ -105,12 +104,11 @@ purge_and_finish() {
     check "conffile purged" ct test ! -e /etc/memguard.json
     check "state directory purged" ct test ! -e /var/lib/memguardd
 
-    if [ "$FAILED" != 0 ]; then
+    if [ "$CHECK_FAILED" != 0 ]; then
         log "journal of memguardd (boot $1)"; ct journalctl -b -u memguardd --no-pager | tail -40
     fi
     nspawn_stop
-    echo "$PASSED passed, $FAILED failed"
-    [ "$FAILED" = 0 ]
+    check_summary
     exit
 }
 
@@ -153,7 +151,7 @@ download_deps() {
 }
 download_deps >"$WORK/install.log" 2>&1
 check "package dependencies download" [ $? = 0 ] ||
-    { cat "$WORK/install.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+    { cat "$WORK/install.log"; check_summary; exit 1; }
 # Debian's memcached listens on 127.0.0.1 only (Debian 13's on ::1 too); this one has clients
 # elsewhere.
 sed -i 's/^-l 127\.0\.0\.1$/-l 0.0.0.0\n-l ::/; /^-l ::1$/d' "$ROOT/etc/memcached.conf"
@@ -183,7 +181,7 @@ netns() {
     ip -n "$NS_CT" link set mg-srv up && ip -n "$NS_CLI" link set mg-cli up
 }
 check "container and client network namespaces with a veth pair" netns ||
-    { echo "$PASSED passed, $FAILED failed"; exit 1; }
+    { check_summary; exit 1; }
 # The client, in the client namespace: hclient.py (the hostile tests' client),
 # every connect and answer bounded by a 2 s timeout.
 client() { nsenter --net="/run/netns/$NS_CLI" -- python3 "$SRC/tests/hostile/hclient.py" "$@"; }
@@ -204,7 +202,7 @@ log "boot 1 (network namespace $NS_CT)"
 # nspawn grants CAP_NET_ADMIN only with --private-network; this namespace is
 # just as much the container's own.
 check "boot 1 reaches running" nspawn_boot --network-namespace-path="/run/netns/$NS_CT" --capability=CAP_NET_ADMIN ||
-    { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+    { tail -30 "$WORK/console.log"; check_summary; exit 1; }
 check "container runs in our namespace" \
     [ "$(readlink "/proc/$CT/ns/net")" = "$(nsenter --net="/run/netns/$NS_CT" -- readlink /proc/self/ns/net)" ]
 check "memguardd not installed yet" ct test ! -e /usr/sbin/memguardd
@@ -308,7 +306,7 @@ ip netns del "$NS_CLI"; ip netns del "$NS_CT"; NS_CLI='' NS_CT=''
 
 # --- boot 2: --private-network, a fresh namespace: empty tables, as after a real reboot
 log "boot 2"
-check "boot 2 reaches running" nspawn_boot || { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+check "boot 2 reaches running" nspawn_boot || { tail -30 "$WORK/console.log"; check_summary; exit 1; }
 check "memguardd active after reboot" [ "$(ct systemctl is-active memguardd)" = active ]
 check "IPv4 rules back after reboot" has4 '-A MEMGUARD -s 198.51.100.0/24 '
 check "IPv6 rules back after reboot" has6 '-A MEMGUARD -s 2001:db8:1::/48 '
@@ -373,7 +371,7 @@ reboot_container
 
 # --- boot 3: both services enabled, nftables backend --------------------------
 log "boot 3"
-check "boot 3 reaches running" nspawn_boot || { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+check "boot 3 reaches running" nspawn_boot || { tail -30 "$WORK/console.log"; check_summary; exit 1; }
 check "memguardd active (boot 3)" [ "$(ct systemctl is-active memguardd)" = active ]
 check "nftables.service active (boot 3)" [ "$(ct systemctl is-active nftables)" = active ]
 check "our table is in after nftables.service's flush" until_ok 10 eval 'nftl | grep -q "198.51.100.0/24"'
@@ -393,10 +391,10 @@ reboot_container
 
 # --- boot 4: fresh namespaces with the clients again, the config broken --------
 check "container and client network namespaces again" netns ||
-    { echo "$PASSED passed, $FAILED failed"; exit 1; }
+    { check_summary; exit 1; }
 log "boot 4 (network namespace $NS_CT)"
 check "boot 4 reaches running" nspawn_boot --network-namespace-path="/run/netns/$NS_CT" --capability=CAP_NET_ADMIN ||
-    { tail -30 "$WORK/console.log"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+    { tail -30 "$WORK/console.log"; check_summary; exit 1; }
 check "memguardd active with the broken config" [ "$(ct systemctl is-active memguardd)" = active ]
 check "memcached listens on 0.0.0.0 (boot 4)" until_ok 20 listens 0.0.0.0
 check "private IPv4 client: new connection answered (the last good policy)" probe $LAN4 $SRV4 open

@@ -30,17 +30,16 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 # shellcheck source=vm.sh
 . "$HERE/vm.sh"
-PASSED=0 FAILED=0 WORK='' NETNS=''
+# shellcheck source=../lib/check.sh
+. "$SRC/tests/lib/check.sh"
+WORK='' NETNS=''
 BOOT_TIMEOUT=${MEMGUARD_VM_BOOT_TIMEOUT:-300}
 HOST=10.0.2.2            # the client as the guest sees it (qemu user networking's gateway)
 NOT_HOST=192.0.2.0/24    # a documentation range: the client is not in it
 
 log() { echo "--- [${SECONDS}s] $*"; }
-pass() { echo "PASS: $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $1"; FAILED=$((FAILED + 1)); }
-check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; return 1; fi; }
 contains() { [[ $1 == *"$2"* ]]; }
-finish() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; exit; }
+finish() { check_summary; exit; }
 abort() { fail "$1"; [ -f "${WORK:-/nonexistent}/console.log" ] && tail -30 "$WORK/console.log"; finish; }
 # guest SCRIPT [EXPECTED-TEXT]: SCRIPT succeeds in the VM (and prints EXPECTED-TEXT); its output
 # is shown when not.
