@@ -46,15 +46,16 @@ source_hash() {
       [ "$RELEASE" = bookworm ] || echo "$TRIXIE_ROOT"; } | sha256sum | cut -c1-16
 }
 found() { ls "$CACHE/$1"/memguardd_*.deb 2>/dev/null | head -1; }
-# debhelper names the compiler itself (no /usr/lib/ccache in PATH helps then); CMake takes a
-# launcher from the environment (inherited inside the Debian 13 root too).
-export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
+# ccache, where there is one: debhelper names the compiler itself (so /usr/lib/ccache in PATH
+# is not used), CMake takes a launcher from the environment; debhelper also points HOME into the
+# build tree, so the cache is named.
+CCACHE_LAUNCH=(CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache)
 # dpkg-buildpackage in the source copy $BLD/src, on this machine (Debian 12).
 build_bookworm() {
-    local path=$PATH
-    # ccache when there: the copy's path changes from build to build, hence BASEDIR/NOHASHDIR.
-    [ -d /usr/lib/ccache ] && path=/usr/lib/ccache:$PATH
-    (cd "$BLD/src" && PATH=$path CCACHE_BASEDIR="$BLD/src" CCACHE_NOHASHDIR=1 \
+    local launch=()
+    command -v ccache >/dev/null &&
+        launch=("${CCACHE_LAUNCH[@]}" CCACHE_DIR="$(ccache --get-config cache_dir)")
+    (cd "$BLD/src" && env "${launch[@]}" CCACHE_BASEDIR="$BLD/src" CCACHE_NOHASHDIR=1 \
         DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b)
 }
 # The same inside the Debian 13 root: the copy moves to /deb there, the .deb comes back to $BLD.
@@ -62,8 +63,9 @@ build_trixie() {
     trixie_root || return 1
     rm -rf --one-file-system "$TRIXIE_ROOT/deb" && mkdir "$TRIXIE_ROOT/deb" &&
         mv "$BLD/src" "$TRIXIE_ROOT/deb/src" || return 1
-    in_trixie "cd /deb/src && CCACHE_DIR=/var/cache/ccache CCACHE_BASEDIR=/deb/src \
-        CCACHE_NOHASHDIR=1 DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b"
+    in_trixie "cd /deb/src && ${CCACHE_LAUNCH[*]} CCACHE_DIR=/var/cache/ccache \
+        CCACHE_BASEDIR=/deb/src CCACHE_NOHASHDIR=1 DEB_BUILD_OPTIONS=nocheck \
+        dpkg-buildpackage -us -uc -b"
     local rc=$?
     mv "$TRIXIE_ROOT"/deb/memguardd_*.deb "$BLD/" 2>/dev/null
     rm -rf --one-file-system "$TRIXIE_ROOT/deb"
@@ -72,7 +74,10 @@ build_trixie() {
 }
 build() {
     local hash=$1 list=$2
-    BLD=$(mktemp -d "$CACHE/build.XXXXXX") && mkdir "$BLD/src" || return 1
+    # One fixed place, ours under the lock: dpkg-buildflags puts it in every compiler command
+    # (-ffile-prefix-map), so ccache hits only when it is the same from build to build.
+    BLD=$CACHE/build
+    rm -rf --one-file-system "$BLD" && mkdir -p "$BLD/src" || return 1
     tar -C "$SRC" --null -T "$list" -cf - | tar -C "$BLD/src" -xf - || return 1
     "build_$RELEASE" >"$CACHE/build.log" 2>&1 || { tail -40 "$CACHE/build.log" >&2; return 1; }
     rm -rf "${CACHE:?}/${hash:?}" && mkdir "$BLD/out" && mv "$BLD"/memguardd_*.deb "$BLD/out/" &&
@@ -92,7 +97,6 @@ if [ -z "$deb" ]; then
     if [ -z "$deb" ]; then
         log "building the $RELEASE .deb from $SRC (sources $hash)"
         start=$SECONDS
-        rm -rf --one-file-system "$CACHE"/build.*      # left by a killed build
         build "$hash" "$TMP/list" || { log "build failed (log: $CACHE/build.log)"; exit 1; }
         deb=$(found "$hash")
         log "built in $((SECONDS - start))s"
